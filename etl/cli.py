@@ -1,0 +1,61 @@
+"""The `ipsdash` command: demo, load, serve and the study's administrative acts."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from etl.paths import store_path
+
+
+def _serve(args: argparse.Namespace) -> int:
+    db = store_path(args.db)
+    env = dict(os.environ, IPSDASH_DB=str(db.absolute()))
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+           "--server.address", args.address, "--browser.gatherUsageStats", "false",
+           "--server.headless", "true"]
+    return subprocess.call(cmd, env=env, cwd=app.parent.parent)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ipsdash", description="Uppföljning av IPS-studien")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="skriv en syntetisk demostudie (källfiler)")
+    demo.add_argument("--out", required=True, help="mapp att skriva till")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--scale", type=int, default=1, help="multiplicera studien (fler stadsdelar och deltagare)")
+    demo.add_argument("--mistakes", action="store_true", help="lägg in typiska felinmatningar")
+
+    load = sub.add_parser("load", help="läs in källfilerna i en mapp till databasen")
+    load.add_argument("dir", help="mapp med studie.toml och källfilerna")
+    load.add_argument("--db", help="databasens sökväg (standard $IPSDASH_DB eller data/ips.duckdb)")
+
+    serve = sub.add_parser("serve", help="starta dashboarden")
+    serve.add_argument("--db")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--address", default="127.0.0.1")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from etl.demo import run_demo_command
+
+        return run_demo_command(args)
+    if args.command == "load":
+        from etl.load import run_load_command
+
+        return run_load_command(args)
+    if args.command == "serve":
+        return _serve(args)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Build the derived `mart` tables from the loaded `raw` tables by running `etl/sql/*.sql` in order.
+
+Each SQL file builds one table named after the file (without its numeric prefix) and opens with a
+comment stating its grain. Parameters come from the study configuration as named, bound values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from schema.config import StudyConfig
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+
+def sql_files() -> list[Path]:
+    return sorted(SQL_DIR.glob("*.sql"))
+
+
+def table_name(path: Path) -> str:
+    stem = path.stem
+    return stem.split("_", 1)[1] if stem[:2].isdigit() else stem
+
+
+def parameters(config: StudyConfig) -> dict[str, object]:
+    """Named parameters every derived SQL file may use."""
+    fu = config.followup
+    return {
+        "cutoff": config.data_cutoff,
+        "window_before": fu.window_before_days,
+        "window_after": fu.window_after_days,
+        "missed_after": fu.missed_after_days,
+        "due_soon": fu.due_soon_days,
+        "caseload_cap": config.caseload.cap,
+        "target": config.target_randomised,
+    }
+
+
+def derive(con: duckdb.DuckDBPyConnection, config: StudyConfig) -> None:
+    """Create every `mart` table. Runs inside the loader's transaction on the new store file."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS mart")
+    params = parameters(config)
+    for path in sql_files():
+        sql = path.read_text(encoding="utf-8")
+        used = {k: v for k, v in params.items() if f"${k}" in sql}
+        con.execute(f"CREATE OR REPLACE TABLE mart.{table_name(path)} AS {sql}", used)
