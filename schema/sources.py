@@ -408,8 +408,8 @@ class EventRow(SourceRow):
 
 def _letter(value: object) -> str:
     text = str(_required(value)).strip().upper()
-    if not re.fullmatch(r"[A-Z]", text):
-        raise PydanticCustomError("letter", "arbetsspecialistens kod ska vara en bokstav A–Z, inte ”{value}”", {"value": text})
+    if not re.fullmatch(r"[A-Z]{1,3}", text):
+        raise PydanticCustomError("letter", "arbetsspecialistens kod ska vara 1–3 bokstäver A–Z, inte ”{value}”", {"value": text})
     return text
 
 
