@@ -35,6 +35,7 @@ def parameters(config: StudyConfig) -> dict[str, object]:
         "due_soon": fu.due_soon_days,
         "caseload_cap": config.caseload.cap,
         "target": config.target_randomised,
+        "timepoints": list(fu.timepoints_months),
     }
 
 
