@@ -1,0 +1,261 @@
+"""Who sees what: roles, district scope and the outcome lock, enforced in the one gate every query
+passes through.
+
+Pages never name a table of the store. They call query functions (`dashboard/queries.py`) which
+run SQL through `Gate.frame`, and that SQL may only use the views the gate creates on its own
+cursor for this viewer:
+
+- district-scoped views of the derived tables (an enhetschef's views hold only their districts'
+  rows, so no chart, table, download or report can show another district);
+- arm labels already coded ("Grupp A/B") for blinded roles;
+- outcome views only once the study is closed (an audited act in `meta.audit_log`); while it is
+  locked they do not exist and any SQL naming a store schema directly is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+ROLES: dict[str, str] = {
+    "projektledare": "Projektledare",
+    "projektgrupp": "Projektgrupp",
+    "styrgrupp": "Styrgrupp",
+    "enhetschef": "Enhetschef",
+    "forskare": "Forskningsansvarig (blindad)",
+    "admin": "Administratör",
+}
+# Roles that see data-quality details (rejected rows with their values, file names).
+DATA_QUALITY_ROLES = {"projektledare", "admin"}
+# Roles whose figures leave the project group: small cells are suppressed for them.
+SUPPRESSED_ROLES = {"styrgrupp"}
+# Roles that see arms only under coded labels until the study is closed.
+BLINDED_ROLES = {"forskare"}
+# Roles that may see outcomes once the study is closed.
+OUTCOME_ROLES = {"projektledare", "projektgrupp", "styrgrupp", "forskare", "admin"}
+
+
+ALL_PAGES = ("oversikt", "rekrytering", "balans", "bortfall", "uppfoljning", "belastning",
+             "programtrohet", "utfall", "datakvalitet")
+# Pages per role. The blinded research lead does not get the caseload page: only the IPS arm has
+# specialists, so caseloads next to coded arms would reveal which code is IPS.
+PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
+    "projektledare": ALL_PAGES,
+    "admin": ALL_PAGES,
+    "projektgrupp": tuple(p for p in ALL_PAGES if p != "datakvalitet"),
+    "styrgrupp": tuple(p for p in ALL_PAGES if p != "datakvalitet"),
+    "enhetschef": tuple(p for p in ALL_PAGES if p != "datakvalitet"),
+    "forskare": tuple(p for p in ALL_PAGES if p not in ("datakvalitet", "belastning")),
+}
+
+
+class AccessDenied(Exception):
+    """A query or page the viewer may not see. The message is Swedish and names no data."""
+
+
+class OutcomesLocked(AccessDenied):
+    def __init__(self) -> None:
+        super().__init__("Utfallen är låsta tills studien har stängts.")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    role: str
+    districts: tuple[str, ...] | None = None  # None = every district
+    user: str = "demo"
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise AccessDenied(f"Okänd roll: {self.role}")
+        if self.role == "enhetschef" and not self.districts:
+            raise AccessDenied("En enhetschef måste ha minst en stadsdel.")
+
+    @property
+    def is_blinded(self) -> bool:
+        return self.role in BLINDED_ROLES
+
+    @property
+    def suppress_small_cells(self) -> bool:
+        return self.role in SUPPRESSED_ROLES
+
+    @property
+    def sees_data_quality(self) -> bool:
+        return self.role in DATA_QUALITY_ROLES
+
+    def label(self) -> str:
+        text = ROLES[self.role]
+        if self.districts:
+            return f"{text} ({', '.join(self.districts)})"
+        return text
+
+
+@dataclass(frozen=True)
+class StudyState:
+    """Whether the study is closed (outcomes unlocked), read from the audit table."""
+
+    closed: bool
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    note: str | None = None
+    data_cutoff: date | None = None
+
+
+def read_config(con: duckdb.DuckDBPyConnection):
+    """The study configuration the store was loaded with."""
+    import json
+
+    from schema.config import StudyConfig
+
+    return StudyConfig.model_validate(json.loads(con.execute("select config from meta.study_config").fetchone()[0]))
+
+
+def read_study_state(con: duckdb.DuckDBPyConnection) -> StudyState:
+    row = con.execute(
+        "select at, actor, detail, data_cutoff from meta.audit_log "
+        "where action = 'close_study' order by at limit 1"
+    ).fetchone()
+    if row is None:
+        return StudyState(closed=False)
+    return StudyState(closed=True, closed_at=row[0], closed_by=row[1], note=row[2], data_cutoff=row[3])
+
+
+# Derived tables a page may read, with the column that scopes them to districts.
+SCOPED_TABLES: dict[str, str] = {
+    "participants": "mart.participants",
+    "referral_funnel": "mart.referral_funnel",
+    "recruitment_monthly": "mart.recruitment_monthly",
+    "followup_status": "mart.followup_status",
+    "caseload_daily": "mart.caseload_daily",
+    "balance_checkpoint_rows": "meta.balance_checkpoint_rows",
+}
+# Tables with an `arm` column: replaced by a label (coded for blinded roles).
+ARM_TABLES = {"participants", "referral_funnel", "followup_status", "balance_checkpoint_rows"}
+# Shared across districts, not about participants.
+UNSCOPED_TABLES: dict[str, str] = {
+    "fidelity_items": "mart.fidelity_items",
+    "arms": "meta.arms",
+    "loads": "meta.loads",
+    "load_files": "meta.load_files",
+    "balance_checkpoints": "meta.balance_checkpoints",
+    "report_snapshots": "meta.report_snapshots",
+}
+# Outcome data: views exist only after close.
+SEALED_TABLES: dict[str, str] = {"outcome_activity": "sealed.activity", "outcome_employment": "sealed.employment"}
+
+_STORE_SCHEMA = re.compile(r"\b(raw|mart|meta|sealed|main|information_schema|duckdb_\w+|pg_catalog)\s*\.", re.I)
+_FORBIDDEN = re.compile(r"\b(attach|copy|export|install|load|pragma|set|create|insert|update|delete|drop|alter|read_\w+|glob)\b", re.I)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class Gate:
+    """The one door to the store for a viewer; create one per script run on a fresh cursor."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, viewer: Viewer,
+                 state: StudyState | None = None, store_id: str = ""):
+        self._cur = cursor
+        self.viewer = viewer
+        self.store_id = store_id  # the store file; part of every cache key
+        self.state = state if state is not None else read_study_state(cursor)
+        known = {r[0] for r in cursor.execute("select district_id from meta.districts").fetchall()}
+        if viewer.districts is not None:
+            unknown = set(viewer.districts) - known
+            if unknown:
+                raise AccessDenied("Rollen pekar på stadsdelar som inte finns i studien.")
+            self.districts: tuple[str, ...] = tuple(d for d in sorted(known) if d in viewer.districts)
+        else:
+            self.districts = tuple(sorted(known))
+        self._create_views()
+
+    # -- views ----------------------------------------------------------------------------------
+    def _arm_expr(self) -> str:
+        column = "blinded_label" if (self.viewer.is_blinded and not self.state.closed) else "label"
+        return f"(select a.{column} from meta.arms a where a.key = t.arm)"
+
+    def _create_views(self) -> None:
+        scope = ", ".join(_quote(d) for d in self.districts) or "NULL"
+        existing = {
+            f"{s}.{t}"
+            for s, t in self._cur.execute(
+                "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+            ).fetchall()
+        }
+        for name, table in SCOPED_TABLES.items():
+            if table not in existing:
+                continue
+            cols = "*"
+            if name in ARM_TABLES:
+                cols = f"* replace ({self._arm_expr()} as arm)"
+            self._cur.execute(
+                f"create or replace temp view {name} as "
+                f"select {cols} from {table} t where t.district_id in ({scope})"
+            )
+        self._cur.execute(
+            "create or replace temp view districts as "
+            f"select * from meta.districts where district_id in ({scope})"
+        )
+        for name, table in UNSCOPED_TABLES.items():
+            if table in existing:
+                self._cur.execute(f"create or replace temp view {name} as select * from {table}")
+        if self.viewer.sees_data_quality and "meta.rejected_rows" in existing:
+            self._cur.execute("create or replace temp view rejected_rows as select * from meta.rejected_rows")
+        if self.state.closed and self.viewer.role in OUTCOME_ROLES:
+            for name, table in SEALED_TABLES.items():
+                if table in existing:
+                    # Outcomes are scoped through the participant's district too.
+                    self._cur.execute(
+                        f"create or replace temp view {name} as select o.* from {table} o "
+                        f"join participants p using (study_code)"
+                    )
+
+    # -- queries ----------------------------------------------------------------------------------
+    def check(self, sql: str) -> None:
+        """Refuse SQL that bypasses the views or could change anything."""
+        if _STORE_SCHEMA.search(sql):
+            raise AccessDenied("Frågan får bara använda dashboardens vyer, inte databasens tabeller direkt.")
+        if _FORBIDDEN.search(sql):
+            raise AccessDenied("Frågan får bara läsa data.")
+        if not self.state.closed and re.search(r"\boutcome_\w+|\bsealed\b", sql, re.I):
+            raise OutcomesLocked()
+
+    def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        self.check(sql)
+        return self._cur.execute(sql, params or {}).df()
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        self.check(sql)
+        row = self._cur.execute(sql, params or {}).fetchone()
+        return None if row is None else row[0]
+
+    def require_outcomes(self) -> None:
+        if not self.state.closed:
+            raise OutcomesLocked()
+        if self.viewer.role not in OUTCOME_ROLES:
+            raise AccessDenied("Rollen får inte se utfall.")
+
+    @property
+    def cache_key(self) -> str:
+        """Everything that changes what this gate returns: used in every cache key."""
+        scope = ",".join(self.districts)
+        return f"{self.viewer.role}|{scope}|closed={self.state.closed}"
+
+
+def parse_demo_role(text: str) -> Viewer:
+    """`enhetschef:Södermalm,jarva` or `styrgrupp` → Viewer (districts by id or name resolved later)."""
+    role, _, rest = text.partition(":")
+    districts = tuple(d.strip() for d in rest.split(",") if d.strip()) or None
+    return Viewer(role=role.strip(), districts=districts)
+
+
+@dataclass
+class RoleFile:
+    """users (e-mail) → role and districts, from `.streamlit/roles.toml` (see docs/access.md)."""
+
+    users: dict[str, Viewer] = field(default_factory=dict)

@@ -1,0 +1,130 @@
+"""Every SQL the dashboard and the reports run, as named functions over the gate's views.
+
+Functions take the `Gate` (who is asking, on which store) and plain filter values; they return
+DataFrames. Results are cached per store file, role scope and arguments, so a new load or another
+role never sees a cached answer that was not meant for it; outcome queries are never cached.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.access import Gate
+
+F = TypeVar("F", bound=Callable[..., pd.DataFrame])
+
+
+def cached(fn: F) -> F:
+    @st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
+    def run(_gate: Gate, key: str, name: str, args: tuple, kwargs: tuple) -> pd.DataFrame:
+        return fn(_gate, *args, **dict(kwargs))
+
+    @functools.wraps(fn)
+    def wrapper(gate: Gate, *args, **kwargs):
+        key = f"{gate.store_id}|{gate.cache_key}"
+        return run(gate, key, fn.__name__, tuple(args), tuple(sorted(kwargs.items())))
+
+    wrapper.uncached = fn  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+# --- participants and recruitment -------------------------------------------------------------
+
+@cached
+def participants(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
+    return gate.frame(
+        "select * from participants where district_id in (select unnest($d::varchar[])) "
+        "order by randomised_on, study_code",
+        {"d": list(districts)},
+    )
+
+
+@cached
+def recruitment_monthly(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
+    return gate.frame(
+        "select * from recruitment_monthly where district_id in (select unnest($d::varchar[])) "
+        "order by district_id, month",
+        {"d": list(districts)},
+    )
+
+
+@cached
+def districts(gate: Gate) -> pd.DataFrame:
+    return gate.frame("select * from districts order by start_on, name")
+
+
+@cached
+def arms(gate: Gate) -> pd.DataFrame:
+    return gate.frame("select * from arms")
+
+
+@cached
+def referral_funnel(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
+    return gate.frame(
+        "select * from referral_funnel where district_id in (select unnest($d::varchar[])) "
+        "order by referred_on, study_code",
+        {"d": list(districts)},
+    )
+
+
+# --- follow-up, caseload, fidelity ------------------------------------------------------------
+
+@cached
+def followup_status(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
+    return gate.frame(
+        "select * from followup_status where district_id in (select unnest($d::varchar[])) "
+        "order by due_on, study_code",
+        {"d": list(districts)},
+    )
+
+
+@cached
+def caseload_daily(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
+    """Active caseload per specialist per day, counting only the chosen districts' participants."""
+    return gate.frame(
+        "select specialist_id, day, sum(active_n)::integer as active_n from caseload_daily "
+        "where district_id in (select unnest($d::varchar[])) group by all order by specialist_id, day",
+        {"d": list(districts)},
+    )
+
+
+@cached
+def specialist_districts(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
+    """Which specialists serve which of the chosen districts (from the roster), by period."""
+    return gate.frame(
+        "select distinct specialist_id, district_id from caseload_daily "
+        "where district_id in (select unnest($d::varchar[])) order by all",
+        {"d": list(districts)},
+    )
+
+
+@cached
+def fidelity_items(gate: Gate) -> pd.DataFrame:
+    return gate.frame("select * from fidelity_items order by reviewed_on, section_key, item_number")
+
+
+# --- data quality ---------------------------------------------------------------------------------
+
+@cached
+def loads(gate: Gate) -> pd.DataFrame:
+    return gate.frame("select * from loads order by loaded_at desc")
+
+
+@cached
+def load_files(gate: Gate) -> pd.DataFrame:
+    return gate.frame("select * from load_files order by load_id desc, file_name")
+
+
+@cached
+def rejected_rows(gate: Gate) -> pd.DataFrame:
+    return gate.frame("select * from rejected_rows order by file_name, row_number")
+
+
+@cached
+def balance_checkpoints(gate: Gate) -> pd.DataFrame:
+    return gate.frame("select * from balance_checkpoints order by checkpoint")

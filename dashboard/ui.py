@@ -1,0 +1,184 @@
+"""What every page shares: the run context (store, viewer, gate, filters), the sidebar, headings,
+empty states and downloads. The entry point builds the context once per script run; pages read it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import exports, store
+from dashboard.access import PAGES_BY_ROLE, ROLES, AccessDenied, Gate, StudyState, Viewer, parse_demo_role, read_config
+from schema.config import StudyConfig
+from schema.vocab import normalize_token
+
+_CTX_KEY = "_ipsdash_run_context"
+
+
+@dataclass
+class RunContext:
+    gate: Gate | None
+    viewer: Viewer
+    config: StudyConfig | None
+    target: str | None
+    selected: tuple[str, ...]  # districts chosen in the filter (within the viewer's scope)
+    loaded_at: object | None = None
+
+    @property
+    def cutoff(self) -> date | None:
+        return self.config.data_cutoff if self.config else None
+
+    @property
+    def state(self) -> StudyState:
+        return self.gate.state if self.gate else StudyState(closed=False)
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.target}|{self.gate.cache_key if self.gate else ''}"
+
+    def district_name(self, district_id: str) -> str:
+        if self.config is None:
+            return district_id
+        try:
+            return self.config.district(district_id).display_name()
+        except StopIteration:
+            return district_id
+
+    def short_name(self, district_id: str) -> str:
+        try:
+            return self.config.district(district_id).name if self.config else district_id
+        except StopIteration:
+            return district_id
+
+
+def _resolve_districts(config: StudyConfig, names: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if names is None:
+        return None
+    lookup = config.district_lookup()
+    out = []
+    for name in names:
+        key = lookup.get(normalize_token(name))
+        if key is None:
+            raise AccessDenied(f"Stadsdelen ”{name}” finns inte i studien.")
+        out.append(key)
+    return tuple(out)
+
+
+def _demo_viewer(config: StudyConfig | None) -> Viewer:
+    """Demo mode (no login configured): a role switcher, preselected by IPSDASH_DEMO_ROLE."""
+    st.sidebar.warning("**Demoläge** – ingen inloggning är konfigurerad. Välj roll nedan.", icon="🧪")
+    preset = os.environ.get("IPSDASH_DEMO_ROLE", "projektledare")
+    default = parse_demo_role(preset) if preset else Viewer("projektledare")
+    roles = list(ROLES)
+    role = st.sidebar.selectbox(
+        "Roll", roles, index=roles.index(default.role), format_func=lambda r: ROLES[r], key="demo_role"
+    )
+    districts = None
+    if role == "enhetschef" and config is not None:
+        options = [d.id for d in config.districts]
+        preset_ids = list(_resolve_districts(config, default.districts) or options[:1]) if default.role == "enhetschef" else options[:1]
+        chosen = st.sidebar.multiselect(
+            "Enhetschefens stadsdelar", options, default=preset_ids,
+            format_func=lambda d: config.district(d).name, key="demo_districts",
+        )
+        districts = tuple(chosen) or tuple(options[:1])
+    elif default.districts and config is not None and role == default.role:
+        districts = _resolve_districts(config, default.districts)
+    return Viewer(role=role, districts=districts, user="demo")
+
+
+def build_context() -> RunContext:
+    """Open the store, decide the viewer and build the gate. Called once per run by app.py."""
+    opened = store.cursor()
+    if opened is None:
+        viewer = _demo_viewer(None)
+        ctx = RunContext(gate=None, viewer=viewer, config=None, target=None, selected=())
+        st.session_state[_CTX_KEY] = ctx
+        return ctx
+    cur, target = opened
+    config = read_config(cur)
+    viewer = _demo_viewer(config)
+    gate = Gate(cur, viewer, store_id=target)
+    loaded_at = cur.execute("select max(loaded_at) from meta.loads where status <> 'refused'").fetchone()[0]
+    options = list(gate.districts)
+    selected = st.sidebar.multiselect(
+        "Stadsdelar", options, default=options, key="district_filter",
+        format_func=lambda d: config.district(d).name,
+        help="Visa bara valda stadsdelar. Tomt val visar alla som din roll får se.",
+    )
+    ctx = RunContext(gate=gate, viewer=viewer, config=config, target=target,
+                     selected=tuple(selected) or tuple(options), loaded_at=loaded_at)
+    _sidebar_facts(ctx)
+    st.session_state[_CTX_KEY] = ctx
+    return ctx
+
+
+def _sidebar_facts(ctx: RunContext) -> None:
+    assert ctx.config is not None
+    st.sidebar.markdown(f"**Datauttag:** {ctx.cutoff.isoformat()}")
+    if ctx.loaded_at is not None:
+        st.sidebar.caption(f"Inläst {pd.Timestamp(ctx.loaded_at):%Y-%m-%d %H:%M} · {ctx.viewer.label()}")
+    if not ctx.state.closed:
+        st.sidebar.info(
+            f"🔒 **Blindat.** Utfall per grupp visas inte förrän studien stängs "
+            f"(planerat {ctx.config.planned_close.isoformat()}).",
+        )
+
+
+def allowed_pages(ctx: RunContext) -> tuple[str, ...]:
+    return PAGES_BY_ROLE[ctx.viewer.role]
+
+
+def require_page(ctx: RunContext, page_key: str) -> None:
+    """Stop a page the viewer's role may not open (even when reached by URL)."""
+    if page_key not in allowed_pages(ctx):
+        st.error("Din roll har inte behörighet till den här sidan.")
+        st.stop()
+
+
+def context() -> RunContext:
+    ctx = st.session_state.get(_CTX_KEY)
+    if ctx is None:
+        ctx = build_context()
+    return ctx
+
+
+def page(title: str, question: str) -> RunContext | None:
+    """Heading, the question the page answers and the cut-off; None (with an explanation) when the
+    store is empty, so the page can stop."""
+    ctx = context()
+    st.title(title)
+    caption = question
+    if ctx.cutoff:
+        caption += f" · Data t.o.m. **{ctx.cutoff.isoformat()}**"
+    st.caption(caption)
+    if ctx.gate is None:
+        st.info(
+            "Det finns ingen inläst data än. Projektledaren läser in studiens filer med "
+            "`ipsdash load MAPP`; prova demostudien med `ipsdash demo --out demo` följt av "
+            "`ipsdash load demo`.",
+            icon="📭",
+        )
+        return None
+    return ctx
+
+
+def empty(message: str = "Inga deltagare i urvalet.") -> None:
+    st.info(message + " Ändra stadsdelsfiltret i sidomenyn för att se fler.", icon="🔎")
+
+
+def downloads(frame: pd.DataFrame, topic: str, key: str) -> None:
+    """CSV and Excel of the table behind a chart or table, side by side."""
+    ctx = context()
+    stem = exports.file_stem(topic, ctx.cutoff)
+    note = f"{topic} · data t.o.m. {ctx.cutoff.isoformat() if ctx.cutoff else '–'}"
+    left, right, _ = st.columns([1, 1, 4])
+    left.download_button("⬇ CSV", exports.csv_bytes(frame), f"{stem}.csv", "text/csv", key=f"{key}_csv")
+    right.download_button(
+        "⬇ Excel", exports.xlsx_bytes(frame, topic, note), f"{stem}.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx",
+    )
