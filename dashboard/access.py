@@ -132,6 +132,7 @@ SCOPED_TABLES: dict[str, str] = {
     "followup_status": "mart.followup_status",
     "caseload_daily": "mart.caseload_daily",
     "balance_checkpoint_rows": "meta.balance_checkpoint_rows",
+    "specialist_roster": "mart.specialist_roster",
 }
 # Tables with an `arm` column: replaced by a label (coded for blinded roles).
 ARM_TABLES = {"participants", "referral_funnel", "followup_status", "balance_checkpoint_rows"}

@@ -104,6 +104,15 @@ def specialist_districts(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame
 
 
 @cached
+def specialist_roster(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
+    return gate.frame(
+        "select * from specialist_roster where district_id in (select unnest($d::varchar[])) "
+        "order by specialist_id, district_id, start_on",
+        {"d": list(districts)},
+    )
+
+
+@cached
 def fidelity_items(gate: Gate) -> pd.DataFrame:
     return gate.frame("select * from fidelity_items order by reviewed_on, section_key, item_number")
 
