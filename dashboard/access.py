@@ -116,8 +116,8 @@ def read_config(con: duckdb.DuckDBPyConnection):
 
 def read_study_state(con: duckdb.DuckDBPyConnection) -> StudyState:
     row = con.execute(
-        "select at, actor, detail, data_cutoff from meta.audit_log "
-        "where action = 'close_study' order by at limit 1"
+        "select \"at\", actor, detail, data_cutoff from meta.audit_log "
+        "where action = 'close_study' order by \"at\" limit 1"
     ).fetchone()
     if row is None:
         return StudyState(closed=False)

@@ -1,0 +1,349 @@
+"""`ipsdash load DIR`: read, check and store the study team's files as one new store version.
+
+Exit status: 0 every row accepted; 1 some rows rejected (the valid rows are loaded and the
+rejected ones listed in `meta.rejected_rows`); 2 nothing loaded (personnummer found, study
+configuration missing or invalid, a required source missing, a file unreadable or without a
+required column). A load whose input equals the current store's input builds nothing and exits
+with that load's status.
+
+Privacy: every file (every cell, header cells included) and the configuration text is scanned for
+personnummer before anything is parsed further or written. Until that scan has passed, messages
+name exception types only, never their text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+
+from etl import read, store
+from etl.paths import current_target, store_path
+from etl.tables import RawTable, SourceFileError
+from etl.validate import SourceResult, reason_sv, validate_tables, value_text
+from schema import pnr
+from schema.config import StudyConfig
+from schema.sources import SOURCES
+
+MAX_LISTED = 20
+
+
+class LoadRefused(Exception):
+    """Nothing can be loaded; `messages` are Swedish and safe to show."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+@dataclass
+class Inputs:
+    folder: Path
+    config_path: Path
+    config_text: str
+    files: list[Path]  # .csv/.xlsx directly in the folder
+    redcap_files: list[Path] = field(default_factory=list)
+    hashes: dict[str, str] = field(default_factory=dict)  # display name -> SHA-256
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.hashes, self.config_text)
+
+
+def fingerprint(hashes: dict[str, str], config_text: str) -> str:
+    """SHA-256 over the sorted file names with their SHA-256, then the configuration text."""
+    digest = hashlib.sha256()
+    for name in sorted(hashes):
+        digest.update(f"{name}\0{hashes[name]}\n".encode())
+    digest.update(b"\0config\0")
+    digest.update(config_text.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def collect_inputs(folder: Path) -> Inputs:
+    if not folder.is_dir():
+        raise LoadRefused([f"mappen {folder} finns inte"])
+    config_path = read.find_config(folder)
+    if config_path is None:
+        raise LoadRefused([f"studiekonfigurationen studie.toml saknas i {folder}"])
+    raw = config_path.read_bytes()
+    try:
+        config_text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise LoadRefused([f"{config_path.name}: filen ska vara sparad som UTF-8"]) from None
+    files = read.data_files(folder)
+    redcap = folder / "redcap"
+    redcap_files = sorted(p for p in redcap.rglob("*") if p.is_file()) if redcap.is_dir() else []
+    hashes = {p.name: read.sha256_file(p) for p in files}
+    hashes.update({p.relative_to(folder).as_posix(): read.sha256_file(p) for p in redcap_files})
+    return Inputs(folder, config_path, config_text, files, redcap_files, hashes)
+
+
+# --- personnummer -------------------------------------------------------------------------------
+
+def scan_inputs(inputs: Inputs) -> tuple[dict[Path, read.Grid], list[pnr.PnrHit], list[SourceFileError]]:
+    """Read every file once into a grid and scan it (and the configuration and REDCap files)."""
+    grids: dict[Path, read.Grid] = {}
+    errors: list[SourceFileError] = []
+    hits = read.scan_text_pnr(inputs.config_path.name, inputs.config_text)
+    for path in inputs.files:
+        try:
+            grids[path] = read.read_grid(path)
+        except SourceFileError as exc:
+            errors.append(exc)
+            continue
+        hits += read.scan_grid_pnr(grids[path])
+    for path in inputs.redcap_files:
+        shown = path.relative_to(inputs.folder).as_posix()
+        if path.suffix.lower() in read.EXTENSIONS:
+            try:
+                hits += read.scan_grid_pnr(read.read_grid(path), shown)
+            except SourceFileError as exc:
+                errors.append(exc)
+        else:
+            hits += read.scan_text_pnr(shown, read.decode_text(path.read_bytes()))
+    return grids, hits, errors
+
+
+def scan_tables(tables: list[RawTable]) -> list[pnr.PnrHit]:
+    hits = []
+    for t in tables:
+        for name, header in t.headers.items():
+            if pnr.looks_like_pnr(header):
+                hits.append(pnr.PnrHit(t.file_name, 1, t.header_letters.get(name, "?"), pnr.mask(header)))
+        for row in t.rows:
+            for name, value in row.values.items():
+                if value is not None and not hasattr(value, "isoformat") and pnr.looks_like_pnr(value):
+                    hits.append(pnr.PnrHit(t.file_name, row.row_number, t.headers.get(name, name), pnr.mask(value)))
+    return hits
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+def parse_config(inputs: Inputs) -> StudyConfig:
+    name = inputs.config_path.name
+    try:
+        data = tomllib.loads(inputs.config_text)
+    except tomllib.TOMLDecodeError as exc:
+        where = str(exc).rsplit("(", 1)[-1].rstrip(")") if "(" in str(exc) else ""
+        where = where.replace("at line", "rad").replace("column", "tecken")
+        raise LoadRefused([f"{name}: filen är ingen giltig TOML ({where})"]) from None
+    try:
+        return StudyConfig.model_validate(data)
+    except ValidationError as exc:
+        messages = []
+        for err in exc.errors(include_url=False, include_input=False):
+            loc = ".".join(str(p) for p in err.get("loc", ())) or "(hela filen)"
+            ctx_error = (err.get("ctx") or {}).get("error")
+            reason = str(ctx_error) if err.get("type") == "value_error" and ctx_error else reason_sv(err)
+            if err.get("type") == "extra_forbidden":
+                reason = "okänd inställning"
+            messages.append(f"{name}: {loc}: {reason}")
+        raise LoadRefused(messages) from None
+
+
+# --- reading sources ----------------------------------------------------------------------------
+
+def read_tables(inputs: Inputs, grids: dict[Path, read.Grid], config: StudyConfig) -> tuple[dict[str, RawTable], list[str]]:
+    """Source key -> table; notes for the summary. Raises LoadRefused on file-level errors."""
+    found, errors, unmatched = read.match_sources(inputs.files)
+    notes = [f"{p.name}: okänt filnamn, läses inte" for p in unmatched]
+    tables: dict[str, RawTable] = {}
+    redcap_tables = _redcap_tables(inputs, config)
+    for t in redcap_tables:
+        tables[t.source_key] = t
+    for key, path in found.items():
+        if key in tables:
+            notes.append(f"{path.name}: ersätts av REDCap-exporten")
+            continue
+        try:
+            tables[key] = read.table_from_grid(grids[path], next(s for s in SOURCES if s.key == key))
+        except SourceFileError as exc:
+            errors.append(exc)
+    for src in SOURCES:
+        if src.required and src.key not in tables and not any(e for e in errors if _is_for(e, src.key, found)):
+            errors.append(SourceFileError(
+                src.stems[0] + ".xlsx",
+                f"obligatorisk källfil saknas: {src.title_sv} (filnamn {', '.join(src.stems)}; .xlsx eller .csv)",
+            ))
+    if errors:
+        raise LoadRefused([str(e) for e in errors])
+    return tables, notes
+
+
+def _is_for(err: SourceFileError, key: str, found: dict[str, Path]) -> bool:
+    path = found.get(key)
+    if path is not None and err.file_name == path.name:
+        return True
+    src = next(s for s in SOURCES if s.key == key)
+    return Path(err.file_name).stem.lower() in src.stems
+
+
+def _redcap_tables(inputs: Inputs, config: StudyConfig) -> list[RawTable]:
+    folder = inputs.folder / "redcap"
+    if not folder.is_dir():
+        return []
+    try:
+        from etl.redcap import read_redcap_dir  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    tables = list(read_redcap_dir(folder, config))
+    hits = scan_tables(tables)
+    if hits:
+        raise LoadRefused([h.message_sv() for h in hits])
+    return tables
+
+
+# --- storing ------------------------------------------------------------------------------------
+
+def _file_hash(inputs: Inputs, table: RawTable) -> str | None:
+    path = Path(table.path)
+    for name in (path.name, _relative(inputs.folder, path)):
+        if name and name in inputs.hashes:
+            return inputs.hashes[name]
+    return read.sha256_file(path) if path.is_file() else None
+
+
+def _relative(folder: Path, path: Path) -> str | None:
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def build_meta(inputs: Inputs, results: dict[str, SourceResult], loaded_at: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    files = []
+    rejected = []
+    for src in SOURCES:
+        res = results.get(src.key)
+        if res is None:
+            files.append({"loaded_at": loaded_at, "source_key": src.key, "file_name": src.stems[0],
+                          "sha256": None, "status": "saknas", "rows_read": 0, "rows_loaded": 0,
+                          "rows_rejected": 0})
+            continue
+        files.append({
+            "loaded_at": loaded_at, "source_key": src.key, "file_name": res.table.file_name,
+            "sha256": _file_hash(inputs, res.table),
+            "status": "avvisade rader" if res.rejected else "inläst",
+            "rows_read": res.rows_read, "rows_loaded": res.rows_loaded, "rows_rejected": res.rows_rejected,
+        })
+        for r in res.rejected:
+            rejected.append({
+                "source_key": r.source_key, "file_name": r.file_name, "sheet": r.sheet,
+                "row_number": r.row_number, "column_header": r.column, "cell_ref": r.cell_ref,
+                "value": r.value, "reason": r.reason, "rule": r.rule,
+            })
+    return files, rejected
+
+
+def summary_lines(results: dict[str, SourceResult], notes: list[str]) -> list[str]:
+    lines = []
+    for src in SOURCES:
+        res = results.get(src.key)
+        if res is None:
+            lines.append(f"{src.stems[0]}: saknas (frivillig källa)")
+            continue
+        lines.append(f"{res.table.file_name}: {res.rows_read} rader, {res.rows_loaded} inlästa, "
+                     f"{res.rows_rejected} avvisade")
+    lines += notes
+    rejections = [r for s in SOURCES if s.key in results for r in results[s.key].rejected]
+    if rejections:
+        lines.append("")
+        lines.append(f"Avvisade rader ({len(rejections)} fel):")
+        lines += ["  " + r.line_sv() for r in rejections[:MAX_LISTED]]
+        if len(rejections) > MAX_LISTED:
+            lines.append(f"  … och {len(rejections) - MAX_LISTED} till (se Datakvalitet i dashboarden)")
+    return lines
+
+
+def load(folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Load the folder into the store at `db`; returns the exit status (0, 1 or 2).
+
+    Everything up to the build happens without writing anything; only the build and the swap
+    take the store's lock (and create `<db>.d/`)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    db = Path(db)
+    started = time.perf_counter()
+    scanned = False  # True once no personnummer was found: exception texts may be shown then
+    try:
+        inputs = collect_inputs(Path(folder))
+        previous = current_target(db)
+        try:
+            last = store.last_load(db)
+        except Exception as exc:  # noqa: BLE001
+            raise LoadRefused([f"den nuvarande databasen {previous} kan inte läsas ({type(exc).__name__}); "
+                               "inget har ändrats"]) from None
+        if last is not None and last["fingerprint"] == inputs.fingerprint:
+            print(f"Filerna är redan inlästa ({last['loaded_at']:%Y-%m-%d %H:%M} UTC); inget har ändrats.", file=out)
+            return int(last["exit_code"])
+        grids, hits, file_errors = scan_inputs(inputs)
+        if hits:
+            raise LoadRefused([h.message_sv() for h in hits])
+        scanned = True
+        config = parse_config(inputs)
+        if file_errors:
+            raise LoadRefused([str(e) for e in file_errors])
+        tables, notes = read_tables(inputs, grids, config)
+        store.pause("after_read")
+        results = validate_tables(tables, config)
+        exit_code = 1 if any(r.rejected for r in results.values()) else 0
+        loaded_at = datetime.now(UTC).replace(tzinfo=None)
+        file_rows, rejected_rows = build_meta(inputs, results, loaded_at)
+        frames = {
+            key: store.source_frame(key, [(a.row_number, a.row) for a in res.accepted], res.table.file_name)
+            for key, res in results.items()
+        }
+        load_row = {
+            "loaded_at": loaded_at, "fingerprint": inputs.fingerprint,
+            "input_dir": str(Path(folder).resolve()), "data_cutoff": config.data_cutoff,
+            "exit_code": exit_code, "status": "loaded_with_rejections" if exit_code else "loaded",
+            "rows_read": sum(r.rows_read for r in results.values()),
+            "rows_loaded": sum(r.rows_loaded for r in results.values()),
+            "rows_rejected": sum(r.rows_rejected for r in results.values()),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        with store.load_lock(db):
+            try:
+                store.clean_leftovers(db)
+                if current_target(db) != previous:
+                    raise LoadRefused(["databasen byttes ut under inläsningen; kör inläsningen igen"])
+                new_file = store.build_store(
+                    db, fingerprint=inputs.fingerprint, config=config, frames=frames, load_row=load_row,
+                    file_rows=file_rows, rejected_rows=rejected_rows, previous=previous,
+                )
+                store.pause("before_swap")
+                store.swap_link(db, new_file)
+            except BaseException:
+                store.clean_leftovers(db)
+                raise
+            store.pause("after_swap")
+            store.prune_versions(db)
+        for line in summary_lines(results, notes):
+            print(line, file=out)
+        print(f"Inläst till {db} ({new_file.name}) på {time.perf_counter() - started:.2f} s.", file=out)
+        return exit_code
+    except LoadRefused as exc:
+        for message in exc.messages:
+            print(message, file=err)
+        print("Inget har lästs in.", file=err)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - never a traceback that could quote a cell
+        detail = f": {exc}" if scanned else ""
+        print(f"Inläsningen avbröts av ett oväntat fel ({type(exc).__name__}){detail}. Inget har ändrats.", file=err)
+        return 2
+
+
+def run_load_command(args: Any) -> int:
+    """Entry point of `ipsdash load DIR [--db PATH]`."""
+    return load(Path(args.dir), store_path(getattr(args, "db", None)))
+
+
+__all__ = ["fingerprint", "load", "run_load_command", "value_text"]

@@ -1,0 +1,304 @@
+"""Read the study team's source files (CSV or Excel) into `RawTable`s.
+
+A file is read once into a grid of cells (`Grid`); the same grid is scanned for personnummer
+(`scan_pnr`) before anything else happens and then turned into a `RawTable` (`table_from_grid`).
+Staff quirks handled here: a title row or notes above the header, blank rows, notes columns,
+header variants and stray spaces, CSV in UTF-8 (with or without BOM) or cp1252 with `;`, `,` or
+tab as separator. Row numbers are always as Excel shows them.
+
+Error messages never quote cell values: they may be read before the personnummer check.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from openpyxl.utils import get_column_letter
+
+from etl.tables import RawRow, RawTable, SourceFileError
+from schema import pnr
+from schema.sources import CONFIG_STEMS, SOURCES, Source, header_map
+from schema.vocab import normalize_token
+
+EXTENSIONS = (".csv", ".xlsx")
+HEADER_SEARCH_ROWS = 10
+SEPARATORS = (";", ",", "\t")
+
+
+@dataclass
+class Sheet:
+    """The cells of one sheet (or a CSV file): (row number as Excel shows it, cell values)."""
+
+    name: str | None
+    rows: list[tuple[int, list[object]]]
+
+
+@dataclass
+class Grid:
+    path: Path
+    sheets: list[Sheet] = field(default_factory=list)
+
+
+# --- finding files ------------------------------------------------------------------------------
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def find_config(folder: Path) -> Path | None:
+    """`studie.toml` (or `study.toml`) in the input folder, any case."""
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() == ".toml" and path.stem.lower() in CONFIG_STEMS:
+            return path
+    return None
+
+
+def data_files(folder: Path) -> list[Path]:
+    """Every .csv/.xlsx file directly in the folder (Excel lock files `~$x.xlsx` left out)."""
+    return sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith(("~$", "."))
+    )
+
+
+def match_sources(files: list[Path]) -> tuple[dict[str, Path], list[SourceFileError], list[Path]]:
+    """Source key -> its file (by stem, case-insensitive); errors for two files of one source;
+    files that match no source."""
+    by_key: dict[str, list[Path]] = {}
+    unmatched: list[Path] = []
+    for path in files:
+        stem = path.stem.strip().lower()
+        src = next((s for s in SOURCES if stem in s.stems), None)
+        if src is None:
+            unmatched.append(path)
+        else:
+            by_key.setdefault(src.key, []).append(path)
+    found: dict[str, Path] = {}
+    errors: list[SourceFileError] = []
+    for key, paths in by_key.items():
+        if len(paths) > 1:
+            names = ", ".join(p.name for p in paths)
+            errors.append(SourceFileError(
+                paths[0].name,
+                f"flera filer för samma källa ({names}); behåll bara en av dem i mappen",
+            ))
+        else:
+            found[key] = paths[0]
+    return found, errors, unmatched
+
+
+# --- reading cells ------------------------------------------------------------------------------
+
+def _clean(value: object) -> object:
+    if isinstance(value, str):
+        text = value.replace("\u00a0", " ").strip()
+        return text if text else None
+    return value
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (BOM or not), else cp1252 (Excel's 'CSV' on Swedish Windows)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def sniff_separator(text: str) -> str:
+    """The separator among `;`, `,` and tab that splits the first lines most consistently."""
+    lines = [ln for ln in text.splitlines()[:30] if ln.strip()]
+    best, best_score = ";", (-1, -1)
+    for sep in SEPARATORS:
+        counts = [len(r) for r in csv.reader(lines, delimiter=sep)]
+        multi = [c for c in counts if c > 1]
+        if not multi:
+            continue
+        width, freq = Counter(multi).most_common(1)[0]
+        score = (freq, width)
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def read_csv_grid(path: Path) -> Grid:
+    try:
+        text = decode_text(path.read_bytes())
+    except OSError as exc:
+        raise SourceFileError(path.name, f"filen kan inte läsas ({type(exc).__name__})") from None
+    sep = sniff_separator(text)
+    rows: list[tuple[int, list[object]]] = []
+    try:
+        for number, record in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=sep), start=1):
+            rows.append((number, [_clean(v) for v in record]))
+    except csv.Error:
+        raise SourceFileError(path.name, "filen är ingen läsbar CSV-fil") from None
+    return Grid(path, [Sheet(None, rows)])
+
+
+def read_xlsx_grid(path: Path) -> Grid:
+    """All sheets, every cell, with Excel's row numbers (openpyxl read-only: streams the XML)."""
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure means the file is unusable
+        raise SourceFileError(path.name, f"filen kan inte läsas som Excel-fil ({type(exc).__name__})") from None
+    try:
+        grid = Grid(path)
+        for ws in wb.worksheets:
+            rows: list[tuple[int, list[object]]] = []
+            for number, cells in enumerate(ws.iter_rows(min_row=1, min_col=1, values_only=True), start=1):
+                values = [_clean(v) for v in cells]
+                if any(v is not None for v in values):
+                    rows.append((number, values))
+            grid.sheets.append(Sheet(ws.title, rows))
+        return grid
+    except Exception as exc:  # noqa: BLE001
+        raise SourceFileError(path.name, f"filen kan inte läsas som Excel-fil ({type(exc).__name__})") from None
+    finally:
+        wb.close()
+
+
+def read_grid(path: Path) -> Grid:
+    if path.suffix.lower() == ".xlsx":
+        return read_xlsx_grid(path)
+    return read_csv_grid(path)
+
+
+# --- personnummer -------------------------------------------------------------------------------
+
+def _column_name(letter: str, header: object) -> str:
+    if isinstance(header, str) and header and not pnr.looks_like_pnr(header):
+        return f"{letter} ({header})"
+    return letter
+
+
+def scan_grid_pnr(grid: Grid, display_name: str | None = None) -> list[pnr.PnrHit]:
+    """Every cell (header cells included) that looks like a personnummer, masked."""
+    hits: list[pnr.PnrHit] = []
+    name = display_name or grid.path.name
+    for sheet in grid.sheets:
+        top = [values for number, values in sheet.rows if number <= HEADER_SEARCH_ROWS]
+        header_row: list[object] = max(top, key=lambda v: sum(x is not None for x in v), default=[])
+        prefix = f"{name} (blad {sheet.name})" if sheet.name and len(grid.sheets) > 1 else name
+        for number, values in sheet.rows:
+            for i, value in enumerate(values):
+                if value is None or isinstance(value, (date, datetime, bool)):
+                    continue
+                if pnr.looks_like_pnr(value):
+                    header = header_row[i] if i < len(header_row) else None
+                    hits.append(pnr.PnrHit(prefix, number, _column_name(get_column_letter(i + 1), header),
+                                           pnr.mask(value)))
+    return hits
+
+
+def scan_text_pnr(name: str, text: str) -> list[pnr.PnrHit]:
+    hits = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pnr.looks_like_pnr(line):
+            hits.append(pnr.PnrHit(name, number, "–", pnr.mask(line)))
+    return hits
+
+
+# --- from grid to RawTable ----------------------------------------------------------------------
+
+def required_fields(src: Source) -> list[str]:
+    return [name for name, info in src.model.model_fields.items() if info.is_required()]
+
+
+def _header_matches(values: list[object], hmap: dict[str, str]) -> dict[int, str]:
+    """Column index -> field name for the cells of a candidate header row (first column wins)."""
+    found: dict[int, str] = {}
+    used: set[str] = set()
+    for i, value in enumerate(values):
+        if value is None or isinstance(value, (date, datetime)):
+            continue
+        name = hmap.get(normalize_token(str(value)))
+        if name is not None and name not in used:
+            found[i] = name
+            used.add(name)
+    return found
+
+
+def _find_header(sheet: Sheet, hmap: dict[str, str]) -> tuple[int, dict[int, str]] | None:
+    """Position in sheet.rows of the header row: the first of the first 10 rows as Excel numbers
+    them where at least two cells are known headers."""
+    for pos, (number, values) in enumerate(sheet.rows):
+        if number > HEADER_SEARCH_ROWS:
+            break
+        matches = _header_matches(values, hmap)
+        if len(matches) >= 2:
+            return pos, matches
+    return None
+
+
+def _sheet_order(grid: Grid, src: Source) -> list[Sheet]:
+    wanted = {normalize_token(s) for s in (*src.stems, src.key, src.title_sv)}
+    named = [s for s in grid.sheets if s.name and normalize_token(s.name) in wanted]
+    return named + [s for s in grid.sheets if s not in named]
+
+
+def table_from_grid(grid: Grid, src: Source) -> RawTable:
+    """The source's rows from the grid: header found, columns mapped, blank rows skipped."""
+    hmap = header_map(src.model)
+    chosen: tuple[Sheet, int, dict[int, str]] | None = None
+    for sheet in _sheet_order(grid, src):
+        found = _find_header(sheet, hmap)
+        if found is not None:
+            chosen = (sheet, *found)
+            break
+    if chosen is None:
+        raise SourceFileError(
+            grid.path.name,
+            "hittar ingen rubrikrad bland de första 10 raderna (minst två kända kolumnrubriker, t.ex. "
+            + ", ".join(f"”{h}”" for h in _example_headers(src)) + ")",
+        )
+    sheet, pos, columns = chosen
+    header_values = sheet.rows[pos][1]
+    missing = [f for f in required_fields(src) if f not in columns.values()]
+    if missing:
+        from schema.sources import header_of
+
+        found_headers = [str(v) for v in header_values if v is not None]
+        raise SourceFileError(
+            grid.path.name,
+            "obligatorisk kolumn saknas: " + ", ".join(f"”{header_of(src.model, f)}”" for f in missing)
+            + ". Rubriker som hittades (rad " + str(sheet.rows[pos][0]) + "): "
+            + ", ".join(f"”{h}”" for h in found_headers),
+        )
+    table = RawTable(
+        source_key=src.key,
+        path=grid.path,
+        sheet=sheet.name,
+        headers={name: str(header_values[i]) for i, name in columns.items()},
+        header_letters={name: get_column_letter(i + 1) for i, name in columns.items()},
+    )
+    for number, values in sheet.rows[pos + 1:]:
+        record = {name: (values[i] if i < len(values) else None) for i, name in columns.items()}
+        if all(v is None for v in record.values()):
+            continue  # blank row, or a row with notes only
+        table.rows.append(RawRow(number, record))
+    return table
+
+
+def _example_headers(src: Source) -> list[str]:
+    from schema.sources import header_of
+
+    return [header_of(src.model, f) for f in required_fields(src)[:4]]
+
+
+def read_source(path: Path, src: Source) -> RawTable:
+    """Read one source file (convenience for callers that do not scan first)."""
+    return table_from_grid(read_grid(path), src)

@@ -1,0 +1,316 @@
+"""The versioned DuckDB store behind the link `<db>` (see docs/store.md).
+
+A load builds a new file `<db>.d/ips-<UTC time>-<fingerprint[:8]>.duckdb` (written as
+`….duckdb.building` and renamed when complete), carries over the tables that outlive a load from
+the current file (attached read-only), checkpoints and closes it, then swaps the link atomically.
+Nothing here ever opens the current file for writing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import types
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+import duckdb
+import pyarrow as pa
+
+from etl.paths import current_target, versions_dir
+from schema.config import StudyConfig
+from schema.sources import SOURCES, SourceRow
+
+KEEP_VERSIONS = 5
+BUILDING = ".building"
+PAUSE_ENV = "IPSDASH_TEST_PAUSE"
+
+CARRIED_SCHEMAS = {
+    "audit_log": "\"at\" TIMESTAMP, actor VARCHAR, action VARCHAR, detail VARCHAR, data_cutoff DATE",
+    "balance_checkpoints": "\"checkpoint\" INTEGER, reached_on DATE, frozen_at TIMESTAMP, payload JSON",
+    "report_snapshots": "report VARCHAR, created_at TIMESTAMP, data_cutoff DATE, payload JSON",
+}
+LOADS_SCHEMA = (
+    "load_id INTEGER, loaded_at TIMESTAMP, status VARCHAR, fingerprint VARCHAR, input_dir VARCHAR, db_file VARCHAR, "
+    "data_cutoff DATE, exit_code INTEGER, rows_read INTEGER, rows_loaded INTEGER, "
+    "rows_rejected INTEGER, seconds DOUBLE"
+)
+LOAD_FILES_SCHEMA = (
+    "load_id INTEGER, loaded_at TIMESTAMP, source_key VARCHAR, file_name VARCHAR, sha256 VARCHAR, "
+    "status VARCHAR, rows_read INTEGER, rows_loaded INTEGER, rows_rejected INTEGER"
+)
+REJECTED_SCHEMA = (
+    "load_id INTEGER, source_key VARCHAR, file_name VARCHAR, sheet VARCHAR, row_number INTEGER, "
+    "column_header VARCHAR, cell_ref VARCHAR, value VARCHAR, reason VARCHAR, rule VARCHAR"
+)
+
+
+def pause(phase: str) -> None:
+    """Test hook: with IPSDASH_TEST_PAUSE=<phase>, print a marker and wait to be killed."""
+    if os.environ.get(PAUSE_ENV) == phase:
+        import sys
+        import time
+
+        print(f"IPSDASH_PAUSE {phase}", flush=True)
+        sys.stdout.flush()
+        time.sleep(120)
+
+
+# --- reading the current store ------------------------------------------------------------------
+
+def open_store_readonly(db: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the file the link points at now."""
+    target = current_target(Path(db))
+    if target is None:
+        raise FileNotFoundError(f"ingen databas vid {db}")
+    return duckdb.connect(str(target), read_only=True)
+
+
+def last_load(db: Path) -> dict[str, Any] | None:
+    """Fingerprint and exit code of the load that built the current store, or None."""
+    target = current_target(Path(db))
+    if target is None or not target.exists():
+        return None
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        row = con.execute(
+            "SELECT fingerprint, exit_code, loaded_at FROM meta.loads ORDER BY load_id DESC LIMIT 1"
+        ).fetchone()
+    finally:
+        con.close()
+    if row is None:
+        return None
+    return {"fingerprint": row[0], "exit_code": row[1], "loaded_at": row[2]}
+
+
+# --- locking and housekeeping -------------------------------------------------------------------
+
+@contextlib.contextmanager
+def load_lock(db: Path) -> Iterator[None]:
+    """One loader at a time per store (the lock dies with the process)."""
+    vdir = versions_dir(db)
+    vdir.mkdir(parents=True, exist_ok=True)
+    with open(vdir / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError("en annan inläsning pågår redan mot samma databas") from None
+        yield
+
+
+def clean_leftovers(db: Path) -> list[Path]:
+    """Remove what a killed load left behind: unfinished files and temporary links."""
+    removed = []
+    vdir = versions_dir(db)
+    candidates = list(vdir.glob(f"*{BUILDING}*")) if vdir.exists() else []
+    if db.parent.exists():
+        candidates += list(db.parent.glob(f".{db.name}.tmp-*"))
+    for path in candidates:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def prune_versions(db: Path, keep: int = KEEP_VERSIONS) -> list[Path]:
+    """Delete all but the newest `keep` versions; never the current one."""
+    vdir = versions_dir(db)
+    current = current_target(db)
+    files = sorted(vdir.glob("ips-*.duckdb"), key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+    removed = []
+    for path in files[keep:]:
+        if current is not None and path.resolve() == current:
+            continue
+        for victim in (path, Path(str(path) + ".wal")):
+            with contextlib.suppress(FileNotFoundError):
+                victim.unlink()
+        removed.append(path)
+    return removed
+
+
+def version_name(fingerprint: str, now: datetime) -> str:
+    return f"ips-{now.strftime('%Y%m%dT%H%M%S')}-{fingerprint[:8]}.duckdb"
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def swap_link(db: Path, target: Path) -> None:
+    """Point `db` at `target` atomically (temporary symlink + os.replace), relative target."""
+    if db.exists() and not db.is_symlink():
+        raise RuntimeError(f"{db} finns men är ingen länk; flytta den först")
+    tmp = db.with_name(f".{db.name}.tmp-{secrets.token_hex(4)}")
+    os.symlink(os.path.relpath(target, db.parent), tmp)
+    try:
+        os.replace(tmp, db)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync(db.parent)
+
+
+# --- building -----------------------------------------------------------------------------------
+
+def _arrow_type(annotation: Any) -> pa.DataType:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (Union, types.UnionType) and len(args) == 1:
+        annotation = args[0]
+    if get_origin(annotation) is tuple:
+        return pa.list_(pa.string())
+    return {date: pa.date32(), int: pa.int32(), float: pa.float64(), str: pa.string()}.get(annotation, pa.string())
+
+
+def source_frame(key: str, rows: list[tuple[int, SourceRow]], file_name: str) -> pa.Table:
+    """Typed columns of one source (field names + source_file, source_row) as an Arrow table."""
+    model = next(s.model for s in SOURCES if s.key == key)
+    fields = [(name, _arrow_type(info.annotation)) for name, info in model.model_fields.items()]
+    columns: dict[str, list[Any]] = {name: [getattr(r, name) for _, r in rows] for name, _ in fields}
+    schema = [pa.field(name, typ) for name, typ in fields]
+    if "district_ids" in columns:
+        columns["district_ids"] = [list(v) for v in columns["district_ids"]]
+    if key == "fidelity":
+        from schema.vocab import FIDELITY_ITEMS
+
+        columns["item_key"] = [r.item_key for _, r in rows]
+        columns["section_key"] = [FIDELITY_ITEMS[k][0] for k in columns["item_key"]]
+        schema += [pa.field("item_key", pa.string()), pa.field("section_key", pa.string())]
+    columns["source_file"] = [file_name] * len(rows)
+    columns["source_row"] = [n for n, _ in rows]
+    schema += [pa.field("source_file", pa.string()), pa.field("source_row", pa.int32())]
+    return pa.table(columns, schema=pa.schema(schema))
+
+
+def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pa.Table) -> None:
+    con.register("_frame", frame)
+    try:
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM _frame")
+    finally:
+        con.unregister("_frame")
+
+
+def _config_frames(config: StudyConfig) -> dict[str, pa.Table]:
+    districts = pa.table({
+        "id": [d.id for d in config.districts],
+        "district_id": [d.id for d in config.districts],
+        "name": [d.name for d in config.districts],
+        "display_name": [d.display_name() for d in config.districts],
+        "start_on": pa.array([d.start for d in config.districts], pa.date32()),
+        "end_on": pa.array([d.end for d in config.districts], pa.date32()),
+        "target": pa.array([d.target for d in config.districts], pa.int32()),
+        "units": pa.array([list(d.units) for d in config.districts], pa.list_(pa.string())),
+    })
+    arms = pa.table({
+        "key": [a.key for a in config.arms],
+        "label": [a.label for a in config.arms],
+        "ratio": pa.array([a.ratio for a in config.arms], pa.int32()),
+        "blinded_label": [a.blinded_label for a in config.arms],
+    })
+    return {"meta.districts": districts, "meta.arms": arms}
+
+
+def _carry_over(con: duckdb.DuckDBPyConnection, previous: Path | None) -> None:
+    """Create the long-lived meta tables with a fixed schema and copy the previous rows."""
+    for name, cols in CARRIED_SCHEMAS.items():
+        con.execute(f"CREATE TABLE meta.{name} ({cols})")
+    con.execute(f"CREATE TABLE meta.loads ({LOADS_SCHEMA})")
+    con.execute(f"CREATE TABLE meta.load_files ({LOAD_FILES_SCHEMA})")
+    if previous is None:
+        return
+    con.execute(f"ATTACH '{_sql_str(previous)}' AS prev (READ_ONLY)")
+    try:
+        present = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'prev' AND schema_name = 'meta'"
+        ).fetchall()}
+        for name in [*CARRIED_SCHEMAS, "loads", "load_files"]:
+            if name in present:
+                con.execute(f"INSERT INTO meta.{name} BY NAME SELECT * FROM prev.meta.{name}")
+        # Frozen balance checkpoints keep the participant rows exactly as they were frozen.
+        if "balance_checkpoint_rows" in present:
+            con.execute("CREATE TABLE meta.balance_checkpoint_rows AS SELECT * FROM prev.meta.balance_checkpoint_rows")
+    finally:
+        con.execute("DETACH prev")
+
+
+def _sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def build_store(
+    db: Path,
+    *,
+    fingerprint: str,
+    config: StudyConfig,
+    frames: dict[str, pa.Table],
+    load_row: dict[str, Any],
+    file_rows: list[dict[str, Any]],
+    rejected_rows: list[dict[str, Any]],
+    previous: Path | None,
+) -> Path:
+    """Build the new version file and return its final path (not yet behind the link)."""
+    from etl.checkpoints import freeze as freeze_checkpoints
+    from etl.derive import derive
+
+    vdir = versions_dir(db)
+    vdir.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    final = vdir / version_name(fingerprint, now)
+    while final.exists():
+        final = vdir / final.name.replace(".duckdb", f"-{secrets.token_hex(2)}.duckdb")
+    building = Path(str(final) + BUILDING)
+    con = duckdb.connect(str(building))
+    try:
+        for schema_name in ("raw", "sealed", "meta"):
+            con.execute(f"CREATE SCHEMA {schema_name}")
+        _carry_over(con, previous)
+        load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM meta.loads").fetchall()[0][0]
+        for src in SOURCES:
+            frame = frames.get(src.key)
+            if frame is None:
+                frame = source_frame(src.key, [], "")
+            _insert_frame(con, f"{'sealed' if src.sealed else 'raw'}.{src.key}", frame)
+        pause("after_raw")
+        load_row = {**load_row, "load_id": load_id, "db_file": final.name}
+        _insert_rows(con, "meta.loads", LOADS_SCHEMA, [load_row])
+        _insert_rows(con, "meta.load_files", LOAD_FILES_SCHEMA, [{**r, "load_id": load_id} for r in file_rows])
+        con.execute(f"CREATE TABLE meta.rejected_rows ({REJECTED_SCHEMA})")
+        _insert_rows(con, "meta.rejected_rows", REJECTED_SCHEMA, [{**r, "load_id": load_id} for r in rejected_rows])
+        con.execute("CREATE TABLE meta.study_config (loaded_at TIMESTAMP, config JSON)")
+        con.execute("INSERT INTO meta.study_config VALUES (?, ?)",
+                    [load_row["loaded_at"], json.dumps(config.model_dump(mode="json"), ensure_ascii=False)])
+        for name, frame in _config_frames(config).items():
+            _insert_frame(con, name, frame)
+        derive(con, config)
+        freeze_checkpoints(con, config)
+        pause("after_derive")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    if Path(str(building) + ".wal").exists():
+        raise RuntimeError("databasfilen har kvar en .wal efter CHECKPOINT")
+    _fsync(building)
+    os.rename(building, final)
+    _fsync(vdir)
+    return final
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, schema_sql: str, rows: list[dict[str, Any]]) -> None:
+    names = [part.strip().split()[0].strip("\"") for part in schema_sql.split(",")]
+    if not rows:
+        return
+    frame = pa.table({n: [r.get(n) for r in rows] for n in names})
+    con.register("_rows", frame)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
+    finally:
+        con.unregister("_rows")
