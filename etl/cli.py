@@ -35,6 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("dir", help="mapp med studie.toml och källfilerna")
     load.add_argument("--db", help="databasens sökväg (standard $IPSDASH_DB eller data/ips.duckdb)")
 
+    pull = sub.add_parser(
+        "pull-redcap",
+        help="hämta REDCap-exporten över API:t (adress och token från IPSDASH_REDCAP_URL/"
+             "IPSDASH_REDCAP_TOKEN eller .streamlit/secrets.toml [redcap])",
+    )
+    pull.add_argument("--out", required=True, help="mapp att skriva records.csv, dictionary.csv och event_mapping.csv till")
+
+    template = sub.add_parser("template", help="skriv Excel-mallar (en per källfil) med instruktioner och listor")
+    template.add_argument("dir", help="mapp att skriva mallarna till")
+    template.add_argument("--config", help="studie.toml (standard config/studie.toml)")
+
     serve = sub.add_parser("serve", help="starta dashboarden")
     serve.add_argument("--db")
     serve.add_argument("--port", type=int, default=8501)
@@ -54,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         return run_load_command(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "pull-redcap":
+        from etl.redcap import run_pull_command
+
+        return run_pull_command(args)
+    if args.command == "template":
+        from etl.template import run_template_command
+
+        return run_template_command(args)
     raise AssertionError(args.command)
 
 
