@@ -118,3 +118,46 @@ def cumulative_series(participants: pd.DataFrame, config: StudyConfig, district_
 
 def months_between(a: date, b: date) -> float:
     return (b - a).days / tf.DAYS_PER_MONTH
+
+
+# --- follow-up -----------------------------------------------------------------------------------
+
+FOLLOWUP_STATUS = [
+    ("done_on_time", "Genomförd i tid"),
+    ("done_late", "Genomförd sent"),
+    ("due", "Aktuell (i fönstret)"),
+    ("overdue", "Försenad"),
+    ("missed", "Missad"),
+    ("not_due", "Ej aktuell än"),
+]
+FOLLOWUP_LABEL = dict(FOLLOWUP_STATUS)
+CLOSED_WINDOW = {"done_on_time", "done_late", "overdue", "missed"}
+
+
+def followup_completion(followups: pd.DataFrame) -> dict[str, int | float | None]:
+    """Completion among follow-ups whose window has closed (or that were done already).
+
+    Denominator: done (on time or late), overdue and missed; follow-ups not yet due, in an open
+    window without result, or not applicable (participant left before the window) are excluded.
+    """
+    status = followups["status"]
+    done = int(status.isin(["done_on_time", "done_late"]).sum())
+    closed = int(status.isin(list(CLOSED_WINDOW)).sum())
+    return {"done": done, "eligible": closed, "rate": done / closed if closed else None,
+            "overdue": int((status == "overdue").sum()), "due": int((status == "due").sum())}
+
+
+# --- caseload --------------------------------------------------------------------------------------
+
+def caseload_at(caseload: pd.DataFrame, day) -> pd.Series:
+    """Active caseload per specialist on `day` (0 for specialists in service without participants)."""
+    on_day = caseload[pd.to_datetime(caseload["day"]) == pd.Timestamp(day)]
+    return on_day.groupby("specialist_id")["active_n"].sum()
+
+
+def districts_short_of_specialists(roster: pd.DataFrame, config: StudyConfig, district_ids) -> list[str]:
+    """Districts with fewer active specialists at the cut-off than the configured minimum."""
+    active = roster[roster["is_active_at_cutoff"]]
+    per_district = active.groupby("district_id")["specialist_id"].nunique()
+    need = config.caseload.min_specialists_per_district
+    return [d for d in district_ids if int(per_district.get(d, 0)) < need]

@@ -12,7 +12,17 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import exports, store
-from dashboard.access import PAGES_BY_ROLE, ROLES, AccessDenied, Gate, StudyState, Viewer, parse_demo_role, read_config
+from dashboard import transforms as tf
+from dashboard.access import (
+    PAGES_BY_ROLE,
+    ROLES,
+    AccessDenied,
+    Gate,
+    StudyState,
+    Viewer,
+    parse_demo_role,
+    read_config,
+)
 from schema.config import StudyConfig
 from schema.vocab import normalize_token
 
@@ -165,6 +175,38 @@ def page(title: str, question: str) -> RunContext | None:
         )
         return None
     return ctx
+
+
+def counter(ctx: RunContext):
+    """Formats a count, masking small cells for roles whose figures leave the project group."""
+    privacy = ctx.config.privacy if ctx.config else None
+
+    def fmt(n: int) -> str:
+        if ctx.viewer.suppress_small_cells and privacy is not None:
+            return tf.mask_count(int(n), privacy.small_cell_threshold, privacy.small_cell_text)
+        return str(int(n))
+
+    return fmt
+
+
+def suppress_table(ctx: RunContext, frame: pd.DataFrame, count_columns: list[str]) -> pd.DataFrame:
+    """For roles whose figures leave the project group: small counts in `count_columns` shown as
+    the configured text, with a complementary cell hidden per column so totals cannot back them out.
+    Other roles get the frame unchanged."""
+    if not ctx.viewer.suppress_small_cells or ctx.config is None or frame.empty:
+        return frame
+    privacy = ctx.config.privacy
+    out = frame.copy()
+    for column in count_columns:
+        values = [int(v) if pd.notna(v) else 0 for v in out[column]]
+        out[column] = tf.suppress_counts(values, privacy.small_cell_threshold, privacy.small_cell_text)
+    return out
+
+
+def alerts(ctx: RunContext, people: pd.DataFrame, followups: pd.DataFrame) -> list[tuple[str, str, str]]:
+    from dashboard import alerts as alert_rules
+
+    return alert_rules.collect(ctx.gate, ctx.config, ctx.selected, people, followups, ctx.short_name)
 
 
 def empty(message: str = "Inga deltagare i urvalet.") -> None:

@@ -1,0 +1,85 @@
+"""Översikt: the steering group's one screen — accrual, retention, follow-up, fidelity and alerts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import metrics, ui
+from dashboard import queries as q
+from dashboard import transforms as tf
+
+ctx = ui.page("Översikt", "Hur går studien – i ett ögonkast?")
+if ctx is None:
+    st.stop()
+ui.require_page(ctx, "oversikt")
+config = ctx.config
+people = q.participants(ctx.gate, ctx.selected)
+all_districts = len(ctx.selected) == len(config.districts)
+target = config.target_randomised if all_districts else sum(config.district(d).target for d in ctx.selected)
+start = min(config.district(d).start for d in ctx.selected)
+projection = tf.project_accrual(people["randomised_on"], target, config.data_cutoff, start)
+followups = q.followup_status(ctx.gate, ctx.selected)
+completion = metrics.followup_completion(followups)
+attr = metrics.attrition(people)
+fidelity = tf.fidelity_reviews(q.fidelity_items(ctx.gate))
+count = ui.counter(ctx)
+
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric("Randomiserade", f"{count(len(people))} / {target}", help="Randomiserade mot målet i valda stadsdelar")
+if projection.reached_on:
+    c2.metric("Målet nåddes", projection.reached_on.isoformat())
+elif projection.median:
+    c2.metric("Målet nås (prognos)", tf.month_label(projection.median),
+              help=f"80 % prognosintervall {tf.month_label(projection.low)} – {tf.month_label(projection.high)}")
+else:
+    c2.metric("Målet nås (prognos)", "–", help="Ingen rekrytering de senaste 12 månaderna")
+c3.metric("Bortfall", tf.pct(attr["left"], attr["randomised"]),
+          delta=f"larmnivå {tf.pct(config.attrition.alert_level, 1)}", delta_color="off")
+c4.metric("Uppföljning genomförd", tf.pct(completion["done"], completion["eligible"]) if completion["eligible"] else "–",
+          help="Andel genomförda av de uppföljningar vars fönster har stängt")
+if len(fidelity):
+    newest = fidelity.iloc[-1]
+    c5.metric("Programtrohet", f"{newest['Totalt']} p", delta=newest["Nivå"].replace(" överens med IPS", ""), delta_color="off",
+              help=f"Senaste skattning {pd.Timestamp(newest['reviewed_on']):%Y-%m-%d}")
+else:
+    c5.metric("Programtrohet", "–")
+
+if projection.median:
+    st.caption(f"Målet {target} randomiserade nås troligen {tf.month_label(projection.median)} "
+               f"(80 % prognosintervall {tf.month_label(projection.low)} – {tf.month_label(projection.high)}); "
+               f"planerat slut på rekryteringen {config.planned_recruitment_end.isoformat()}.")
+
+# --- active participants per arm ------------------------------------------------------------------
+st.subheader("Aktiva deltagare per grupp")
+active = people[~people["is_left"]]
+per_arm = active.groupby("arm").size().reindex(sorted(people["arm"].dropna().unique()), fill_value=0)
+cols = st.columns(max(len(per_arm), 1) + 1)
+for col, (arm, n) in zip(cols, per_arm.items()):
+    col.metric(str(arm), count(int(n)))
+cols[-1].metric("Har avslutat IPS (kvar i studien)", count(int((active["is_stopped_ips"]).sum())))
+
+# --- per district -----------------------------------------------------------------------------------
+st.subheader("Per stadsdel")
+rows = []
+for district_id in ctx.selected:
+    d = config.district(district_id)
+    part = people[people["district_id"] == district_id]
+    rows.append({"Stadsdel": d.display_name(), "Randomiserade": count(len(part)), "Mål": d.target,
+                 "Andel av mål": len(part) / d.target if d.target else None,
+                 "Bortfall": tf.pct(int(part["is_left"].sum()), len(part))})
+table = pd.DataFrame(rows)
+st.dataframe(table, hide_index=True, width="stretch", column_config={
+    "Andel av mål": st.column_config.ProgressColumn("Andel av mål", format="percent", min_value=0, max_value=1)})
+ui.downloads(table, "Översikt per stadsdel", "dl_overview")
+
+# --- alerts -----------------------------------------------------------------------------------------
+st.subheader("Att uppmärksamma")
+alerts = ui.alerts(ctx, people, followups)
+if not alerts:
+    st.success("Inga larm just nu.", icon="✅")
+for text, page, icon in alerts:
+    col_text, col_link = st.columns([5, 1])
+    col_text.warning(text, icon=icon)
+    if page in ui.allowed_pages(ctx):
+        col_link.page_link(f"pages/{page}.py", label="Öppna", icon="➡️")

@@ -1,0 +1,99 @@
+"""Shared fixtures: the seeded demo study (source files and loaded store), an empty store and a
+store with rejected rows, and a helper that renders a dashboard page with AppTest as a role."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "dashboard" / "app.py")
+PAGES = ["oversikt", "rekrytering", "balans", "bortfall", "uppfoljning", "belastning",
+         "programtrohet", "utfall", "datakvalitet"]
+
+
+def _load(folder: Path, db: Path) -> int:
+    from etl.load import load
+
+    return load(folder, db, io.StringIO(), io.StringIO())
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """The default demo study's source files (seed 42), generated once per test session."""
+    from etl.demo import generate
+
+    out = tmp_path_factory.mktemp("demo")
+    generate(out, seed=42, scale=1)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_db(demo_dir, tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("demo_store") / "ips.duckdb"
+    assert _load(demo_dir, db) == 0
+    return db
+
+
+@pytest.fixture(scope="session")
+def mistakes_dir(tmp_path_factory) -> Path:
+    from etl.demo import generate
+
+    out = tmp_path_factory.mktemp("demo_mistakes")
+    generate(out, seed=42, scale=1, mistakes=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def mistakes_db(mistakes_dir, tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("mistakes_store") / "ips.duckdb"
+    assert _load(mistakes_dir, db) == 1
+    return db
+
+
+@pytest.fixture(scope="session")
+def empty_db(tmp_path_factory) -> Path:
+    """A store path where nothing has been loaded yet."""
+    return tmp_path_factory.mktemp("empty_store") / "ips.duckdb"
+
+
+def render(db: Path, page: str | None = None, role: str = "projektledare", timeout: float = 60,
+           monkeypatch: pytest.MonkeyPatch | None = None) -> AppTest:
+    """Run the app on `db` as `role` (e.g. "enhetschef:Södermalm") and switch to `page`."""
+    env = {"IPSDASH_DB": str(db), "IPSDASH_DEMO_ROLE": role}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        at = AppTest.from_file(APP, default_timeout=timeout)
+        at.run()
+        if page and page != "oversikt":
+            at.switch_page(f"pages/{page}.py").run()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return at
+
+
+def page_text(at: AppTest) -> str:
+    """Everything a user can read on the rendered page: text elements, metrics and table cells."""
+    parts: list[str] = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error",
+                 "success", "text", "expander"):
+        for el in at.get(kind):
+            parts.append(str(getattr(el, "value", "") or getattr(el, "label", "")))
+    for m in at.metric:
+        parts.append(f"{m.label} {m.value} {m.delta or ''}")
+    for df in at.dataframe:
+        parts.append(df.value.to_csv(index=False))
+    for t in at.get("table"):
+        parts.append(str(t.value))
+    for chart in at.get("vega_lite_chart"):
+        parts.append(str(chart.proto.spec))
+    return "\n".join(parts)
