@@ -404,6 +404,20 @@ def check_fidelity(res: SourceResult) -> None:
     _keep(res, drop)
 
 
+def _unique(res: SourceResult, key_of, column: str, what: str, rule: str) -> None:
+    """Keep the first row per key; later rows with the same key are rejected, naming the first."""
+    seen: dict[object, Accepted] = {}
+    drop = set()
+    for i, acc in enumerate(res.accepted):
+        key = key_of(acc.row)
+        if key in seen:
+            res.reject(acc, column, f"{what} finns redan på rad {seen[key].row_number}", rule)
+            drop.add(i)
+        else:
+            seen[key] = acc
+    _keep(res, drop)
+
+
 def check_references(results: dict[str, SourceResult], config: StudyConfig) -> None:
     """The rules between files, in dependency order; rejected rows leave `accepted`."""
     referrals = check_referrals(results["referrals"]) if "referrals" in results else {}
@@ -412,6 +426,13 @@ def check_references(results: dict[str, SourceResult], config: StudyConfig) -> N
     for key in ("baseline", "activity", "employment"):
         if key in results:
             _not_randomised(results[key], randomised)
+    if "baseline" in results:
+        # Two baseline rows for one code would count the participant twice in every table.
+        _unique(results["baseline"], lambda r: r.study_code, "study_code", "baslinjen för denna studiekod",
+                "duplicate_baseline")
+    if "employment" in results:
+        _unique(results["employment"], lambda r: (r.study_code, r.timepoint_months), "timepoint_months",
+                "sysselsättningen för denna studiekod och tidpunkt", "duplicate_employment")
     if "followups" in results:
         check_followups(results["followups"], randomised, config)
     if "events" in results:

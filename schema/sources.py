@@ -364,13 +364,20 @@ class BaselineRow(SourceRow):
 
 # --- 5. follow-up assessments -----------------------------------------------------------------
 
+def _timepoint_text(value: object) -> object:
+    """'6 mån', '6m', '6 månader' → '6' (Excel numbers pass through)."""
+    if isinstance(value, int | float):
+        return value
+    return re.sub(r"\s*(månader|månad|mån|m)\s*$", "", str(value).strip().lower())
+
+
 class FollowUpRow(SourceRow):
     source_key: ClassVar[str] = "followups"
     title_sv: ClassVar[str] = "Uppföljningar (ASI och enkäter)"
     grain_sv: ClassVar[str] = "en rad per deltagare och uppföljningstidpunkt"
 
     study_code: Code = sv("Studiekod", "Deltagarens studiekod", "Kod")
-    timepoint_months: Annotated[int, BeforeValidator(lambda v: _int_in(1, 120, "Tidpunkt")(_required(str(v).lower().replace("mån", "").replace("m", "").strip())))] = sv(
+    timepoint_months: Annotated[int, BeforeValidator(lambda v: _int_in(1, 120, "Tidpunkt")(_timepoint_text(_required(v))))] = sv(
         "Tidpunkt", "Månader efter randomisering: 6, 12 eller 18", "Uppföljning", "Månad", "Mätpunkt"
     )
     result: Choice(vocab.FOLLOWUP_RESULT) = sv("Status", "Genomförd eller Missad", "Resultat", "Genomförd/missad")

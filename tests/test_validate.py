@@ -230,6 +230,14 @@ def _fidelity_double_item(rows):
     return fx.add_row(rows, "fidelity", dict(rows["fidelity"]["rows"][3]))
 
 
+def _baseline_twice(rows):
+    return fx.add_row(rows, "baseline", dict(rows["baseline"]["rows"][0]))
+
+
+def _employment_twice(rows):
+    return fx.add_row(rows, "employment", dict(rows["employment"]["rows"][0]))
+
+
 # (name, mutation -> row index, source, rule, reason part, column)
 CROSS_CASES = [
     (_dup_referral, "referrals", "duplicate_referral", "finns redan på rad 3", "Studiekod"),
@@ -253,6 +261,8 @@ CROSS_CASES = [
     (_stopped_ips_control, "events", "stopped_ips_control", "gäller bara IPS-gruppen", "Händelse"),
     (_unknown_specialist, "assignments", "unknown_specialist", "arbetsspecialisten Q finns inte", "Arbetsspecialist"),
     (_assignment_control, "assignments", "assignment_control", "är i kontrollgruppen", "Studiekod"),
+    (_baseline_twice, "baseline", "duplicate_baseline", "finns redan på rad 2", "Studiekod"),
+    (_employment_twice, "employment", "duplicate_employment", "finns redan på rad 2", "Tidpunkt"),
     (_fidelity_missing_item, "fidelity", "fidelity_incomplete", "saknar punkt T14", "Skattningsdatum"),
     (_fidelity_double_item, "fidelity", "fidelity_incomplete", "flera rader för punkt O1", "Skattningsdatum"),
 ]
