@@ -27,7 +27,14 @@ from pydantic import ValidationError
 from etl import read, store
 from etl.paths import current_target, store_path
 from etl.tables import RawTable, SourceFileError
-from etl.validate import SourceResult, reason_sv, validate_tables, value_text
+from etl.validate import (
+    SourceResult,
+    group_rejections,
+    reason_sv,
+    refs_text,
+    validate_tables,
+    value_text,
+)
 from schema import pnr
 from schema.config import StudyConfig
 from schema.sources import SOURCES
@@ -257,9 +264,15 @@ def summary_lines(results: dict[str, SourceResult], notes: list[str]) -> list[st
     if rejections:
         lines.append("")
         lines.append(f"Avvisade rader ({len(rejections)} fel):")
-        lines += ["  " + r.line_sv() for r in rejections[:MAX_LISTED]]
-        if len(rejections) > MAX_LISTED:
-            lines.append(f"  … och {len(rejections) - MAX_LISTED} till (se Datakvalitet i dashboarden)")
+        by_reason = {(r.file_name, r.reason): r for r in rejections}
+        groups = group_rejections([(r.file_name, r.reason, r.cell_ref) for r in rejections])
+        for file_name, reason, refs in groups[:MAX_LISTED]:
+            if len(refs) == 1:
+                lines.append("  " + by_reason[(file_name, reason)].line_sv())
+            else:
+                lines.append(f"  {file_name} {refs_text(refs)}: {reason}")
+        if len(groups) > MAX_LISTED:
+            lines.append(f"  … och {len(groups) - MAX_LISTED} fel till (se Datakvalitet i dashboarden)")
     return lines
 
 

@@ -451,3 +451,17 @@ def validate_tables(tables: dict[str, RawTable], config: StudyConfig) -> dict[st
     for res in results.values():
         res.rejected.sort(key=lambda r: r.row_number)
     return results
+
+
+def group_rejections(items: list[tuple[str, str, str]]) -> list[tuple[str, str, list[str]]]:
+    """Collapse rejections that share file and reason (e.g. every row of an incomplete fidelity
+    review) into one entry: (file, reason, cell references in order of appearance)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for file_name, reason, ref in items:
+        groups.setdefault((file_name, reason), []).append(ref)
+    return [(f, reason, refs) for (f, reason), refs in groups.items()]
+
+
+def refs_text(refs: list[str]) -> str:
+    """`Blad!A27` or `Blad!A27 … Blad!A50 (24 rader)`."""
+    return refs[0] if len(refs) == 1 else f"{refs[0]} … {refs[-1]} ({len(refs)} rader)"
