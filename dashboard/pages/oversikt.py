@@ -65,9 +65,11 @@ rows = []
 for district_id in ctx.selected:
     d = config.district(district_id)
     part = people[people["district_id"] == district_id]
-    rows.append({"Stadsdel": d.display_name(), "Randomiserade": count(len(part)), "Mål": d.target,
-                 "Andel av mål": len(part) / d.target if d.target else None,
-                 "Bortfall": tf.pct(int(part["is_left"].sum()), len(part))})
+    shown = count(len(part))
+    masked = shown != str(len(part))  # a masked count must not be backed out of its share
+    rows.append({"Stadsdel": d.display_name(), "Randomiserade": shown, "Mål": d.target,
+                 "Andel av mål": None if masked or not d.target else len(part) / d.target,
+                 "Bortfall": "–" if masked else tf.pct(int(part["is_left"].sum()), len(part))})
 table = pd.DataFrame(rows)
 st.dataframe(table, hide_index=True, width="stretch", column_config={
     "Andel av mål": st.column_config.ProgressColumn("Andel av mål", format="percent", min_value=0, max_value=1)})
