@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--scale", type=int, default=1, help="multiplicera studien (fler stadsdelar och deltagare)")
     demo.add_argument("--mistakes", action="store_true", help="lägg in typiska felinmatningar")
+    demo.add_argument("--redcap", action="store_true",
+                      help="skriv baslinje och uppföljningar som en REDCap-export i DIR/redcap/")
 
     load = sub.add_parser("load", help="läs in källfilerna i en mapp till databasen")
     load.add_argument("dir", help="mapp med studie.toml och källfilerna")

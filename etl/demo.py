@@ -833,15 +833,25 @@ def build(seed: int = 42, scale: int = 1, mistakes: bool = False) -> tuple[str, 
     return text, files, injected
 
 
-def generate(out: Path, seed: int = 42, scale: int = 1, mistakes: bool = False) -> None:
-    """Write the demo study (studie.toml and the ten source files) into `out`."""
-    _write(Path(out), *build(seed, scale, mistakes)[:2])
+def generate(out: Path, seed: int = 42, scale: int = 1, mistakes: bool = False, redcap: bool = False) -> None:
+    """Write the demo study (studie.toml and the ten source files) into `out`; with `redcap`, the
+    baseline and follow-ups come as a REDCap project export in `out/redcap/` instead of CSV."""
+    _write(Path(out), *build(seed, scale, mistakes)[:2], redcap=redcap)
 
 
-def _write(out: Path, config_text: str, files: dict[str, list[dict]]) -> None:
+def _write(out: Path, config_text: str, files: dict[str, list[dict]], redcap: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "studie.toml").write_bytes(config_text.encode("utf-8"))
+    if redcap:
+        from etl.redcap_export import write_redcap_export
+
+        cfg = load_config(out / "studie.toml")
+        district = {r["study_code"]: r["district_id"] for r in files["referrals"]}
+        randomised_on = {r["study_code"]: r["randomised_on"] for r in files["randomisations"]}
+        write_redcap_export(out / "redcap", files["baseline"], files["followups"], district, cfg, randomised_on)
     for key, name, model, sheet in OUTPUTS:
+        if redcap and key in ("baseline", "followups"):
+            continue
         if sheet is None:
             write_csv(out / name, model, files[key])
         else:
@@ -852,7 +862,7 @@ def run_demo_command(args) -> int:
     """`ipsdash demo --out DIR [--seed N] [--scale K] [--mistakes]`."""
     out = Path(args.out)
     text, files, injected = build(args.seed, args.scale, args.mistakes)
-    _write(out, text, files)
+    _write(out, text, files, redcap=getattr(args, "redcap", False))
     cfg = load_config(out / "studie.toml")
     rands = {r["study_code"] for r in files["randomisations"]}
     left = len({e["study_code"] for e in files["events"] if e["event_type"] == "Lämnat studien"})

@@ -257,7 +257,10 @@ def summary_lines(results: dict[str, SourceResult], notes: list[str]) -> list[st
         if res is None:
             lines.append(f"{src.stems[0]}: saknas (frivillig källa)")
             continue
-        lines.append(f"{res.table.file_name}: {res.rows_read} rader, {res.rows_loaded} inlästa, "
+        name = res.table.file_name
+        if res.table.path.parent.name == "redcap":
+            name = f"redcap/{name} ({src.title_sv.lower()})"
+        lines.append(f"{name}: {res.rows_read} rader, {res.rows_loaded} inlästa, "
                      f"{res.rows_rejected} avvisade")
     lines += notes
     rejections = [r for s in SOURCES if s.key in results for r in results[s.key].rejected]
