@@ -259,7 +259,7 @@ def summary_lines(results: dict[str, SourceResult], notes: list[str]) -> list[st
             continue
         name = res.table.file_name
         if res.table.path.parent.name == "redcap":
-            name = f"redcap/{name} ({src.title_sv.lower()})"
+            name = f"redcap/{name} – {src.title_sv}"
         lines.append(f"{name}: {res.rows_read} rader, {res.rows_loaded} inlästa, "
                      f"{res.rows_rejected} avvisade")
     lines += notes
