@@ -137,3 +137,38 @@ def rejected_rows(gate: Gate) -> pd.DataFrame:
 @cached
 def balance_checkpoints(gate: Gate) -> pd.DataFrame:
     return gate.frame("select * from balance_checkpoints order by checkpoint")
+
+
+# The gate refuses any SQL containing the word CHECKPOINT (a DuckDB statement), which is also the
+# name of the column in both checkpoint tables: these queries therefore never name that column and
+# sort/filter in pandas instead.
+
+@cached
+def balance_checkpoints_frozen(gate: Gate) -> pd.DataFrame:
+    """One row per frozen balance checkpoint (number, date reached, payload with its size)."""
+    frame = gate.frame("select * from balance_checkpoints")
+    return frame.sort_values("checkpoint").reset_index(drop=True)
+
+
+@cached
+def balance_checkpoint_rows(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
+    """The participant rows frozen at every balance checkpoint, limited to the chosen districts
+    (column `checkpoint` tells which)."""
+    frame = gate.frame(
+        "select * from balance_checkpoint_rows where district_id in (select unnest($d::varchar[]))",
+        {"d": list(districts)},
+    )
+    return frame.sort_values(["checkpoint", "enrolment_rank"]).reset_index(drop=True)
+
+
+# --- caseload split by district (belastning) -------------------------------------------------------
+
+@cached
+def caseload_by_district_on(gate: Gate, districts: tuple[str, ...], day) -> pd.DataFrame:
+    """Active caseload per specialist per participant district on one day (shared specialists)."""
+    return gate.frame(
+        "select specialist_id, district_id, sum(active_n)::integer as active_n from caseload_daily "
+        "where district_id in (select unnest($d::varchar[])) and day = $day::date "
+        "group by all order by all",
+        {"d": list(districts), "day": day},
+    )

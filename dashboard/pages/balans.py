@@ -1,4 +1,209 @@
-"""Placeholder while the page is being written."""
+"""Balans: are the arms alike at baseline — at each frozen third of enrolment and now?"""
+
+from __future__ import annotations
+
+import json
+
+import altair as alt
+import pandas as pd
 import streamlit as st
 
-st.title("balans")
+from dashboard import attrition as at
+from dashboard import charts, ui
+from dashboard import queries as q
+from dashboard import transforms as tf
+from schema import vocab
+
+ctx = ui.page("Balans", "Är grupperna lika vid baslinjen – vid varje tredjedel av rekryteringen och nu?")
+if ctx is None:
+    st.stop()
+ui.require_page(ctx, "balans")
+config = ctx.config
+count = ui.counter(ctx)
+threshold = config.balance.smd_threshold
+expected_women = config.balance.expected_share_women
+
+
+def _sv(x: float) -> str:
+    return f"{x:g}".replace(".", ",")
+
+
+sizes = tf.checkpoint_sizes(config.target_randomised, config.balance.checkpoints)
+people = q.participants(ctx.gate, ctx.selected)
+sees_whole_study = len(ctx.gate.districts) == len(config.districts)
+study_total = len(q.participants(ctx.gate, ctx.gate.districts)) if sees_whole_study else None
+frozen = q.balance_checkpoints_frozen(ctx.gate)
+frozen_rows = q.balance_checkpoint_rows(ctx.gate, ctx.selected)
+frozen_on = {int(r["checkpoint"]): r["reached_on"] for _, r in frozen.iterrows()}
+frozen_size = {int(r["checkpoint"]): json.loads(r["payload"]).get("size") for _, r in frozen.iterrows()}
+
+part = {2: "halva", 3: "tredjedel", 4: "fjärdedel"}.get(config.balance.checkpoints, f"1/{config.balance.checkpoints}-del")
+st.markdown(
+    f"**Vad är en kontrollpunkt?** Efter varje {part} av målet ({config.target_randomised} randomiserade) "
+    "jämförs grupperna: kön och ålder per grupp och standardiserade medelvärdesskillnader (SMD) för alla "
+    "bakgrundsfaktorer. Är grupperna olika kan styrgruppen besluta om stratifiering för nästa del. Vid den "
+    "inläsning då kontrollpunkten nås **fryses** deltagarna och deras baslinjeuppgifter: den bilden ändras "
+    "inte när senare data eller rättelser kommer in. Fliken **Nuläge** räknas alltid om från aktuella data."
+)
+st.caption(
+    f"SMD = skillnaden mellan grupperna i standardavvikelser (kategoriska variabler enligt Yang & Dalton 2012). "
+    f"|SMD| över {_sv(threshold)} flaggas som tecken på obalans. Förväntad andel kvinnor i målgruppen: "
+    f"{tf.pct(expected_women, 1)}."
+)
+
+# --- checkpoint status -------------------------------------------------------------------------------
+rows = []
+for k, size in enumerate(sizes, start=1):
+    if k in frozen_on:
+        status = f"Nådd {tf.sv_date(pd.Timestamp(frozen_on[k]).date())} – fryst"
+    elif study_total is not None and study_total >= size:
+        status = "Nådd – fryses vid nästa inläsning"
+    elif study_total is not None:
+        status = f"Ej nådd – {size - study_total} randomiserade till behövs"
+    else:
+        status = f"Ej nådd – nås vid {size} randomiserade i hela studien"
+    rows.append({"Kontrollpunkt": k, "Randomiserade i studien": size, "Status": status})
+status_table = pd.DataFrame(rows)
+st.subheader("Kontrollpunkter")
+st.dataframe(status_table, hide_index=True, width="stretch")
+ui.downloads(status_table, "Balans kontrollpunkter", "dl_bal_status")
+
+
+# --- one balance view (frozen or current) ------------------------------------------------------------
+
+def _gender_chart(shares: pd.DataFrame, expected: float) -> alt.Chart:
+    """Stacked 100 % columns of gender per arm, women at the bottom so the expected share reads off."""
+    order = ["Kvinna", "Man", "Annat/icke-binär"]
+    data = shares.assign(o=shares["Nivå"].map({label: i for i, label in enumerate(order)}))
+    bars = alt.Chart(data).mark_bar(size=48).encode(
+        x=alt.X("Grupp:N", title="", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("Andel:Q", title="Andel av gruppen", stack="normalize", axis=alt.Axis(format="%")),
+        color=alt.Color("Nivå:N", title="Kön", scale=alt.Scale(domain=order, range=[charts.PALETTE[1], charts.PALETTE[0], charts.PALETTE[5]])),
+        order=alt.Order("o:Q"),
+        tooltip=["Grupp:N", alt.Tooltip("Nivå:N", title="Kön"), alt.Tooltip("Andel:Q", format=".0%")],
+    )
+    rule = alt.Chart(pd.DataFrame({"y": [expected], "t": [f"Förväntad andel kvinnor {expected:.0%}"]})).mark_rule(
+        strokeDash=[6, 4], color="#333").encode(y="y:Q", tooltip=alt.Tooltip("t:N", title=""))
+    return charts._finish(alt.layer(bars, rule), 280)
+
+
+def _age_chart(frame: pd.DataFrame) -> alt.Chart:
+    data = frame[["arm", "age"]].dropna().rename(columns={"arm": "Grupp", "age": "Ålder"})
+    box = alt.Chart(data).mark_boxplot(extent="min-max", size=48).encode(
+        x=alt.X("Grupp:N", title="", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("Ålder:Q", title="Ålder vid randomisering (år)", scale=alt.Scale(zero=False)),
+        color=alt.Color("Grupp:N", legend=None, scale=alt.Scale(range=charts.PALETTE[2:])),
+    )
+    return charts._finish(box, 280)
+
+
+def _smd_chart(smd: pd.DataFrame, limit: float) -> alt.Chart:
+    data = smd.dropna(subset=["SMD"]).assign(order=range(len(smd.dropna(subset=["SMD"]))))
+    data["Flagga"] = data["Bedömning"].where(data["Bedömning"] == "ok", f"|SMD| > {_sv(limit)}")
+    points = alt.Chart(data).mark_point(filled=True, size=80).encode(
+        y=alt.Y("Egenskap:N", sort=alt.SortField("order"), title="", axis=alt.Axis(labelLimit=320)),
+        x=alt.X("SMD:Q", title="|SMD| mellan grupperna", scale=alt.Scale(domain=[0, max(0.3, float(data["SMD"].max() or 0) + 0.05)])),
+        color=alt.Color("Flagga:N", title="", scale=alt.Scale(domain=["ok", f"|SMD| > {_sv(limit)}"],
+                                                               range=[charts.PALETTE[0], "#b94a48"])),
+        tooltip=["Egenskap:N", alt.Tooltip("SMD:Q", format=".3f"), "n med uppgift:Q"],
+    )
+    rule = alt.Chart(pd.DataFrame({"x": [limit]})).mark_rule(strokeDash=[6, 4], color="#b94a48").encode(x="x:Q")
+    return charts._finish(alt.layer(points, rule), 24 * max(len(data), 1) + 40)
+
+
+def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
+    if frame.empty:
+        ui.empty("Inga deltagare i urvalet vid den här tidpunkten.")
+        return
+    arms = sorted(frame["arm"].dropna().unique(), key=str)
+    women = frame["gender"] == "woman"
+    known = frame["gender"].notna()
+    cols = st.columns(2 + len(arms))
+    cols[0].metric("Deltagare", count(len(frame)))
+    cols[1].metric("Andel kvinnor, alla", tf.pct(int(women.sum()), int(known.sum())),
+                   delta=f"förväntat {tf.pct(expected_women, 1)}", delta_color="off")
+    for col, arm in zip(cols[2:], arms, strict=True):
+        part = frame[frame["arm"] == arm]
+        col.metric(f"{arm}: andel kvinnor", tf.pct(int((part["gender"] == "woman").sum()), int(part["gender"].notna().sum())),
+                   delta=f"n = {count(len(part))}", delta_color="off")
+    if len(arms) < 2:
+        st.info("Bara en grupp finns i urvalet, så grupperna kan inte jämföras.", icon="ℹ️")
+    elif len(frame) < 20:
+        st.warning("Få deltagare i urvalet: skillnader mellan grupperna blir slumpmässigt stora.", icon="⚠️")
+
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Kön per grupp**")
+        shares = at.share_by_arm(frame, "gender", vocab.GENDER, arms)
+        st.altair_chart(_gender_chart(shares, expected_women), width="stretch")
+        st.caption(f"Streckad linje: förväntad andel kvinnor i målgruppen ({tf.pct(expected_women, 1)}).")
+    with right:
+        st.markdown("**Ålder per grupp**")
+        st.altair_chart(_age_chart(frame), width="stretch")
+        st.caption("Låda: kvartiler och median; streck: lägsta–högsta.")
+    st.caption("Underlag till diagrammet Kön per grupp:")
+    ui.downloads(ui.suppress_table(ctx, shares.rename(columns={"Nivå": "Kön"}), ["Antal"]),
+                 f"{topic} kön per grupp", f"{key}_gender")
+    st.markdown("**Ålder per grupp**")
+    ages = at.age_summary(frame, arms)
+    st.dataframe(ages, hide_index=True, width="stretch")
+    ui.downloads(ages, f"{topic} ålder per grupp", f"{key}_age")
+    bands = at.age_bands_by_arm(frame, arms)
+    wide = bands.pivot(index="Åldersgrupp", columns="Grupp", values="Antal").reset_index()
+    wide.columns.name = None
+    st.markdown("**Åldersgrupper per grupp (antal)**")
+    wide = ui.suppress_table(ctx, wide, [a for a in arms])
+    st.dataframe(wide, hide_index=True, width="stretch")
+    ui.downloads(wide, f"{topic} åldersgrupper", f"{key}_bands")
+
+    if len(arms) >= 2:
+        st.markdown(f"**Standardiserad medelvärdesskillnad (SMD) mellan {arms[0]} och {arms[1]}**")
+        smd = at.flagged_smd(tf.smd_table(frame, arms[0], arms[1]), threshold)
+        flagged = smd[smd["Bedömning"].str.startswith("⚠")]
+        if len(flagged):
+            st.warning(f"{len(flagged)} egenskap(er) har |SMD| > {_sv(threshold)}: "
+                       + ", ".join(flagged["Egenskap"]) + ".", icon="⚠️")
+        else:
+            st.success(f"Ingen egenskap har |SMD| > {_sv(threshold)}.", icon="✅")
+        st.caption("Flaggan är en signal att titta närmare, inget test: med några tiotal per grupp ger slumpen "
+                   "ofta |SMD| över gränsen, särskilt för egenskaper med många svarsalternativ.")
+        st.altair_chart(_smd_chart(smd, threshold), width="stretch")
+        st.dataframe(smd, hide_index=True, width="stretch", height=38 + 35 * len(smd),
+                     column_config={"SMD": st.column_config.NumberColumn("SMD", format="%.3f")})
+        ui.downloads(smd, f"{topic} SMD", f"{key}_smd")
+
+    st.markdown("**Bakgrundsfaktorer per grupp (som Tabell 1 i delrapporten)**")
+    table = at.table_one(frame, arms)
+    count_columns = [c for c in table.columns if c.endswith("· n")]
+    table = ui.suppress_table(ctx, table, count_columns)
+    st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 720))
+    st.caption("n och % per rad; procent räknas på dem som besvarat frågan (n=… i radens namn när uppgift saknas "
+               "för några). Ålder: medelvärde (lägsta–högsta).")
+    ui.downloads(table, f"{topic} bakgrundsfaktorer", f"{key}_table1")
+
+
+# --- tabs: current state first, then each checkpoint -------------------------------------------------
+labels = ["Nuläge"] + [f"Kontrollpunkt {k} ({size})" for k, size in enumerate(sizes, start=1)]
+tabs = st.tabs(labels)
+with tabs[0]:
+    st.caption(f"Alla randomiserade t.o.m. {tf.sv_date(ctx.cutoff)} i valda stadsdelar, med dagens baslinjeuppgifter.")
+    balance_view(people, "bal_now", "Balans nuläge")
+for k, size in enumerate(sizes, start=1):
+    with tabs[k]:
+        if k not in frozen_on:
+            if study_total is not None and study_total < size:
+                st.info(f"Kontrollpunkt {k} nås när {size} har randomiserats. Hittills {study_total}: "
+                        f"**{size - study_total} till** behövs.", icon="⏳")
+            elif study_total is None:
+                st.info(f"Kontrollpunkt {k} nås när {size} har randomiserats i hela studien.", icon="⏳")
+            else:
+                st.info(f"{size} har randomiserats men kontrollpunkten frystes inte än; den fryses vid nästa inläsning.",
+                        icon="⏳")
+            continue
+        rows_k = frozen_rows[frozen_rows["checkpoint"] == k]
+        st.caption(
+            f"Fryst bild: de första {frozen_size.get(k) or size} randomiserade i studien (nådd "
+            f"{tf.sv_date(pd.Timestamp(frozen_on[k]).date())}), med baslinjeuppgifterna som de var då. "
+            f"I valda stadsdelar: {count(len(rows_k))} deltagare."
+        )
+        balance_view(rows_k, f"bal_cp{k}", f"Balans kontrollpunkt {k}")

@@ -1,0 +1,282 @@
+"""Pure calculations for the attrition (bortfall) and balance pages: no Streamlit, no SQL.
+
+Frames in, frames or small dicts out, so each figure can be tested against a hand count. The
+retention interval uses Greenwood's variance with the log(−log) transform (Kalbfleisch & Prentice
+2002, ch. 1), which keeps the interval inside 0–1 even with few participants.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pandas as pd
+
+from dashboard import transforms as tf
+from schema import vocab
+
+Z95 = 1.959963984540054
+
+
+# --- retention -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Retention:
+    """Kaplan–Meier retention at `day` with a 95 % interval and how many were still at risk there."""
+
+    day: float
+    retention: float
+    low: float | None
+    high: float | None
+    at_risk: int  # participants followed at least to `day`
+    observed_to: float  # the longest follow-up in the data (days)
+
+    @property
+    def extrapolated(self) -> bool:
+        """True when nobody has been followed as long as `day`: the last observed value is carried."""
+        return self.observed_to < self.day
+
+
+def retention_with_ci(curve: pd.DataFrame, day: float) -> Retention:
+    """Retention of one group of a `transforms.kaplan_meier` curve at `day`, with Greenwood's
+    95 % interval on the log(−log) scale. Beyond the longest follow-up the last step is used."""
+    part = curve.sort_values("day")
+    before = part[part["day"] <= day]
+    if before.empty:
+        return Retention(day, 1.0, None, None, int(part["at_risk"].iloc[0]) if len(part) else 0, 0.0)
+    s = float(before["retention"].iloc[-1])
+    ev = before[before["events"] > 0]
+    n, d = ev["at_risk"].astype(float), ev["events"].astype(float)
+    safe = n > d
+    greenwood = float((d[safe] / (n[safe] * (n[safe] - d[safe]))).sum())
+    low = high = None
+    if 0 < s < 1 and greenwood > 0:
+        se = math.sqrt(greenwood) / abs(math.log(s))
+        low = s ** math.exp(Z95 * se)
+        high = s ** math.exp(-Z95 * se)
+    elif s == 1.0:
+        low, high = None, None
+    followed = part[part["day"] >= day]
+    at_risk = int(followed["at_risk"].iloc[0]) if len(followed) else 0
+    return Retention(day, s, low, high, at_risk, float(part["day"].max()))
+
+
+@dataclass(frozen=True)
+class EvaluableProjection:
+    """Expected participants still in the study at the last follow-up, at study close."""
+
+    randomised: int
+    remaining: int
+    retention: Retention
+
+    @property
+    def total(self) -> int:
+        return self.randomised + self.remaining
+
+    @property
+    def expected(self) -> float:
+        return self.total * self.retention.retention
+
+    @property
+    def low(self) -> float | None:
+        return None if self.retention.low is None else self.total * self.retention.low
+
+    @property
+    def high(self) -> float | None:
+        return None if self.retention.high is None else self.total * self.retention.high
+
+
+def project_evaluable(participants: pd.DataFrame, target: int, horizon_days: float) -> EvaluableProjection:
+    """(randomised so far + remaining to the target) × KM retention at the last follow-up.
+
+    Assumes those still to be randomised leave at the same rate as those so far, and counts
+    everyone still in the study at the horizon as evaluable (stopping IPS does not end follow-up).
+    """
+    curve = tf.kaplan_meier(participants)
+    return EvaluableProjection(len(participants), max(target - len(participants), 0),
+                               retention_with_ci(curve, horizon_days))
+
+
+def retention_summary(participants: pd.DataFrame, group: str | None, months: list[int]) -> pd.DataFrame:
+    """Per group (or all): randomised, left, and KM retention at each of `months` (None when nobody
+    in the group has been followed that long)."""
+    curve = tf.kaplan_meier(participants, group)
+    rows = []
+    for label, part in curve.groupby("group", sort=False):
+        first = part.iloc[0]
+        row: dict[str, object] = {"Grupp": label, "Randomiserade": int(first["at_risk"]),
+                                  "Lämnat studien": int(part["events"].sum())}
+        for m in months:
+            r = retention_with_ci(part, m * tf.DAYS_PER_MONTH)
+            row[f"Kvar {m} mån"] = None if r.extrapolated else r.retention
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --- attrition by cohort -----------------------------------------------------------------------------
+
+def alert_text(share: float | None, alert_level: float, low: float, high: float) -> str:
+    if share is None:
+        return "–"
+    if share > alert_level:
+        return "⚠ över larmnivån"
+    if share >= low:
+        return "inom förväntat"
+    return "under förväntat"
+
+
+def cohort_attrition(participants: pd.DataFrame, sizes: list[int], checkpoint_dates: dict[int, date],
+                     cutoff: date, months: tuple[int, ...] = (6, 12)) -> pd.DataFrame:
+    """Share who left the study, per cohort.
+
+    Checkpoint cohorts are the first n_k randomised in the whole study (`enrolment_rank` ≤ n_k),
+    restricted to the rows passed in (a district selection): left by the date the checkpoint was
+    reached and left by the data cut-off. Time cohorts are those randomised at least 6 (12) months
+    before the cut-off, so everyone in them has had that long to leave.
+    """
+    rows = []
+    left_on = pd.to_datetime(participants["left_on"])
+    for k, size in enumerate(sizes, start=1):
+        on = checkpoint_dates.get(k)
+        reached = on is not None
+        part = participants[participants["enrolment_rank"] <= size]
+        left_at_checkpoint = None
+        if reached:
+            left_at_checkpoint = int((part["is_left"] & (left_on.loc[part.index] <= pd.Timestamp(on))).sum())
+        rows.append({
+            "Kohort": f"Kontrollpunkt {k}: de första {size} randomiserade",
+            "Nådd": on if reached else None,
+            "Randomiserade": len(part) if reached else None,
+            "Lämnat när kontrollpunkten nåddes": left_at_checkpoint,
+            "Lämnat t.o.m. datauttaget": int(part["is_left"].sum()) if reached else None,
+        })
+    randomised_on = pd.to_datetime(participants["randomised_on"])
+    for m in months:
+        limit = pd.Timestamp(_months_before(cutoff, m))
+        part = participants[randomised_on <= limit]
+        rows.append({"Kohort": f"Randomiserade minst {m} mån före datauttaget", "Nådd": None,
+                     "Randomiserade": len(part), "Lämnat när kontrollpunkten nåddes": None,
+                     "Lämnat t.o.m. datauttaget": int(part["is_left"].sum())})
+    rows.append({"Kohort": "Alla randomiserade", "Nådd": None, "Randomiserade": len(participants),
+                 "Lämnat när kontrollpunkten nåddes": None,
+                 "Lämnat t.o.m. datauttaget": int(participants["is_left"].sum())})
+    out = pd.DataFrame(rows)
+    out["Andel lämnat"] = [
+        (lf / n) if (n and lf is not None and not pd.isna(lf)) else None
+        for lf, n in zip(out["Lämnat t.o.m. datauttaget"], out["Randomiserade"], strict=True)
+    ]
+    for column in ["Randomiserade", "Lämnat när kontrollpunkten nåddes", "Lämnat t.o.m. datauttaget"]:
+        out[column] = out[column].astype("Int64")
+    return out
+
+
+def _months_before(day: date, months: int) -> date:
+    return day - timedelta(days=round(months * tf.DAYS_PER_MONTH))
+
+
+def district_attrition(participants: pd.DataFrame, name: dict[str, str], with_stopped: bool = True) -> pd.DataFrame:
+    """Per district: randomised, left the study, share left, and stopped IPS still in the study."""
+    rows = []
+    for district_id, part in participants.groupby("district_id", sort=False):
+        n, left = len(part), int(part["is_left"].sum())
+        row = {"Stadsdel": name.get(district_id, district_id), "Randomiserade": n, "Lämnat studien": left,
+               "Andel lämnat": left / n if n else None}
+        if with_stopped:
+            row["Avslutat IPS, kvar i studien"] = int((part["is_stopped_ips"] & ~part["is_left"]).sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --- reasons -----------------------------------------------------------------------------------------
+
+def reason_counts(frame: pd.DataFrame, reason: str, by: str | None = None) -> pd.DataFrame:
+    """Counts per reason (Swedish labels, most common first), with a column per `by` value."""
+    if frame.empty:
+        return pd.DataFrame(columns=["Orsak", "Antal"])
+    labels = frame[reason].map(lambda k: vocab.EVENT_REASON.label(k) if isinstance(k, str) else "Uppgift saknas")
+    out = labels.value_counts().rename_axis("Orsak").reset_index(name="Antal")
+    if by is not None:
+        wide = pd.crosstab(labels, frame[by])
+        for column in sorted(wide.columns, key=str):
+            out[str(column)] = out["Orsak"].map(wide[column]).fillna(0).astype(int)
+    return out
+
+
+def stopped_ips_counts(participants: pd.DataFrame) -> dict[str, int]:
+    stopped = participants["is_stopped_ips"].astype(bool)
+    left = participants["is_left"].astype(bool)
+    return {"stopped": int(stopped.sum()), "still_in": int((stopped & ~left).sum()),
+            "then_left": int((stopped & left).sum())}
+
+
+# --- balance -----------------------------------------------------------------------------------------
+
+AGE_BANDS = [(18, 29, "18–29"), (30, 39, "30–39"), (40, 49, "40–49"), (50, 200, "50–67")]
+
+
+def age_band(age: float | None) -> str | None:
+    if age is None or pd.isna(age):
+        return None
+    for low, high, label in AGE_BANDS:
+        if low <= age <= high:
+            return label
+    return None
+
+
+def share_by_arm(frame: pd.DataFrame, column: str, voc: vocab.Vocabulary, arms: list[str]) -> pd.DataFrame:
+    """Long frame (Grupp, level, Antal, Andel) of a categorical characteristic within each arm."""
+    rows = []
+    for arm in arms:
+        part = frame.loc[frame["arm"] == arm, column].dropna()
+        for key in voc.keys:
+            count = int((part == key).sum())
+            rows.append({"Grupp": arm, "Nivå": voc.label(key), "Antal": count,
+                         "Andel": count / len(part) if len(part) else None})
+    return pd.DataFrame(rows)
+
+
+def age_bands_by_arm(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    bands = frame["age"].map(age_band)
+    rows = []
+    for arm in arms:
+        part = bands[frame["arm"] == arm].dropna()
+        for _, _, label in AGE_BANDS:
+            count = int((part == label).sum())
+            rows.append({"Grupp": arm, "Åldersgrupp": label, "Antal": count,
+                         "Andel": count / len(part) if len(part) else None})
+    return pd.DataFrame(rows)
+
+
+def age_summary(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    rows = []
+    for arm in arms:
+        age = frame.loc[frame["arm"] == arm, "age"].dropna().astype(float)
+        rows.append({"Grupp": arm, "n": int(len(age)),
+                     "Medelålder": round(age.mean(), 1) if len(age) else None,
+                     "SD": round(age.std(ddof=1), 1) if len(age) > 1 else None,
+                     "Median": age.median() if len(age) else None,
+                     "Min": age.min() if len(age) else None, "Max": age.max() if len(age) else None})
+    return pd.DataFrame(rows)
+
+
+def flagged_smd(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """`transforms.smd_table` with a visible flag where |SMD| exceeds the threshold."""
+    out = table.drop(columns=["variable"]).copy()
+    out["SMD"] = out["SMD"].map(lambda v: None if v is None or pd.isna(v) else round(float(v), 3))
+    out["Bedömning"] = [
+        "–" if v is None or pd.isna(v) else (f"⚠ över {threshold:g}".replace(".", ",") if abs(v) > threshold else "ok")
+        for v in out["SMD"]
+    ]
+    return out
+
+
+def table_one(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    """`transforms.baseline_table` with each group's size in its column headings, as in Table 1."""
+    table = tf.baseline_table(frame, arms)
+    sizes = {"Totalt": len(frame), **{a: int((frame["arm"] == a).sum()) for a in arms}}
+    renamed = {}
+    for name, n in sizes.items():
+        renamed[f"{name} n"] = f"{name} (n={n}) · n"
+        renamed[f"{name} %"] = f"{name} (n={n}) · %"
+    return table.rename(columns=renamed)

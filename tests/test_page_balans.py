@@ -1,0 +1,203 @@
+"""Balans page: renders for every role, and its key figures match counts made directly from the
+demo's source files (csv/openpyxl, not the store or the project's reader)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import shutil
+import statistics
+import tomllib
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pytest
+
+from dashboard import queries as q
+from dashboard.access import Gate, Viewer
+from tests.conftest import page_text, render
+
+DISTRICT_OF = {"Rinkeby-Kista": "Järva"}  # the referral log keeps the name in use on the day
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter=";"))
+
+
+def read_xlsx(path: Path) -> list[dict]:
+    rows = list(openpyxl.load_workbook(path, read_only=True).active.iter_rows(values_only=True))
+    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+
+
+def source_people(folder: Path) -> list[dict]:
+    """One dict per randomised participant, in randomisation order (date, then code)."""
+    base = {r["Studiekod"]: r for r in read_csv(folder / "baslinje.csv")}
+    district = {r["Studiekod"]: DISTRICT_OF.get(r["Stadsdel"], r["Stadsdel"]) for r in read_xlsx(folder / "remisslogg.xlsx")}
+    people = []
+    for r in read_csv(folder / "randomisering.csv"):
+        b = base[r["Studiekod"]]
+        people.append({"code": r["Studiekod"], "on": r["Randomiseringsdatum"], "arm": r["Grupp"],
+                       "district": district[r["Studiekod"]], "gender": b["Kön"],
+                       "age": int(r["Randomiseringsdatum"][:4]) - int(b["Födelseår"]),
+                       "born_se": b["Född i Sverige"], "civil": b["Civilstånd"]})
+    return sorted(people, key=lambda p: (p["on"], p["code"]))
+
+
+def smd_binary(a: list[bool], b: list[bool]) -> float:
+    p1, p2 = sum(a) / len(a), sum(b) / len(b)
+    return abs(p1 - p2) / math.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / 2)
+
+
+def smd_age(a: list[int], b: list[int]) -> float:
+    return abs(statistics.mean(a) - statistics.mean(b)) / math.sqrt((statistics.variance(a) + statistics.variance(b)) / 2)
+
+
+def frame_with(tab, column: str):
+    return next(df.value for df in tab.dataframe if column in df.value.columns)
+
+
+def table_one(tab):
+    return next(df.value for df in tab.dataframe if "Nivå" in df.value.columns)
+
+
+def cell(table, feature: str, level: str, column_start: str):
+    row = table[table["Egenskap"].str.startswith(feature) & (table["Nivå"] == level)]
+    column = next(c for c in table.columns if c.startswith(column_start) and c.endswith("· n"))
+    return row[column].item()
+
+
+@pytest.fixture(scope="module")
+def people(demo_dir):
+    return source_people(demo_dir)
+
+
+@pytest.fixture(scope="module")
+def page(demo_db):
+    at = render(demo_db, "balans")
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_balans_renders_headings_and_tabs(page):
+    assert page.title[0].value == "Balans"
+    assert [t.label for t in page.tabs] == ["Nuläge", "Kontrollpunkt 1 (80)", "Kontrollpunkt 2 (160)", "Kontrollpunkt 3 (240)"]
+    text = page_text(page)
+    assert "Vad är en kontrollpunkt?" in text and "fryses" in text
+    assert "Bakgrundsfaktorer per grupp" in text
+
+
+def test_balans_current_smd_matches_source(page, people):
+    ips = [p for p in people if p["arm"] == "IPS+TAU"]
+    tvr = [p for p in people if p["arm"] == "TVR+TAU"]
+    assert {p["gender"] for p in people} <= {"Man", "Kvinna"}  # two levels: the binary formula applies
+    smd = frame_with(page.tabs[0], "SMD").set_index("Egenskap")["SMD"]
+    expected_gender = smd_binary([p["gender"] == "Kvinna" for p in ips], [p["gender"] == "Kvinna" for p in tvr])
+    expected_age = smd_age([p["age"] for p in ips], [p["age"] for p in tvr])
+    assert smd["Kön"] == pytest.approx(expected_gender, abs=5e-4)
+    assert smd["Ålder (år)"] == pytest.approx(expected_age, abs=5e-4)
+    flags = frame_with(page.tabs[0], "Bedömning").set_index("Egenskap")["Bedömning"]
+    assert flags["Kön"].startswith("⚠") == (expected_gender > 0.1)
+
+
+def test_balans_share_of_women_per_arm_matches_source(page, people):
+    metrics = {m.label: m.value for m in page.tabs[0].metric}
+    for arm in ("IPS+TAU", "TVR+TAU"):
+        part = [p for p in people if p["arm"] == arm]
+        women = sum(p["gender"] == "Kvinna" for p in part)
+        assert metrics[f"{arm}: andel kvinnor"] == f"{100 * women / len(part):.0f} %"
+    assert metrics["Deltagare"] == str(len(people))
+
+
+def test_balans_table_one_counts_match_source(page, people):
+    table = table_one(page.tabs[0])
+    for arm in ("IPS+TAU", "TVR+TAU"):
+        part = [p for p in people if p["arm"] == arm]
+        assert f"{arm} (n={len(part)}) · n" in table.columns
+        assert cell(table, "Kön", "Man", arm) == sum(p["gender"] == "Man" for p in part)
+        assert cell(table, "Kön", "Kvinna", arm) == sum(p["gender"] == "Kvinna" for p in part)
+        assert cell(table, "Född i Sverige", "Ja", arm) == sum(p["born_se"] == "Ja" for p in part)
+        assert cell(table, "Civilstånd", "Ensamstående", arm) == sum(p["civil"] == "Ensamstående" for p in part)
+    assert cell(table, "Kön", "Kvinna", "Totalt") == sum(p["gender"] == "Kvinna" for p in people)
+
+
+def test_balans_first_checkpoint_is_first_third_of_target(page, people, demo_dir, demo_db):
+    target = tomllib.loads((demo_dir / "studie.toml").read_text(encoding="utf-8"))["target_randomised"]
+    n1 = math.ceil(target / 3)
+    assert page.tabs[1].label == f"Kontrollpunkt 1 ({n1})"
+    first = people[:n1]
+    table = table_one(page.tabs[1])
+    assert f"Totalt (n={n1}) · n" in table.columns
+    assert cell(table, "Kön", "Kvinna", "Totalt") == sum(p["gender"] == "Kvinna" for p in first)
+    con = duckdb.connect(str(Path(demo_db).resolve()), read_only=True, config={"threads": 2})  # as the app opens it
+    try:
+        gate = Gate(con.cursor(), Viewer("projektledare"))
+        rows = q.balance_checkpoint_rows.uncached(gate, gate.districts)
+    finally:
+        con.close()
+    assert list(rows.loc[rows["checkpoint"] == 1, "study_code"]) == [p["code"] for p in first]
+
+
+def test_balans_unreached_checkpoint_says_how_many_more(page, people):
+    text = " ".join(i.value for i in page.tabs[3].info)
+    assert f"{240 - len(people)} till" in text
+
+
+def test_balans_frozen_checkpoint_keeps_old_values_after_reload(demo_dir, tmp_path):
+    from etl.load import load
+
+    first_files, second_files, db = tmp_path / "a", tmp_path / "b", tmp_path / "store" / "ips.duckdb"
+    shutil.copytree(demo_dir, first_files)
+    assert load(first_files, db, io.StringIO(), io.StringIO()) == 0
+    people = source_people(first_files)
+    changed = next(p for p in people[:80] if p["born_se"] == "Ja")
+    shutil.copytree(demo_dir, second_files)
+    path = second_files / "baslinje.csv"
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    column = rows[0].index("Född i Sverige")
+    for row in rows[1:]:
+        if row[0] == changed["code"]:
+            row[column] = "Nej"
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh, delimiter=";", lineterminator="\r\n").writerows(rows)
+    assert load(second_files, db, io.StringIO(), io.StringIO()) == 0
+
+    at = render(db, "balans")
+    assert not at.exception, [e.value for e in at.exception]
+    born_se_first = sum(p["born_se"] == "Ja" for p in people[:80])
+    born_se_all = sum(p["born_se"] == "Ja" for p in people)
+    assert cell(table_one(at.tabs[1]), "Född i Sverige", "Ja", "Totalt") == born_se_first  # frozen: unchanged
+    assert cell(table_one(at.tabs[0]), "Född i Sverige", "Ja", "Totalt") == born_se_all - 1  # current: new value
+
+
+def test_balans_unit_manager_sees_only_own_district(demo_db, people):
+    at = render(demo_db, "balans", role="enhetschef:Södermalm")
+    assert not at.exception, [e.value for e in at.exception]
+    own = [p for p in people if p["district"] == "Södermalm"]
+    assert {m.label: m.value for m in at.tabs[0].metric}["Deltagare"] == str(len(own))
+    table = table_one(at.tabs[0])
+    assert f"Totalt (n={len(own)}) · n" in table.columns
+    assert cell(table, "Kön", "Kvinna", "Totalt") == sum(p["gender"] == "Kvinna" for p in own)
+    frozen = [p for p in people[:80] if p["district"] == "Södermalm"]
+    assert f"Totalt (n={len(frozen)}) · n" in table_one(at.tabs[1]).columns
+
+
+def test_balans_research_lead_sees_coded_arms_only(demo_db):
+    at = render(demo_db, "balans", role="forskare")
+    assert not at.exception, [e.value for e in at.exception]
+    text = page_text(at)
+    assert "IPS+TAU" not in text and "TVR+TAU" not in text
+    assert "Grupp A" in text and "Grupp B" in text
+
+
+def test_balans_steering_group_small_cells_masked(demo_db):
+    at = render(demo_db, "balans", role="styrgrupp")
+    assert not at.exception, [e.value for e in at.exception]
+    table = table_one(at.tabs[0])
+    counts = [c for c in table.columns if c.endswith("· n")]
+    values = {str(v) for c in counts for v in table[c]}
+    assert "<5" in values
+    assert not any(v.isdigit() and 0 < int(v) <= 4 for v in values)
