@@ -1,4 +1,141 @@
-"""Placeholder while the page is being written."""
+"""Belastning: each specialist's caseload against the cap and the fidelity scale's caseload bands,
+staffing per district and specialists shared between districts."""
+
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
-st.title("belastning")
+from dashboard import metrics, ui
+from dashboard import operations as ops
+from dashboard import queries as q
+
+ctx = ui.page("Belastning", "Hur många deltagare har varje arbetsspecialist, och har varje stadsdel tillräckligt många specialister?")
+if ctx is None:
+    st.stop()
+ui.require_page(ctx, "belastning")
+config = ctx.config
+cap, need = config.caseload.cap, config.caseload.min_specialists_per_district
+cutoff = config.data_cutoff
+
+caseload = q.caseload_daily(ctx.gate, ctx.selected)
+roster = q.specialist_roster(ctx.gate, ctx.selected)
+if caseload.empty and roster.empty:
+    ui.empty("Inga arbetsspecialister i urvalet.")
+    st.stop()
+caseload = caseload.assign(day=pd.to_datetime(caseload["day"]))
+
+st.markdown(
+    f"En arbetsspecialist har högst **{cap} deltagare** samtidigt (taket i studiekonfigurationen). "
+    "Programtrohetsskalans punkt 1 (*Klientgruppens storlek*) räknas per heltidstjänst: antal aktiva "
+    "delat med tjänstgöringsgraden; ≤ 20 ger 5 poäng, 21–22 ger 4, 23–24 ger 3, 25 ger 2 och ≥ 26 ger 1."
+)
+# A shared specialist whose other district is outside the selection (or the viewer's scope).
+periods = roster.groupby(["specialist_id", "start_on"], dropna=False)
+if len(roster) and (roster["n_districts"] > periods["district_id"].transform("nunique")).any():
+    st.caption("Räknar bara deltagare i valda stadsdelar: en specialist som delas med en annan stadsdel "
+               "kan ha fler deltagare totalt.")
+
+# --- date range -----------------------------------------------------------------------------------
+first = caseload["day"].min().date() if len(caseload) else min(pd.to_datetime(roster["start_on"])).date()
+period = st.date_input("Period", value=(first, cutoff), min_value=first, max_value=cutoff,
+                       format="YYYY-MM-DD", key="caseload_period")
+start, end = (period if isinstance(period, tuple) and len(period) == 2 else (first, cutoff))
+ranged = caseload[(caseload["day"] >= pd.Timestamp(start)) & (caseload["day"] <= pd.Timestamp(end))]
+
+# --- headline -------------------------------------------------------------------------------------
+summary = ops.caseload_summary(caseload, roster, cutoff, cap, start, end)
+short_now = metrics.districts_short_of_specialists(roster, config, ctx.selected)
+in_service = summary[summary["Aktiva vid datauttaget"].notna()]
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Specialister i tjänst", len(in_service), help=f"Arbetsspecialister i tjänst vid datauttaget {cutoff.isoformat()}")
+count = ui.counter(ctx)
+c2.metric("Högsta belastning nu", count(in_service["Aktiva vid datauttaget"].max()) if len(in_service) else "–",
+          help=f"Flest aktiva deltagare hos en arbetsspecialist vid datauttaget (taket är {cap})")
+c3.metric("Över taket nu", int((in_service["Aktiva vid datauttaget"] > cap).sum()),
+          help=f"Arbetsspecialister med fler än {cap} aktiva deltagare vid datauttaget")
+c4.metric("Under minimum", len(short_now), help=f"Stadsdelar med färre än {need} arbetsspecialister vid datauttaget")
+
+# --- per specialist ---------------------------------------------------------------------------------
+st.subheader("Belastning per arbetsspecialist")
+st.caption(f"Aktiva vid datauttaget {cutoff.isoformat()}; högsta antal och dagar över taket ({cap}) "
+           f"under perioden {start.isoformat()} – {end.isoformat()}.")
+summary_shown = ui.suppress_table(ctx, summary, ["Aktiva vid datauttaget", "Högsta antal"])
+st.dataframe(summary_shown, hide_index=True, width="stretch", column_config={
+    "Dag med högsta antal": st.column_config.DateColumn("Dag med högsta antal", format="YYYY-MM-DD"),
+    "Per heltid": st.column_config.NumberColumn("Per heltid", format="%.1f"),
+})
+ui.downloads(summary_shown, "Belastning per arbetsspecialist", "dl_caseload_summary")
+
+st.subheader("Belastning över tid")
+if ranged.empty:
+    ui.empty("Ingen belastning under vald period.")
+else:
+    data = ops.attach_fte(ranged, roster)
+    specialists = sorted(data["specialist_id"].unique())
+    if len(specialists) > ops.MAX_CHART_SPECIALISTS:
+        busiest = (data.groupby("specialist_id")["active_n"].max().sort_values(ascending=False)
+                   .head(ops.MAX_CHART_SPECIALISTS).index.tolist())
+        shown = st.multiselect("Arbetsspecialister i diagrammet", specialists, default=sorted(busiest),
+                               key="caseload_specialists",
+                               help=f"Förvalt: de {ops.MAX_CHART_SPECIALISTS} med högst belastning under perioden.")
+        data = data[data["specialist_id"].isin(shown)]
+    per_fte = st.toggle("Räkna om till heltid (som programtrohetsskalan)", value=False, key="caseload_per_fte")
+    series, weekly = ops.chart_series(data)
+    if series.empty:
+        ui.empty("Ingen arbetsspecialist vald.")
+    else:
+        st.altair_chart(ops.caseload_chart(series, cap, per_fte), width="stretch")
+        if weekly:
+            st.caption("Många dagar och specialister: diagrammet visar varje veckas högsta värde.")
+        st.caption(f"Streckad linje: taket {cap} deltagare. Bakgrunden: programtrohetsskalans band per heltid"
+                   + (" (jämför med kurvorna när de är omräknade till heltid)." if not per_fte else "."))
+        export = series.rename(columns={"day": "Vecka" if weekly else "Datum", "active_n": "Aktiva",
+                                        "per_fte": "Per heltid"})
+        ui.downloads(export, "Belastning över tid", "dl_caseload_series")
+
+# --- staffing per district --------------------------------------------------------------------------
+st.subheader("Bemanning per stadsdel")
+if short_now:
+    st.warning("Färre än " f"{need} arbetsspecialister vid datauttaget: "
+               + ", ".join(ctx.short_name(d) for d in short_now) + ".", icon="⚠️")
+else:
+    st.success(f"Alla valda stadsdelar har minst {need} arbetsspecialister vid datauttaget.", icon="✅")
+active = roster[roster["is_active_at_cutoff"]]
+rows = []
+for district_id in ctx.selected:
+    d = config.district(district_id)
+    from_day = max(d.start, start)
+    rows.append({
+        "Stadsdel": d.display_name(),
+        "Arbetsspecialister nu": int(active.loc[active["district_id"] == district_id, "specialist_id"].nunique()),
+        "Minst": need,
+        "Dagar under minimum": ops.days_below(roster, district_id, from_day, end, need),
+    })
+staffing_table = pd.DataFrame(rows)
+st.dataframe(staffing_table, hide_index=True, width="stretch")
+st.caption(f"Dagar under minimum räknas från stadsdelens start (eller periodens början) till {end.isoformat()}.")
+ui.downloads(staffing_table, "Bemanning per stadsdel", "dl_staffing")
+over_time = ops.staffing_over_time(roster, ctx.selected, start, end)
+if not over_time.empty:
+    over_time["Stadsdel"] = over_time["district_id"].map(ctx.short_name)
+    st.altair_chart(ops.staffing_chart(over_time, need), width="stretch")
+    ui.downloads(over_time[["Stadsdel", "day", "n"]].rename(columns={"day": "Från", "n": "Arbetsspecialister"}),
+                 "Bemanning över tid", "dl_staffing_time")
+
+# --- shared specialists -----------------------------------------------------------------------------
+st.subheader("Arbetsspecialister som delas mellan stadsdelar")
+shared = ops.shared_specialists(roster, ctx.short_name)
+if shared.empty:
+    st.info("Ingen arbetsspecialist delar sin tjänst mellan stadsdelar i urvalet.", icon="ℹ️")
+else:
+    split = q.caseload_by_district_on(ctx.gate, ctx.selected, cutoff)
+    split = split[split["specialist_id"].isin(shared["Arbetsspecialist"])]
+    text = split.groupby("specialist_id").apply(
+        lambda p: ", ".join(f"{ctx.short_name(d)} {int(n)}" for d, n in zip(p["district_id"], p["active_n"], strict=True)),
+        include_groups=False) if len(split) else pd.Series(dtype=str)
+    shared["Aktiva per stadsdel vid datauttaget"] = shared["Arbetsspecialist"].map(text).fillna("–")
+    st.dataframe(shared, hide_index=True, width="stretch", column_config={
+        "Från": st.column_config.DateColumn("Från", format="YYYY-MM-DD"),
+        "Till": st.column_config.DateColumn("Till", format="YYYY-MM-DD")})
+    ui.downloads(shared, "Delade arbetsspecialister", "dl_shared")
