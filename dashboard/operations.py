@@ -88,9 +88,9 @@ def action_list(followups: pd.DataFrame, cutoff: date, due_soon_days: int) -> pd
     columns = ["Studiekod", "Enhet", "Tidpunkt", "Förfallodag", "Fönster", "Dagar försenad", "Status"]
     if followups.empty:
         return pd.DataFrame(columns=columns)
-    due_on = pd.to_datetime(followups["due_on"])
-    soon = (followups["status"] == "not_due") & (due_on <= pd.Timestamp(cutoff + timedelta(days=due_soon_days)))
-    part = followups[followups["status"].isin(["due", "overdue"]) | soon].copy()
+    # The rule lives in one place, etl/sql/30_followup_status.sql (is_on_action_list); the
+    # arguments are kept for the page's wording.
+    part = followups[followups["is_on_action_list"].astype(bool)].copy()
     if part.empty:
         return pd.DataFrame(columns=columns)
     part["_days"] = pd.to_numeric(part["days_overdue"], errors="coerce")

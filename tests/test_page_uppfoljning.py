@@ -71,7 +71,7 @@ def independent_followups(demo_dir) -> list[dict]:
                 status = "done_on_time" if done_on <= end else "done_late"
             elif result == "missed":
                 status = "missed"
-            elif code in left and left[code] < start:
+            elif code in left and left[code] <= end:
                 status = "not_applicable"
             elif cutoff < start:
                 status = "not_due"
@@ -83,14 +83,16 @@ def independent_followups(demo_dir) -> list[dict]:
                 status = "missed"
             rows.append({"code": code, "district": district["id"], "months": months, "due": due,
                          "window": (start, end), "status": status,
-                         "days_overdue": (cutoff - end).days if result is None and cutoff > end else None,
+                         "days_overdue": (cutoff - end).days if result is None and code not in left and cutoff > end else None,
+                         "left": code in left,
                          "unit": (rec["Enhet"] if rec and rec["Enhet"] else district["units"][0])})
     return rows
 
 
 def independent_action_list(rows: list[dict], cutoff: date, due_soon: int) -> list[tuple]:
-    picked = [r for r in rows if r["status"] in ("due", "overdue")
-              or (r["status"] == "not_due" and r["due"] <= cutoff + timedelta(days=due_soon))]
+    # Someone who has left the study is owed no follow-up, so is never on the list.
+    picked = [r for r in rows if not r["left"] and (r["status"] in ("due", "overdue")
+              or (r["status"] == "not_due" and r["due"] <= cutoff + timedelta(days=due_soon)))]
     picked.sort(key=lambda r: (-(r["days_overdue"] if r["days_overdue"] is not None else -1),
                                r["due"], r["code"], r["months"]))
     return [(r["code"], f"{r['months']} mån", r["due"], r["days_overdue"], r["status"]) for r in picked]
@@ -197,6 +199,7 @@ def test_uppfoljning_action_list_pure_function_sorts_and_filters():
         "window_end": pd.to_datetime(["2024-07-01", "2024-07-31", "2024-10-20", "2024-11-24", "2024-12-31"]),
         "days_overdue": pd.array([91, 61, None, None, None], dtype="Int64"),
         "status": ["missed", "overdue", "due", "not_due", "not_due"],
+        "is_on_action_list": [False, True, True, True, False],
     })
     out = ops.action_list(rows, date(2024, 9, 30), 30)
-    assert list(out["Studiekod"]) == ["B", "C", "D"]  # missed and not-due-soon left out
+    assert list(out["Studiekod"]) == ["B", "C", "D"]  # most overdue first; flagged rows only

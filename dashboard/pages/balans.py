@@ -121,11 +121,11 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     cols = st.columns(2 + len(arms))
     cols[0].metric("Deltagare", count(len(frame)))
     cols[1].metric("Andel kvinnor, alla", tf.pct(int(women.sum()), int(known.sum())),
-                   delta=f"förväntat {tf.pct(expected_women, 1)}", delta_color="off")
+                   delta=f"förväntat {tf.pct(expected_women, 1)}", delta_color="off", delta_arrow="off")
     for col, arm in zip(cols[2:], arms, strict=True):
         part = frame[frame["arm"] == arm]
         col.metric(f"{arm}: andel kvinnor", tf.pct(int((part["gender"] == "woman").sum()), int(part["gender"].notna().sum())),
-                   delta=f"n = {count(len(part))}", delta_color="off")
+                   delta=f"n = {count(len(part))}", delta_color="off", delta_arrow="off")
     if len(arms) < 2:
         st.info("Bara en grupp finns i urvalet, så grupperna kan inte jämföras.", icon="ℹ️")
     elif len(frame) < 20:

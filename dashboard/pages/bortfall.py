@@ -75,13 +75,13 @@ projection = at.project_evaluable(people, target, horizon_days)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Randomiserade", count(len(people)))
 c2.metric("Har lämnat studien", f"{count(left_n)} ({tf.pct(left_n, len(people))})",
-          delta=f"larmnivå {tf.pct(rules.alert_level, 1)}", delta_color="off",
+          delta=f"larmnivå {tf.pct(rules.alert_level, 1)}", delta_color="off", delta_arrow="off",
           help=f"Förväntat bortfall {expected_range}. "
                "Andelen av alla randomiserade hittills; nyligen randomiserade har ännu inte hunnit lämna.")
 c3.metric("Avslutat IPS, kvar i studien", count(stopped["still_in"]),
           help="Deltagare i interventionsgruppen som slutat med IPS men fortfarande följs upp i studien.")
 c4.metric("Förväntat utvärderingsbara vid studiens slut", f"{projection.expected:.0f}",
-          delta=f"behövs {rules.evaluable_needed}" if whole_study else None, delta_color="off",
+          delta=f"behövs {rules.evaluable_needed}" if whole_study else None, delta_color="off", delta_arrow="off",
           help=f"Kvar i studien {horizon_months} månader efter randomisering; se metoden längre ned.")
 if share_left > rules.alert_level:
     st.warning(f"Bortfallet ({tf.pct(left_n, len(people))}) är över larmnivån {tf.pct(rules.alert_level, 1)}: "

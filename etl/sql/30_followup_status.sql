@@ -2,7 +2,11 @@
 -- Due date = randomisation + N months; window [due − before, due + after]. Status at the cut-off:
 -- not_due, due (window open), done_on_time, done_late, overdue (window closed, not done),
 -- missed (recorded as missed, or not done `missed_after` days after the window closed),
--- not_applicable (left the study before the window opened and nothing was done).
+-- not_applicable (left the study before the window closed and nothing was recorded: follow-up
+-- is owed only while the participant is in the study).
+-- A follow-up done before its window opened counts as done on time (early is not late).
+-- is_on_action_list: what a unit manager must act on now — no result yet, still in the study,
+-- due within `due_soon` days or overdue, and not yet given up as missed.
 with
 participants as (select * from mart.participants),
 followups as (select * from raw.followups),
@@ -34,16 +38,17 @@ final as (
             when f.result = 'done' and f.done_on <= w.window_end then 'done_on_time'
             when f.result = 'done' then 'done_late'
             when f.result = 'missed' then 'missed'
-            when w.left_on is not null and w.left_on < w.window_start then 'not_applicable'
+            when w.left_on is not null and w.left_on <= w.window_end then 'not_applicable'
             when $cutoff::date < w.window_start then 'not_due'
             when $cutoff::date <= w.window_end then 'due'
             when $cutoff::date <= w.window_end + to_days($missed_after::integer) then 'overdue'
             else 'missed'
         end as status,
-        case when f.result is null and $cutoff::date > w.window_end
+        case when f.result is null and w.left_on is null and $cutoff::date > w.window_end
              then ($cutoff::date - w.window_end) end as days_overdue,
-        (f.result is null and (w.left_on is null or w.left_on >= w.window_start)
-            and w.due_on <= $cutoff::date + to_days($due_soon::integer)) as is_on_action_list
+        (f.result is null and w.left_on is null
+            and w.due_on <= $cutoff::date + to_days($due_soon::integer)
+            and $cutoff::date <= w.window_end + to_days($missed_after::integer)) as is_on_action_list
     from windowed w
     left join followups f using (study_code, timepoint_months)
     left join districts dd on dd.district_id = w.district_id

@@ -7,11 +7,12 @@ specialists as (select * from raw.specialists),
 assignments as (select * from raw.assignments),
 participants as (select study_code, district_id, left_on, stopped_ips_on from mart.participants),
 
+-- Service days per roster period, so a gap between two periods (e.g. leave) is not "in service".
 service as (
-    select specialist_id, min(start_on) as start_on,
-           least(max(coalesce(end_on, $cutoff::date)), $cutoff::date) as end_on,
-           list_distinct(flatten(list(district_ids))) as district_ids
-    from specialists group by specialist_id
+    select specialist_id, start_on,
+           least(coalesce(end_on, $cutoff::date), $cutoff::date) as end_on, district_ids
+    from specialists
+    where start_on <= $cutoff::date
 ),
 spans as (
     select a.specialist_id, p.district_id, a.start_on,
@@ -21,11 +22,11 @@ spans as (
     from assignments a join participants p using (study_code)
 ),
 days as (
-    select s.specialist_id, unnest(generate_series(s.start_on, s.end_on, interval 1 day))::date as day
+    select distinct s.specialist_id, unnest(generate_series(s.start_on, s.end_on, interval 1 day))::date as day
     from service s
 ),
 specialist_districts as (
-    select specialist_id, unnest(district_ids) as district_id from service
+    select distinct specialist_id, unnest(district_ids) as district_id from service
     union
     select distinct specialist_id, district_id from spans
 ),
