@@ -14,9 +14,12 @@ cursor for this viewer:
 
 from __future__ import annotations
 
+import logging
 import re
+import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -61,6 +64,13 @@ class AccessDenied(Exception):
 class OutcomesLocked(AccessDenied):
     def __init__(self) -> None:
         super().__init__("Utfallen är låsta tills studien har stängts.")
+
+
+class QueryFailed(Exception):
+    """A query that DuckDB could not run; the message names no data (details in the server log)."""
+
+    def __init__(self) -> None:
+        super().__init__("Frågan kunde inte köras. Detaljer finns i serverns logg.")
 
 
 @dataclass(frozen=True)
@@ -148,8 +158,38 @@ UNSCOPED_TABLES: dict[str, str] = {
 # Outcome data: views exist only after close.
 SEALED_TABLES: dict[str, str] = {"outcome_activity": "sealed.activity", "outcome_employment": "sealed.employment"}
 
-_STORE_SCHEMA = re.compile(r"\b(raw|mart|meta|sealed|main|information_schema|duckdb_\w+|pg_catalog)\s*\.", re.I)
-_FORBIDDEN = re.compile(r"\b(attach|copy|export|install|load|pragma|set|create|insert|update|delete|drop|alter|read_\w+|glob)\b", re.I)
+_LOG = logging.getLogger(__name__)
+
+# Schema-qualified names (quoted or not): pages may only use the gate's unqualified temp views.
+_STORE_SCHEMA = re.compile(
+    r'"?\b(raw|mart|meta|sealed|main|temp|system|memory|information_schema|duckdb_\w+|pg_catalog)\b"?\s*\.',
+    re.I,
+)
+# Inside a SELECT, table and scalar functions that reach outside the views (files, other queries,
+# settings, the catalogue). Statement kinds other than SELECT are refused by DuckDB's own parser.
+_FORBIDDEN_CALLS = re.compile(
+    r"\b(read_\w+|glob|query|query_table|sniff_csv|parquet_\w+|getenv|getvariable|current_setting|"
+    r"duckdb_\w+|pragma_\w+|checkpoint|force_checkpoint|which_secret|load_\w+)\s*\(",
+    re.I,
+)
+_OUTCOME_NAMES = re.compile(r"\boutcome_\w+|\bsealed\b", re.I)
+
+
+def _normalized_sql(sql: str) -> str:
+    """The SQL as DuckDB tokenises it, without comments and string contents and with identifier
+    quotes removed, so `"sealed" /* x */ . activity` cannot slip past the checks."""
+    tokens = duckdb.tokenize(sql)
+    parts = []
+    for i, (pos, kind) in enumerate(tokens):
+        end = tokens[i + 1][0] if i + 1 < len(tokens) else len(sql)
+        text = sql[pos:end].strip()
+        if kind == duckdb.token_type.comment:
+            continue
+        if kind == duckdb.token_type.string_const:
+            parts.append("''")
+            continue
+        parts.append(text.replace('"', ""))
+    return " ".join(parts)
 
 
 def _quote(value: str) -> str:
@@ -165,14 +205,15 @@ class Gate:
         self.viewer = viewer
         self.store_id = store_id  # the store file; part of every cache key
         self.state = state if state is not None else read_study_state(cursor)
-        known = {r[0] for r in cursor.execute("select district_id from meta.districts").fetchall()}
+        # Districts in the configuration's order (the order the study added them).
+        known = [r[0] for r in cursor.execute("select district_id from meta.districts order by rowid").fetchall()]
         if viewer.districts is not None:
-            unknown = set(viewer.districts) - known
+            unknown = set(viewer.districts) - set(known)
             if unknown:
                 raise AccessDenied("Rollen pekar på stadsdelar som inte finns i studien.")
-            self.districts: tuple[str, ...] = tuple(d for d in sorted(known) if d in viewer.districts)
+            self.districts: tuple[str, ...] = tuple(d for d in known if d in viewer.districts)
         else:
-            self.districts = tuple(sorted(known))
+            self.districts = tuple(known)
         self._create_views()
 
     # -- views ----------------------------------------------------------------------------------
@@ -218,21 +259,43 @@ class Gate:
 
     # -- queries ----------------------------------------------------------------------------------
     def check(self, sql: str) -> None:
-        """Refuse SQL that bypasses the views or could change anything."""
-        if _STORE_SCHEMA.search(sql):
+        """Refuse SQL that bypasses the views or could change anything. Checked on the raw text
+        and on DuckDB's own tokens (comments and string contents removed)."""
+        try:
+            normalized = _normalized_sql(sql)
+        except Exception:  # noqa: BLE001 - what DuckDB cannot tokenise is not run
+            raise AccessDenied("Frågan kunde inte tolkas.") from None
+        if _OUTCOME_NAMES.search(sql) or _OUTCOME_NAMES.search(normalized):
+            if not self.state.closed:
+                raise OutcomesLocked()
+            if self.viewer.role not in OUTCOME_ROLES:
+                raise AccessDenied("Rollen får inte se utfall.")
+        if _STORE_SCHEMA.search(sql) or _STORE_SCHEMA.search(normalized):
             raise AccessDenied("Frågan får bara använda dashboardens vyer, inte databasens tabeller direkt.")
-        if _FORBIDDEN.search(sql):
+        try:
+            statements = duckdb.extract_statements(sql)
+        except duckdb.Error:
+            raise AccessDenied("Frågan kunde inte tolkas.") from None
+        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
             raise AccessDenied("Frågan får bara läsa data.")
-        if not self.state.closed and re.search(r"\boutcome_\w+|\bsealed\b", sql, re.I):
-            raise OutcomesLocked()
+        if _FORBIDDEN_CALLS.search(normalized):
+            raise AccessDenied("Frågan får bara läsa data.")
+
+    def _execute(self, sql: str, params: dict[str, Any] | None):
+        self.check(sql)
+        try:
+            return self._cur.execute(sql, params or {})
+        except duckdb.Error as exc:
+            # DuckDB's messages can quote cell values (e.g. a failed cast): log them on the server,
+            # show the viewer a message that names no data.
+            _LOG.error("query failed for role %s: %s", self.viewer.role, exc)
+            raise QueryFailed() from None
 
     def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        self.check(sql)
-        return self._cur.execute(sql, params or {}).df()
+        return self._execute(sql, params).df()
 
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
-        self.check(sql)
-        row = self._cur.execute(sql, params or {}).fetchone()
+        row = self._execute(sql, params).fetchone()
         return None if row is None else row[0]
 
     def require_outcomes(self) -> None:
@@ -257,6 +320,83 @@ def parse_demo_role(text: str) -> Viewer:
 
 @dataclass
 class RoleFile:
-    """users (e-mail) → role and districts, from `.streamlit/roles.toml` (see docs/access.md)."""
+    """users (e-mail) → role and districts, from `.streamlit/roles.toml` (see docs/access.md).
+
+    District names are kept as written (name, former name, alias or id); they are resolved against
+    the study configuration when the store is opened."""
 
     users: dict[str, Viewer] = field(default_factory=dict)
+
+    def viewer_for(self, email: str | None) -> Viewer | None:
+        if not email:
+            return None
+        return self.users.get(normalize_email(email))
+
+
+class RoleFileError(Exception):
+    """The roles file is missing or invalid: nobody gets in (the message names no user)."""
+
+
+def normalize_email(email: str) -> str:
+    return str(email).strip().lower()
+
+
+def parse_roles(text: str) -> RoleFile:
+    """Parse the roles file:
+
+    ```toml
+    [users."anna.andersson@stockholm.se"]
+    role = "enhetschef"
+    districts = ["Södermalm"]
+    ```
+    Any error refuses the whole file (fail closed)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RoleFileError(f"rollfilen är ingen giltig TOML ({type(exc).__name__})") from None
+    unknown = set(data) - {"users"}
+    if unknown:
+        raise RoleFileError("rollfilen får bara innehålla tabellen [users]")
+    users: dict[str, Viewer] = {}
+    for email, entry in (data.get("users") or {}).items():
+        key = normalize_email(email)
+        if "@" not in key:
+            raise RoleFileError("varje användare i rollfilen anges med sin e-postadress")
+        if not isinstance(entry, dict) or set(entry) - {"role", "districts", "name"}:
+            raise RoleFileError("en användare i rollfilen har okända fält (tillåtna: role, districts, name)")
+        role = entry.get("role")
+        districts = entry.get("districts")
+        if districts is not None and (not isinstance(districts, list)
+                                      or not all(isinstance(d, str) and d.strip() for d in districts)):
+            raise RoleFileError("districts i rollfilen ska vara en lista med stadsdelsnamn")
+        if role != "enhetschef" and districts:
+            raise RoleFileError("bara rollen enhetschef begränsas till stadsdelar i rollfilen")
+        if key in users:
+            raise RoleFileError("en e-postadress förekommer två gånger i rollfilen")
+        try:
+            users[key] = Viewer(role=str(role), districts=tuple(d.strip() for d in districts) if districts else None,
+                                user=key)
+        except AccessDenied as exc:
+            raise RoleFileError(f"rollfilen: {exc}") from None
+    return RoleFile(users=users)
+
+
+def load_roles(path: Path) -> RoleFile:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RoleFileError("rollfilen saknas") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RoleFileError(f"rollfilen kan inte läsas ({type(exc).__name__})") from None
+    return parse_roles(text)
+
+
+def scoped_config(config, districts: tuple[str, ...]):
+    """The study configuration as a viewer limited to `districts` may see it: only their districts
+    (names, former names, targets), and the target as the sum of theirs. Pages that list districts
+    from the configuration then cannot name another district."""
+    if len(districts) == len(config.districts):
+        return config
+    kept = [d for d in config.districts if d.id in districts]
+    return config.model_copy(update={"districts": kept,
+                                     "target_randomised": sum(d.target for d in kept) or 1})

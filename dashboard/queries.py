@@ -134,31 +134,23 @@ def rejected_rows(gate: Gate) -> pd.DataFrame:
     return gate.frame("select * from rejected_rows order by file_name, row_number")
 
 
-@cached
-def balance_checkpoints(gate: Gate) -> pd.DataFrame:
-    return gate.frame("select * from balance_checkpoints order by checkpoint")
 
-
-# The gate refuses any SQL containing the word CHECKPOINT (a DuckDB statement), which is also the
-# name of the column in both checkpoint tables: these queries therefore never name that column and
-# sort/filter in pandas instead.
 
 @cached
 def balance_checkpoints_frozen(gate: Gate) -> pd.DataFrame:
     """One row per frozen balance checkpoint (number, date reached, payload with its size)."""
-    frame = gate.frame("select * from balance_checkpoints")
-    return frame.sort_values("checkpoint").reset_index(drop=True)
+    return gate.frame('select * from balance_checkpoints order by "checkpoint"')
 
 
 @cached
 def balance_checkpoint_rows(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
     """The participant rows frozen at every balance checkpoint, limited to the chosen districts
     (column `checkpoint` tells which)."""
-    frame = gate.frame(
-        "select * from balance_checkpoint_rows where district_id in (select unnest($d::varchar[]))",
+    return gate.frame(
+        "select * from balance_checkpoint_rows where district_id in (select unnest($d::varchar[])) "
+        'order by "checkpoint", enrolment_rank',
         {"d": list(districts)},
     )
-    return frame.sort_values(["checkpoint", "enrolment_rank"]).reset_index(drop=True)
 
 
 # --- caseload split by district (belastning) -------------------------------------------------------

@@ -11,7 +11,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import exports, store
+from dashboard import auth, exports, store
 from dashboard import transforms as tf
 from dashboard.access import (
     PAGES_BY_ROLE,
@@ -22,7 +22,9 @@ from dashboard.access import (
     Viewer,
     parse_demo_role,
     read_config,
+    scoped_config,
 )
+from etl.paths import store_path
 from schema.config import StudyConfig
 from schema.vocab import normalize_token
 
@@ -101,27 +103,48 @@ def _demo_viewer(config: StudyConfig | None) -> Viewer:
     return Viewer(role=role, districts=districts, user="demo")
 
 
+def _refuse(message: str) -> None:
+    st.error(message, icon="⛔")
+    st.stop()
+
+
 def build_context() -> RunContext:
-    """Open the store, decide the viewer and build the gate. Called once per run by app.py."""
+    """Decide the viewer (login or demo), open the store and build the gate. Called once per run by
+    app.py. Nothing the browser sends (query parameters, widget or session state) decides the role
+    when login is configured: only the login's identity claim and the roles file do."""
+    st.session_state.pop(_CTX_KEY, None)
+    mode = auth.login_mode()
+    if mode == "broken":
+        auth.stop_broken()
+    login = auth.login_viewer(store_path()) if mode == "login" else None
     opened = store.cursor()
     if opened is None:
-        viewer = _demo_viewer(None)
+        viewer = login or _demo_viewer(None)
         ctx = RunContext(gate=None, viewer=viewer, config=None, target=None, selected=())
         st.session_state[_CTX_KEY] = ctx
         return ctx
     cur, target = opened
-    config = read_config(cur)
-    viewer = _demo_viewer(config)
-    gate = Gate(cur, viewer, store_id=target)
+    full_config = read_config(cur)
+    try:
+        if login is not None:
+            viewer = Viewer(login.role, _resolve_districts(full_config, login.districts), login.user)
+        else:
+            viewer = _demo_viewer(full_config)
+        gate = Gate(cur, viewer, store_id=target)
+    except AccessDenied as exc:
+        _refuse(str(exc))
+    config = scoped_config(full_config, gate.districts)
     loaded_at = cur.execute("select max(loaded_at) from meta.loads where status <> 'refused'").fetchone()[0]
     options = list(gate.districts)
     selected = st.sidebar.multiselect(
         "Stadsdelar", options, default=options, key="district_filter",
-        format_func=lambda d: config.district(d).name,
+        format_func=lambda d: config.district(d).name if d in options else "–",
         help="Visa bara valda stadsdelar. Tomt val visar alla som din roll får se.",
     )
+    # The filter only narrows within the viewer's scope; the gate's views enforce the scope itself.
+    chosen = tuple(d for d in selected if d in options)
     ctx = RunContext(gate=gate, viewer=viewer, config=config, target=target,
-                     selected=tuple(selected) or tuple(options), loaded_at=loaded_at)
+                     selected=chosen or tuple(options), loaded_at=loaded_at)
     _sidebar_facts(ctx)
     st.session_state[_CTX_KEY] = ctx
     return ctx
@@ -213,14 +236,64 @@ def empty(message: str = "Inga deltagare i urvalet.") -> None:
     st.info(message + " Ändra stadsdelsfiltret i sidomenyn för att se fler.", icon="🔎")
 
 
-def downloads(frame: pd.DataFrame, topic: str, key: str) -> None:
-    """CSV and Excel of the table behind a chart or table, side by side."""
+ROW_LEVEL_COLUMNS = {"study_code", "studiekod", "kod"}
+
+
+def download_frame(viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame,
+                   count_columns: list[str] | None = None) -> pd.DataFrame | None:
+    """The frame as `viewer` may take it away. For roles whose figures leave the project group
+    (styrgrupp): no row-level data (None), and counts 1..threshold in `count_columns` (default:
+    every integer column) masked with a complementary cell hidden per column. Others: unchanged."""
+    if not viewer.suppress_small_cells:
+        return frame
+    if any(str(c).strip().lower() in ROW_LEVEL_COLUMNS for c in frame.columns):
+        return None
+    if config is None or frame.empty:
+        return frame
+    privacy = config.privacy
+    columns = count_columns if count_columns is not None else [
+        c for c in frame.columns if pd.api.types.is_integer_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+    out = frame.copy()
+    for column in columns:
+        values = [int(v) if pd.notna(v) else 0 for v in out[column]]
+        out[column] = tf.suppress_counts(values, privacy.small_cell_threshold, privacy.small_cell_text)
+    return out
+
+
+def download_bytes(viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame, topic: str,
+                   count_columns: list[str] | None = None) -> tuple[bytes, bytes] | None:
+    """CSV and Excel bytes exactly as `downloads` offers them to `viewer` (None: no download)."""
+    shown = download_frame(viewer, config, frame, count_columns)
+    if shown is None:
+        return None
+    cutoff = config.data_cutoff if config else None
+    note = f"{topic} · data t.o.m. {cutoff.isoformat() if cutoff else '–'}"
+    if viewer.suppress_small_cells and config is not None:
+        note += f" · antal 1–{config.privacy.small_cell_threshold} visas som {config.privacy.small_cell_text}"
+    return exports.csv_bytes(shown), exports.xlsx_bytes(shown, topic, note)
+
+
+def _record_download(viewer: Viewer, target: str | None, topic: str, kind: str) -> None:
+    actor = viewer.user if viewer.user != "demo" else f"demo:{viewer.role}"
+    auth.record_event(store_path(), actor, "download", f"{topic} ({kind}) · {viewer.label()}", target or "")
+
+
+def downloads(frame: pd.DataFrame, topic: str, key: str, count_columns: list[str] | None = None) -> None:
+    """CSV and Excel of the table behind a chart or table, side by side; suppressed for roles whose
+    figures leave the project group; every download is recorded in the app audit trail."""
     ctx = context()
+    made = download_bytes(ctx.viewer, ctx.config, frame, topic, count_columns)
+    if made is None:
+        st.caption("Tabeller på deltagarnivå laddas inte ned i den här rollen.")
+        return
+    csv, xlsx = made
     stem = exports.file_stem(topic, ctx.cutoff)
-    note = f"{topic} · data t.o.m. {ctx.cutoff.isoformat() if ctx.cutoff else '–'}"
     left, right, _ = st.columns([1, 1, 4])
-    left.download_button("⬇ CSV", exports.csv_bytes(frame), f"{stem}.csv", "text/csv", key=f"{key}_csv")
+    left.download_button("⬇ CSV", csv, f"{stem}.csv", "text/csv", key=f"{key}_csv",
+                         on_click=_record_download, args=(ctx.viewer, ctx.target, topic, "csv"))
     right.download_button(
-        "⬇ Excel", exports.xlsx_bytes(frame, topic, note), f"{stem}.xlsx",
+        "⬇ Excel", xlsx, f"{stem}.xlsx",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx",
+        on_click=_record_download, args=(ctx.viewer, ctx.target, topic, "xlsx"),
     )

@@ -48,6 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
     template.add_argument("dir", help="mapp att skriva mallarna till")
     template.add_argument("--config", help="studie.toml (standard config/studie.toml)")
 
+    close = sub.add_parser(
+        "close-study",
+        help="stäng studien: låser upp utfallen i dashboarden (loggas i meta.audit_log, kan inte ångras)",
+    )
+    close.add_argument("--by", required=True, help="vem som stänger studien (namn)")
+    close.add_argument("--note", required=True, help="varför, t.ex. styrgruppsbeslut med datum")
+    close.add_argument("--db", help="databasens sökväg (standard $IPSDASH_DB eller data/ips.duckdb)")
+
+    report = sub.add_parser(
+        "report",
+        help="skriv mötesrapporten: styrgrupp (PDF, kvartal) eller projektgrupp (Excel, månad); "
+             "sparar en ögonblicksbild i databasen för jämförelse med nästa rapport",
+    )
+    report.add_argument("kind", choices=["styrgrupp", "projektgrupp"])
+    report.add_argument("--out", required=True, help="filen att skriva (.pdf för styrgrupp, .xlsx för projektgrupp)")
+    report.add_argument("--db", help="databasens sökväg (standard $IPSDASH_DB eller data/ips.duckdb)")
+
     serve = sub.add_parser("serve", help="starta dashboarden")
     serve.add_argument("--db")
     serve.add_argument("--port", type=int, default=8501)
@@ -71,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         from etl.redcap import run_pull_command
 
         return run_pull_command(args)
+    if args.command == "close-study":
+        from etl.close import run_close_command
+
+        return run_close_command(args)
+    if args.command == "report":
+        from etl.report import run_report_command
+
+        return run_report_command(args)
     if args.command == "template":
         from etl.template import run_template_command
 

@@ -314,3 +314,53 @@ def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, schema_sql: str, ro
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
     finally:
         con.unregister("_rows")
+
+
+# --- small administrative writes (report snapshots; the same pattern as close-study) -------------
+
+def write_new_version(db: Path, mutate, tag: str) -> Path:
+    """Copy the current store file to a new version, let `mutate(con)` write into the copy, then
+    checkpoint, rename and swap the link, under the load lock. Readers keep the old file; nothing
+    is written into a file anybody may have open. Returns the new file (`…-<tag>.duckdb`).
+
+    `etl/close.py` does the same inline for the audit row; both can share this helper."""
+    import shutil
+
+    db = Path(db)
+    previous = current_target(db)
+    if previous is None or not previous.exists():
+        raise FileNotFoundError(f"ingen databas vid {db}")
+    with load_lock(db):
+        clean_leftovers(db)
+        if current_target(db) != previous:
+            raise RuntimeError("databasen byttes ut under tiden; kör kommandot igen")
+        con = duckdb.connect(str(previous), read_only=True)
+        try:
+            row = con.execute("SELECT fingerprint FROM meta.loads ORDER BY load_id DESC LIMIT 1").fetchone()
+        finally:
+            con.close()
+        fingerprint = (row[0] if row else None) or "00000000"
+        vdir = versions_dir(db)
+        final = vdir / version_name(fingerprint, datetime.now(UTC)).replace(".duckdb", f"-{tag}.duckdb")
+        while final.exists():
+            final = vdir / final.name.replace(".duckdb", f"-{secrets.token_hex(2)}.duckdb")
+        building = Path(str(final) + BUILDING)
+        try:
+            shutil.copyfile(previous, building)
+            con = duckdb.connect(str(building))
+            try:
+                mutate(con)
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            if Path(str(building) + ".wal").exists():
+                raise RuntimeError("databasfilen har kvar en .wal efter CHECKPOINT")
+            _fsync(building)
+            building.rename(final)
+            _fsync(vdir)
+            swap_link(db, final)
+        except BaseException:
+            clean_leftovers(db)
+            raise
+        prune_versions(db)
+    return final

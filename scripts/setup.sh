@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the project needs into .venv (idempotent). With --test also the test
-# dependencies and the Debian packages the browser and report tests use (Chromium, poppler).
+# dependencies and the Debian packages the browser and report tests use (Chromium, poppler, DejaVu fonts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,8 @@ if [ "${1:-}" = "--test" ]; then
   need=()
   command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-noto-color-emoji)
   command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
+  # The steering report's PDF embeds DejaVu Sans (Swedish characters); dashboard/reports.py reads it here.
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need+=(fonts-dejavu-core)
   if [ ${#need[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
