@@ -15,7 +15,7 @@ def _serve(args: argparse.Namespace) -> int:
     db = store_path(args.db)
     env = dict(os.environ, IPSDASH_DB=str(db.absolute()))
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+    cmd = [sys.executable, "-m", "dashboard.launch", "run", str(app), "--server.port", str(args.port),
            "--server.address", args.address, "--browser.gatherUsageStats", "false",
            "--server.headless", "true"]
     return subprocess.call(cmd, env=env, cwd=app.parent.parent)
