@@ -73,7 +73,7 @@ def district_accrual_table(
             "Randomiserade": n,
             "Per månad": round(n / months_active, 1) if months_active else None,
             "Mål": d.target,
-            "Andel av mål": round(n / d.target, 3) if d.target else None,
+            "Andel av mål (%)": round(100 * n / d.target, 1) if d.target else None,
             "Prognos mål nås": _projection_text(proj),
         })
     return pd.DataFrame(rows), projections

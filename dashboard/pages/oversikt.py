@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import metrics, ui
+from dashboard import metrics, reports, ui
 from dashboard import queries as q
 from dashboard import transforms as tf
 
@@ -35,12 +35,12 @@ elif projection.median:
 else:
     c2.metric("Målet nås (prognos)", "–", help="Ingen rekrytering de senaste 12 månaderna")
 c3.metric("Bortfall", tf.pct(attr["left"], attr["randomised"]),
-          delta=f"larmnivå {tf.pct(config.attrition.alert_level, 1)}", delta_color="off")
+          delta=f"larmnivå {tf.pct(config.attrition.alert_level, 1)}", delta_color="off", delta_arrow="off")
 c4.metric("Uppföljning genomförd", tf.pct(completion["done"], completion["eligible"]) if completion["eligible"] else "–",
           help="Andel genomförda av de uppföljningar vars fönster har stängt")
 if len(fidelity):
     newest = fidelity.iloc[-1]
-    c5.metric("Programtrohet", f"{newest['Totalt']} p", delta=newest["Nivå"].replace(" överens med IPS", ""), delta_color="off",
+    c5.metric("Programtrohet", f"{newest['Totalt']} p", delta=newest["Nivå"].replace(" överens med IPS", ""), delta_color="off", delta_arrow="off",
               help=f"Senaste skattning {pd.Timestamp(newest['reviewed_on']):%Y-%m-%d}")
 else:
     c5.metric("Programtrohet", "–")
@@ -68,11 +68,11 @@ for district_id in ctx.selected:
     shown = count(len(part))
     masked = shown != str(len(part))  # a masked count must not be backed out of its share
     rows.append({"Stadsdel": d.display_name(), "Randomiserade": shown, "Mål": d.target,
-                 "Andel av mål": None if masked or not d.target else len(part) / d.target,
+                 "Andel av mål (%)": None if masked or not d.target else round(100 * len(part) / d.target, 1),
                  "Bortfall": "–" if masked else tf.pct(int(part["is_left"].sum()), len(part))})
 table = pd.DataFrame(rows)
 st.dataframe(table, hide_index=True, width="stretch", column_config={
-    "Andel av mål": st.column_config.ProgressColumn("Andel av mål", format="percent", min_value=0, max_value=1)})
+    "Andel av mål (%)": st.column_config.ProgressColumn("Andel av mål", format="%.0f %%", min_value=0, max_value=100)})
 ui.downloads(table, "Översikt per stadsdel", "dl_overview")
 
 # --- alerts -----------------------------------------------------------------------------------------
@@ -85,3 +85,24 @@ for text, page, icon in alerts:
     col_text.warning(text, icon=icon)
     if page in ui.allowed_pages(ctx):
         col_link.page_link(f"pages/{page}.py", label="Öppna", icon="➡️")
+
+# --- meeting reports ----------------------------------------------------------------------------------
+may_steer = ctx.viewer.role in reports.STEERING_ROLES
+may_pack = ctx.viewer.role in reports.PROJECT_ROLES
+if may_steer or may_pack:
+    st.subheader("Rapporter")
+    st.caption("Rapporterna byggs från hela studien för mottagarens roll (styrgruppens med små tal maskerade), "
+               "oberoende av stadsdelsfiltret. Nedladdning här sparar **ingen** ögonblicksbild i databasen: "
+               "jämförelsen ”sedan förra rapporten” utgår från den senaste rapport som projektledaren skrev med "
+               "`ipsdash report styrgrupp --out FIL.pdf`.")
+    stamp = ctx.cutoff.isoformat() if ctx.cutoff else "tom"
+    left, right, _ = st.columns([1, 1, 1])
+    if may_steer:
+        left.download_button("⬇ Styrgruppsrapport (PDF)", reports.app_download(reports.STEERING),
+                             f"ips_styrgruppsrapport_{stamp}.pdf", "application/pdf", key="dl_report_steering",
+                             on_click="ignore")
+    if may_pack:
+        right.download_button("⬇ Månadspaket (Excel)", reports.app_download(reports.PROJECT),
+                              f"ips_projektgrupp_{stamp}.xlsx",
+                              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                              key="dl_report_pack", on_click="ignore")

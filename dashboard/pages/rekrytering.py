@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, metrics, ui
+from dashboard import charts, consort, metrics, ui
 from dashboard import queries as q
 from dashboard import transforms as tf
 
@@ -49,7 +49,7 @@ st.subheader("Per stadsdel")
 table, projections = metrics.district_accrual_table(people, config, ctx.selected)
 st.dataframe(
     table, hide_index=True, width="stretch",
-    column_config={"Andel av mål": st.column_config.ProgressColumn("Andel av mål", format="percent", min_value=0, max_value=1),
+    column_config={"Andel av mål (%)": st.column_config.ProgressColumn("Andel av mål", format="%.0f %%", min_value=0, max_value=100),
                    "Start": st.column_config.DateColumn("Start", format="YYYY-MM-DD")},
 )
 ui.downloads(table, "Rekrytering per stadsdel", "dl_table")
@@ -118,3 +118,19 @@ if not randomised.empty:
     st.markdown("**Baslinje → randomisering per kvartal (randomiseringsdatum)**")
     st.bar_chart(over_time, x="Kvartal", y="Median", y_label="Median dagar", height=240)
     ui.downloads(over_time, "Väntetid över tid", "dl_waits_time")
+
+# --- CONSORT flow diagram --------------------------------------------------------------------------
+st.subheader("Flödesschema (CONSORT)")
+flow_refs = q.referral_funnel(ctx.gate, ctx.selected)  # the whole period, not the funnel's date filter
+blinded = ctx.viewer.is_blinded and not ctx.state.closed
+arm_order = [a.blinded_label if blinded else a.label for a in config.arms]
+flow = consort.consort_counts(flow_refs, people, arms=[a for a in arm_order if a in set(people["arm"])],
+                              intervention_arm=None if blinded else next(
+                                  (a.label for a in config.arms if a.key == "ips"), None))
+mask = ((config.privacy.small_cell_threshold, config.privacy.small_cell_text)
+        if ctx.viewer.suppress_small_cells else None)
+st.caption("Från remiss till analys enligt CONSORT 2025 (punkt 22a). Bedömda = remisser (en ny remiss räknas "
+           "igen); analyseras = randomiserade minus de som lämnat studien, **preliminärt – studien pågår**."
+           + (" 🔒 Grupperna visas kodade: vilken grupp som fick IPS framgår inte." if blinded else ""))
+st.altair_chart(consort.consort_chart(flow, mask), width="content")
+ui.downloads(consort.box_table(flow, mask), "Flödesschema CONSORT", "dl_consort")

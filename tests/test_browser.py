@@ -1,0 +1,254 @@
+"""The dashboard in a real browser (Debian's Chromium driven by Playwright): every page through the
+sidebar, the district filter, a CSV download, the steering PDF, and a unit manager's scope.
+
+Marked slow, run by the normal suite all the same. A missing Chromium fails these tests (CI installs
+it with scripts/setup.sh --test); nothing here is skipped silently. Full-page screenshots of every
+page go to test-artifacts/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests import independent as ind
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = ROOT / "test-artifacts"
+SHOTS = ARTIFACTS / "screenshots"
+# (sidebar link text, url path, the page's heading)
+PAGES = [
+    ("Översikt", "oversikt", "Översikt"),
+    ("Rekrytering", "rekrytering", "Rekrytering"),
+    ("Balans", "balans", None),
+    ("Bortfall", "bortfall", None),
+    ("Uppföljning (ASI)", "uppfoljning", None),
+    ("Belastning", "belastning", None),
+    ("Programtrohet", "programtrohet", None),
+    ("Utfall", "utfall", None),
+    ("Datakvalitet", "datakvalitet", None),
+]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`streamlit run dashboard/app.py` on a free loopback port, as `role`; stopped by its PID."""
+
+    def __init__(self, db: Path, role: str, log: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, IPSDASH_DB=str(db), IPSDASH_DEMO_ROLE=role)
+        self.log = open(log, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+             "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited ({self.proc.returncode}); see {log}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"streamlit did not answer on {self.url}; see {log}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    # Fails (does not skip) when Chromium or Playwright is missing: CI installs both.
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} saknas: kör scripts/setup.sh --test (apt-get install chromium)"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def server(demo_db, tmp_path_factory):
+    ARTIFACTS.mkdir(exist_ok=True)
+    s = Server(demo_db, "projektledare", tmp_path_factory.mktemp("logs") / "streamlit.log")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def unit_server(demo_db, tmp_path_factory):
+    s = Server(demo_db, "enhetschef:Södermalm", tmp_path_factory.mktemp("logs") / "streamlit_unit.log")
+    yield s
+    s.stop()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True, locale="sv-SE")
+    p = context.new_page()
+    p.set_default_timeout(30_000)
+    yield p
+    context.close()
+
+
+def wait_idle(page) -> None:
+    """Wait until the script run has finished and the page has settled."""
+    page.wait_for_timeout(300)  # let a rerun triggered just now start
+    page.wait_for_selector(IDLE, timeout=30_000)
+    page.wait_for_load_state("networkidle")
+
+
+def open_app(page, server) -> None:
+    page.goto(server.url)
+    page.get_by_test_id("stSidebarNav").wait_for()
+    wait_idle(page)
+
+
+def visit(page, link: str, url: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+    page.wait_for_url(f"**/{url}" if url != "oversikt" else "**/*")
+    wait_idle(page)
+
+
+def no_exception(page) -> None:
+    """No Python exception box, and no chart that failed in the browser (Vega errors are drawn as
+    text inside the chart element, not as stException)."""
+    boxes = page.locator('[data-testid="stException"]')
+    assert boxes.count() == 0, boxes.first.inner_text()
+    body = page.locator("body").inner_text()
+    for marker in ("TypeError", "ReferenceError", "Error: "):
+        assert marker not in body, body[body.index(marker):body.index(marker) + 200]
+
+
+def screenshot(page, name: str) -> None:
+    """The whole page: Streamlit scrolls inside stMain, so grow the viewport to its height first."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 16000)})
+    page.wait_for_timeout(250)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size(size)
+
+
+def link_names(page) -> list[str]:
+    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+    return [links.nth(i).inner_text().strip().splitlines()[-1].strip() for i in range(links.count())]
+
+
+def metric_value(page, label: str) -> str:
+    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_text(label, exact=True)).first
+    return metric.get_by_test_id("stMetricValue").inner_text().strip()
+
+
+# --- tests ------------------------------------------------------------------------------------------
+
+def test_browser_every_page_opens_without_error(page, server):
+    open_app(page, server)
+    assert link_names(page) == [link for link, _, _ in PAGES]
+    for link, url, heading in PAGES:
+        visit(page, link, url)
+        no_exception(page)
+        if heading:
+            assert page.locator("h1").first.inner_text().strip().startswith(heading)
+        screenshot(page, url)
+
+
+def test_browser_district_filter_changes_overview_numbers(page, server, demo_dir):
+    open_app(page, server)
+    randomised = ind.randomised(demo_dir)
+    target = ind.config(demo_dir)["target_randomised"]
+    assert metric_value(page, "Randomiserade") == f"{len(randomised)} / {target}"
+    box = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").filter(has_text="Stadsdelar")
+    for name in ("Järva", "Enheten för hemlösa", "Enskede-Årsta-Vantör"):  # keep only Södermalm
+        box.get_by_role("button", name=f"Remove {name}", exact=True).click()
+        wait_idle(page)
+    own = sum(1 for p in randomised.values() if p["district"] == "Södermalm")
+    own_target = next(d["target"] for d in ind.config(demo_dir)["districts"] if d["name"] == "Södermalm")
+    assert metric_value(page, "Randomiserade") == f"{own} / {own_target}"
+    no_exception(page)
+
+
+def test_browser_csv_download_matches_independent_count(page, server, demo_dir):
+    open_app(page, server)
+    with page.expect_download() as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="CSV").first.click()
+    path = info.value.path()
+    text = Path(path).read_bytes().decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    shown = {r["Stadsdel"].split(" (f.d.")[0]: int(r["Randomiserade"]) for r in rows}
+    assert shown == dict(Counter(p["district"] for p in ind.randomised(demo_dir).values()))
+
+
+def test_browser_steering_pdf_from_cli_matches_source_files(demo_db, demo_dir, tmp_path):
+    db = tmp_path / "store" / "ips.duckdb"
+    shutil.copytree(demo_db.parent, db.parent, symlinks=True)  # the CLI writes a snapshot: not into demo_db
+    out = ARTIFACTS / "styrgruppsrapport.pdf"
+    ARTIFACTS.mkdir(exist_ok=True)
+    done = subprocess.run([sys.executable, "-m", "etl.cli", "report", "styrgrupp", "--out", str(out), "--db", str(db)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    lines = [line.strip() for line in text.splitlines()]
+    randomised = ind.randomised(demo_dir)
+    assert any(line.split()[:2] == ["Randomiserade", str(len(randomised))] for line in lines if line)
+    for name, n in Counter(p["district"] for p in randomised.values()).items():
+        assert any(line.startswith(name) and f" {n} " in line for line in lines), name
+    for old in ARTIFACTS.glob("styrgruppsrapport-*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-r", "70", "-png", str(out), str(ARTIFACTS / "styrgruppsrapport")], check=True)
+    assert list(ARTIFACTS.glob("styrgruppsrapport-*.png"))
+
+
+def test_browser_unit_manager_sees_only_own_district(page, unit_server):
+    others = ("Järva", "Rinkeby-Kista", "Enheten för hemlösa", "Enskede-Årsta-Vantör", "Spånga-Tensta")
+    open_app(page, unit_server)
+    names = link_names(page)
+    assert "Översikt" in names and "Datakvalitet" not in names
+    visited = []
+    for link, url, _ in PAGES:
+        if link not in names:
+            continue
+        visit(page, link, url)
+        no_exception(page)
+        body = page.locator("body").inner_text()
+        for other in others:
+            assert other not in body, f"{other} på sidan {link}"
+        screenshot(page, f"enhetschef_{url}")
+        visited.append(link)
+    assert visited == names
