@@ -104,7 +104,7 @@ def action_list(followups: pd.DataFrame, cutoff: date, due_soon_days: int) -> pd
         "Förfallodag": pd.to_datetime(part["due_on"]).dt.date,
         "Fönster": [f"{pd.Timestamp(a):%Y-%m-%d} – {pd.Timestamp(b):%Y-%m-%d}"
                     for a, b in zip(part["window_start"], part["window_end"], strict=True)],
-        "Dagar försenad": part["_days"].astype("Int64"),
+        "Dagar försenad": part["_days"].astype("float"),  # NaN shows as an empty cell, not "None"
         "Status": part["status"].map(labels),
     })
     return out.reset_index(drop=True)

@@ -64,13 +64,28 @@ class Inputs:
         return fingerprint(self.hashes, self.config_text)
 
 
+def _code_version() -> str:
+    """SHA-256 over the code that decides what lands in the store: the contract, validation and
+    the derived tables. Part of the fingerprint, so reloading the same files after an upgrade
+    rebuilds the store instead of keeping tables derived by the old rules."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    files = sorted([*(root / "etl" / "sql").glob("*.sql"), *(root / "schema").glob("*.py"),
+                    root / "etl" / "validate.py", root / "etl" / "checkpoints.py", root / "etl" / "store.py"])
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def fingerprint(hashes: dict[str, str], config_text: str) -> str:
-    """SHA-256 over the sorted file names with their SHA-256, then the configuration text."""
+    """SHA-256 over the sorted file names with their SHA-256, the configuration text and the
+    version of the loading code."""
     digest = hashlib.sha256()
     for name in sorted(hashes):
         digest.update(f"{name}\0{hashes[name]}\n".encode())
     digest.update(b"\0config\0")
     digest.update(config_text.encode("utf-8"))
+    digest.update(b"\0code\0" + _code_version().encode())
     return digest.hexdigest()
 
 

@@ -52,7 +52,7 @@ c5.metric("Att göra nu", count(len(actions)),
 st.caption(
     "**Andel genomförda** = genomförda (i tid eller sent) / uppföljningar vars fönster har stängt "
     "(genomförda, försenade och missade). Uppföljningar som inte är aktuella än, som har öppet "
-    "fönster utan resultat eller där deltagaren lämnade studien innan fönstret öppnade räknas inte."
+    "fönster utan resultat eller där deltagaren lämnade studien innan fönstret stängdes räknas inte."
 )
 
 # --- status per timepoint and unit ------------------------------------------------------------------
@@ -65,8 +65,9 @@ order = [ops.timepoint_label(m) for m in sorted(followups["timepoint_months"].un
 st.altair_chart(ops.stacked_status_chart(ops.status_long(followups, "Tidpunkt"), "Tidpunkt", "Tidpunkt", order),
                 width="stretch")
 st.dataframe(ui.suppress_table(ctx, by_timepoint, count_columns), hide_index=True, width="stretch")
-st.caption(f"*{ops.NOT_APPLICABLE_LABEL}*: deltagaren lämnade studien innan fönstret öppnade och "
-           "inget gjordes – visas i tabellen men inte i diagrammet.")
+st.caption(f"*{ops.NOT_APPLICABLE_LABEL}*: deltagaren lämnade studien innan fönstret stängdes utan att "
+           "uppföljningen gjordes – uppföljning görs bara medan deltagaren är kvar i studien. Visas i "
+           "tabellen men inte i diagrammet.")
 ui.downloads(ui.suppress_table(ctx, by_timepoint, count_columns), "Uppföljning per tidpunkt", "dl_fu_timepoint")
 
 st.subheader("Status per enhet")
@@ -87,8 +88,9 @@ if over_time.empty:
 else:
     st.altair_chart(ops.completion_chart(over_time), width="stretch")
     shown = ui.suppress_table(ctx, over_time, ["Genomförda", "Stängda fönster"])
+    shown = shown.assign(**{"Andel genomförda": (shown["Andel genomförda"] * 100).round(0)})
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        "Andel genomförda": st.column_config.NumberColumn("Andel genomförda", format="percent")})
+        "Andel genomförda": st.column_config.NumberColumn("Andel genomförda", format="%.0f %%")})
     ui.downloads(shown, "Andel genomförda per kvartal", "dl_fu_quarter")
 
 # --- the action list --------------------------------------------------------------------------------
