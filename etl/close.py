@@ -1,7 +1,7 @@
 """`ipsdash close-study --by NAME --note TEXT`: the audited act that unlocks the outcomes.
 
 Like a load, it never writes into the file readers have open: it copies the current store file to
-a new version (`….duckdb.building`), appends one row to the append-only `meta.audit_log` (who,
+a new version (`store.write_new_version`), appends one row to the append-only `meta.audit_log` (who,
 when, why, data cut-off), checkpoints and closes it, renames it and swaps the link atomically.
 Later loads carry the audit log over, so the study stays closed.
 
@@ -12,8 +12,6 @@ note, a personnummer in the text, an error; nothing changed).
 from __future__ import annotations
 
 import json
-import secrets
-import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,24 +20,16 @@ from typing import Any, TextIO
 import duckdb
 
 from etl import store
-from etl.paths import current_target, store_path, versions_dir
+from etl.paths import current_target, store_path
 from schema import pnr
 
 ACTION = "close_study"
 
 
-def _state(target: Path) -> tuple[tuple | None, str, Any]:
-    """(existing close row or None, fingerprint of the last load, data cut-off)."""
-    con = duckdb.connect(str(target), read_only=True)
-    try:
-        row = con.execute(
-            "select \"at\", actor from meta.audit_log where action = ? order by \"at\" limit 1", [ACTION]
-        ).fetchone()
-        fingerprint = con.execute("select fingerprint from meta.loads order by load_id desc limit 1").fetchone()[0]
-        config = json.loads(con.execute("select config from meta.study_config").fetchone()[0])
-    finally:
-        con.close()
-    return row, fingerprint, config["data_cutoff"]
+class AlreadyClosed(Exception):
+    def __init__(self, at: datetime, by: str):
+        super().__init__(f"closed {at} by {by}")
+        self.at, self.by = at, by
 
 
 def close_study(db: Path, by: str, note: str, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -57,51 +47,35 @@ def close_study(db: Path, by: str, note: str, out: TextIO | None = None, err: Te
     if previous is None or not previous.exists():
         print(f"Det finns ingen databas vid {db}; läs in studien först.", file=err)
         return 2
+    now = datetime.now(UTC)
+    cutoff: list[Any] = []
+
+    def append_audit_row(con: duckdb.DuckDBPyConnection) -> None:
+        # Checked on the copy, under the load lock: two closes cannot both succeed.
+        closed = con.execute(
+            "select \"at\", actor from meta.audit_log where action = ? order by \"at\" limit 1", [ACTION]
+        ).fetchone()
+        if closed is not None:
+            raise AlreadyClosed(*closed)
+        config = json.loads(con.execute("select config from meta.study_config").fetchone()[0])
+        cutoff.append(config["data_cutoff"])
+        con.execute(
+            "insert into meta.audit_log (\"at\", actor, action, detail, data_cutoff) values (?, ?, ?, ?, ?)",
+            [now.replace(tzinfo=None), by, ACTION, note, config["data_cutoff"]],
+        )
+
     try:
-        with store.load_lock(db):
-            store.clean_leftovers(db)
-            if current_target(db) != previous:
-                print("Databasen byttes ut under tiden; kör kommandot igen.", file=err)
-                return 2
-            closed, fingerprint, cutoff = _state(previous)
-            if closed is not None:
-                print(f"Studien är redan stängd ({closed[0]:%Y-%m-%d %H:%M} UTC av {closed[1]}); inget har ändrats.",
-                      file=err)
-                return 1
-            now = datetime.now(UTC)
-            vdir = versions_dir(db)
-            final = vdir / store.version_name(fingerprint, now).replace(".duckdb", "-closed.duckdb")
-            while final.exists():
-                final = vdir / final.name.replace(".duckdb", f"-{secrets.token_hex(2)}.duckdb")
-            building = Path(str(final) + store.BUILDING)
-            try:
-                shutil.copyfile(previous, building)  # readers keep the old file; we write the copy
-                con = duckdb.connect(str(building))
-                try:
-                    con.execute(
-                        "insert into meta.audit_log (\"at\", actor, action, detail, data_cutoff) values (?, ?, ?, ?, ?)",
-                        [now.replace(tzinfo=None), by, ACTION, note, cutoff],
-                    )
-                    con.execute("CHECKPOINT")
-                finally:
-                    con.close()
-                if Path(str(building) + ".wal").exists():
-                    raise RuntimeError("databasfilen har kvar en .wal efter CHECKPOINT")
-                store._fsync(building)
-                building.rename(final)
-                store._fsync(vdir)
-                store.swap_link(db, final)
-            except BaseException:
-                store.clean_leftovers(db)
-                raise
-            store.prune_versions(db)
+        final = store.write_new_version(db, append_audit_row, "closed")
+    except AlreadyClosed as done:
+        print(f"Studien är redan stängd ({done.at:%Y-%m-%d %H:%M} UTC av {done.by}); inget har ändrats.", file=err)
+        return 1
     except RuntimeError as exc:
         print(f"Studien kunde inte stängas: {exc}. Inget har ändrats.", file=err)
         return 2
     except Exception as exc:  # noqa: BLE001
         print(f"Studien kunde inte stängas ({type(exc).__name__}). Inget har ändrats.", file=err)
         return 2
-    print(f"Studien är stängd {now:%Y-%m-%d %H:%M} UTC av {by} (datauttag {cutoff}). "
+    print(f"Studien är stängd {now:%Y-%m-%d %H:%M} UTC av {by} (datauttag {cutoff[0]}). "
           f"Utfallen visas nu i dashboarden ({final.name}).", file=out)
     return 0
 
