@@ -3,9 +3,10 @@ fidelity. DataFrames in, DataFrames (or Altair charts) out; no Streamlit, no SQL
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from dashboard import charts, metrics
@@ -194,14 +195,20 @@ def caseload_summary(caseload: pd.DataFrame, roster: pd.DataFrame, cutoff: date,
     data = attach_fte(caseload, roster)
     lo = pd.Timestamp(start) if start else data["day"].min()
     hi = pd.Timestamp(end) if end else data["day"].max()
+    # One pass per measure over all specialists (not one filter per specialist).
+    specialists = sorted(data["specialist_id"].unique())
+    at_cutoff = data[data["day"] == pd.Timestamp(cutoff)].groupby("specialist_id", sort=False)
+    active_at = at_cutoff["active_n"].sum()
+    fte_at = at_cutoff["fte"].first()
+    ranged = data[(data["day"] >= lo) & (data["day"] <= hi)]
+    peak_at = ranged.groupby("specialist_id", sort=False)["active_n"].idxmax()
+    over = (ranged["active_n"] > cap).groupby(ranged["specialist_id"], sort=False).sum()
     rows = []
-    for specialist, part in data.groupby("specialist_id", sort=True):
-        at_cutoff = part[part["day"] == pd.Timestamp(cutoff)]
-        active = int(at_cutoff["active_n"].sum()) if len(at_cutoff) else None
-        fte = float(at_cutoff["fte"].iloc[0]) if len(at_cutoff) else None
+    for specialist in specialists:
+        active = int(active_at[specialist]) if specialist in active_at.index else None
+        fte = float(fte_at[specialist]) if specialist in fte_at.index else None
         per_fte = active / fte if active is not None and fte else None
-        ranged = part[(part["day"] >= lo) & (part["day"] <= hi)]
-        peak = ranged.loc[ranged["active_n"].idxmax()] if len(ranged) else None
+        peak = data.loc[peak_at[specialist]] if specialist in peak_at.index else None
         rows.append({
             "Arbetsspecialist": specialist,
             "Aktiva vid datauttaget": active,
@@ -210,7 +217,7 @@ def caseload_summary(caseload: pd.DataFrame, roster: pd.DataFrame, cutoff: date,
             "Programtrohet punkt 1": band_text(caseload_points(per_fte)) if per_fte is not None else "ej i tjänst",
             "Högsta antal": int(peak["active_n"]) if peak is not None else None,
             "Dag med högsta antal": pd.Timestamp(peak["day"]).date() if peak is not None else None,
-            "Dagar över taket": int((ranged["active_n"] > cap).sum()),
+            "Dagar över taket": int(over.get(specialist, 0)),
         })
     out = pd.DataFrame(rows, columns=columns)
     for column in ["Aktiva vid datauttaget", "Tjänstgöringsgrad %", "Högsta antal"]:
@@ -261,31 +268,64 @@ def caseload_chart(frame: pd.DataFrame, cap: int, per_fte: bool) -> alt.Chart:
     return _finish(alt.layer(*layers).resolve_scale(color="independent"), 340)
 
 
+def daily_staffing(roster: pd.DataFrame, district_ids: tuple[str, ...], start: date, end: date
+                   ) -> tuple[pd.DatetimeIndex, dict[str, np.ndarray]]:
+    """Specialists on the roster per district on every day from `start` to `end`: the days and, per
+    district, an array of counts (a roster row counts from its start to its end, or to `end`)."""
+    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D")
+    out = {d: np.zeros(len(days), dtype=np.int64) for d in district_ids}
+    if not len(days) or roster.empty:
+        return days, out
+    part = roster[roster["district_id"].isin(list(district_ids))]
+    first = pd.to_datetime(part["start_on"]).to_numpy(dtype="datetime64[ns]")
+    last = pd.to_datetime(part["end_on"]).fillna(pd.Timestamp(end)).to_numpy(dtype="datetime64[ns]")
+    axis = days.to_numpy(dtype="datetime64[ns]")
+    lo = np.searchsorted(axis, first, side="left")
+    hi = np.searchsorted(axis, last, side="right")
+    for district_id, a, b in zip(part["district_id"], lo, hi, strict=True):
+        if a < b:
+            diff = out[district_id]
+            diff[a] += 1
+            if b < len(days):
+                diff[b] -= 1
+    return days, {d: np.cumsum(diff) for d, diff in out.items()}
+
+
 def staffing_over_time(roster: pd.DataFrame, district_ids: tuple[str, ...], start: date, end: date) -> pd.DataFrame:
     """Specialists on the roster per district on each day from `start` to `end` (`district_id`,
     `day`, `n`), one row per district per change (and at both ends)."""
-    rows = []
-    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D")
+    days, counts = daily_staffing(roster, district_ids, start, end)
+    frames = []
     for district_id in district_ids:
-        part = roster[roster["district_id"] == district_id]
-        counts = pd.Series(0, index=days)
-        for _, r in part.iterrows():
-            last = pd.Timestamp(r["end_on"]) if pd.notna(r["end_on"]) else pd.Timestamp(end)
-            counts.loc[pd.Timestamp(r["start_on"]):last] += 1
-        changes = counts[(counts != counts.shift()) | (counts.index == days[-1])] if len(days) else counts
-        rows.extend({"district_id": district_id, "day": day, "n": int(n)} for day, n in changes.items())
-    return pd.DataFrame(rows, columns=["district_id", "day", "n"])
+        if not len(days):
+            continue
+        c = counts[district_id]
+        keep = np.ones(len(c), dtype=bool)
+        keep[1:] = c[1:] != c[:-1]
+        keep[-1] = True
+        frames.append(pd.DataFrame({"district_id": district_id, "day": days[keep], "n": c[keep].astype(int)}))
+    if not frames:
+        return pd.DataFrame(columns=["district_id", "day", "n"])
+    return pd.concat(frames, ignore_index=True)[["district_id", "day", "n"]]
 
 
 def days_below(roster: pd.DataFrame, district_id: str, start: date, end: date, need: int) -> int:
     """Days from `start` to `end` (inclusive) with fewer than `need` specialists in the district."""
-    if start > end:
-        return 0
-    series = staffing_over_time(roster, (district_id,), start, end)
-    if series.empty:
-        return (end - start).days + 1
-    series = series.set_index("day")["n"].reindex(pd.date_range(start, end, freq="D")).ffill()
-    return int((series < need).sum())
+    return days_below_many(roster, {district_id: start}, end, need)[district_id]
+
+
+def days_below_many(roster: pd.DataFrame, starts: dict[str, date], end: date, need: int) -> dict[str, int]:
+    """`days_below` for several districts at once, each from its own start day to `end`."""
+    out = {d: 0 for d in starts}
+    valid = {d: s for d, s in starts.items() if s <= end}
+    if not valid:
+        return out
+    first = min(valid.values())
+    days, counts = daily_staffing(roster, tuple(valid), first, end)
+    for district_id, from_day in valid.items():
+        i = int(np.searchsorted(days.to_numpy(), np.datetime64(pd.Timestamp(from_day)), side="left"))
+        out[district_id] = int((counts[district_id][i:] < need).sum())
+    return out
 
 
 def staffing_chart(frame: pd.DataFrame, need: int) -> alt.Chart:

@@ -227,9 +227,26 @@ def suppress_table(ctx: RunContext, frame: pd.DataFrame, count_columns: list[str
 
 
 def alerts(ctx: RunContext, people: pd.DataFrame, followups: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """The alert list for the selected districts; `people` and `followups` must be the queries'
+    answers for `ctx.selected` (they are, given the key, so the cached list is theirs)."""
     from dashboard import alerts as alert_rules
 
-    return alert_rules.collect(ctx.gate, ctx.config, ctx.selected, people, followups, ctx.short_name)
+    return memo(ctx, "alerts", lambda: alert_rules.collect(ctx.gate, ctx.config, ctx.selected, people, followups,
+                                                           ctx.short_name))
+
+
+@st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
+def _memo(key: str, _compute):
+    return _compute()
+
+
+def memo(ctx: RunContext, name: str, compute, *params):
+    """A heavy pure computation cached like the queries: keyed on the store file, the viewer's
+    scope (role, districts, study closed), the selected districts, the computation's name and its
+    parameters. `compute` takes no arguments and may only use data that those determine (the
+    cached queries for this gate and selection, the scoped configuration). Never for outcomes."""
+    assert ctx.gate is not None
+    return _memo(f"{ctx.cache_key}|{','.join(ctx.selected)}|{name}|{params!r}", compute)
 
 
 def empty(message: str = "Inga deltagare i urvalet.") -> None:
@@ -237,6 +254,7 @@ def empty(message: str = "Inga deltagare i urvalet.") -> None:
 
 
 ROW_LEVEL_COLUMNS = {"study_code", "studiekod", "kod"}
+LAZY_DOWNLOAD_CELLS = 20_000  # tables larger than this are built on click, not on every run
 
 
 def download_frame(viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame,
@@ -271,7 +289,29 @@ def download_bytes(viewer: Viewer, config: StudyConfig | None, frame: pd.DataFra
     note = f"{topic} · data t.o.m. {cutoff.isoformat() if cutoff else '–'}"
     if viewer.suppress_small_cells and config is not None:
         note += f" · antal 1–{config.privacy.small_cell_threshold} visas som {config.privacy.small_cell_text}"
-    return exports.csv_bytes(shown), exports.xlsx_bytes(shown, topic, note)
+    return _file_bytes(shown, frame_digest(shown), topic, note)
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """A digest of a frame's whole content: column names, dtypes, index and every value.
+    (Streamlit's own hashing samples frames of 50 000 rows or more, too weak for a cache key.)"""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(repr((list(map(str, frame.columns)), list(map(str, frame.dtypes)), frame.shape)).encode())
+    try:
+        h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    except TypeError:  # unhashable cells (lists, dicts): fall back to their text
+        h.update(frame.to_csv(index=True).encode())
+    return h.hexdigest()
+
+
+@st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
+def _file_bytes(_shown: pd.DataFrame, digest: str, topic: str, note: str) -> tuple[bytes, bytes]:
+    """CSV and Excel bytes of exactly the frame to be downloaded, keyed on its full content (as
+    the viewer may take it away, masking already applied), the topic and the note: the same key
+    can only give the same bytes, so nothing a viewer may not see can be served to them."""
+    return exports.csv_bytes(_shown), exports.xlsx_bytes(_shown, topic, note)
 
 
 def _record_download(viewer: Viewer, target: str | None, topic: str, kind: str) -> None:
@@ -283,11 +323,25 @@ def downloads(frame: pd.DataFrame, topic: str, key: str, count_columns: list[str
     """CSV and Excel of the table behind a chart or table, side by side; suppressed for roles whose
     figures leave the project group; every download is recorded in the app audit trail."""
     ctx = context()
-    made = download_bytes(ctx.viewer, ctx.config, frame, topic, count_columns)
-    if made is None:
-        st.caption("Tabeller på deltagarnivå laddas inte ned i den här rollen.")
-        return
-    csv, xlsx = made
+    if frame.size > LAZY_DOWNLOAD_CELLS:
+        # Large tables: the same bytes, built (and cached) when the button is clicked rather than
+        # on every page run (an Excel file of tens of thousands of cells takes over a second).
+        if download_frame(ctx.viewer, ctx.config, frame, count_columns) is None:
+            st.caption("Tabeller på deltagarnivå laddas inte ned i den här rollen.")
+            return
+        viewer, config = ctx.viewer, ctx.config
+
+        def csv():
+            return download_bytes(viewer, config, frame, topic, count_columns)[0]
+
+        def xlsx():
+            return download_bytes(viewer, config, frame, topic, count_columns)[1]
+    else:
+        made = download_bytes(ctx.viewer, ctx.config, frame, topic, count_columns)
+        if made is None:
+            st.caption("Tabeller på deltagarnivå laddas inte ned i den här rollen.")
+            return
+        csv, xlsx = made
     stem = exports.file_stem(topic, ctx.cutoff)
     left, right, _ = st.columns([1, 1, 4])
     left.download_button("⬇ CSV", csv, f"{stem}.csv", "text/csv", key=f"{key}_csv",

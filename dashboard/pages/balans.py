@@ -111,11 +111,23 @@ def _smd_chart(smd: pd.DataFrame, limit: float) -> alt.Chart:
     return charts._finish(alt.layer(points, rule), 24 * max(len(data), 1) + 40)
 
 
+def _tables(frame: pd.DataFrame, arms: list[str]) -> dict:
+    """The view's tables (pure functions of the frame): cached per store, scope, selection and view."""
+    out = {"shares": at.share_by_arm(frame, "gender", vocab.GENDER, arms),
+           "ages": at.age_summary(frame, arms),
+           "bands": at.age_bands_by_arm(frame, arms),
+           "table": at.table_one(frame, arms)}
+    if len(arms) >= 2:
+        out["smd"] = at.flagged_smd(tf.smd_table(frame, arms[0], arms[1]), threshold)
+    return out
+
+
 def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     if frame.empty:
         ui.empty("Inga deltagare i urvalet vid den här tidpunkten.")
         return
     arms = sorted(frame["arm"].dropna().unique(), key=str)
+    tables = ui.memo(ctx, "balance_tables", lambda: _tables(frame, arms), key)
     women = frame["gender"] == "woman"
     known = frame["gender"].notna()
     cols = st.columns(2 + len(arms))
@@ -134,7 +146,7 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**Kön per grupp**")
-        shares = at.share_by_arm(frame, "gender", vocab.GENDER, arms)
+        shares = tables["shares"]
         st.altair_chart(_gender_chart(shares, expected_women), width="stretch")
         st.caption(f"Streckad linje: förväntad andel kvinnor i målgruppen ({tf.pct(expected_women, 1)}).")
     with right:
@@ -145,10 +157,10 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     ui.downloads(ui.suppress_table(ctx, shares.rename(columns={"Nivå": "Kön"}), ["Antal"]),
                  f"{topic} kön per grupp", f"{key}_gender")
     st.markdown("**Ålder per grupp**")
-    ages = at.age_summary(frame, arms)
+    ages = tables["ages"]
     st.dataframe(ages, hide_index=True, width="stretch")
     ui.downloads(ages, f"{topic} ålder per grupp", f"{key}_age")
-    bands = at.age_bands_by_arm(frame, arms)
+    bands = tables["bands"]
     wide = bands.pivot(index="Åldersgrupp", columns="Grupp", values="Antal").reset_index()
     wide.columns.name = None
     st.markdown("**Åldersgrupper per grupp (antal)**")
@@ -158,7 +170,7 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
 
     if len(arms) >= 2:
         st.markdown(f"**Standardiserad medelvärdesskillnad (SMD) mellan {arms[0]} och {arms[1]}**")
-        smd = at.flagged_smd(tf.smd_table(frame, arms[0], arms[1]), threshold)
+        smd = tables["smd"]
         flagged = smd[smd["Bedömning"].str.startswith("⚠")]
         if len(flagged):
             st.warning(f"{len(flagged)} egenskap(er) har |SMD| > {_sv(threshold)}: "
@@ -173,7 +185,7 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
         ui.downloads(smd, f"{topic} SMD", f"{key}_smd")
 
     st.markdown("**Bakgrundsfaktorer per grupp (som Tabell 1 i delrapporten)**")
-    table = at.table_one(frame, arms)
+    table = tables["table"]
     count_columns = [c for c in table.columns if c.endswith("· n")]
     table = ui.suppress_table(ctx, table, count_columns)
     st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 720))

@@ -44,7 +44,8 @@ start, end = (period if isinstance(period, tuple) and len(period) == 2 else (fir
 ranged = caseload[(caseload["day"] >= pd.Timestamp(start)) & (caseload["day"] <= pd.Timestamp(end))]
 
 # --- headline -------------------------------------------------------------------------------------
-summary = ops.caseload_summary(caseload, roster, cutoff, cap, start, end)
+summary = ui.memo(ctx, "caseload_summary", lambda: ops.caseload_summary(caseload, roster, cutoff, cap, start, end),
+                  str(start), str(end))
 short_now = metrics.districts_short_of_specialists(roster, config, ctx.selected)
 in_service = summary[summary["Aktiva vid datauttaget"].notna()]
 c1, c2, c3, c4 = st.columns(4)
@@ -101,22 +102,27 @@ if short_now:
                + ", ".join(ctx.short_name(d) for d in short_now) + ".", icon="⚠️")
 else:
     st.success(f"Alla valda stadsdelar har minst {need} arbetsspecialister vid datauttaget.", icon="✅")
-active = roster[roster["is_active_at_cutoff"]]
-rows = []
-for district_id in ctx.selected:
-    d = config.district(district_id)
-    from_day = max(d.start, start)
-    rows.append({
-        "Stadsdel": d.display_name(),
-        "Arbetsspecialister nu": int(active.loc[active["district_id"] == district_id, "specialist_id"].nunique()),
+
+
+def _staffing_table() -> pd.DataFrame:
+    active = roster[roster["is_active_at_cutoff"]]
+    now = active.groupby("district_id")["specialist_id"].nunique()
+    by_id = {d.id: d for d in config.districts}
+    below = ops.days_below_many(roster, {d: max(by_id[d].start, start) for d in ctx.selected}, end, need)
+    return pd.DataFrame([{
+        "Stadsdel": by_id[district_id].display_name(),
+        "Arbetsspecialister nu": int(now.get(district_id, 0)),
         "Minst": need,
-        "Dagar under minimum": ops.days_below(roster, district_id, from_day, end, need),
-    })
-staffing_table = pd.DataFrame(rows)
+        "Dagar under minimum": below[district_id],
+    } for district_id in ctx.selected])
+
+
+staffing_table = ui.memo(ctx, "staffing_table", _staffing_table, str(start), str(end))
 st.dataframe(staffing_table, hide_index=True, width="stretch")
 st.caption(f"Dagar under minimum räknas från stadsdelens start (eller periodens början) till {end.isoformat()}.")
 ui.downloads(staffing_table, "Bemanning per stadsdel", "dl_staffing")
-over_time = ops.staffing_over_time(roster, ctx.selected, start, end)
+over_time = ui.memo(ctx, "staffing_over_time", lambda: ops.staffing_over_time(roster, ctx.selected, start, end),
+                    str(start), str(end))
 if not over_time.empty:
     over_time["Stadsdel"] = over_time["district_id"].map(ctx.short_name)
     st.altair_chart(ops.staffing_chart(over_time, need), width="stretch")

@@ -71,7 +71,7 @@ def reason_chart(frame: pd.DataFrame) -> alt.Chart:
 left_n = int(people["is_left"].sum())
 share_left = left_n / len(people)
 stopped = at.stopped_ips_counts(people)
-projection = at.project_evaluable(people, target, horizon_days)
+projection = ui.memo(ctx, "evaluable", lambda: at.project_evaluable(people, target, horizon_days), target, horizon_days)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Randomiserade", count(len(people)))
 c2.metric("Har lämnat studien", f"{count(left_n)} ({tf.pct(left_n, len(people))})",
@@ -103,13 +103,13 @@ km_input = people.assign(
     gender_label=people["gender"].map(lambda g: vocab.GENDER.label(g) if isinstance(g, str) else None),
     specialist=people["specialist_id"].fillna("Ingen arbetsspecialist"),
 )
-curve = tf.kaplan_meier(km_input, column)
+curve = ui.memo(ctx, "km", lambda: tf.kaplan_meier(km_input, column), column)
 st.altair_chart(charts.retention(curve, choice), width="stretch")
 ui.downloads(ui.suppress_table(ctx, curve.rename(columns={
     "group": choice, "day": "Dag", "at_risk": "I risk", "events": "Lämnade", "censored": "Censurerade",
     "retention": "Andel kvar"}), ["I risk", "Lämnade", "Censurerade"]), "Bortfall Kaplan-Meier", "dl_km")
 months = sorted(set(config.followup.timepoints_months))
-summary = at.retention_summary(km_input, column, months)
+summary = ui.memo(ctx, "retention_summary", lambda: at.retention_summary(km_input, column, months), column, months)
 summary = summary.rename(columns={"Grupp": choice})
 shown = readable(masked(summary, ["Randomiserade", "Lämnat studien"], {f"Kvar {m} mån": "Lämnat studien" for m in months}),
                  [f"Kvar {m} mån" for m in months])

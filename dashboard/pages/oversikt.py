@@ -18,7 +18,8 @@ people = q.participants(ctx.gate, ctx.selected)
 all_districts = len(ctx.selected) == len(config.districts)
 target = config.target_randomised if all_districts else sum(config.district(d).target for d in ctx.selected)
 start = min(config.district(d).start for d in ctx.selected)
-projection = tf.project_accrual(people["randomised_on"], target, config.data_cutoff, start)
+projection = ui.memo(ctx, "projection", lambda: tf.project_accrual(people["randomised_on"], target,
+                                                                  config.data_cutoff, start), target, start)
 followups = q.followup_status(ctx.gate, ctx.selected)
 completion = metrics.followup_completion(followups)
 attr = metrics.attrition(people)
@@ -55,21 +56,25 @@ st.subheader("Aktiva deltagare per grupp")
 active = people[~people["is_left"]]
 per_arm = active.groupby("arm").size().reindex(sorted(people["arm"].dropna().unique()), fill_value=0)
 cols = st.columns(max(len(per_arm), 1) + 1)
-for col, (arm, n) in zip(cols, per_arm.items()):
+for col, (arm, n) in zip(cols, per_arm.items(), strict=False):  # one column more, for stopped IPS
     col.metric(str(arm), count(int(n)))
 cols[-1].metric("Har avslutat IPS (kvar i studien)", count(int((active["is_stopped_ips"]).sum())))
 
 # --- per district -----------------------------------------------------------------------------------
 st.subheader("Per stadsdel")
 rows = []
+# One pass over the participants, not one per district (hundreds of districts at full scale).
+per_district = people.groupby("district_id")["is_left"].agg(["size", "sum"])
+by_id = {d.id: d for d in config.districts}
 for district_id in ctx.selected:
-    d = config.district(district_id)
-    part = people[people["district_id"] == district_id]
-    shown = count(len(part))
-    masked = shown != str(len(part))  # a masked count must not be backed out of its share
+    d = by_id[district_id]
+    n = int(per_district["size"].get(district_id, 0))
+    n_left = int(per_district["sum"].get(district_id, 0))
+    shown = count(n)
+    masked = shown != str(n)  # a masked count must not be backed out of its share
     rows.append({"Stadsdel": d.display_name(), "Randomiserade": shown, "Mål": d.target,
-                 "Andel av mål (%)": None if masked or not d.target else round(100 * len(part) / d.target, 1),
-                 "Bortfall": "–" if masked else tf.pct(int(part["is_left"].sum()), len(part))})
+                 "Andel av mål (%)": None if masked or not d.target else round(100 * n / d.target, 1),
+                 "Bortfall": "–" if masked else tf.pct(n_left, n)})
 table = pd.DataFrame(rows)
 st.dataframe(table, hide_index=True, width="stretch", column_config={
     "Andel av mål (%)": st.column_config.ProgressColumn("Andel av mål", format="%.0f %%", min_value=0, max_value=100)})

@@ -22,8 +22,8 @@ if all_selected:
     target = config.target_randomised
 
 # --- headline -------------------------------------------------------------------------------------
-overall = tf.project_accrual(people["randomised_on"], target, config.data_cutoff,
-                             min(config.district(d).start for d in ctx.selected))
+overall = ui.memo(ctx, "projection", lambda: tf.project_accrual(
+    people["randomised_on"], target, config.data_cutoff, min(config.district(d).start for d in ctx.selected)), target)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Randomiserade", f"{len(people)} av {target}", help="Mål enligt studiekonfigurationen")
 c2.metric("Andel av målet", tf.pct(len(people), target))
@@ -40,13 +40,14 @@ if overall.median:
 # --- accrual against target -------------------------------------------------------------------------
 st.subheader("Randomiserade över tid mot målet")
 per_district = st.toggle("Visa per stadsdel", value=False, key="accrual_per_district")
-series = metrics.cumulative_series(people, config, ctx.selected, overall=not per_district)
+series = ui.memo(ctx, "cumulative", lambda: metrics.cumulative_series(people, config, ctx.selected,
+                                                                      overall=not per_district), per_district)
 st.altair_chart(charts.accrual(series, None if per_district else target), width="stretch")
 ui.downloads(series.rename(columns={"series": "Serie", "month": "Månad", "cumulative_n": "Kumulativt"}),
              "Rekrytering kumulativt", "dl_cum")
 
 st.subheader("Per stadsdel")
-table, projections = metrics.district_accrual_table(people, config, ctx.selected)
+table, projections = ui.memo(ctx, "district_accrual", lambda: metrics.district_accrual_table(people, config, ctx.selected))
 st.dataframe(
     table, hide_index=True, width="stretch",
     column_config={"Andel av mål (%)": st.column_config.ProgressColumn("Andel av mål", format="%.0f %%", min_value=0, max_value=100),
@@ -82,7 +83,8 @@ period = st.date_input("Remisser inkomna mellan", value=(first, last), min_value
                        format="YYYY-MM-DD", key="funnel_period")
 if isinstance(period, tuple) and len(period) == 2:
     referrals = referrals[(referrals["referred_on"] >= pd.Timestamp(period[0])) & (referrals["referred_on"] <= pd.Timestamp(period[1]))]
-stages = metrics.funnel_counts(referrals)
+period_key = tuple(str(p) for p in period) if isinstance(period, tuple) else str(period)
+stages = ui.memo(ctx, "funnel", lambda: metrics.funnel_counts(referrals), period_key)
 left, right = st.columns([3, 2])
 left.altair_chart(charts.funnel(stages), width="stretch")
 right.dataframe(stages[["Steg", "Antal", "Exkluderade här", "Pågår (väntar på nästa steg)"]], hide_index=True, width="stretch")
@@ -90,7 +92,7 @@ st.caption("Räknat per remiss: en person som remitteras på nytt efter minst tr
            f"({int(referrals['is_rereferral'].sum())} nya remisser i urvalet).")
 ui.downloads(stages.drop(columns=["order", "stage"]), "Remissflöde", "dl_funnel")
 
-reasons = metrics.exclusions_by_reason(referrals)
+reasons = ui.memo(ctx, "exclusions", lambda: metrics.exclusions_by_reason(referrals), period_key)
 st.markdown("**Exkluderade per steg och orsak**")
 st.dataframe(reasons, hide_index=True, width="stretch")
 ui.downloads(reasons, "Exklusioner", "dl_excl")
@@ -99,13 +101,20 @@ ui.downloads(reasons, "Exklusioner", "dl_excl")
 st.subheader("Väntetider")
 st.caption("Dagar. Median och kvartiler (Q1–Q3). Långa väntetider mellan baslinje och lottning uppstod när "
            "lottningen gjordes i block om 8.")
-rows = []
-for district_id in ctx.selected:
-    part = referrals[referrals["district_id"] == district_id]
-    for label, column in [("Remiss → informationsmöte", "days_referral_to_info"),
-                          ("Baslinje → randomisering", "days_baseline_to_randomisation")]:
-        rows.append({"Stadsdel": ctx.short_name(district_id), "Väntetid": label, **metrics.wait_summary(part[column])})
-waits = pd.DataFrame(rows)
+
+
+def _waits(referrals: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    by_district = dict(iter(referrals.groupby("district_id", sort=False)))
+    for district_id in ctx.selected:
+        part = by_district.get(district_id, referrals.iloc[0:0])
+        for label, column in [("Remiss → informationsmöte", "days_referral_to_info"),
+                              ("Baslinje → randomisering", "days_baseline_to_randomisation")]:
+            rows.append({"Stadsdel": ctx.short_name(district_id), "Väntetid": label, **metrics.wait_summary(part[column])})
+    return pd.DataFrame(rows)
+
+
+waits = ui.memo(ctx, "waits", lambda: _waits(referrals), period_key)
 st.dataframe(waits, hide_index=True, width="stretch",
              column_config={c: st.column_config.NumberColumn(c, format="%.0f") for c in ["Median", "Q1", "Q3"]})
 ui.downloads(waits, "Väntetider per stadsdel", "dl_waits")
@@ -121,12 +130,18 @@ if not randomised.empty:
 
 # --- CONSORT flow diagram --------------------------------------------------------------------------
 st.subheader("Flödesschema (CONSORT)")
-flow_refs = q.referral_funnel(ctx.gate, ctx.selected)  # the whole period, not the funnel's date filter
 blinded = ctx.viewer.is_blinded and not ctx.state.closed
 arm_order = [a.blinded_label if blinded else a.label for a in config.arms]
-flow = consort.consort_counts(flow_refs, people, arms=[a for a in arm_order if a in set(people["arm"])],
-                              intervention_arm=None if blinded else next(
-                                  (a.label for a in config.arms if a.key == "ips"), None))
+
+
+def _flow() -> dict:
+    flow_refs = q.referral_funnel(ctx.gate, ctx.selected)  # the whole period, not the funnel's date filter
+    return consort.consort_counts(flow_refs, people, arms=[a for a in arm_order if a in set(people["arm"])],
+                                  intervention_arm=None if blinded else next(
+                                      (a.label for a in config.arms if a.key == "ips"), None))
+
+
+flow = ui.memo(ctx, "consort", _flow, blinded)
 mask = ((config.privacy.small_cell_threshold, config.privacy.small_cell_text)
         if ctx.viewer.suppress_small_cells else None)
 st.caption("Från remiss till analys enligt CONSORT 2025 (punkt 22a). Bedömda = remisser (en ny remiss räknas "
