@@ -225,6 +225,39 @@ def caseload_summary(caseload: pd.DataFrame, roster: pd.DataFrame, cutoff: date,
     return out
 
 
+def caseload_summary_agg(agg: pd.DataFrame, roster: pd.DataFrame, cutoff: date) -> pd.DataFrame:
+    """`caseload_summary` from the store's per-specialist aggregate (`queries.caseload_specialist_summary`:
+    `specialist_id`, `active_at`, `peak`, `peak_day`, `over_n`) instead of every daily row."""
+    columns = ["Arbetsspecialist", "Aktiva vid datauttaget", "Tjänstgöringsgrad %", "Per heltid",
+               "Programtrohet punkt 1", "Högsta antal", "Dag med högsta antal", "Dagar över taket"]
+    if agg.empty:
+        return pd.DataFrame(columns=columns)
+    on_cutoff = agg[agg["active_at"].notna()]
+    fte_at = attach_fte(pd.DataFrame({"specialist_id": on_cutoff["specialist_id"], "day": pd.Timestamp(cutoff),
+                                      "active_n": on_cutoff["active_at"]}), roster)
+    fte_at = fte_at.set_index("specialist_id")["fte"]
+    rows = []
+    for row in agg.itertuples(index=False):
+        active = int(row.active_at) if pd.notna(row.active_at) else None
+        fte = float(fte_at[row.specialist_id]) if row.specialist_id in fte_at.index else None
+        per_fte = active / fte if active is not None and fte else None
+        has_peak = pd.notna(row.peak)
+        rows.append({
+            "Arbetsspecialist": row.specialist_id,
+            "Aktiva vid datauttaget": active,
+            "Tjänstgöringsgrad %": round(fte * 100) if fte is not None else None,
+            "Per heltid": round(per_fte, 1) if per_fte is not None else None,
+            "Programtrohet punkt 1": band_text(caseload_points(per_fte)) if per_fte is not None else "ej i tjänst",
+            "Högsta antal": int(row.peak) if has_peak else None,
+            "Dag med högsta antal": pd.Timestamp(row.peak_day).date() if has_peak else None,
+            "Dagar över taket": int(row.over_n),
+        })
+    out = pd.DataFrame(rows, columns=columns)
+    for column in ["Aktiva vid datauttaget", "Tjänstgöringsgrad %", "Högsta antal"]:
+        out[column] = out[column].astype("Int64")
+    return out
+
+
 def chart_series(caseload: pd.DataFrame, max_rows: int = MAX_DAILY_ROWS) -> tuple[pd.DataFrame, bool]:
     """The caseload for the chart: every day, or each week's maximum when there are many rows.
     Returns (frame with `Arbetsspecialist`, `day`, `active_n`, `per_fte`, weekly?)."""

@@ -164,3 +164,44 @@ def caseload_by_district_on(gate: Gate, districts: tuple[str, ...], day) -> pd.D
         "group by all order by all",
         {"d": list(districts), "day": day},
     )
+
+
+# --- caseload aggregated in the store (belastning) --------------------------------------------------
+
+_CASELOAD = ("select specialist_id, day, sum(active_n)::integer as active_n from caseload_daily "
+             "where district_id in (select unnest($d::varchar[])) group by all")
+
+
+@cached
+def caseload_first_day(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
+    """The first day with a caseload row in the chosen districts (one row; `first_day` null if none)."""
+    return gate.frame(f"select min(day) as first_day from ({_CASELOAD})", {"d": list(districts)})
+
+
+@cached
+def caseload_specialist_summary(gate: Gate, districts: tuple[str, ...], cutoff, start, end, cap: int) -> pd.DataFrame:
+    """Per specialist with any caseload row in the chosen districts: the caseload on `cutoff`
+    (`active_at` null when there is no row that day), and between `start` and `end` the highest
+    caseload (`peak`), the first day it was reached (`peak_day`) and the days above `cap` (`over_n`)."""
+    return gate.frame(
+        f"with c as ({_CASELOAD}), "
+        "r as (select *, max(active_n) over (partition by specialist_id) as peak from c "
+        "      where day between $lo::date and $hi::date) "
+        "select s.specialist_id, s.active_at, p.peak, p.peak_day, coalesce(p.over_n, 0) as over_n "
+        "from (select specialist_id, sum(active_n) filter (where day = $cut::date) as active_at "
+        "      from c group by specialist_id) s "
+        "left join (select specialist_id, any_value(peak) as peak, min(day) filter (where active_n = peak) as peak_day, "
+        "           count(*) filter (where active_n > $cap) as over_n from r group by specialist_id) p "
+        "using (specialist_id) order by s.specialist_id",
+        {"d": list(districts), "cut": cutoff, "lo": start, "hi": end, "cap": cap},
+    )
+
+
+@cached
+def caseload_series(gate: Gate, districts: tuple[str, ...], specialists: tuple[str, ...], start, end) -> pd.DataFrame:
+    """The daily caseload of the given specialists between `start` and `end` (chosen districts only)."""
+    return gate.frame(
+        f"select * from ({_CASELOAD}) where specialist_id in (select unnest($s::varchar[])) "
+        "and day between $lo::date and $hi::date order by specialist_id, day",
+        {"d": list(districts), "s": list(specialists), "lo": start, "hi": end},
+    )

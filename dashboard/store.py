@@ -27,7 +27,9 @@ def current_target() -> Path | None:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _connection(target: str) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(target, read_only=True, config={"threads": 2})
+    # Default configuration on purpose: DuckDB refuses a second connection to the same file in the
+    # same process with a different configuration (tests, reports and tools open it plainly).
+    return duckdb.connect(target, read_only=True)
 
 
 def cursor() -> tuple[duckdb.DuckDBPyConnection, str] | None:

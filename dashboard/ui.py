@@ -351,3 +351,16 @@ def downloads(frame: pd.DataFrame, topic: str, key: str, count_columns: list[str
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx",
         on_click=_record_download, args=(ctx.viewer, ctx.target, topic, "xlsx"),
     )
+
+
+def chart(ctx: RunContext, name: str, build, *params) -> None:
+    """Draw an Altair chart whose spec is cached like `memo` (same key rules): building and
+    converting the chart costs ~0.1–0.3 s per run, the cached spec is drawn as is. `build` takes
+    no arguments and may only use data that the key determines."""
+    try:  # Streamlit's own Altair → Vega-Lite conversion (private; checked on 1.67)
+        from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+    except ImportError:  # a later Streamlit moved it: draw uncached through the public API
+        st.altair_chart(build(), width="stretch")
+        return
+    spec = memo(ctx, f"chart:{name}", lambda: _convert_altair_to_vega_lite_spec(build()), *params)
+    st.vega_lite_chart(spec, width="stretch")

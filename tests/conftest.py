@@ -16,6 +16,24 @@ PAGES = ["oversikt", "rekrytering", "balans", "bortfall", "uppfoljning", "belast
          "programtrohet", "utfall", "datakvalitet"]
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the whole session: Playwright's sync API may run only once
+    per process. Fails (does not skip) when Chromium or Playwright is missing: CI installs both."""
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} saknas: kör scripts/setup.sh --test (apt-get install chromium)"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
 def _load(folder: Path, db: Path) -> int:
     from etl.load import load
 

@@ -27,9 +27,6 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 ARTIFACTS = ROOT / "test-artifacts"
 SHOTS = ARTIFACTS / "screenshots"
 # (sidebar link text, url path, the page's heading)
@@ -88,18 +85,6 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(5)
         self.log.close()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    # Fails (does not skip) when Chromium or Playwright is missing: CI installs both.
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} saknas: kör scripts/setup.sh --test (apt-get install chromium)"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="session")

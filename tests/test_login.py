@@ -193,26 +193,22 @@ def oidc_server(demo_db, roles_file, tmp_path_factory):
     ("chef@stad.se", "Enhetschef (sodermalm)", "Järva"),
     ("eve@stad.se", "ingen behörighet", "Randomiserade"),
 ])
-def test_login_real_oidc_flow(oidc_server, email, expect, absent):
-    playwright = pytest.importorskip("playwright.sync_api")
+def test_login_real_oidc_flow(oidc_server, browser, email, expect, absent):
     done = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        try:
-            page = browser.new_page()
-            page.goto(oidc_server + "/?roll=admin")
-            page.get_by_role("button", name="Logga in").click()
-            page.wait_for_url("**/oauth2/authorize**")  # the provider's own form
-            page.fill('input[name="sub"]', email)
-            page.get_by_role("button", name="Authorize").click()
-            page.wait_for_url(oidc_server + "/**")
-            page.wait_for_selector(done, timeout=30000)
-            page.get_by_text(expect).first.wait_for(timeout=30000)
-            page.wait_for_selector(done, timeout=30000)
-            body = page.inner_text("body")
-            assert absent not in body and "Demoläge" not in body
-            assert page.get_by_test_id("stSidebar").get_by_role("combobox").count() in (0, 1)
-        finally:
-            browser.close()
+    context = browser.new_context()  # a fresh cookie jar per user
+    try:
+        page = context.new_page()
+        page.goto(oidc_server + "/?roll=admin")
+        page.get_by_role("button", name="Logga in").click()
+        page.wait_for_url("**/oauth2/authorize**")  # the provider's own form
+        page.fill('input[name="sub"]', email)
+        page.get_by_role("button", name="Authorize").click()
+        page.wait_for_url(oidc_server + "/**")
+        page.wait_for_selector(done, timeout=30000)
+        page.get_by_text(expect).first.wait_for(timeout=30000)
+        page.wait_for_selector(done, timeout=30000)
+        body = page.inner_text("body")
+        assert absent not in body and "Demoläge" not in body
+        assert page.get_by_test_id("stSidebar").get_by_role("combobox").count() in (0, 1)
+    finally:
+        context.close()

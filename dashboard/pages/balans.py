@@ -87,14 +87,32 @@ def _gender_chart(shares: pd.DataFrame, expected: float) -> alt.Chart:
     return charts._finish(alt.layer(bars, rule), 280)
 
 
-def _age_chart(frame: pd.DataFrame) -> alt.Chart:
-    data = frame[["arm", "age"]].dropna().rename(columns={"arm": "Grupp", "age": "Ålder"})
-    box = alt.Chart(data).mark_boxplot(extent="min-max", size=48).encode(
-        x=alt.X("Grupp:N", title="", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("Ålder:Q", title="Ålder vid randomisering (år)", scale=alt.Scale(zero=False)),
-        color=alt.Color("Grupp:N", legend=None, scale=alt.Scale(range=charts.PALETTE[2:])),
-    )
-    return charts._finish(box, 280)
+def age_box_stats(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per arm the box plot's statistics of age: min, quartiles (linear interpolation, as Vega-Lite's
+    q1/median/q3) and max. Drawn instead of sending every participant's age to the browser."""
+    data = frame[["arm", "age"]].dropna()
+    grouped = data.groupby("arm", sort=True)["age"]
+    quartiles = grouped.quantile([0.25, 0.5, 0.75]).unstack()
+    out = pd.DataFrame({"Grupp": quartiles.index, "lägst": grouped.min().to_numpy(), "q1": quartiles[0.25].to_numpy(),
+                        "median": quartiles[0.5].to_numpy(), "q3": quartiles[0.75].to_numpy(),
+                        "högst": grouped.max().to_numpy()})
+    return out.astype({c: float for c in ["lägst", "q1", "median", "q3", "högst"]}).reset_index(drop=True)
+
+
+def _age_chart(stats: pd.DataFrame) -> alt.Chart:
+    """Box plot (min–max whiskers) from precomputed statistics per arm: rule, box and median tick."""
+    x = alt.X("Grupp:N", title="", axis=alt.Axis(labelAngle=0))
+    tooltip = ["Grupp:N", alt.Tooltip("högst:Q", title="Högst"), alt.Tooltip("q3:Q", title="Q3"),
+               alt.Tooltip("median:Q", title="Median"), alt.Tooltip("q1:Q", title="Q1"),
+               alt.Tooltip("lägst:Q", title="Lägst")]
+    base = alt.Chart(stats).encode(x=x, tooltip=tooltip)
+    whisker = base.mark_rule().encode(
+        y=alt.Y("lägst:Q", title="Ålder vid randomisering (år)", scale=alt.Scale(zero=False)), y2="högst:Q")
+    box = base.mark_bar(size=48).encode(
+        y="q1:Q", y2="q3:Q",
+        color=alt.Color("Grupp:N", legend=None, scale=alt.Scale(range=charts.PALETTE[2:])))
+    median = base.mark_tick(size=48, color="white").encode(y="median:Q")
+    return charts._finish(alt.layer(whisker, box, median), 280)
 
 
 def _smd_chart(smd: pd.DataFrame, limit: float) -> alt.Chart:
@@ -116,7 +134,8 @@ def _tables(frame: pd.DataFrame, arms: list[str]) -> dict:
     out = {"shares": at.share_by_arm(frame, "gender", vocab.GENDER, arms),
            "ages": at.age_summary(frame, arms),
            "bands": at.age_bands_by_arm(frame, arms),
-           "table": at.table_one(frame, arms)}
+           "table": at.table_one(frame, arms),
+           "age_box": age_box_stats(frame)}
     if len(arms) >= 2:
         out["smd"] = at.flagged_smd(tf.smd_table(frame, arms[0], arms[1]), threshold)
     return out
@@ -147,11 +166,11 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     with left:
         st.markdown("**Kön per grupp**")
         shares = tables["shares"]
-        st.altair_chart(_gender_chart(shares, expected_women), width="stretch")
+        ui.chart(ctx, "balance_gender", lambda: _gender_chart(shares, expected_women), key)
         st.caption(f"Streckad linje: förväntad andel kvinnor i målgruppen ({tf.pct(expected_women, 1)}).")
     with right:
         st.markdown("**Ålder per grupp**")
-        st.altair_chart(_age_chart(frame), width="stretch")
+        ui.chart(ctx, "balance_age", lambda: _age_chart(tables["age_box"]), key)
         st.caption("Låda: kvartiler och median; streck: lägsta–högsta.")
     st.caption("Underlag till diagrammet Kön per grupp:")
     ui.downloads(ui.suppress_table(ctx, shares.rename(columns={"Nivå": "Kön"}), ["Antal"]),
@@ -179,7 +198,7 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
             st.success(f"Ingen egenskap har |SMD| > {_sv(threshold)}.", icon="✅")
         st.caption("Flaggan är en signal att titta närmare, inget test: med några tiotal per grupp ger slumpen "
                    "ofta |SMD| över gränsen, särskilt för egenskaper med många svarsalternativ.")
-        st.altair_chart(_smd_chart(smd, threshold), width="stretch")
+        ui.chart(ctx, "balance_smd", lambda: _smd_chart(smd, threshold), key)
         st.dataframe(smd, hide_index=True, width="stretch", height=38 + 35 * len(smd),
                      column_config={"SMD": st.column_config.NumberColumn("SMD", format="%.3f")})
         ui.downloads(smd, f"{topic} SMD", f"{key}_smd")

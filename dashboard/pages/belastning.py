@@ -18,12 +18,13 @@ config = ctx.config
 cap, need = config.caseload.cap, config.caseload.min_specialists_per_district
 cutoff = config.data_cutoff
 
-caseload = q.caseload_daily(ctx.gate, ctx.selected)
+# The daily caseload stays in the store: the page reads per-specialist aggregates and the daily
+# series of the charted specialists only.
+first_day = q.caseload_first_day(ctx.gate, ctx.selected)["first_day"].iloc[0]
 roster = q.specialist_roster(ctx.gate, ctx.selected)
-if caseload.empty and roster.empty:
+if pd.isna(first_day) and roster.empty:
     ui.empty("Inga arbetsspecialister i urvalet.")
     st.stop()
-caseload = caseload.assign(day=pd.to_datetime(caseload["day"]))
 
 st.markdown(
     f"En arbetsspecialist har högst **{cap} deltagare** samtidigt (taket i studiekonfigurationen). "
@@ -37,14 +38,14 @@ if len(roster) and (roster["n_districts"] > periods["district_id"].transform("nu
                "kan ha fler deltagare totalt.")
 
 # --- date range -----------------------------------------------------------------------------------
-first = caseload["day"].min().date() if len(caseload) else min(pd.to_datetime(roster["start_on"])).date()
+first = pd.Timestamp(first_day).date() if pd.notna(first_day) else min(pd.to_datetime(roster["start_on"])).date()
 period = st.date_input("Period", value=(first, cutoff), min_value=first, max_value=cutoff,
                        format="YYYY-MM-DD", key="caseload_period")
 start, end = (period if isinstance(period, tuple) and len(period) == 2 else (first, cutoff))
-ranged = caseload[(caseload["day"] >= pd.Timestamp(start)) & (caseload["day"] <= pd.Timestamp(end))]
 
 # --- headline -------------------------------------------------------------------------------------
-summary = ui.memo(ctx, "caseload_summary", lambda: ops.caseload_summary(caseload, roster, cutoff, cap, start, end),
+aggregate = q.caseload_specialist_summary(ctx.gate, ctx.selected, cutoff, start, end, cap)
+summary = ui.memo(ctx, "caseload_summary", lambda: ops.caseload_summary_agg(aggregate, roster, cutoff),
                   str(start), str(end))
 short_now = metrics.districts_short_of_specialists(roster, config, ctx.selected)
 in_service = summary[summary["Aktiva vid datauttaget"].notna()]
@@ -69,18 +70,21 @@ st.dataframe(summary_shown, hide_index=True, width="stretch", column_config={
 ui.downloads(summary_shown, "Belastning per arbetsspecialist", "dl_caseload_summary")
 
 st.subheader("Belastning över tid")
-if ranged.empty:
+in_range = aggregate[aggregate["peak"].notna()]
+if in_range.empty:
     ui.empty("Ingen belastning under vald period.")
 else:
-    data = ops.attach_fte(ranged, roster)
-    specialists = sorted(data["specialist_id"].unique())
+    specialists = sorted(in_range["specialist_id"])
+    shown = specialists
     if len(specialists) > ops.MAX_CHART_SPECIALISTS:
-        busiest = (data.groupby("specialist_id")["active_n"].max().sort_values(ascending=False)
-                   .head(ops.MAX_CHART_SPECIALISTS).index.tolist())
+        peaks = in_range.set_index("specialist_id")["peak"].astype("int32").sort_index()
+        busiest = peaks.sort_values(ascending=False).head(ops.MAX_CHART_SPECIALISTS).index.tolist()
         shown = st.multiselect("Arbetsspecialister i diagrammet", specialists, default=sorted(busiest),
                                key="caseload_specialists",
                                help=f"Förvalt: de {ops.MAX_CHART_SPECIALISTS} med högst belastning under perioden.")
-        data = data[data["specialist_id"].isin(shown)]
+    chosen = tuple(sorted(shown))
+    daily = q.caseload_series(ctx.gate, ctx.selected, chosen, start, end)
+    data = ops.attach_fte(daily, roster)
     per_fte = st.toggle("Räkna om till heltid (som programtrohetsskalan)", value=False, key="caseload_per_fte")
     series, weekly = ops.chart_series(data)
     if series.empty:
