@@ -21,6 +21,7 @@ from pathlib import Path
 
 from openpyxl.utils import get_column_letter
 
+from etl import xlsx_fast
 from etl.tables import RawRow, RawTable, SourceFileError
 from schema import pnr
 from schema.sources import CONFIG_STEMS, SOURCES, Source, header_map
@@ -159,7 +160,9 @@ def read_xlsx_grid(path: Path) -> Grid:
         grid = Grid(path)
         for ws in wb.worksheets:
             rows: list[tuple[int, list[object]]] = []
-            for number, cells in enumerate(ws.iter_rows(min_row=1, min_col=1, values_only=True), start=1):
+            fast = xlsx_fast.sheet_rows(ws)
+            cell_rows = fast if fast is not None else ws.iter_rows(min_row=1, min_col=1, values_only=True)
+            for number, cells in enumerate(cell_rows, start=1):
                 values = [_clean(v) for v in cells]
                 if any(v is not None for v in values):
                     rows.append((number, values))
@@ -197,11 +200,25 @@ def scan_grid_pnr(grid: Grid, display_name: str | None = None) -> list[pnr.PnrHi
             for i, value in enumerate(values):
                 if value is None or isinstance(value, (date, datetime, bool)):
                     continue
+                if isinstance(value, str):
+                    if len(value) < 10 or _few_digits(value):
+                        continue  # a personnummer has at least 10 digits
+                elif isinstance(value, int) and -10**9 < value < 10**9:
+                    continue
                 if pnr.looks_like_pnr(value):
                     header = header_row[i] if i < len(header_row) else None
                     hits.append(pnr.PnrHit(prefix, number, _column_name(get_column_letter(i + 1), header),
                                            pnr.mask(value)))
     return hits
+
+
+_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def _few_digits(text: str) -> bool:
+    """ASCII text with fewer than 10 digits cannot hold a personnummer (cheap prefilter for the
+    scan; non-ASCII text is always checked in full, since the pattern's \\d matches any digit)."""
+    return text.isascii() and len(text) - len(text.translate(_DIGITS)) < 10
 
 
 def scan_text_pnr(name: str, text: str) -> list[pnr.PnrHit]:

@@ -32,7 +32,7 @@ def build_report(db: Path, kind: str) -> tuple[bytes, str, Any]:
     target = current_target(Path(db))
     if target is None or not target.exists():
         raise FileNotFoundError(f"Det finns ingen databas vid {db}; läs in studien först.")
-    con = duckdb.connect(str(target), read_only=True, config={"threads": 2})  # as the app opens it
+    con = duckdb.connect(str(target), read_only=True)  # as the app opens it
     try:
         cur = con.cursor()
         config = read_config(cur)

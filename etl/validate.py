@@ -11,10 +11,10 @@ import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, get_args
+from typing import Annotated, Any, get_args
 
-from pydantic import TypeAdapter, ValidationError
-from pydantic_core import core_schema
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError, core_schema
 
 from etl.tables import RawRow, RawTable
 from schema import vocab
@@ -191,19 +191,120 @@ def _field_of_error(err: dict[str, Any], model: type[SourceRow], hmap: dict[str,
     return None
 
 
+# --- fast path: each distinct cell value validated once per field --------------------------------
+#
+# A row whose every field value passes its field's own validators (the same pydantic validators,
+# run per field with the same context and model configuration, results cached per distinct value)
+# is built with `model_construct` and then checked by the model's "after" validators. Any row for
+# which anything fails, or whose model has validators this shortcut does not cover, goes through
+# the full pydantic model, so rejected rows get exactly the same errors as before.
+
+_FAIL = object()
+
+
+class _FastModel:
+    def __init__(self, model: type[SourceRow]):
+        decorators = model.__pydantic_decorators__
+        after = [d.func for d in decorators.model_validators.values() if d.info.mode == "after"]
+        self.usable = (
+            len(after) == len(decorators.model_validators)
+            and not decorators.field_validators
+            and not getattr(decorators, "root_validators", None)
+        )
+        self.model = model
+        self.after = after
+        config = ConfigDict(**{k: v for k, v in model.model_config.items()
+                               if k in ("str_strip_whitespace", "str_to_lower", "str_to_upper")})
+        self.adapters: dict[str, TypeAdapter] = {}
+        self.defaults: dict[str, object] = {}
+        self.required: set[str] = set()
+        for name, info in model.model_fields.items():
+            annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+            self.adapters[name] = TypeAdapter(annotation, config=config)
+            if info.is_required():
+                self.required.add(name)
+            elif info.default_factory is not None:
+                self.usable = False
+            else:
+                self.defaults[name] = info.default
+
+    def rows(self, data: list[dict[str, object]], context: dict[str, Any]) -> list[SourceRow | None]:
+        """The validated row for each prepared dict, or None where the full model must decide."""
+        caches: dict[str, dict[object, object]] = {name: {} for name in self.adapters}
+        construct = self.model.model_construct
+        out: list[SourceRow | None] = []
+        for values in data:
+            if not self.required.issubset(values):
+                out.append(None)
+                continue
+            fields = dict(self.defaults)
+            ok = True
+            for name, value in values.items():
+                cache = caches.get(name)
+                if cache is None:
+                    continue  # not a field (ignored like extra="ignore")
+                key = (type(value), value.hex() if type(value) is float else value)
+                parsed = cache.get(key, _FAIL)
+                if parsed is _FAIL:
+                    try:
+                        parsed = self.adapters[name].validate_python(value, context=context)
+                    except ValidationError:
+                        ok = False
+                        break
+                    cache[key] = parsed
+                fields[name] = parsed
+            if not ok:
+                out.append(None)
+                continue
+            row = construct(**fields)
+            try:
+                for check in self.after:
+                    row = check(row)
+            except (ValueError, AssertionError, PydanticCustomError):
+                out.append(None)
+                continue
+            out.append(row)
+        return out
+
+
+_FAST: dict[type, _FastModel] = {}
+
+
+def _fast(model: type[SourceRow]) -> _FastModel:
+    if model not in _FAST:
+        _FAST[model] = _FastModel(model)
+    return _FAST[model]
+
+
 def validate_table(table: RawTable, ctx: ValidationContext) -> SourceResult:
-    """Field and row rules of the source's model. One pass over the whole list; when some rows
-    fail, a second pass over the rows that passed (pydantic reports every failing row at once)."""
+    """Field and row rules of the source's model. Rows that pass the per-field fast path are
+    accepted; the others are validated by the model as a list in one pass, and when some of them
+    fail, a second pass over those that passed (pydantic reports every failing row at once)."""
     model = source(table.source_key).model
     adapter = _adapter(model)
-    hmap = header_map(model)
     result = SourceResult(table)
     data = [_prepare(model, r.values) for r in table.rows]
     context = {"study": ctx}
+    fast = _fast(model)
+    rows = fast.rows(data, context) if fast.usable else [None] * len(data)
+    slow = [i for i, row in enumerate(rows) if row is None]
+    if slow:
+        sub = _validate_reference(table, model, adapter, [table.rows[i] for i in slow],
+                                  [data[i] for i in slow], context, result)
+        for i, row in zip(slow, sub, strict=True):
+            rows[i] = row
+    result.accepted = [Accepted(raw, row) for raw, row in zip(table.rows, rows, strict=True) if row is not None]
+    return result
+
+
+def _validate_reference(table: RawTable, model: type[SourceRow], adapter: TypeAdapter, raws: list[RawRow],
+                        data: list[dict[str, object]], context: dict[str, Any],
+                        result: SourceResult) -> list[SourceRow | None]:
+    """The full model over `data` (rows `raws`): rejections recorded in `result`; the validated
+    row per position, None for a rejected one."""
+    hmap = header_map(model)
     try:
-        rows = adapter.validate_python(data, context=context)
-        result.accepted = [Accepted(raw, row) for raw, row in zip(table.rows, rows, strict=True)]
-        return result
+        return list(adapter.validate_python(data, context=context))
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
     bad: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -213,14 +314,15 @@ def validate_table(table: RawTable, ctx: ValidationContext) -> SourceResult:
             raise RuntimeError(f"oväntat valideringsfel i {table.file_name}")
         bad[index].append(err)
     for index in sorted(bad):
-        raw = table.rows[index]
+        raw = raws[index]
         for err in bad[index]:
             name = _field_of_error(err, model, hmap)
             result.rejected.append(make_rejection(table, raw, name, reason_sv(err), str(err.get("type"))))
     good = [i for i in range(len(data)) if i not in bad]
-    rows = adapter.validate_python([data[i] for i in good], context=context)
-    result.accepted = [Accepted(table.rows[i], row) for i, row in zip(good, rows, strict=True)]
-    return result
+    out: list[SourceRow | None] = [None] * len(data)
+    for i, row in zip(good, adapter.validate_python([data[i] for i in good], context=context), strict=True):
+        out[i] = row
+    return out
 
 
 # --- across files -------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ SODERMALM = "sodermalm"
 
 def _connect(target: Path) -> duckdb.DuckDBPyConnection:
     """Same configuration as the dashboard's connection (DuckDB refuses a second one otherwise)."""
-    return duckdb.connect(str(target), read_only=True, config={"threads": 2})
+    return duckdb.connect(str(target), read_only=True)
 
 
 def _gate(db: Path, viewer: Viewer) -> Gate:

@@ -23,7 +23,7 @@ STAGE = {"Remiss": "Före informationsmöte", "Informationsmöte": "Informations
 def frames(demo_db):
     # Closed at once: DuckDB refuses a second in-process connection to the file with another config
     # (the app's), so no connection may stay open across tests.
-    con = duckdb.connect(str(demo_db.resolve()), read_only=True, config={"threads": 2})
+    con = duckdb.connect(str(demo_db.resolve()), read_only=True)
     try:
         gate = Gate(con.cursor(), Viewer("projektledare"))
         return q.referral_funnel.uncached(gate, gate.districts), q.participants.uncached(gate, gate.districts)

@@ -131,7 +131,7 @@ def test_balans_first_checkpoint_is_first_third_of_target(page, people, demo_dir
     table = table_one(page.tabs[1])
     assert f"Totalt (n={n1}) · n" in table.columns
     assert cell(table, "Kön", "Kvinna", "Totalt") == sum(p["gender"] == "Kvinna" for p in first)
-    con = duckdb.connect(str(Path(demo_db).resolve()), read_only=True, config={"threads": 2})  # as the app opens it
+    con = duckdb.connect(str(Path(demo_db).resolve()), read_only=True)  # as the app opens it
     try:
         gate = Gate(con.cursor(), Viewer("projektledare"))
         rows = q.balance_checkpoint_rows.uncached(gate, gate.districts)

@@ -1,0 +1,156 @@
+"""The loader's fast paths give exactly what the reference paths give.
+
+- `etl.xlsx_fast` (regex reader of plain sheets) against openpyxl's read-only `iter_rows`, on
+  quirky sheets written by xlsxwriter and openpyxl (offsets, gaps, shared and inline strings,
+  dates, booleans, special characters), and its fallback to openpyxl on sheets it does not handle.
+- `etl.validate`'s per-field cached fast path against the full pydantic model: same accepted rows,
+  same rejections (messages, cell references), also for one bad row in a big file.
+- The personnummer scan's prefilter never skips a cell the full check would flag.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import openpyxl
+import pytest
+
+from etl import read, validate, xlsx_fast
+from etl.tables import RawRow, RawTable
+from schema.sources import ValidationContext
+from tests import fixtures as fx
+
+
+def _both(path):
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        out = []
+        for ws in wb.worksheets:
+            ref = list(ws.iter_rows(min_row=1, min_col=1, values_only=True))
+            out.append((ref, xlsx_fast.sheet_rows(ws)))
+        return out
+    finally:
+        wb.close()
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(
+        len(x) == len(y) and all(type(u) is type(v) and u == v for u, v in zip(x, y, strict=True))
+        for x, y in zip(a, b, strict=True))
+
+
+def test_fast_xlsx_equals_openpyxl_on_xlsxwriter_quirks(tmp_path):
+    import xlsxwriter
+
+    path = tmp_path / "q.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws = wb.add_worksheet("Instruktioner")
+    ws.write(0, 0, "Fyll i bladet Data")
+    ws = wb.add_worksheet("Data")
+    ws.write(2, 3, "Remisslogg 2024 & <stadsdelar> \"x\"")  # leading empty rows and columns
+    ws.write_row(4, 2, ["Studiekod", "Stadsdel", "Remissdatum", "Anteckning"])
+    ws.write_row(5, 2, ["A0101M1001", "  Södermalm\u00a0", None, "  rad\r\nbrytning  "])
+    ws.write_datetime(5, 4, datetime(2024, 3, 1), fmt)
+    ws.write_row(8, 2, [3, 3.5, True, False])  # gap of two rows; numbers and booleans
+    ws.write_datetime(9, 4, datetime(2024, 3, 1, 13, 30), fmt)
+    ws.write(9, 30, "långt bort")
+    ws.write_string(10, 2, "")
+    ws.write(11, 2, "1e3")
+    ws.write_number(11, 3, 1e21)
+    wb.close()
+    for ref, fast in _both(path):
+        assert fast is not None
+        assert _same(ref, fast)
+
+
+def test_fast_xlsx_equals_openpyxl_on_openpyxl_written_file_with_shared_strings(tmp_path):
+    path = tmp_path / "p.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Blad1"
+    ws["B3"] = "Studiekod"
+    ws["C3"] = "Datum"
+    ws["B4"] = "A0101M1001"
+    ws["C4"] = date(2024, 1, 31)
+    ws["D6"] = 12
+    ws["E6"] = 0.25
+    ws["B7"] = "tab\there"
+    wb.save(path)
+    for ref, fast in _both(path):
+        assert fast is not None
+        assert _same(ref, fast)
+
+
+def test_fast_xlsx_falls_back_to_openpyxl_for_formulas(tmp_path):
+    path = tmp_path / "f.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"] = "Studiekod"
+    ws["A2"] = "=CONCAT(\"A\",\"1\")"
+    wb.save(path)
+    [(ref, fast)] = _both(path)
+    assert fast is None
+    grid = read.read_xlsx_grid(path)
+    assert [r for _, r in grid.sheets[0].rows] == [[v for v in row] for row in ref if any(v is not None for v in row)]
+
+
+def test_read_grid_same_with_and_without_fast_path(tmp_path, monkeypatch):
+    spec = fx.study_rows()["referrals"]
+    path = tmp_path / "remisslogg.xlsx"
+    fx.write_xlsx(path, [*spec["headers"], "Anteckningar"], spec["rows"], preamble=[["Remisslogg"], []],
+                  blank_after={1, 3}, extra_sheets={"Läs mig": [["text"], [None, 5]]})
+    fast = read.read_xlsx_grid(path)
+    monkeypatch.setattr(xlsx_fast, "sheet_rows", lambda ws: None)
+    slow = read.read_xlsx_grid(path)
+    assert [(s.name, s.rows) for s in fast.sheets] == [(s.name, s.rows) for s in slow.sheets]
+
+
+def _reference(table, ctx, monkeypatch):
+    """validate_table with the fast path switched off (every row through the full model)."""
+    with monkeypatch.context() as m:
+        m.setattr(validate._FastModel, "rows", lambda self, data, context: [None] * len(data))
+        return validate.validate_table(table, ctx)
+
+
+def _summary(res):
+    return ([(a.row_number, a.row.model_dump()) for a in res.accepted],
+            [(r.row_number, r.column, r.cell_ref, r.value, r.reason, r.rule) for r in res.rejected])
+
+
+@pytest.mark.parametrize("key", ["referrals", "randomisations", "baseline", "followups", "events",
+                                 "specialists", "assignments", "fidelity", "activity", "employment"])
+def test_fast_validation_equals_full_model(key, monkeypatch):
+    table = fx.raw_tables()[key]
+    ctx = ValidationContext(fx.config())
+    assert _summary(validate.validate_table(table, ctx)) == _summary(_reference(table, ctx, monkeypatch))
+
+
+def test_big_file_with_one_bad_row_gives_the_same_rejection(monkeypatch):
+    base = fx.raw_tables()["referrals"]
+    rows = []
+    for i in range(3000):  # many well-formed rows repeating the same values, then one bad cell
+        template = base.rows[i % len(base.rows)]
+        values = dict(template.values)
+        values["study_code"] = f"{values['study_code']}"[:-3] + f"{i:03d}"[-3:] if i >= len(base.rows) else values["study_code"]
+        rows.append(RawRow(i + 2, values))
+    bad = dict(rows[2500].values)
+    bad["referred_on"] = "31/12/2023 kl 9"
+    rows[2500] = RawRow(rows[2500].row_number, bad)
+    odd = dict(rows[2600].values)
+    odd["district_id"] = "Atlantis"
+    rows[2600] = RawRow(rows[2600].row_number, odd)
+    table = RawTable(base.source_key, base.path, base.sheet, base.headers, base.header_letters, rows)
+    ctx = ValidationContext(fx.config())
+    fast = _summary(validate.validate_table(table, ctx))
+    assert fast == _summary(_reference(table, ctx, monkeypatch))
+    assert {r[0] for r in fast[1]} >= {2502, 2602}
+
+
+@pytest.mark.parametrize("value", ["198112189876", "19811218-9876", "811218-9876", "x 8112189876 y",
+                                   "８１１２１８９８７６", 8112189876, 198112189876, 8112189876.0])
+def test_pnr_prefilter_keeps_every_candidate(tmp_path, value):
+    from schema import pnr
+
+    grid = read.Grid(tmp_path / "x.csv", [read.Sheet(None, [(1, ["Kod"]), (2, [value])])])
+    assert bool(read.scan_grid_pnr(grid)) == pnr.looks_like_pnr(value)
