@@ -15,7 +15,7 @@ def test_page_renders_on_demo_store(demo_db, page):
     assert at.title, "page has a heading"
 
 
-@pytest.mark.parametrize("page", ["oversikt", "rekrytering"])
+@pytest.mark.parametrize("page", PAGES)
 def test_page_explains_empty_store(empty_db, page):
     at = render(empty_db, page)
     assert not at.exception
