@@ -26,9 +26,9 @@ def collect(gate: Gate, config: StudyConfig, selected: tuple[str, ...], people: 
     if attr["randomised"] and attr["share_left"] > config.attrition.alert_level:
         out.append((f"Bortfallet är {tf.pct(attr['left'], attr['randomised'])}, över larmnivån "
                     f"{tf.pct(config.attrition.alert_level, 1)}: överväg överrekrytering.", "bortfall", "🚪"))
-    caseload = q.caseload_daily(gate, selected)
-    if not caseload.empty:
-        now = metrics.caseload_at(caseload, config.data_cutoff)
+    # Only the cut-off day is needed: the whole daily series is hundreds of thousands of rows at scale.
+    now = metrics.caseload_at(q.caseload_by_district_on(gate, selected, config.data_cutoff))
+    if len(now):
         over = now[now > config.caseload.cap]
         for specialist, n in over.items():
             out.append((f"Arbetsspecialist {specialist} har {int(n)} aktiva deltagare (tak {config.caseload.cap}).",

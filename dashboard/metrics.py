@@ -155,9 +155,9 @@ def followup_completion(followups: pd.DataFrame) -> dict[str, int | float | None
 
 # --- caseload --------------------------------------------------------------------------------------
 
-def caseload_at(caseload: pd.DataFrame, day) -> pd.Series:
-    """Active caseload per specialist on `day` (0 for specialists in service without participants)."""
-    on_day = caseload[pd.to_datetime(caseload["day"]) == pd.Timestamp(day)]
+def caseload_at(on_day: pd.DataFrame) -> pd.Series:
+    """Active caseload per specialist from `queries.caseload_by_district_on` for one day, summed
+    over the viewer's districts (0 for specialists in service without participants)."""
     return on_day.groupby("specialist_id")["active_n"].sum()
 
 

@@ -248,9 +248,8 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     followup_table = fu_shown.drop(columns=["_rate"])
 
     # Caseloads at the cut-off.
-    caseload = q.caseload_daily.uncached(gate, districts)
     roster = q.specialist_roster.uncached(gate, districts)
-    now = metrics.caseload_at(caseload, cutoff) if len(caseload) else pd.Series(dtype=int)
+    now = metrics.caseload_at(q.caseload_by_district_on.uncached(gate, districts, cutoff))
     active_ids = sorted(set(roster.loc[roster["is_active_at_cutoff"].astype(bool), "specialist_id"]) | set(now.index))
     cl = pd.DataFrame({"Arbetsspecialist": active_ids,
                        "Aktiva deltagare": [int(now.get(s, 0)) for s in active_ids]})

@@ -180,3 +180,37 @@ def test_belastning_chart_series_weekly_max_when_many_rows():
     assert weekly
     assert list(out["active_n"]) == [7, 14]
     assert list(out["day"]) == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-08")]
+
+
+@pytest.mark.parametrize("role", ["projektledare", "enhetschef:Södermalm"])
+def test_belastning_alert_names_specialists_over_cap_at_cutoff(demo_db, demo, role):
+    """The overview's caseload alert, with the cap lowered so it fires, names exactly the
+    specialists whose caseload at the cut-off (counted from the files, in the viewer's districts)
+    is above it."""
+    import duckdb
+
+    from dashboard import alerts
+    from dashboard import queries as q
+    from dashboard.access import Gate, parse_demo_role, read_config
+    from dashboard.ui import _resolve_districts
+
+    con = duckdb.connect(str(demo_db.resolve()), read_only=True)
+    try:
+        config = read_config(con)
+        viewer = parse_demo_role(role)
+        viewer = type(viewer)(viewer.role, _resolve_districts(config, viewer.districts))
+        gate = Gate(con.cursor(), viewer, store_id=f"alert-test|{role}")
+        cap = 3
+        low_cap = config.model_copy(update={"caseload": config.caseload.model_copy(update={"cap": cap})})
+        got = alerts.collect(gate, low_cap, gate.districts, q.participants.uncached(gate, gate.districts),
+                             q.followup_status.uncached(gate, gate.districts))
+    finally:
+        con.close()
+    district = None if viewer.districts is None else "sodermalm"
+    expected = {s for s in demo.in_service_at_cutoff() if demo.active_on(s, demo.cutoff, district) > cap}
+    named = {text.split()[1]: int(text.split()[3]) for text, page_key, _ in got
+             if page_key == "belastning" and "aktiva deltagare" in text}
+    assert expected and set(named) == expected
+    # a shared specialist's count in a unit manager's alert holds only their district's participants
+    for specialist, n in named.items():
+        assert n == demo.active_on(specialist, demo.cutoff, district)
