@@ -296,12 +296,18 @@ def build_store(
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    _seal(building, final)
+    return final
+
+
+def _seal(building: Path, final: Path) -> None:
+    """Make a closed, checkpointed version file durable under its final name: no write-ahead log
+    may remain, the bytes and the rename reach the disk before anybody is pointed at it."""
     if Path(str(building) + ".wal").exists():
         raise RuntimeError("databasfilen har kvar en .wal efter CHECKPOINT")
     _fsync(building)
     os.rename(building, final)
-    _fsync(vdir)
-    return final
+    _fsync(final.parent)
 
 
 def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, schema_sql: str, rows: list[dict[str, Any]]) -> None:
@@ -353,11 +359,7 @@ def write_new_version(db: Path, mutate, tag: str) -> Path:
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
-            if Path(str(building) + ".wal").exists():
-                raise RuntimeError("databasfilen har kvar en .wal efter CHECKPOINT")
-            _fsync(building)
-            building.rename(final)
-            _fsync(vdir)
+            _seal(building, final)
             swap_link(db, final)
         except BaseException:
             clean_leftovers(db)
