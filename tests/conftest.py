@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,10 +35,29 @@ def browser():
         b.close()
 
 
-def _load(folder: Path, db: Path) -> int:
+def load_quietly(folder: Path, db: Path) -> int:
+    """`ipsdash load` with its summary swallowed; returns the exit status."""
     from etl.load import load
 
     return load(folder, db, io.StringIO(), io.StringIO())
+
+
+@contextmanager
+def environment(values: dict[str, str], unset: tuple[str, ...] = ()):
+    """Set (and unset) environment variables for an AppTest run, then restore them exactly."""
+    names = [*values, *unset]
+    old = {k: os.environ.get(k) for k in names}
+    for k in unset:
+        os.environ.pop(k, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +73,7 @@ def demo_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_db(demo_dir, tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("demo_store") / "ips.duckdb"
-    assert _load(demo_dir, db) == 0
+    assert load_quietly(demo_dir, db) == 0
     return db
 
 
@@ -69,7 +89,7 @@ def mistakes_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def mistakes_db(mistakes_dir, tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("mistakes_store") / "ips.duckdb"
-    assert _load(mistakes_dir, db) == 1
+    assert load_quietly(mistakes_dir, db) == 1
     return db
 
 
@@ -79,23 +99,13 @@ def empty_db(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("empty_store") / "ips.duckdb"
 
 
-def render(db: Path, page: str | None = None, role: str = "projektledare", timeout: float = 60,
-           monkeypatch: pytest.MonkeyPatch | None = None) -> AppTest:
+def render(db: Path, page: str | None = None, role: str = "projektledare", timeout: float = 60) -> AppTest:
     """Run the app on `db` as `role` (e.g. "enhetschef:Södermalm") and switch to `page`."""
-    env = {"IPSDASH_DB": str(db), "IPSDASH_DEMO_ROLE": role}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with environment({"IPSDASH_DB": str(db), "IPSDASH_DEMO_ROLE": role}):
         at = AppTest.from_file(APP, default_timeout=timeout)
         at.run()
         if page and page != "oversikt":
             at.switch_page(f"pages/{page}.py").run()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return at
 
 

@@ -27,7 +27,7 @@ from dashboard.access import (
     parse_roles,
 )
 from etl.close import close_study
-from tests.conftest import PAGES, page_text, render
+from tests.conftest import PAGES, load_quietly, page_text, render
 
 SODERMALM = "sodermalm"
 
@@ -41,12 +41,6 @@ def _gate(db: Path, viewer: Viewer) -> Gate:
     target = db.resolve()
     con = _connect(target)
     return Gate(con.cursor(), viewer, store_id=str(target))
-
-
-def _load(folder: Path, db: Path) -> int:
-    from etl.load import load
-
-    return load(folder, db, io.StringIO(), io.StringIO())
 
 
 # --- the gate's SQL check ----------------------------------------------------------------------
@@ -315,7 +309,7 @@ def test_pnr_in_source_is_refused_and_dashboard_shows_previous_data(demo_dir, tm
     folder = tmp_path / "src"
     shutil.copytree(demo_dir, folder)
     db = tmp_path / "store" / "ips.duckdb"
-    assert _load(folder, db) == 0
+    assert load_quietly(folder, db) == 0
     before = db.resolve()
     pnr = "19121212-1212"
     path = folder / "sysselsattning.csv"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import shutil
 import statistics
@@ -19,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import outcomes, ui
 from dashboard.access import PAGES_BY_ROLE, Viewer
 from etl.close import close_study
-from tests.conftest import APP, PAGES, page_text, render
+from tests.conftest import APP, PAGES, environment, load_quietly, page_text, render
 from tests.test_access import _gate, xlsx_text
 
 ROLES = ["projektledare", "projektgrupp", "styrgrupp", "enhetschef:Södermalm", "forskare", "admin"]
@@ -46,23 +45,17 @@ def sentinel_dir(demo_dir, tmp_path_factory) -> Path:
     return out
 
 
-def _load(folder: Path, db: Path) -> int:
-    from etl.load import load
-
-    return load(folder, db, io.StringIO(), io.StringIO())
-
-
 @pytest.fixture(scope="session")
 def sentinel_db(sentinel_dir, tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("sentinel_store") / "ips.duckdb"
-    assert _load(sentinel_dir, db) == 0
+    assert load_quietly(sentinel_dir, db) == 0
     return db
 
 
 @pytest.fixture(scope="session")
 def closed_db(sentinel_dir, tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("closed_store") / "ips.duckdb"
-    assert _load(sentinel_dir, db) == 0
+    assert load_quietly(sentinel_dir, db) == 0
     assert close_study(db, "Projektledaren", "Styrgruppsbeslut 2026-12-31", io.StringIO(), io.StringIO()) == 0
     return db
 
@@ -81,27 +74,21 @@ def locked_pages(sentinel_db):
         return made
 
     ui.download_bytes = spy
-    old = {k: os.environ.get(k) for k in ("IPSDASH_DB", "IPSDASH_DEMO_ROLE")}
     try:
         for role in ROLES:
             # One session per role, switching pages as a user would (faster than a fresh app each).
-            os.environ.update({"IPSDASH_DB": str(sentinel_db), "IPSDASH_DEMO_ROLE": role})
-            at = AppTest.from_file(APP, default_timeout=60)
-            at.run()
-            for page in PAGES:
-                if page not in PAGES_BY_ROLE[role.split(":")[0]]:
-                    continue
-                current.clear()
-                at.switch_page(f"pages/{page}.py").run()
-                seen[(role, page)] = (page_text(at), [e.value for e in at.exception], len(at.dataframe),
-                                      list(current))
+            with environment({"IPSDASH_DB": str(sentinel_db), "IPSDASH_DEMO_ROLE": role}):
+                at = AppTest.from_file(APP, default_timeout=60)
+                at.run()
+                for page in PAGES:
+                    if page not in PAGES_BY_ROLE[role.split(":")[0]]:
+                        continue
+                    current.clear()
+                    at.switch_page(f"pages/{page}.py").run()
+                    seen[(role, page)] = (page_text(at), [e.value for e in at.exception], len(at.dataframe),
+                                          list(current))
     finally:
         ui.download_bytes = original
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return seen
 
 

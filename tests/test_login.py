@@ -18,7 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
-from tests.conftest import APP, ROOT, page_text
+from tests.conftest import APP, ROOT, environment, page_text
 
 ROLES_TOML = """
 [users."chef@stad.se"]
@@ -42,10 +42,7 @@ def roles_file(tmp_path_factory) -> Path:
 
 def run_app(db, roles_file, user=None, page=None, secrets=True, env=None, query=None, state=None):
     values = {"IPSDASH_DB": str(db), "IPSDASH_ROLES": str(roles_file), **(env or {})}
-    old = {k: os.environ.get(k) for k in [*values, "IPSDASH_DEMO_ROLE"]}
-    os.environ.pop("IPSDASH_DEMO_ROLE", None)
-    os.environ.update(values)
-    try:
+    with environment(values, unset=("IPSDASH_DEMO_ROLE",)):
         at = AppTest.from_file(APP, default_timeout=60)
         if secrets:
             at.secrets["auth"] = dict(AUTH) if secrets is True else secrets
@@ -57,12 +54,6 @@ def run_app(db, roles_file, user=None, page=None, secrets=True, env=None, query=
         at.run()
         if page:
             at.switch_page(f"pages/{page}.py").run()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return at
 
 

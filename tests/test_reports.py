@@ -19,14 +19,9 @@ import pytest
 from etl import report as cli_report
 from etl.paths import current_target, versions_dir
 from tests import independent as ind
+from tests.conftest import load_quietly
 
 SENTINEL = "987654"
-
-
-def _load(folder: Path, db: Path) -> None:
-    from etl.load import load
-
-    assert load(folder, db, io.StringIO(), io.StringIO()) == 0
 
 
 def pdf_text(path: Path) -> str:
@@ -52,7 +47,7 @@ def sentinel_dir(demo_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def report_db(sentinel_dir, tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("report_store") / "ips.duckdb"
-    _load(sentinel_dir, db)
+    assert load_quietly(sentinel_dir, db) == 0
     con = duckdb.connect(str(current_target(db)), read_only=True)
     try:  # the sentinel really is in the store, sealed
         assert con.execute(f"select count(*) from sealed.employment where income_sek = {SENTINEL}").fetchone()[0] == 1
@@ -167,7 +162,7 @@ def test_report_snapshots_survive_the_next_load(report_db, sentinel_dir, tmp_pat
     db = tmp_path / "copy" / "ips.duckdb"
     shutil.copytree(report_db.parent, db.parent, symlinks=True)
     cli_report.write_snapshot(db, "styrgrupp", json.dumps({"key_figures": {}}), "2024-06-30")
-    _load(sentinel_dir, db)
+    assert load_quietly(sentinel_dir, db) == 0
     con = duckdb.connect(str(current_target(db)), read_only=True)
     try:
         n = con.execute("select count(*) from meta.report_snapshots where data_cutoff = '2024-06-30'").fetchone()[0]
