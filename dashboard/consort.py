@@ -15,7 +15,7 @@ import textwrap
 import altair as alt
 import pandas as pd
 
-from dashboard import transforms as tf
+from dashboard import privacy
 from schema import vocab
 
 PRELIMINARY = "preliminärt – studien pågår"
@@ -137,7 +137,7 @@ Mask = tuple[int, str] | None
 def _many(values: list[int], mask: Mask) -> list[str]:
     if mask is None:
         return [str(int(v)) for v in values]
-    return tf.suppress_counts([int(v) for v in values], mask[0], mask[1])
+    return privacy.suppress_counts([int(v) for v in values], mask[0], mask[1])
 
 
 def _one(value: int | None, mask: Mask) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from dashboard import alerts as alert_rules
 from dashboard import attrition as att
-from dashboard import consort, metrics
+from dashboard import consort, metrics, privacy
 from dashboard import operations as ops
 from dashboard import queries as q
 from dashboard import transforms as tf
@@ -38,28 +38,17 @@ FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 # --- small helpers --------------------------------------------------------------------------------
 
 def _mask(gate: Gate, config: StudyConfig) -> consort.Mask:
-    if gate.viewer.suppress_small_cells:
-        return (config.privacy.small_cell_threshold, config.privacy.small_cell_text)
-    return None
+    rule = privacy.policy(gate.viewer, config)
+    return None if rule is None else (rule.threshold, rule.text)
 
 
 def _fmt(gate: Gate, config: StudyConfig):
     """Count formatter for this viewer: masks 1..threshold for roles whose figures leave the group."""
-    threshold, text = config.privacy.small_cell_threshold, config.privacy.small_cell_text
-    if gate.viewer.suppress_small_cells:
-        return lambda n: tf.mask_count(int(n), threshold, text)
-    return lambda n: str(int(n))
+    return privacy.counter(gate.viewer, config)
 
 
-def _suppress(gate: Gate, config: StudyConfig, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """As `ui.suppress_table`: small counts masked, plus a complementary cell per column."""
-    if not gate.viewer.suppress_small_cells or frame.empty:
-        return frame
-    out = frame.copy()
-    for column in columns:
-        values = [int(v) if pd.notna(v) else 0 for v in out[column]]
-        out[column] = tf.suppress_counts(values, config.privacy.small_cell_threshold, config.privacy.small_cell_text)
-    return out
+def _suppress(gate: Gate, config: StudyConfig, frame: pd.DataFrame, columns: list[str], **options) -> pd.DataFrame:
+    return privacy.suppress_table(gate.viewer, config, frame, columns, **options)
 
 
 def _share(part: int, whole: int, masked: bool) -> str:
@@ -177,8 +166,8 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
 
     # Recruitment per district.
     counts = [int((people["district_id"] == d).sum()) for d in districts]
-    shown_counts = tf.suppress_counts(counts, config.privacy.small_cell_threshold, config.privacy.small_cell_text) \
-        if gate.viewer.suppress_small_cells else [str(c) for c in counts]
+    rule = privacy.policy(gate.viewer, config)
+    shown_counts = privacy.suppress_counts(counts, rule.threshold, rule.text) if rule else [str(c) for c in counts]
     _, projections = metrics.district_accrual_table(people, config, districts)
     rec_rows = []
     for d, n, shown in zip(districts, counts, shown_counts, strict=True):

@@ -225,26 +225,6 @@ def checkpoint_sizes(target: int, checkpoints: int = 3) -> list[int]:
     return [math.ceil(target * k / checkpoints) for k in range(1, checkpoints + 1)]
 
 
-# --- small cells ----------------------------------------------------------------------------------
-
-def suppress_counts(counts: list[int], threshold: int, text: str) -> list[str]:
-    """Counts 1..threshold shown as `text`; if only one cell would be hidden in a group whose total
-    is shown, the next smallest non-zero cell is hidden too so it cannot be backed out."""
-    shown = [str(c) for c in counts]
-    hidden = [i for i, c in enumerate(counts) if 0 < c <= threshold]
-    if len(hidden) == 1:
-        others = sorted((c, i) for i, c in enumerate(counts) if c > 0 and i not in hidden)
-        if others:
-            hidden.append(others[0][1])
-    for i in hidden:
-        shown[i] = text
-    return shown
-
-
-def mask_count(value: int, threshold: int, text: str) -> str:
-    return text if 0 < value <= threshold else str(value)
-
-
 # --- fidelity -------------------------------------------------------------------------------------
 
 def fidelity_reviews(items: pd.DataFrame) -> pd.DataFrame:

@@ -11,8 +11,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, exports, store
-from dashboard import transforms as tf
+from dashboard import auth, exports, privacy, store
 from dashboard.access import (
     PAGES_BY_ROLE,
     ROLES,
@@ -202,28 +201,12 @@ def page(title: str, question: str) -> RunContext | None:
 
 def counter(ctx: RunContext):
     """Formats a count, masking small cells for roles whose figures leave the project group."""
-    privacy = ctx.config.privacy if ctx.config else None
-
-    def fmt(n: int) -> str:
-        if ctx.viewer.suppress_small_cells and privacy is not None:
-            return tf.mask_count(int(n), privacy.small_cell_threshold, privacy.small_cell_text)
-        return str(int(n))
-
-    return fmt
+    return privacy.counter(ctx.viewer, ctx.config)
 
 
-def suppress_table(ctx: RunContext, frame: pd.DataFrame, count_columns: list[str]) -> pd.DataFrame:
-    """For roles whose figures leave the project group: small counts in `count_columns` shown as
-    the configured text, with a complementary cell hidden per column so totals cannot back them out.
-    Other roles get the frame unchanged."""
-    if not ctx.viewer.suppress_small_cells or ctx.config is None or frame.empty:
-        return frame
-    privacy = ctx.config.privacy
-    out = frame.copy()
-    for column in count_columns:
-        values = [int(v) if pd.notna(v) else 0 for v in out[column]]
-        out[column] = tf.suppress_counts(values, privacy.small_cell_threshold, privacy.small_cell_text)
-    return out
+def suppress_table(ctx: RunContext, frame: pd.DataFrame, count_columns: list[str], **options) -> pd.DataFrame:
+    """`frame` as this run's viewer may see it (`privacy.suppress_table`)."""
+    return privacy.suppress_table(ctx.viewer, ctx.config, frame, count_columns, **options)
 
 
 def alerts(ctx: RunContext, people: pd.DataFrame, followups: pd.DataFrame) -> list[tuple[str, str, str]]:
@@ -253,30 +236,13 @@ def empty(message: str = "Inga deltagare i urvalet.") -> None:
     st.info(message + " Ändra stadsdelsfiltret i sidomenyn för att se fler.", icon="🔎")
 
 
-ROW_LEVEL_COLUMNS = {"study_code", "studiekod", "kod"}
 LAZY_DOWNLOAD_CELLS = 20_000  # tables larger than this are built on click, not on every run
 
 
 def download_frame(viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame,
                    count_columns: list[str] | None = None) -> pd.DataFrame | None:
-    """The frame as `viewer` may take it away. For roles whose figures leave the project group
-    (styrgrupp): no row-level data (None), and counts 1..threshold in `count_columns` (default:
-    every integer column) masked with a complementary cell hidden per column. Others: unchanged."""
-    if not viewer.suppress_small_cells:
-        return frame
-    if any(str(c).strip().lower() in ROW_LEVEL_COLUMNS for c in frame.columns):
-        return None
-    if config is None or frame.empty:
-        return frame
-    privacy = config.privacy
-    columns = count_columns if count_columns is not None else [
-        c for c in frame.columns if pd.api.types.is_integer_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-    ]
-    out = frame.copy()
-    for column in columns:
-        values = [int(v) if pd.notna(v) else 0 for v in out[column]]
-        out[column] = tf.suppress_counts(values, privacy.small_cell_threshold, privacy.small_cell_text)
-    return out
+    """The frame as `viewer` may take it away (`privacy.download_frame`)."""
+    return privacy.download_frame(viewer, config, frame, count_columns)
 
 
 def download_bytes(viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame, topic: str,

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from dashboard import privacy
 from dashboard import transforms as tf
 
 
@@ -63,7 +64,7 @@ def test_smd_categorical_three_levels_is_symmetric_and_nonnegative():
     ],
 )
 def test_suppress_counts_hides_small_cells_and_a_complement(counts, expected):
-    assert tf.suppress_counts(counts, 4, "<5") == expected
+    assert privacy.suppress_counts(counts, 4, "<5") == expected
 
 
 def test_project_accrual_constant_rate_centres_on_naive_estimate():

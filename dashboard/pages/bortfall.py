@@ -31,7 +31,6 @@ horizon_days = horizon_months * tf.DAYS_PER_MONTH
 names = {d: ctx.short_name(d) for d in ctx.selected}
 suppressing = ctx.viewer.suppress_small_cells
 expected_range = f"{rules.expected_low * 100:.0f}–{rules.expected_high * 100:.0f} %"
-mask_text = config.privacy.small_cell_text
 
 
 def pct(x: float | None) -> str:
@@ -41,11 +40,7 @@ def pct(x: float | None) -> str:
 def masked(frame: pd.DataFrame, counts: list[str], shares: dict[str, str]) -> pd.DataFrame:
     """Counts suppressed for the roles that need it; a share whose count is hidden is hidden too
     (otherwise share × n gives the count back). `shares` maps share column → its count column."""
-    out = ui.suppress_table(ctx, frame, counts)
-    if suppressing:
-        for share, source in shares.items():
-            out[share] = [mask_text if str(c) == mask_text else v for v, c in zip(out[share], out[source], strict=True)]
-    return out
+    return ui.suppress_table(ctx, frame, counts, shares=shares)
 
 
 def readable(frame: pd.DataFrame, shares: list[str]) -> pd.DataFrame:
