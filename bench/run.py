@@ -37,7 +37,7 @@ def _child(code: str, env: dict | None = None) -> dict:
 def generate(scale: int, folder: Path) -> float:
     shutil.rmtree(folder, ignore_errors=True)
     t = time.perf_counter()
-    subprocess.run([PY, "-m", "etl.cli", "demo", "--out", str(folder), "--scale", str(scale)],
+    subprocess.run([PY, "-m", "ipsdash.cli", "demo", "--out", str(folder), "--scale", str(scale)],
                    cwd=ROOT, check=True, capture_output=True)
     return time.perf_counter() - t
 

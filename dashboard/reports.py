@@ -3,7 +3,7 @@
 Both are built through a `Gate` like every page, so scope, blinding, the outcome lock and (for the
 steering group) small-cell suppression are the same code path as on screen. Builders here are pure:
 they read through the gate and return figures or bytes; writing the report snapshot into the store
-is the CLI's job (`etl/report.py`), never the app's.
+is the CLI's job (`ipsdash/report.py`), never the app's.
 """
 
 from __future__ import annotations

@@ -8,21 +8,17 @@ Each script run takes its own cursor (one connection shared by sessions fails un
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 import streamlit as st
 
-from etl.paths import store_path
+from etl import paths
 
 
 def current_target() -> Path | None:
-    db = store_path()
-    if not os.path.lexists(db):
-        return None
-    target = db.resolve()
-    return target if target.exists() else None
+    target = paths.current_target(paths.store_path())
+    return target if target is not None and target.exists() else None
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

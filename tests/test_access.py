@@ -188,7 +188,7 @@ def test_cached_queries_keyed_by_role_scope_and_close(demo_db, tmp_path):
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "etl.cli", "close-study", "--by", "Test", "--note", "test",
+    done = subprocess.run([sys.executable, "-m", "ipsdash.cli", "close-study", "--by", "Test", "--note", "test",
                            "--db", str(db)], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
     assert done.returncode == 0, done.stderr
     closed_gate = _gate(db, Viewer("forskare"))
@@ -275,7 +275,7 @@ def test_close_study_appends_audit_row_in_new_version(demo_db, tmp_path, capsys)
     old = db.resolve()
     old_bytes = old.read_bytes()
     reader = duckdb.connect(str(old), read_only=True)  # a dashboard reading during the close
-    from etl.cli import main
+    from ipsdash.cli import main
 
     assert main(["close-study", "--by", "Projektledaren", "--note", "Styrgruppsbeslut", "--db", str(db)]) == 0, capsys.readouterr().err
     assert db.resolve() != old and old.read_bytes() == old_bytes

@@ -205,7 +205,7 @@ def test_browser_steering_pdf_from_cli_matches_source_files(demo_db, demo_dir, t
     shutil.copytree(demo_db.parent, db.parent, symlinks=True)  # the CLI writes a snapshot: not into demo_db
     out = ARTIFACTS / "styrgruppsrapport.pdf"
     ARTIFACTS.mkdir(exist_ok=True)
-    done = subprocess.run([sys.executable, "-m", "etl.cli", "report", "styrgrupp", "--out", str(out), "--db", str(db)],
+    done = subprocess.run([sys.executable, "-m", "ipsdash.cli", "report", "styrgrupp", "--out", str(out), "--db", str(db)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True).stdout

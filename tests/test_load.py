@@ -213,7 +213,7 @@ def test_load_refuses_personnummer_subprocess_and_in_config(tmp_path):
     folder = fx.write_study(tmp_path / "in", fmt="csv")
     text = (folder / "studie.toml").read_text("utf-8")
     (folder / "studie.toml").write_text(text + '\n# kontakt 19811218-9876\n', "utf-8")
-    proc = subprocess.run([sys.executable, "-m", "etl.cli", "load", str(folder), "--db", str(db)],
+    proc = subprocess.run([sys.executable, "-m", "ipsdash.cli", "load", str(folder), "--db", str(db)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "studie.toml, rad" in proc.stderr and "XXXXXXXX-XXXX" in proc.stderr
@@ -264,7 +264,7 @@ def test_load_killed_halfway_leaves_previous_store_intact(tmp_path, phase):
     fx.add_row(rows, "followups", {"Studiekod": "A0314M27", "Tidpunkt": 18, "Status": "Missad"})
     fx.write_study(folder, rows, fmt="xlsx")
     env = dict(os.environ, IPSDASH_TEST_PAUSE=phase)
-    proc = subprocess.Popen([sys.executable, "-m", "etl.cli", "load", str(folder), "--db", str(db)],
+    proc = subprocess.Popen([sys.executable, "-m", "ipsdash.cli", "load", str(folder), "--db", str(db)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()

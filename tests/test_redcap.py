@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from etl import cli
 from etl.redcap import (
     DEFAULT_MAPPING,
     RedcapApiError,
@@ -23,6 +22,7 @@ from etl.redcap import (
 )
 from etl.redcap_export import write_redcap_export
 from etl.tables import RawTable, SourceFileError
+from ipsdash import cli
 from schema import vocab
 from schema.config import load_config
 from schema.sources import BaselineRow, FollowUpRow, ValidationContext

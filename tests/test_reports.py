@@ -16,8 +16,8 @@ import duckdb
 import openpyxl
 import pytest
 
-from etl import report as cli_report
 from etl.paths import current_target, versions_dir
+from ipsdash import report as cli_report
 from tests import independent as ind
 from tests.conftest import load_quietly
 

@@ -9,7 +9,6 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter, range_boundaries
 
-from etl import cli
 from etl.template import (
     INSTRUCTIONS_SHEET,
     LISTS_SHEET,
@@ -17,6 +16,7 @@ from etl.template import (
     data_sheet_name,
     write_templates,
 )
+from ipsdash import cli
 from schema import pnr, vocab
 from schema.config import load_config
 from schema.sources import SOURCES, ValidationContext, header_map, header_of, source

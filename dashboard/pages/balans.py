@@ -12,7 +12,7 @@ from dashboard import attrition as at
 from dashboard import charts, ui
 from dashboard import queries as q
 from dashboard import transforms as tf
-from schema import vocab
+from dashboard.contract import vocab
 
 ctx = ui.page("Balans", "Är grupperna lika vid baslinjen – vid varje tredjedel av rekryteringen och nu?")
 if ctx is None:

@@ -10,7 +10,7 @@ from dashboard import attrition as at
 from dashboard import charts, ui
 from dashboard import queries as q
 from dashboard import transforms as tf
-from schema import vocab
+from dashboard.contract import vocab
 
 ctx = ui.page("Bortfall", "Hur många lämnar studien, när och varför – och räcker de som blir kvar till analysen?")
 if ctx is None:

@@ -7,8 +7,7 @@ import streamlit as st
 
 from dashboard import queries as q
 from dashboard import ui
-from etl.validate import group_rejections, refs_text
-from schema.sources import SOURCES
+from dashboard.contract import SOURCES, group_rejections, refs_text
 
 ctx = ui.page("Datakvalitet", "Vilka filer lästes in, och vilka rader avvisades – och varför?")
 if ctx is None:

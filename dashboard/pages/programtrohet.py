@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import operations as ops
 from dashboard import queries as q
 from dashboard import ui
-from schema import vocab
+from dashboard.contract import vocab
 
 ctx = ui.page("Programtrohet", "Hur väl följer IPS-verksamheten modellen enligt programtrohetsskalan?")
 if ctx is None:

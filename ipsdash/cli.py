@@ -8,13 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dashboard
 from etl.paths import store_path
 
 
 def _serve(args: argparse.Namespace) -> int:
     db = store_path(args.db)
     env = dict(os.environ, IPSDASH_DB=str(db.absolute()))
-    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    app = Path(dashboard.__file__).resolve().parent / "app.py"
     cmd = [sys.executable, "-m", "dashboard.launch", "run", str(app), "--server.port", str(args.port),
            "--server.address", args.address, "--browser.gatherUsageStats", "false",
            "--server.headless", "true"]
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_close_command(args)
     if args.command == "report":
-        from etl.report import run_report_command
+        from ipsdash.report import run_report_command
 
         return run_report_command(args)
     if args.command == "template":
