@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the project needs into .venv (idempotent): Python packages, and the Debian
 # font the steering report's PDF embeds. With --test also the test dependencies and the Debian
-# packages the browser and report tests use (Chromium, poppler).
+# packages the browser and report tests use (Chromium, poppler), and what the benchmark imports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +26,7 @@ need=()
 # The steering report's PDF embeds DejaVu Sans (Swedish characters); dashboard/reports.py reads it.
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need+=(fonts-dejavu-core)
 if [ "${1:-}" = "--test" ]; then
-  pip_install -e ".[test]"
+  pip_install -e ".[test,bench]"
   command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-noto-color-emoji)
   command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 else
