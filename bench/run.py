@@ -23,22 +23,36 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-PAGES = ["oversikt", "rekrytering", "balans", "bortfall", "uppfoljning", "belastning",
-         "programtrohet", "utfall", "datakvalitet"]
+PAGES = [
+    "oversikt",
+    "rekrytering",
+    "balans",
+    "bortfall",
+    "uppfoljning",
+    "belastning",
+    "programtrohet",
+    "utfall",
+    "datakvalitet",
+]
 
 
 def _child(code: str, env: dict | None = None) -> dict:
     """Run Python code in a fresh process that prints one JSON line last; return it."""
-    out = subprocess.run([PY, "-c", code], cwd=ROOT, env={**os.environ, **(env or {})},
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [PY, "-c", code], cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def generate(scale: int, folder: Path) -> float:
     shutil.rmtree(folder, ignore_errors=True)
     t = time.perf_counter()
-    subprocess.run([PY, "-m", "ipsdash.cli", "demo", "--out", str(folder), "--scale", str(scale)],
-                   cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [PY, "-m", "ipsdash.cli", "demo", "--out", str(folder), "--scale", str(scale)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - t
 
 
@@ -110,9 +124,25 @@ def browser(db: Path, page: str) -> dict:
 
     port = _free_port()
     env = {**os.environ, "IPSDASH_DB": str(db), "IPSDASH_DEMO_ROLE": "projektledare"}
-    server = subprocess.Popen([PY, "-m", "dashboard.launch", "run", "dashboard/app.py", "--server.port", str(port),
-                               "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "dashboard.launch",
+            "run",
+            "dashboard/app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(200):
             try:
@@ -121,9 +151,17 @@ def browser(db: Path, page: str) -> dict:
             except OSError:
                 time.sleep(0.1)
         with sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            chromium = pw.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                ],
+            )
             tab = chromium.new_page(viewport={"width": 1400, "height": 1000})
             done = '[data-testid="stApp"][data-test-script-state="notRunning"]'
             for p in PAGES:  # warm the server like a user session would
@@ -147,8 +185,11 @@ def browser(db: Path, page: str) -> dict:
 def machine() -> str:
     cpu = ""
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     mem = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0]) / 1024 / 1024
@@ -188,10 +229,16 @@ print(json.dumps({{"n": c.execute("select count(*) from mart.participants").fetc
 
 def report(results: dict) -> str:
     scales = sorted(results)
-    lines = ["# Benchmark", "", f"Machine: {machine()}.", "",
-             "Produced by `.venv/bin/python bench/run.py`. Times in seconds (wall clock).", "",
-             "| figure | " + " | ".join(f"scale {s}" for s in scales) + " | growth 1→10→100 |",
-             "|---|" + "---|" * (len(scales) + 1)]
+    lines = [
+        "# Benchmark",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "Produced by `.venv/bin/python bench/run.py`. Times in seconds (wall clock).",
+        "",
+        "| figure | " + " | ".join(f"scale {s}" for s in scales) + " | growth 1→10→100 |",
+        "|---|" + "---|" * (len(scales) + 1),
+    ]
 
     def row(label, get, fmt="{:.2f}"):
         values = [get(results[s]) for s in scales]
@@ -213,7 +260,10 @@ def report(results: dict) -> str:
         row(f"page {page} warm", lambda r, p=page: r["pages"][p]["warm"])
     row("heaviest page rendered in Chromium", lambda r: r["browser"]["rendered"])
     row("dashboard process RSS after all pages (MB)", lambda r: r["browser"]["rss_mb"], "{:.0f}")
-    lines += ["", "Heaviest page (warm) per scale: " + ", ".join(f"{s}: {results[s]['browser']['page']}" for s in scales) + "."]
+    lines += [
+        "",
+        "Heaviest page (warm) per scale: " + ", ".join(f"{s}: {results[s]['browser']['page']}" for s in scales) + ".",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -43,8 +43,17 @@ BLINDED_ROLES = {"forskare"}
 OUTCOME_ROLES = {"projektledare", "projektgrupp", "styrgrupp", "forskare", "admin"}
 
 
-ALL_PAGES = ("oversikt", "rekrytering", "balans", "bortfall", "uppfoljning", "belastning",
-             "programtrohet", "utfall", "datakvalitet")
+ALL_PAGES = (
+    "oversikt",
+    "rekrytering",
+    "balans",
+    "bortfall",
+    "uppfoljning",
+    "belastning",
+    "programtrohet",
+    "utfall",
+    "datakvalitet",
+)
 # Pages per role. The blinded research lead does not get the caseload page: only the IPS arm has
 # specialists, so caseloads next to coded arms would reveal which code is IPS.
 PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
@@ -126,7 +135,7 @@ def read_config(con: duckdb.DuckDBPyConnection):
 
 def read_study_state(con: duckdb.DuckDBPyConnection) -> StudyState:
     row = con.execute(
-        "select \"at\", actor, detail, data_cutoff from meta.audit_log "
+        'select "at", actor, detail, data_cutoff from meta.audit_log '
         "where action = 'close_study' order by \"at\" limit 1"
     ).fetchone()
     if row is None:
@@ -199,8 +208,9 @@ def _quote(value: str) -> str:
 class Gate:
     """The one door to the store for a viewer; create one per script run on a fresh cursor."""
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, viewer: Viewer,
-                 state: StudyState | None = None, store_id: str = ""):
+    def __init__(
+        self, cursor: duckdb.DuckDBPyConnection, viewer: Viewer, state: StudyState | None = None, store_id: str = ""
+    ):
         self._cur = cursor
         self.viewer = viewer
         self.store_id = store_id  # the store file; part of every cache key
@@ -242,12 +252,10 @@ class Gate:
             if name in ARM_TABLES:
                 cols = f"* replace ({self._arm_expr()} as arm)"
             self._cur.execute(
-                f"create or replace temp view {name} as "
-                f"select {cols} from {table} t where t.district_id in ({scope})"
+                f"create or replace temp view {name} as select {cols} from {table} t where t.district_id in ({scope})"
             )
         self._cur.execute(
-            "create or replace temp view districts as "
-            f"select * from meta.districts where district_id in ({scope})"
+            f"create or replace temp view districts as select * from meta.districts where district_id in ({scope})"
         )
         for name, table in UNSCOPED_TABLES.items():
             if table in existing:
@@ -372,16 +380,18 @@ def parse_roles(text: str) -> RoleFile:
             raise RoleFileError("en användare i rollfilen har okända fält (tillåtna: role, districts, name)")
         role = entry.get("role")
         districts = entry.get("districts")
-        if districts is not None and (not isinstance(districts, list)
-                                      or not all(isinstance(d, str) and d.strip() for d in districts)):
+        if districts is not None and (
+            not isinstance(districts, list) or not all(isinstance(d, str) and d.strip() for d in districts)
+        ):
             raise RoleFileError("districts i rollfilen ska vara en lista med stadsdelsnamn")
         if role != "enhetschef" and districts:
             raise RoleFileError("bara rollen enhetschef begränsas till stadsdelar i rollfilen")
         if key in users:
             raise RoleFileError("en e-postadress förekommer två gånger i rollfilen")
         try:
-            users[key] = Viewer(role=str(role), districts=tuple(d.strip() for d in districts) if districts else None,
-                                user=key)
+            users[key] = Viewer(
+                role=str(role), districts=tuple(d.strip() for d in districts) if districts else None, user=key
+            )
         except AccessDenied as exc:
             raise RoleFileError(f"rollfilen: {exc}") from None
     return RoleFile(users=users)
@@ -404,5 +414,4 @@ def scoped_config(config, districts: tuple[str, ...]):
     if len(districts) == len(config.districts):
         return config
     kept = [d for d in config.districts if d.id in districts]
-    return config.model_copy(update={"districts": kept,
-                                     "target_randomised": sum(d.target for d in kept) or 1})
+    return config.model_copy(update={"districts": kept, "target_randomised": sum(d.target for d in kept) or 1})

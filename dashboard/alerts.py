@@ -11,8 +11,14 @@ from dashboard.access import Gate
 from schema.config import StudyConfig
 
 
-def collect(gate: Gate, config: StudyConfig, selected: tuple[str, ...], people: pd.DataFrame,
-            followups: pd.DataFrame, name=lambda d: d) -> list[tuple[str, str, str]]:
+def collect(
+    gate: Gate,
+    config: StudyConfig,
+    selected: tuple[str, ...],
+    people: pd.DataFrame,
+    followups: pd.DataFrame,
+    name=lambda d: d,
+) -> list[tuple[str, str, str]]:
     """(Swedish text, page key, icon) for every condition the project or steering group must see."""
     out: list[tuple[str, str, str]] = []
     arms = sorted(people["arm"].dropna().unique())
@@ -24,26 +30,49 @@ def collect(gate: Gate, config: StudyConfig, selected: tuple[str, ...], people: 
             out.append((f"Obalans mellan grupperna i {names} (SMD > {config.balance.smd_threshold:g}).", "balans", "⚖️"))
     attr = metrics.attrition(people)
     if attr["randomised"] and attr["share_left"] > config.attrition.alert_level:
-        out.append((f"Bortfallet är {tf.pct(attr['left'], attr['randomised'])}, över larmnivån "
-                    f"{tf.pct(config.attrition.alert_level, 1)}: överväg överrekrytering.", "bortfall", "🚪"))
+        out.append(
+            (
+                f"Bortfallet är {tf.pct(attr['left'], attr['randomised'])}, över larmnivån "
+                f"{tf.pct(config.attrition.alert_level, 1)}: överväg överrekrytering.",
+                "bortfall",
+                "🚪",
+            )
+        )
     # Only the cut-off day is needed: the whole daily series is hundreds of thousands of rows at scale.
     now = metrics.caseload_at(q.caseload_by_district_on(gate, selected, config.data_cutoff))
     if len(now):
         over = now[now > config.caseload.cap]
         for specialist, n in over.items():
-            out.append((f"Arbetsspecialist {specialist} har {int(n)} aktiva deltagare (tak {config.caseload.cap}).",
-                        "belastning", "👥"))
+            out.append(
+                (
+                    f"Arbetsspecialist {specialist} har {int(n)} aktiva deltagare (tak {config.caseload.cap}).",
+                    "belastning",
+                    "👥",
+                )
+            )
     roster = q.specialist_roster(gate, selected)
     for district_id in metrics.districts_short_of_specialists(roster, config, selected):
-        out.append((f"{name(district_id)} har färre än {config.caseload.min_specialists_per_district} "
-                    "arbetsspecialister.", "belastning", "👥"))
+        out.append(
+            (
+                f"{name(district_id)} har färre än {config.caseload.min_specialists_per_district} arbetsspecialister.",
+                "belastning",
+                "👥",
+            )
+        )
     overdue = int((followups["status"] == "overdue").sum()) if len(followups) else 0
     if overdue:
-        out.append((f"{overdue} uppföljningar är försenade (fönstret har stängt utan genomförd uppföljning).",
-                    "uppfoljning", "📋"))
+        out.append(
+            (
+                f"{overdue} uppföljningar är försenade (fönstret har stängt utan genomförd uppföljning).",
+                "uppfoljning",
+                "📋",
+            )
+        )
     if gate.viewer.sees_data_quality:
         rejected = q.rejected_rows(gate)
         if len(rejected):
             files = rejected["file_name"].nunique()
-            out.append((f"{len(rejected)} rader i {files} filer avvisades vid senaste inläsningen.", "datakvalitet", "🧾"))
+            out.append(
+                (f"{len(rejected)} rader i {files} filer avvisades vid senaste inläsningen.", "datakvalitet", "🧾")
+            )
     return out

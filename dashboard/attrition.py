@@ -21,6 +21,7 @@ Z95 = 1.959963984540054
 
 # --- retention -------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Retention:
     """Kaplan–Meier retention at `day` with a 95 % interval and how many were still at risk there."""
@@ -94,8 +95,9 @@ def project_evaluable(participants: pd.DataFrame, target: int, horizon_days: flo
     everyone still in the study at the horizon as evaluable (stopping IPS does not end follow-up).
     """
     curve = tf.kaplan_meier(participants)
-    return EvaluableProjection(len(participants), max(target - len(participants), 0),
-                               retention_with_ci(curve, horizon_days))
+    return EvaluableProjection(
+        len(participants), max(target - len(participants), 0), retention_with_ci(curve, horizon_days)
+    )
 
 
 def retention_summary(participants: pd.DataFrame, group: str | None, months: list[int]) -> pd.DataFrame:
@@ -105,8 +107,11 @@ def retention_summary(participants: pd.DataFrame, group: str | None, months: lis
     rows = []
     for label, part in curve.groupby("group", sort=False):
         first = part.iloc[0]
-        row: dict[str, object] = {"Grupp": label, "Randomiserade": int(first["at_risk"]),
-                                  "Lämnat studien": int(part["events"].sum())}
+        row: dict[str, object] = {
+            "Grupp": label,
+            "Randomiserade": int(first["at_risk"]),
+            "Lämnat studien": int(part["events"].sum()),
+        }
         for m in months:
             r = retention_with_ci(part, m * tf.DAYS_PER_MONTH)
             row[f"Kvar {m} mån"] = None if r.extrapolated else r.retention
@@ -115,6 +120,7 @@ def retention_summary(participants: pd.DataFrame, group: str | None, months: lis
 
 
 # --- attrition by cohort -----------------------------------------------------------------------------
+
 
 def alert_text(share: float | None, alert_level: float, low: float, high: float) -> str:
     if share is None:
@@ -126,8 +132,13 @@ def alert_text(share: float | None, alert_level: float, low: float, high: float)
     return "under förväntat"
 
 
-def cohort_attrition(participants: pd.DataFrame, sizes: list[int], checkpoint_dates: dict[int, date],
-                     cutoff: date, months: tuple[int, ...] = (6, 12)) -> pd.DataFrame:
+def cohort_attrition(
+    participants: pd.DataFrame,
+    sizes: list[int],
+    checkpoint_dates: dict[int, date],
+    cutoff: date,
+    months: tuple[int, ...] = (6, 12),
+) -> pd.DataFrame:
     """Share who left the study, per cohort.
 
     Checkpoint cohorts are the first n_k randomised in the whole study (`enrolment_rank` ≤ n_k),
@@ -144,23 +155,37 @@ def cohort_attrition(participants: pd.DataFrame, sizes: list[int], checkpoint_da
         left_at_checkpoint = None
         if reached:
             left_at_checkpoint = int((part["is_left"] & (left_on.loc[part.index] <= pd.Timestamp(on))).sum())
-        rows.append({
-            "Kohort": f"Kontrollpunkt {k}: de första {size} randomiserade",
-            "Nådd": on if reached else None,
-            "Randomiserade": len(part) if reached else None,
-            "Lämnat när kontrollpunkten nåddes": left_at_checkpoint,
-            "Lämnat t.o.m. datauttaget": int(part["is_left"].sum()) if reached else None,
-        })
+        rows.append(
+            {
+                "Kohort": f"Kontrollpunkt {k}: de första {size} randomiserade",
+                "Nådd": on if reached else None,
+                "Randomiserade": len(part) if reached else None,
+                "Lämnat när kontrollpunkten nåddes": left_at_checkpoint,
+                "Lämnat t.o.m. datauttaget": int(part["is_left"].sum()) if reached else None,
+            }
+        )
     randomised_on = pd.to_datetime(participants["randomised_on"])
     for m in months:
         limit = pd.Timestamp(_months_before(cutoff, m))
         part = participants[randomised_on <= limit]
-        rows.append({"Kohort": f"Randomiserade minst {m} mån före datauttaget", "Nådd": None,
-                     "Randomiserade": len(part), "Lämnat när kontrollpunkten nåddes": None,
-                     "Lämnat t.o.m. datauttaget": int(part["is_left"].sum())})
-    rows.append({"Kohort": "Alla randomiserade", "Nådd": None, "Randomiserade": len(participants),
-                 "Lämnat när kontrollpunkten nåddes": None,
-                 "Lämnat t.o.m. datauttaget": int(participants["is_left"].sum())})
+        rows.append(
+            {
+                "Kohort": f"Randomiserade minst {m} mån före datauttaget",
+                "Nådd": None,
+                "Randomiserade": len(part),
+                "Lämnat när kontrollpunkten nåddes": None,
+                "Lämnat t.o.m. datauttaget": int(part["is_left"].sum()),
+            }
+        )
+    rows.append(
+        {
+            "Kohort": "Alla randomiserade",
+            "Nådd": None,
+            "Randomiserade": len(participants),
+            "Lämnat när kontrollpunkten nåddes": None,
+            "Lämnat t.o.m. datauttaget": int(participants["is_left"].sum()),
+        }
+    )
     out = pd.DataFrame(rows)
     out["Andel lämnat"] = [
         (lf / n) if (n and lf is not None and not pd.isna(lf)) else None
@@ -180,8 +205,12 @@ def district_attrition(participants: pd.DataFrame, name: dict[str, str], with_st
     rows = []
     for district_id, part in participants.groupby("district_id", sort=False):
         n, left = len(part), int(part["is_left"].sum())
-        row = {"Stadsdel": name.get(district_id, district_id), "Randomiserade": n, "Lämnat studien": left,
-               "Andel lämnat": left / n if n else None}
+        row = {
+            "Stadsdel": name.get(district_id, district_id),
+            "Randomiserade": n,
+            "Lämnat studien": left,
+            "Andel lämnat": left / n if n else None,
+        }
         if with_stopped:
             row["Avslutat IPS, kvar i studien"] = int((part["is_stopped_ips"] & ~part["is_left"]).sum())
         rows.append(row)
@@ -189,6 +218,7 @@ def district_attrition(participants: pd.DataFrame, name: dict[str, str], with_st
 
 
 # --- reasons -----------------------------------------------------------------------------------------
+
 
 def reason_counts(frame: pd.DataFrame, reason: str, by: str | None = None) -> pd.DataFrame:
     """Counts per reason (Swedish labels, most common first), with a column per `by` value."""
@@ -206,8 +236,11 @@ def reason_counts(frame: pd.DataFrame, reason: str, by: str | None = None) -> pd
 def stopped_ips_counts(participants: pd.DataFrame) -> dict[str, int]:
     stopped = participants["is_stopped_ips"].astype(bool)
     left = participants["is_left"].astype(bool)
-    return {"stopped": int(stopped.sum()), "still_in": int((stopped & ~left).sum()),
-            "then_left": int((stopped & left).sum())}
+    return {
+        "stopped": int(stopped.sum()),
+        "still_in": int((stopped & ~left).sum()),
+        "then_left": int((stopped & left).sum()),
+    }
 
 
 # --- balance -----------------------------------------------------------------------------------------
@@ -231,8 +264,14 @@ def share_by_arm(frame: pd.DataFrame, column: str, voc: vocab.Vocabulary, arms: 
         part = frame.loc[frame["arm"] == arm, column].dropna()
         for key in voc.keys:
             count = int((part == key).sum())
-            rows.append({"Grupp": arm, "Nivå": voc.label(key), "Antal": count,
-                         "Andel": count / len(part) if len(part) else None})
+            rows.append(
+                {
+                    "Grupp": arm,
+                    "Nivå": voc.label(key),
+                    "Antal": count,
+                    "Andel": count / len(part) if len(part) else None,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -243,8 +282,9 @@ def age_bands_by_arm(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
         part = bands[frame["arm"] == arm].dropna()
         for _, _, label in AGE_BANDS:
             count = int((part == label).sum())
-            rows.append({"Grupp": arm, "Åldersgrupp": label, "Antal": count,
-                         "Andel": count / len(part) if len(part) else None})
+            rows.append(
+                {"Grupp": arm, "Åldersgrupp": label, "Antal": count, "Andel": count / len(part) if len(part) else None}
+            )
     return pd.DataFrame(rows)
 
 
@@ -252,11 +292,17 @@ def age_summary(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     rows = []
     for arm in arms:
         age = frame.loc[frame["arm"] == arm, "age"].dropna().astype(float)
-        rows.append({"Grupp": arm, "n": int(len(age)),
-                     "Medelålder": round(age.mean(), 1) if len(age) else None,
-                     "SD": round(age.std(ddof=1), 1) if len(age) > 1 else None,
-                     "Median": age.median() if len(age) else None,
-                     "Min": age.min() if len(age) else None, "Max": age.max() if len(age) else None})
+        rows.append(
+            {
+                "Grupp": arm,
+                "n": int(len(age)),
+                "Medelålder": round(age.mean(), 1) if len(age) else None,
+                "SD": round(age.std(ddof=1), 1) if len(age) > 1 else None,
+                "Median": age.median() if len(age) else None,
+                "Min": age.min() if len(age) else None,
+                "Max": age.max() if len(age) else None,
+            }
+        )
     return pd.DataFrame(rows)
 
 

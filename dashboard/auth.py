@@ -33,13 +33,15 @@ IDENTITY_CLAIM_ENV = "IPSDASH_IDENTITY_CLAIM"
 DEFAULT_ROLES = ROOT / ".streamlit" / "roles.toml"
 _LOGIN_KEY = "_ipsdash_login_recorded"
 
-REFUSED_TEXT = ("Du är inloggad men har ingen behörighet till IPS-studiens dashboard. "
-                "Kontakta projektledaren om du behöver tillgång.")
-BROKEN_TEXT = ("Inloggningen är inte korrekt konfigurerad, så dashboarden visar ingenting. "
-               "Kontakta systemförvaltaren.")
+REFUSED_TEXT = (
+    "Du är inloggad men har ingen behörighet till IPS-studiens dashboard. "
+    "Kontakta projektledaren om du behöver tillgång."
+)
+BROKEN_TEXT = "Inloggningen är inte korrekt konfigurerad, så dashboarden visar ingenting. Kontakta systemförvaltaren."
 
 
 # --- mode ------------------------------------------------------------------------------------------
+
 
 def roles_path() -> Path:
     return Path(os.environ.get(ROLES_ENV) or DEFAULT_ROLES)
@@ -96,6 +98,7 @@ def login_mode() -> str:
 
 
 # --- login -----------------------------------------------------------------------------------------
+
 
 def identity(user: Mapping[str, Any]) -> str | None:
     """The logged-in user's e-mail (claim IPSDASH_IDENTITY_CLAIM, default `email`), or None."""
@@ -183,8 +186,13 @@ def record_event(db: Path, actor: str, action: str, detail: str = "", store_file
             con.executescript(_AUDIT_SCHEMA)
             con.execute(
                 'insert into events ("at", actor, action, detail, store_file) values (?, ?, ?, ?, ?)',
-                (datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
-                 actor, action, detail, Path(store_file).name if store_file else ""),
+                (
+                    datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+                    actor,
+                    action,
+                    detail,
+                    Path(store_file).name if store_file else "",
+                ),
             )
         finally:
             con.close()
@@ -201,9 +209,7 @@ def read_app_audit(db: Path) -> pd.DataFrame:
         return pd.DataFrame(columns=AUDIT_COLUMNS)
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = con.execute(
-            'select "at", actor, action, detail, store_file from events order by id desc'
-        ).fetchall()
+        rows = con.execute('select "at", actor, action, detail, store_file from events order by id desc').fetchall()
     finally:
         con.close()
     frame = pd.DataFrame(rows, columns=AUDIT_COLUMNS)

@@ -41,8 +41,13 @@ def _reasons(values: pd.Series, labels: vocab.Vocabulary) -> list[tuple[str, int
     return sorted(((str(k), int(v)) for k, v in counts.items()), key=lambda kv: (-kv[1], kv[0]))
 
 
-def consort_counts(referrals_df: pd.DataFrame, participants_df: pd.DataFrame, *,
-                   arms: list[str] | None = None, intervention_arm: str | None = "IPS+TAU") -> dict:
+def consort_counts(
+    referrals_df: pd.DataFrame,
+    participants_df: pd.DataFrame,
+    *,
+    arms: list[str] | None = None,
+    intervention_arm: str | None = "IPS+TAU",
+) -> dict:
     """Numbers for every box of the flow diagram.
 
     `referrals_df` is the referral funnel (one row per referral), `participants_df` the randomised
@@ -58,21 +63,41 @@ def consort_counts(referrals_df: pd.DataFrame, participants_df: pd.DataFrame, *,
     for key in STAGE_ORDER:
         part = excluded[excluded["excluded_stage"] == key]
         if len(part):
-            stages.append({"stage": key, "label": STAGE_TEXT[key], "n": int(len(part)),
-                           "reasons": _reasons(part["exclusion_reason"], vocab.EXCLUSION_REASON)})
+            stages.append(
+                {
+                    "stage": key,
+                    "label": STAGE_TEXT[key],
+                    "n": int(len(part)),
+                    "reasons": _reasons(part["exclusion_reason"], vocab.EXCLUSION_REASON),
+                }
+            )
     other = excluded[~excluded["excluded_stage"].isin(STAGE_ORDER)]
     if len(other):
-        stages.append({"stage": None, "label": MISSING, "n": int(len(other)),
-                       "reasons": _reasons(other["exclusion_reason"], vocab.EXCLUSION_REASON)})
+        stages.append(
+            {
+                "stage": None,
+                "label": MISSING,
+                "n": int(len(other)),
+                "reasons": _reasons(other["exclusion_reason"], vocab.EXCLUSION_REASON),
+            }
+        )
     arm_boxes = []
     for arm in arms:
         part = people[people["arm"] == arm]
         left = part[part["is_left"].astype(bool)]
-        box: dict = {"arm": str(arm), "allocated": int(len(part)), "left": int(len(left)),
-                     "left_reasons": _reasons(left["left_reason"], vocab.EVENT_REASON),
-                     "analysed": int(len(part) - len(left)), "is_intervention": None,
-                     "received": None, "not_received": None, "stopped": None, "stopped_still_in": None,
-                     "stopped_reasons": []}
+        box: dict = {
+            "arm": str(arm),
+            "allocated": int(len(part)),
+            "left": int(len(left)),
+            "left_reasons": _reasons(left["left_reason"], vocab.EVENT_REASON),
+            "analysed": int(len(part) - len(left)),
+            "is_intervention": None,
+            "received": None,
+            "not_received": None,
+            "stopped": None,
+            "stopped_still_in": None,
+            "stopped_reasons": [],
+        }
         if intervention_arm is not None:
             is_ips = str(arm) == intervention_arm
             box["is_intervention"] = is_ips
@@ -80,10 +105,13 @@ def consort_counts(referrals_df: pd.DataFrame, participants_df: pd.DataFrame, *,
                 # Received IPS = assigned to an employment specialist (tilldelning).
                 received = int(part["specialist_id"].notna().sum())
                 stopped = part[part["is_stopped_ips"].astype(bool)]
-                box.update(received=received, not_received=int(len(part) - received),
-                           stopped=int(len(stopped)),
-                           stopped_still_in=int((~stopped["is_left"].astype(bool)).sum()),
-                           stopped_reasons=_reasons(stopped["stopped_ips_reason"], vocab.EVENT_REASON))
+                box.update(
+                    received=received,
+                    not_received=int(len(part) - received),
+                    stopped=int(len(stopped)),
+                    stopped_still_in=int((~stopped["is_left"].astype(bool)).sum()),
+                    stopped_reasons=_reasons(stopped["stopped_ips_reason"], vocab.EVENT_REASON),
+                )
             else:
                 # Treatment as usual is given by the social services and not registered per person.
                 box.update(received=int(len(part)), not_received=0)
@@ -104,12 +132,15 @@ def consort_counts(referrals_df: pd.DataFrame, participants_df: pd.DataFrame, *,
 
 def check(counts: dict, n_participants: int | None = None) -> None:
     """Raise ConsortMismatch unless every box adds up."""
+
     def need(ok: bool, what: str) -> None:
         if not ok:
             raise ConsortMismatch(f"CONSORT-rutorna går inte ihop: {what}")
 
-    need(counts["assessed"] == counts["excluded"] + counts["in_progress"] + counts["randomised"],
-         "bedömda ≠ exkluderade + pågår + randomiserade")
+    need(
+        counts["assessed"] == counts["excluded"] + counts["in_progress"] + counts["randomised"],
+        "bedömda ≠ exkluderade + pågår + randomiserade",
+    )
     need(counts["excluded"] == sum(s["n"] for s in counts["excluded_by_stage"]), "exkluderade ≠ summan per steg")
     for s in counts["excluded_by_stage"]:
         need(s["n"] == sum(n for _, n in s["reasons"]), f"orsakerna vid {s['label']}")
@@ -151,30 +182,52 @@ def shown(counts: dict, mask: Mask = None) -> dict:
     excluded, in_progress, randomised = _many([counts["excluded"], counts["in_progress"], counts["randomised"]], mask)
     stage_n = _many([s["n"] for s in counts["excluded_by_stage"]], mask)
     out = {
-        "assessed": _one(counts["assessed"], mask), "rereferrals": _one(counts["rereferrals"], mask),
-        "excluded": excluded, "in_progress": in_progress, "randomised": randomised,
+        "assessed": _one(counts["assessed"], mask),
+        "rereferrals": _one(counts["rereferrals"], mask),
+        "excluded": excluded,
+        "in_progress": in_progress,
+        "randomised": randomised,
         "excluded_by_stage": [
-            {"label": s["label"], "n": n, "reasons": list(zip([r for r, _ in s["reasons"]],
-                                                               _many([v for _, v in s["reasons"]], mask), strict=True))}
-            for s, n in zip(counts["excluded_by_stage"], stage_n, strict=True)],
+            {
+                "label": s["label"],
+                "n": n,
+                "reasons": list(
+                    zip([r for r, _ in s["reasons"]], _many([v for _, v in s["reasons"]], mask), strict=True)
+                ),
+            }
+            for s, n in zip(counts["excluded_by_stage"], stage_n, strict=True)
+        ],
         "arms": [],
     }
     for a in counts["arms"]:
-        box = {"arm": a["arm"], "is_intervention": a["is_intervention"], "allocated": _one(a["allocated"], mask),
-               "left": _one(a["left"], mask), "analysed": _one(a["analysed"], mask),
-               "left_reasons": list(zip([r for r, _ in a["left_reasons"]],
-                                        _many([v for _, v in a["left_reasons"]], mask), strict=True)),
-               "received": None, "not_received": None, "stopped": None, "stopped_still_in": None,
-               "stopped_reasons": []}
+        box = {
+            "arm": a["arm"],
+            "is_intervention": a["is_intervention"],
+            "allocated": _one(a["allocated"], mask),
+            "left": _one(a["left"], mask),
+            "analysed": _one(a["analysed"], mask),
+            "left_reasons": list(
+                zip([r for r, _ in a["left_reasons"]], _many([v for _, v in a["left_reasons"]], mask), strict=True)
+            ),
+            "received": None,
+            "not_received": None,
+            "stopped": None,
+            "stopped_still_in": None,
+            "stopped_reasons": [],
+        }
         if a["received"] is not None:
             box["received"], box["not_received"] = _many([a["received"], a["not_received"]], mask)
         if a["stopped"] is not None:
             box["stopped"] = _one(a["stopped"], mask)
             still, then_left = _many([a["stopped_still_in"], a["stopped"] - a["stopped_still_in"]], mask)
-            box["stopped_still_in"] = still if then_left == str(a["stopped"] - a["stopped_still_in"]) else (
-                mask[1] if mask else still)
-            box["stopped_reasons"] = list(zip([r for r, _ in a["stopped_reasons"]],
-                                              _many([v for _, v in a["stopped_reasons"]], mask), strict=True))
+            box["stopped_still_in"] = (
+                still if then_left == str(a["stopped"] - a["stopped_still_in"]) else (mask[1] if mask else still)
+            )
+            box["stopped_reasons"] = list(
+                zip(
+                    [r for r, _ in a["stopped_reasons"]], _many([v for _, v in a["stopped_reasons"]], mask), strict=True
+                )
+            )
         out["arms"].append(box)
     return out
 
@@ -254,8 +307,9 @@ def _layout(counts: dict, mask: Mask) -> tuple[list[dict], list[dict], list[dict
         b = {"key": key, "x": x, "y": y, "x2": x + w, "y2": y + h}
         boxes.append(b)
         for i, (text, indent, bold) in enumerate(lines):
-            texts.append({"key": key, "tx": x + PAD + indent * INDENT, "ty": y + PAD + i * LINE,
-                          "text": text, "bold": bold})
+            texts.append(
+                {"key": key, "tx": x + PAD + indent * INDENT, "ty": y + PAD + i * LINE, "text": text, "bold": bold}
+            )
         return b
 
     main_x, main_w = 60, 300
@@ -270,8 +324,13 @@ def _layout(counts: dict, mask: Mask) -> tuple[list[dict], list[dict], list[dict
         lines += _wrapped(f"{stage['label']}: {stage['n']}", SIDE_W, 0, False)
         lines += _reason_lines(stage["reasons"], SIDE_W, 1)
     excluded = box("excluded", side_x, assessed["y2"] + 12, SIDE_W, lines)
-    progress = box("in_progress", side_x, excluded["y2"] + 12, SIDE_W,
-                   [(f"Pågår, ännu inte randomiserade n = {s['in_progress']}", 0, True)])
+    progress = box(
+        "in_progress",
+        side_x,
+        excluded["y2"] + 12,
+        SIDE_W,
+        [(f"Pågår, ännu inte randomiserade n = {s['in_progress']}", 0, True)],
+    )
     for target in (excluded, progress):
         mid = target["y"] + PAD + LINE / 2
         arrows.append({"x": centre, "y": mid, "x2": target["x"], "y2": mid, "head": "right"})
@@ -291,16 +350,22 @@ def _layout(counts: dict, mask: Mask) -> tuple[list[dict], list[dict], list[dict
         alloc: list[Line] = [(f"Tilldelade {a['arm']} n = {a['allocated']}", 0, True)]
         if a["received"] is not None:
             if a["is_intervention"]:
-                alloc += [(f"• Fick IPS (har arbetsspecialist): {a['received']}", 1, False),
-                          (f"• Fick inte IPS: {a['not_received']}", 1, False)]
+                alloc += [
+                    (f"• Fick IPS (har arbetsspecialist): {a['received']}", 1, False),
+                    (f"• Fick inte IPS: {a['not_received']}", 1, False),
+                ]
             else:
-                alloc += [(f"• Fick {a['arm']}: {a['received']}", 1, False),
-                          ("(ordinarie insatser, registreras inte)", 2, False)]
+                alloc += [
+                    (f"• Fick {a['arm']}: {a['received']}", 1, False),
+                    ("(ordinarie insatser, registreras inte)", 2, False),
+                ]
         follow: list[Line] = [(f"Lämnat studien n = {a['left']}", 0, True)]
         follow += _reason_lines(a["left_reasons"], ARM_W, 1)
         if a["stopped"] is not None and a["is_intervention"]:
-            follow += [(f"Avslutat IPS n = {a['stopped']}", 0, True),
-                       (f"varav kvar i studien: {a['stopped_still_in']}", 1, False)]
+            follow += [
+                (f"Avslutat IPS n = {a['stopped']}", 0, True),
+                (f"varav kvar i studien: {a['stopped_still_in']}", 1, False),
+            ]
             follow += _reason_lines(a["stopped_reasons"], ARM_W, 1)
         analysed: list[Line] = [(f"Analyseras n = {a['analysed']}", 0, True), (f"({PRELIMINARY})", 0, False)]
         for i, part in enumerate((alloc, follow, analysed)):
@@ -336,27 +401,49 @@ def consort_chart(counts: dict, mask: Mask = None) -> alt.LayerChart:
     def Y(field: str) -> alt.Y:
         return alt.Y(f"{field}:Q", scale=y, axis=None)
 
-    rects = alt.Chart(pd.DataFrame(boxes)).mark_rect(fill="white", stroke="#1f5f8b", strokeWidth=1.2).encode(
-        x=X("x"), x2="x2", y=Y("y"), y2="y2")
+    rects = (
+        alt.Chart(pd.DataFrame(boxes))
+        .mark_rect(fill="white", stroke="#1f5f8b", strokeWidth=1.2)
+        .encode(x=X("x"), x2="x2", y=Y("y"), y2="y2")
+    )
     lines = pd.DataFrame(texts)
 
     def text_layer(part: pd.DataFrame, weight: str) -> alt.Chart:
-        return alt.Chart(part).mark_text(align="left", baseline="top", fontSize=11, color="#222",
-                                         fontWeight=weight).encode(x=X("tx"), y=Y("ty"), text="text:N")
+        return (
+            alt.Chart(part)
+            .mark_text(align="left", baseline="top", fontSize=11, color="#222", fontWeight=weight)
+            .encode(x=X("tx"), y=Y("ty"), text="text:N")
+        )
 
     arrow_frame = pd.DataFrame(arrows)
-    rules = alt.Chart(arrow_frame).mark_rule(color="#555", strokeWidth=1.2).encode(
-        x=X("x"), x2="x2", y=Y("y"), y2="y2")
+    rules = alt.Chart(arrow_frame).mark_rule(color="#555", strokeWidth=1.2).encode(x=X("x"), x2="x2", y=Y("y"), y2="y2")
     heads = arrow_frame[arrow_frame["head"].notna()].copy()
     heads["shape"] = heads["head"].map({"down": "triangle-down", "right": "triangle-right"})
-    tips = alt.Chart(heads).mark_point(filled=True, size=55, color="#555", opacity=1).encode(
-        x=X("x2"), y=Y("y2"), shape=alt.Shape("shape:N", scale=None, legend=None))
+    tips = (
+        alt.Chart(heads)
+        .mark_point(filled=True, size=55, color="#555", opacity=1)
+        .encode(x=X("x2"), y=Y("y2"), shape=alt.Shape("shape:N", scale=None, legend=None))
+    )
     side = pd.DataFrame(phases).assign(x=4, x2=40, tx=22)
     side["mid"] = (side["y"] + side["y2"]) / 2
-    side_rects = alt.Chart(side).mark_rect(fill="#d6e6f2", stroke="#1f5f8b").encode(
-        x=X("x"), x2="x2", y=Y("y"), y2="y2")
-    side_text = alt.Chart(side).mark_text(angle=270, fontSize=11, fontWeight="bold", color="#1f5f8b").encode(
-        x=X("tx"), y=Y("mid"), text="label:N")
-    return alt.layer(side_rects, side_text, rules, tips, rects,
-                     text_layer(lines[lines["bold"]], "bold"), text_layer(lines[~lines["bold"]], "normal")
-                     ).properties(width=W, height=height).configure_view(strokeWidth=0)
+    side_rects = (
+        alt.Chart(side).mark_rect(fill="#d6e6f2", stroke="#1f5f8b").encode(x=X("x"), x2="x2", y=Y("y"), y2="y2")
+    )
+    side_text = (
+        alt.Chart(side)
+        .mark_text(angle=270, fontSize=11, fontWeight="bold", color="#1f5f8b")
+        .encode(x=X("tx"), y=Y("mid"), text="label:N")
+    )
+    return (
+        alt.layer(
+            side_rects,
+            side_text,
+            rules,
+            tips,
+            rects,
+            text_layer(lines[lines["bold"]], "bold"),
+            text_layer(lines[~lines["bold"]], "normal"),
+        )
+        .properties(width=W, height=height)
+        .configure_view(strokeWidth=0)
+    )

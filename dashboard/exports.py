@@ -18,8 +18,9 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def xlsx_bytes(frame: pd.DataFrame, sheet: str = "Data", note: str | None = None) -> bytes:
     buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="xlsxwriter", date_format="yyyy-mm-dd",
-                        datetime_format="yyyy-mm-dd hh:mm") as writer:
+    with pd.ExcelWriter(
+        buffer, engine="xlsxwriter", date_format="yyyy-mm-dd", datetime_format="yyyy-mm-dd hh:mm"
+    ) as writer:
         start = 2 if note else 0
         frame.to_excel(writer, sheet_name=sheet[:31], index=False, startrow=start)
         sheet_obj = writer.sheets[sheet[:31]]

@@ -28,8 +28,16 @@ def funnel_counts(referrals: pd.DataFrame) -> pd.DataFrame:
         reached = len(referrals) if column is None else int(referrals[column].sum())
         excluded = int((referrals["excluded_stage"] == key).sum())
         waiting = int(((referrals["furthest_stage"] == key) & referrals["is_in_progress"]).sum())
-        rows.append({"order": order, "stage": key, "Steg": label, "Antal": reached,
-                     "Exkluderade här": excluded, "Pågår (väntar på nästa steg)": waiting})
+        rows.append(
+            {
+                "order": order,
+                "stage": key,
+                "Steg": label,
+                "Antal": reached,
+                "Exkluderade här": excluded,
+                "Pågår (väntar på nästa steg)": waiting,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -52,8 +60,12 @@ def wait_summary(values: pd.Series) -> dict[str, float | int | None]:
         return {"n": 0, "Median": None, "Q1": None, "Q3": None}
     # numpy directly (what pandas' median and linear quantile compute): called once per district.
     a = v.to_numpy(dtype="float64")
-    return {"n": int(len(a)), "Median": float(np.median(a)), "Q1": float(np.quantile(a, 0.25)),
-            "Q3": float(np.quantile(a, 0.75))}
+    return {
+        "n": int(len(a)),
+        "Median": float(np.median(a)),
+        "Q1": float(np.quantile(a, 0.25)),
+        "Q3": float(np.quantile(a, 0.75)),
+    }
 
 
 def district_accrual_table(
@@ -72,16 +84,18 @@ def district_accrual_table(
         n = len(part)
         proj = tf.project_accrual(part["randomised_on"], d.target, cutoff, d.start)
         projections[district_id] = proj
-        rows.append({
-            "Stadsdel": d.display_name(),
-            "Start": d.start,
-            "Månader aktiv": round(months_active, 1),
-            "Randomiserade": n,
-            "Per månad": round(n / months_active, 1) if months_active else None,
-            "Mål": d.target,
-            "Andel av mål (%)": round(100 * n / d.target, 1) if d.target else None,
-            "Prognos mål nås": _projection_text(proj),
-        })
+        rows.append(
+            {
+                "Stadsdel": d.display_name(),
+                "Start": d.start,
+                "Månader aktiv": round(months_active, 1),
+                "Randomiserade": n,
+                "Per månad": round(n / months_active, 1) if months_active else None,
+                "Mål": d.target,
+                "Andel av mål (%)": round(100 * n / d.target, 1) if d.target else None,
+                "Prognos mål nås": _projection_text(proj),
+            }
+        )
     return pd.DataFrame(rows), projections
 
 
@@ -101,20 +115,30 @@ def attrition(participants: pd.DataFrame) -> dict[str, float | int]:
     """Left the study (either arm) as a share of randomised; stopped IPS reported separately."""
     n = len(participants)
     left = int(participants["is_left"].sum())
-    return {"randomised": n, "left": left, "share_left": left / n if n else 0.0,
-            "stopped_ips": int(participants["is_stopped_ips"].sum())}
+    return {
+        "randomised": n,
+        "left": left,
+        "share_left": left / n if n else 0.0,
+        "stopped_ips": int(participants["is_stopped_ips"].sum()),
+    }
 
 
-def cumulative_series(participants: pd.DataFrame, config: StudyConfig, district_ids: tuple[str, ...],
-                      overall: bool) -> pd.DataFrame:
+def cumulative_series(
+    participants: pd.DataFrame, config: StudyConfig, district_ids: tuple[str, ...], overall: bool
+) -> pd.DataFrame:
     """Cumulative randomised per month, overall or per district, for the accrual chart."""
     frames = []
     start = min(config.district(d).start for d in district_ids) if district_ids else config.recruitment_start
-    months = pd.date_range(pd.Timestamp(start).to_period("M").to_timestamp(),
-                           pd.Timestamp(config.data_cutoff).to_period("M").to_timestamp(), freq="MS")
-    groups = [("Alla valda stadsdelar", participants)] if overall else [
-        (config.district(d).name, participants[participants["district_id"] == d]) for d in district_ids
-    ]
+    months = pd.date_range(
+        pd.Timestamp(start).to_period("M").to_timestamp(),
+        pd.Timestamp(config.data_cutoff).to_period("M").to_timestamp(),
+        freq="MS",
+    )
+    groups = (
+        [("Alla valda stadsdelar", participants)]
+        if overall
+        else [(config.district(d).name, participants[participants["district_id"] == d]) for d in district_ids]
+    )
     for label, part in groups:
         per_month = pd.to_datetime(part["randomised_on"]).dt.to_period("M").dt.to_timestamp().value_counts()
         counts = per_month.reindex(months, fill_value=0).cumsum()
@@ -149,11 +173,17 @@ def followup_completion(followups: pd.DataFrame) -> dict[str, int | float | None
     status = followups["status"]
     done = int(status.isin(["done_on_time", "done_late"]).sum())
     closed = int(status.isin(list(CLOSED_WINDOW)).sum())
-    return {"done": done, "eligible": closed, "rate": done / closed if closed else None,
-            "overdue": int((status == "overdue").sum()), "due": int((status == "due").sum())}
+    return {
+        "done": done,
+        "eligible": closed,
+        "rate": done / closed if closed else None,
+        "overdue": int((status == "overdue").sum()),
+        "due": int((status == "due").sum()),
+    }
 
 
 # --- caseload --------------------------------------------------------------------------------------
+
 
 def caseload_at(on_day: pd.DataFrame) -> pd.Series:
     """Active caseload per specialist from `queries.caseload_by_district_on` for one day, summed

@@ -36,8 +36,10 @@ def timepoint_label(months: int) -> str:
 
 def window_text(followup: FollowUp) -> str:
     """The follow-up window in words, from the configuration."""
-    return (f"fönster: {followup.window_before_days} dagar före till {followup.window_after_days} dagar "
-            f"efter förfallodagen; ej gjord {followup.missed_after_days} dagar efter fönstret räknas som missad")
+    return (
+        f"fönster: {followup.window_before_days} dagar före till {followup.window_after_days} dagar "
+        f"efter förfallodagen; ej gjord {followup.missed_after_days} dagar efter fönstret räknas som missad"
+    )
 
 
 def status_table(followups: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -45,8 +47,14 @@ def status_table(followups: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     labels = dict(STATUS_TABLE)
     if followups.empty:
         return pd.DataFrame(columns=[*by, *labels.values(), "Totalt"])
-    wide = (followups.groupby([*by, "status"]).size().unstack("status", fill_value=0)
-            .reindex(columns=list(labels), fill_value=0).rename(columns=labels).reset_index())
+    wide = (
+        followups.groupby([*by, "status"])
+        .size()
+        .unstack("status", fill_value=0)
+        .reindex(columns=list(labels), fill_value=0)
+        .rename(columns=labels)
+        .reset_index()
+    )
     wide.columns.name = None
     wide["Totalt"] = wide[list(labels.values())].sum(axis=1)
     return wide
@@ -74,8 +82,14 @@ def completion_by_quarter(followups: pd.DataFrame) -> pd.DataFrame:
     for quarter, part in followups.groupby(quarters, sort=True):
         c = metrics.followup_completion(part)
         if c["eligible"]:
-            rows.append({"Kvartal": f"{quarter.year} K{quarter.quarter}", "Genomförda": c["done"],
-                         "Stängda fönster": c["eligible"], "Andel genomförda": c["rate"]})
+            rows.append(
+                {
+                    "Kvartal": f"{quarter.year} K{quarter.quarter}",
+                    "Genomförda": c["done"],
+                    "Stängda fönster": c["eligible"],
+                    "Andel genomförda": c["rate"],
+                }
+            )
     return pd.DataFrame(rows, columns=["Kvartal", "Genomförda", "Stängda fönster", "Andel genomförda"])
 
 
@@ -95,19 +109,24 @@ def action_list(followups: pd.DataFrame, cutoff: date, due_soon_days: int) -> pd
     if part.empty:
         return pd.DataFrame(columns=columns)
     part["_days"] = pd.to_numeric(part["days_overdue"], errors="coerce")
-    part = part.sort_values(["_days", "due_on", "study_code", "timepoint_months"],
-                            ascending=[False, True, True, True], na_position="last")
+    part = part.sort_values(
+        ["_days", "due_on", "study_code", "timepoint_months"], ascending=[False, True, True, True], na_position="last"
+    )
     labels = {**metrics.FOLLOWUP_LABEL, "not_due": DUE_SOON_LABEL}
-    out = pd.DataFrame({
-        "Studiekod": part["study_code"],
-        "Enhet": part["unit"],
-        "Tidpunkt": part["timepoint_months"].map(timepoint_label),
-        "Förfallodag": pd.to_datetime(part["due_on"]).dt.date,
-        "Fönster": [f"{pd.Timestamp(a):%Y-%m-%d} – {pd.Timestamp(b):%Y-%m-%d}"
-                    for a, b in zip(part["window_start"], part["window_end"], strict=True)],
-        "Dagar försenad": part["_days"].astype("float"),  # NaN shows as an empty cell, not "None"
-        "Status": part["status"].map(labels),
-    })
+    out = pd.DataFrame(
+        {
+            "Studiekod": part["study_code"],
+            "Enhet": part["unit"],
+            "Tidpunkt": part["timepoint_months"].map(timepoint_label),
+            "Förfallodag": pd.to_datetime(part["due_on"]).dt.date,
+            "Fönster": [
+                f"{pd.Timestamp(a):%Y-%m-%d} – {pd.Timestamp(b):%Y-%m-%d}"
+                for a, b in zip(part["window_start"], part["window_end"], strict=True)
+            ],
+            "Dagar försenad": part["_days"].astype("float"),  # NaN shows as an empty cell, not "None"
+            "Status": part["status"].map(labels),
+        }
+    )
     return out.reset_index(drop=True)
 
 
@@ -115,24 +134,39 @@ def stacked_status_chart(frame: pd.DataFrame, x: str, x_title: str, x_order: lis
     """Follow-up status counts stacked per `x` in the given order (`Status`, `Antal`, `order`).
     Like charts.stacked_status, but keeps "6 mån" before "12 mån"."""
     colours = charts.STATUS_COLOURS
-    chart = alt.Chart(frame).mark_bar().encode(
-        x=alt.X(f"{x}:N", title=x_title, sort=x_order, axis=alt.Axis(labelAngle=0, labelLimit=220)),
-        y=alt.Y("Antal:Q", title="Antal uppföljningar"),
-        color=alt.Color("Status:N", scale=alt.Scale(domain=list(colours), range=list(colours.values())),
-                        legend=alt.Legend(columns=3)),
-        order=alt.Order("order:Q"),
-        tooltip=[f"{x}:N", "Status:N", "Antal:Q"],
+    chart = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{x}:N", title=x_title, sort=x_order, axis=alt.Axis(labelAngle=0, labelLimit=220)),
+            y=alt.Y("Antal:Q", title="Antal uppföljningar"),
+            color=alt.Color(
+                "Status:N",
+                scale=alt.Scale(domain=list(colours), range=list(colours.values())),
+                legend=alt.Legend(columns=3),
+            ),
+            order=alt.Order("order:Q"),
+            tooltip=[f"{x}:N", "Status:N", "Antal:Q"],
+        )
     )
     return _finish(chart, 300)
 
 
 def completion_chart(frame: pd.DataFrame) -> alt.Chart:
     """Share done per quarter of due date (`Kvartal`, `Andel genomförda`, counts in the tooltip)."""
-    bars = alt.Chart(frame).mark_bar(color="#3a9d5d").encode(
-        x=alt.X("Kvartal:N", title="Förfallodagens kvartal", sort=None),
-        y=alt.Y("Andel genomförda:Q", title="Andel genomförda", scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format="%")),
-        tooltip=["Kvartal:N", alt.Tooltip("Andel genomförda:Q", format=".0%"), "Genomförda:Q", "Stängda fönster:Q"],
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(color="#3a9d5d")
+        .encode(
+            x=alt.X("Kvartal:N", title="Förfallodagens kvartal", sort=None),
+            y=alt.Y(
+                "Andel genomförda:Q",
+                title="Andel genomförda",
+                scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%"),
+            ),
+            tooltip=["Kvartal:N", alt.Tooltip("Andel genomförda:Q", format=".0%"), "Genomförda:Q", "Stängda fönster:Q"],
+        )
     )
     text = bars.mark_text(dy=-6, color="#333").encode(text=alt.Text("Andel genomförda:Q", format=".0%"))
     return _finish(alt.layer(bars, text), 260)
@@ -174,22 +208,43 @@ def attach_fte(caseload: pd.DataFrame, roster: pd.DataFrame) -> pd.DataFrame:
     if out.empty:
         return out.assign(fte=pd.Series(dtype=float), per_fte=pd.Series(dtype=float))
     periods = roster_periods(roster)
-    periods = periods.assign(start_on=pd.to_datetime(periods["start_on"]).astype(out["day"].dtype),
-                             fte=periods["employment_pct"] / 100)
-    merged = pd.merge_asof(out.sort_values("day"), periods[["specialist_id", "start_on", "fte"]].sort_values("start_on"),
-                           left_on="day", right_on="start_on", by="specialist_id", direction="backward")
+    periods = periods.assign(
+        start_on=pd.to_datetime(periods["start_on"]).astype(out["day"].dtype), fte=periods["employment_pct"] / 100
+    )
+    merged = pd.merge_asof(
+        out.sort_values("day"),
+        periods[["specialist_id", "start_on", "fte"]].sort_values("start_on"),
+        left_on="day",
+        right_on="start_on",
+        by="specialist_id",
+        direction="backward",
+    )
     first = periods.groupby("specialist_id")["fte"].first()
     merged["fte"] = merged["fte"].fillna(merged["specialist_id"].map(first)).fillna(1.0)
     merged["per_fte"] = merged["active_n"] / merged["fte"]
     return merged.drop(columns=["start_on"]).sort_values(["specialist_id", "day"]).reset_index(drop=True)
 
 
-def caseload_summary(caseload: pd.DataFrame, roster: pd.DataFrame, cutoff: date, cap: int,
-                     start: date | None = None, end: date | None = None) -> pd.DataFrame:
+def caseload_summary(
+    caseload: pd.DataFrame,
+    roster: pd.DataFrame,
+    cutoff: date,
+    cap: int,
+    start: date | None = None,
+    end: date | None = None,
+) -> pd.DataFrame:
     """Per specialist: caseload at the cut-off, per full time and its fidelity band; the highest
     caseload and the days above the cap between `start` and `end` (default: all days given)."""
-    columns = ["Arbetsspecialist", "Aktiva vid datauttaget", "Tjänstgöringsgrad %", "Per heltid",
-               "Programtrohet punkt 1", "Högsta antal", "Dag med högsta antal", "Dagar över taket"]
+    columns = [
+        "Arbetsspecialist",
+        "Aktiva vid datauttaget",
+        "Tjänstgöringsgrad %",
+        "Per heltid",
+        "Programtrohet punkt 1",
+        "Högsta antal",
+        "Dag med högsta antal",
+        "Dagar över taket",
+    ]
     if caseload.empty:
         return pd.DataFrame(columns=columns)
     data = attach_fte(caseload, roster)
@@ -209,16 +264,18 @@ def caseload_summary(caseload: pd.DataFrame, roster: pd.DataFrame, cutoff: date,
         fte = float(fte_at[specialist]) if specialist in fte_at.index else None
         per_fte = active / fte if active is not None and fte else None
         peak = data.loc[peak_at[specialist]] if specialist in peak_at.index else None
-        rows.append({
-            "Arbetsspecialist": specialist,
-            "Aktiva vid datauttaget": active,
-            "Tjänstgöringsgrad %": round(fte * 100) if fte is not None else None,
-            "Per heltid": round(per_fte, 1) if per_fte is not None else None,
-            "Programtrohet punkt 1": band_text(caseload_points(per_fte)) if per_fte is not None else "ej i tjänst",
-            "Högsta antal": int(peak["active_n"]) if peak is not None else None,
-            "Dag med högsta antal": pd.Timestamp(peak["day"]).date() if peak is not None else None,
-            "Dagar över taket": int(over.get(specialist, 0)),
-        })
+        rows.append(
+            {
+                "Arbetsspecialist": specialist,
+                "Aktiva vid datauttaget": active,
+                "Tjänstgöringsgrad %": round(fte * 100) if fte is not None else None,
+                "Per heltid": round(per_fte, 1) if per_fte is not None else None,
+                "Programtrohet punkt 1": band_text(caseload_points(per_fte)) if per_fte is not None else "ej i tjänst",
+                "Högsta antal": int(peak["active_n"]) if peak is not None else None,
+                "Dag med högsta antal": pd.Timestamp(peak["day"]).date() if peak is not None else None,
+                "Dagar över taket": int(over.get(specialist, 0)),
+            }
+        )
     out = pd.DataFrame(rows, columns=columns)
     for column in ["Aktiva vid datauttaget", "Tjänstgöringsgrad %", "Högsta antal"]:
         out[column] = out[column].astype("Int64")
@@ -228,13 +285,29 @@ def caseload_summary(caseload: pd.DataFrame, roster: pd.DataFrame, cutoff: date,
 def caseload_summary_agg(agg: pd.DataFrame, roster: pd.DataFrame, cutoff: date) -> pd.DataFrame:
     """`caseload_summary` from the store's per-specialist aggregate (`queries.caseload_specialist_summary`:
     `specialist_id`, `active_at`, `peak`, `peak_day`, `over_n`) instead of every daily row."""
-    columns = ["Arbetsspecialist", "Aktiva vid datauttaget", "Tjänstgöringsgrad %", "Per heltid",
-               "Programtrohet punkt 1", "Högsta antal", "Dag med högsta antal", "Dagar över taket"]
+    columns = [
+        "Arbetsspecialist",
+        "Aktiva vid datauttaget",
+        "Tjänstgöringsgrad %",
+        "Per heltid",
+        "Programtrohet punkt 1",
+        "Högsta antal",
+        "Dag med högsta antal",
+        "Dagar över taket",
+    ]
     if agg.empty:
         return pd.DataFrame(columns=columns)
     on_cutoff = agg[agg["active_at"].notna()]
-    fte_at = attach_fte(pd.DataFrame({"specialist_id": on_cutoff["specialist_id"], "day": pd.Timestamp(cutoff),
-                                      "active_n": on_cutoff["active_at"]}), roster)
+    fte_at = attach_fte(
+        pd.DataFrame(
+            {
+                "specialist_id": on_cutoff["specialist_id"],
+                "day": pd.Timestamp(cutoff),
+                "active_n": on_cutoff["active_at"],
+            }
+        ),
+        roster,
+    )
     fte_at = fte_at.set_index("specialist_id")["fte"]
     rows = []
     for row in agg.itertuples(index=False):
@@ -242,16 +315,18 @@ def caseload_summary_agg(agg: pd.DataFrame, roster: pd.DataFrame, cutoff: date) 
         fte = float(fte_at[row.specialist_id]) if row.specialist_id in fte_at.index else None
         per_fte = active / fte if active is not None and fte else None
         has_peak = pd.notna(row.peak)
-        rows.append({
-            "Arbetsspecialist": row.specialist_id,
-            "Aktiva vid datauttaget": active,
-            "Tjänstgöringsgrad %": round(fte * 100) if fte is not None else None,
-            "Per heltid": round(per_fte, 1) if per_fte is not None else None,
-            "Programtrohet punkt 1": band_text(caseload_points(per_fte)) if per_fte is not None else "ej i tjänst",
-            "Högsta antal": int(row.peak) if has_peak else None,
-            "Dag med högsta antal": pd.Timestamp(row.peak_day).date() if has_peak else None,
-            "Dagar över taket": int(row.over_n),
-        })
+        rows.append(
+            {
+                "Arbetsspecialist": row.specialist_id,
+                "Aktiva vid datauttaget": active,
+                "Tjänstgöringsgrad %": round(fte * 100) if fte is not None else None,
+                "Per heltid": round(per_fte, 1) if per_fte is not None else None,
+                "Programtrohet punkt 1": band_text(caseload_points(per_fte)) if per_fte is not None else "ej i tjänst",
+                "Högsta antal": int(row.peak) if has_peak else None,
+                "Dag med högsta antal": pd.Timestamp(row.peak_day).date() if has_peak else None,
+                "Dagar över taket": int(row.over_n),
+            }
+        )
     out = pd.DataFrame(rows, columns=columns)
     for column in ["Aktiva vid datauttaget", "Tjänstgöringsgrad %", "Högsta antal"]:
         out[column] = out[column].astype("Int64")
@@ -265,8 +340,11 @@ def chart_series(caseload: pd.DataFrame, max_rows: int = MAX_DAILY_ROWS) -> tupl
     if len(frame) <= max_rows:
         return frame, False
     week = frame["day"].dt.to_period("W-SUN").dt.start_time
-    weekly = (frame.assign(day=week).groupby(["Arbetsspecialist", "day"], as_index=False)
-              .agg(active_n=("active_n", "max"), per_fte=("per_fte", "max")))
+    weekly = (
+        frame.assign(day=week)
+        .groupby(["Arbetsspecialist", "day"], as_index=False)
+        .agg(active_n=("active_n", "max"), per_fte=("per_fte", "max"))
+    )
     return weekly, True
 
 
@@ -274,35 +352,64 @@ def caseload_chart(frame: pd.DataFrame, cap: int, per_fte: bool) -> alt.Chart:
     """Caseload lines per specialist over the fidelity bands (background) and the cap (dashed)."""
     field = "per_fte" if per_fte else "active_n"
     top = max(float(frame[field].max()) if len(frame) else 0, 27)
-    bands = pd.DataFrame([
-        {"from": 0, "to": 20, "Band": "5 p (≤ 20)"}, {"from": 20, "to": 22, "Band": "4 p (21–22)"},
-        {"from": 22, "to": 24, "Band": "3 p (23–24)"}, {"from": 24, "to": 25, "Band": "2 p (25)"},
-        {"from": 25, "to": top, "Band": "1 p (≥ 26)"},
-    ])
-    background = alt.Chart(bands).mark_rect(opacity=0.18).encode(
-        y=alt.Y("from:Q"), y2="to:Q",
-        color=alt.Color("Band:N", title="Programtrohet punkt 1 (per heltid)",
-                        scale=alt.Scale(domain=list(bands["Band"]),
-                                        range=["#3a9d5d", "#9cc9a9", "#c9a227", "#e07b39", "#b94a48"])),
-        tooltip=alt.Tooltip("Band:N", title="Band (per heltid)"),
+    bands = pd.DataFrame(
+        [
+            {"from": 0, "to": 20, "Band": "5 p (≤ 20)"},
+            {"from": 20, "to": 22, "Band": "4 p (21–22)"},
+            {"from": 22, "to": 24, "Band": "3 p (23–24)"},
+            {"from": 24, "to": 25, "Band": "2 p (25)"},
+            {"from": 25, "to": top, "Band": "1 p (≥ 26)"},
+        ]
     )
-    lines = alt.Chart(frame).mark_line(interpolate="step-after").encode(
-        x=alt.X("day:T", title="Datum", axis=alt.Axis(format="%b %Y")),
-        y=alt.Y(f"{field}:Q", title="Aktiva deltagare per heltid" if per_fte else "Aktiva deltagare",
-                scale=alt.Scale(domain=[0, top])),
-        tooltip=["Arbetsspecialist:N", alt.Tooltip("day:T", title="Datum", format="%Y-%m-%d"),
-                 alt.Tooltip("active_n:Q", title="Aktiva"), alt.Tooltip("per_fte:Q", title="Per heltid", format=".1f")],
+    background = (
+        alt.Chart(bands)
+        .mark_rect(opacity=0.18)
+        .encode(
+            y=alt.Y("from:Q"),
+            y2="to:Q",
+            color=alt.Color(
+                "Band:N",
+                title="Programtrohet punkt 1 (per heltid)",
+                scale=alt.Scale(
+                    domain=list(bands["Band"]), range=["#3a9d5d", "#9cc9a9", "#c9a227", "#e07b39", "#b94a48"]
+                ),
+            ),
+            tooltip=alt.Tooltip("Band:N", title="Band (per heltid)"),
+        )
     )
-    labelled = lines.encode(color=alt.Color("Arbetsspecialist:N", title="Arbetsspecialist",
-                                            scale=alt.Scale(scheme="tableau10")))
-    rule = alt.Chart(pd.DataFrame({"cap": [cap], "label": [f"Tak {cap} deltagare"]})).mark_rule(
-        strokeDash=[6, 4], color="#b94a48", size=2).encode(y="cap:Q", tooltip=alt.Tooltip("label:N", title=""))
+    lines = (
+        alt.Chart(frame)
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=alt.X("day:T", title="Datum", axis=alt.Axis(format="%b %Y")),
+            y=alt.Y(
+                f"{field}:Q",
+                title="Aktiva deltagare per heltid" if per_fte else "Aktiva deltagare",
+                scale=alt.Scale(domain=[0, top]),
+            ),
+            tooltip=[
+                "Arbetsspecialist:N",
+                alt.Tooltip("day:T", title="Datum", format="%Y-%m-%d"),
+                alt.Tooltip("active_n:Q", title="Aktiva"),
+                alt.Tooltip("per_fte:Q", title="Per heltid", format=".1f"),
+            ],
+        )
+    )
+    labelled = lines.encode(
+        color=alt.Color("Arbetsspecialist:N", title="Arbetsspecialist", scale=alt.Scale(scheme="tableau10"))
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"cap": [cap], "label": [f"Tak {cap} deltagare"]}))
+        .mark_rule(strokeDash=[6, 4], color="#b94a48", size=2)
+        .encode(y="cap:Q", tooltip=alt.Tooltip("label:N", title=""))
+    )
     layers = [background, labelled] + ([] if per_fte else [rule])
     return _finish(alt.layer(*layers).resolve_scale(color="independent"), 340)
 
 
-def daily_staffing(roster: pd.DataFrame, district_ids: tuple[str, ...], start: date, end: date
-                   ) -> tuple[pd.DatetimeIndex, dict[str, np.ndarray]]:
+def daily_staffing(
+    roster: pd.DataFrame, district_ids: tuple[str, ...], start: date, end: date
+) -> tuple[pd.DatetimeIndex, dict[str, np.ndarray]]:
     """Specialists on the roster per district on every day from `start` to `end`: the days and, per
     district, an array of counts (a roster row counts from its start to its end, or to `end`)."""
     days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D")
@@ -362,14 +469,25 @@ def days_below_many(roster: pd.DataFrame, starts: dict[str, date], end: date, ne
 
 
 def staffing_chart(frame: pd.DataFrame, need: int) -> alt.Chart:
-    lines = alt.Chart(frame).mark_line(interpolate="step-after", point=False).encode(
-        x=alt.X("day:T", title="Datum", axis=alt.Axis(format="%b %Y")),
-        y=alt.Y("n:Q", title="Arbetsspecialister", axis=alt.Axis(tickMinStep=1)),
-        color=alt.Color("Stadsdel:N", scale=alt.Scale(scheme="tableau10")),
-        tooltip=["Stadsdel:N", alt.Tooltip("day:T", title="Från", format="%Y-%m-%d"), alt.Tooltip("n:Q", title="Antal")],
+    lines = (
+        alt.Chart(frame)
+        .mark_line(interpolate="step-after", point=False)
+        .encode(
+            x=alt.X("day:T", title="Datum", axis=alt.Axis(format="%b %Y")),
+            y=alt.Y("n:Q", title="Arbetsspecialister", axis=alt.Axis(tickMinStep=1)),
+            color=alt.Color("Stadsdel:N", scale=alt.Scale(scheme="tableau10")),
+            tooltip=[
+                "Stadsdel:N",
+                alt.Tooltip("day:T", title="Från", format="%Y-%m-%d"),
+                alt.Tooltip("n:Q", title="Antal"),
+            ],
+        )
     )
-    rule = alt.Chart(pd.DataFrame({"need": [need], "label": [f"Minst {need} per stadsdel"]})).mark_rule(
-        strokeDash=[6, 4], color="#b94a48").encode(y="need:Q", tooltip=alt.Tooltip("label:N", title=""))
+    rule = (
+        alt.Chart(pd.DataFrame({"need": [need], "label": [f"Minst {need} per stadsdel"]}))
+        .mark_rule(strokeDash=[6, 4], color="#b94a48")
+        .encode(y="need:Q", tooltip=alt.Tooltip("label:N", title=""))
+    )
     return _finish(alt.layer(lines, rule), 240)
 
 
@@ -378,15 +496,21 @@ def shared_specialists(roster: pd.DataFrame, name_of) -> pd.DataFrame:
     shared = roster[roster["n_districts"] > 1]
     rows = []
     for (specialist, start, end, pct), part in shared.groupby(
-            ["specialist_id", "start_on", "end_on", "employment_pct"], dropna=False, sort=True):
-        rows.append({"Arbetsspecialist": specialist,
-                     "Stadsdelar": ", ".join(name_of(d) for d in part["district_id"]),
-                     "Antal stadsdelar": int(part["n_districts"].iloc[0]),
-                     "Tjänstgöringsgrad %": int(pct),
-                     "Från": pd.Timestamp(start).date(),
-                     "Till": pd.Timestamp(end).date() if pd.notna(end) else None})
-    return pd.DataFrame(rows, columns=["Arbetsspecialist", "Stadsdelar", "Antal stadsdelar",
-                                       "Tjänstgöringsgrad %", "Från", "Till"])
+        ["specialist_id", "start_on", "end_on", "employment_pct"], dropna=False, sort=True
+    ):
+        rows.append(
+            {
+                "Arbetsspecialist": specialist,
+                "Stadsdelar": ", ".join(name_of(d) for d in part["district_id"]),
+                "Antal stadsdelar": int(part["n_districts"].iloc[0]),
+                "Tjänstgöringsgrad %": int(pct),
+                "Från": pd.Timestamp(start).date(),
+                "Till": pd.Timestamp(end).date() if pd.notna(end) else None,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["Arbetsspecialist", "Stadsdelar", "Antal stadsdelar", "Tjänstgöringsgrad %", "Från", "Till"]
+    )
 
 
 # --- fidelity -------------------------------------------------------------------------------------
@@ -419,18 +543,22 @@ def review_table(items: pd.DataFrame) -> pd.DataFrame:
     """tf.fidelity_reviews with Swedish columns and the band's point range."""
     reviews = tf.fidelity_reviews(items)
     if reviews.empty:
-        return pd.DataFrame(columns=["Skattning", *vocab.FIDELITY_SECTIONS.values(), "Totalt", "Nivå", "Poängintervall", "Punkter"])
+        return pd.DataFrame(
+            columns=["Skattning", *vocab.FIDELITY_SECTIONS.values(), "Totalt", "Nivå", "Poängintervall", "Punkter"]
+        )
     counts = items.groupby("reviewed_on").size()
-    return pd.DataFrame({
-        "Skattning": pd.to_datetime(reviews["reviewed_on"]).dt.strftime("%Y-%m-%d"),
-        **{label: reviews[label] for label in vocab.FIDELITY_SECTIONS.values()},
-        "Totalt": reviews["Totalt"],
-        "Nivå": reviews["Nivå"],
-        "Poängintervall": reviews["band"].map(BAND_TEXT),
-        "Punkter": [f"{int(counts[d])} av {len(vocab.FIDELITY_ITEMS)}" for d in reviews["reviewed_on"]],
-        "band": reviews["band"],
-        "complete": reviews["complete"],
-    })
+    return pd.DataFrame(
+        {
+            "Skattning": pd.to_datetime(reviews["reviewed_on"]).dt.strftime("%Y-%m-%d"),
+            **{label: reviews[label] for label in vocab.FIDELITY_SECTIONS.values()},
+            "Totalt": reviews["Totalt"],
+            "Nivå": reviews["Nivå"],
+            "Poängintervall": reviews["band"].map(BAND_TEXT),
+            "Punkter": [f"{int(counts[d])} av {len(vocab.FIDELITY_ITEMS)}" for d in reviews["reviewed_on"]],
+            "band": reviews["band"],
+            "complete": reviews["complete"],
+        }
+    )
 
 
 def weakest_items(items: pd.DataFrame, n: int = 5) -> pd.DataFrame:
@@ -453,11 +581,13 @@ def review_change(items: pd.DataFrame) -> pd.DataFrame:
     a = frame[frame["reviewed_on"] == before].set_index("item_key")
     b = frame[frame["reviewed_on"] == after].set_index("item_key")
     keys = sorted(set(a.index) & set(b.index), key=ITEM_ORDER.get)
-    out = pd.DataFrame({
-        "Punkt": [item_label(k) for k in keys],
-        pd.Timestamp(before).strftime("%Y-%m-%d"): [int(a.at[k, "Poäng"]) for k in keys],
-        pd.Timestamp(after).strftime("%Y-%m-%d"): [int(b.at[k, "Poäng"]) for k in keys],
-    })
+    out = pd.DataFrame(
+        {
+            "Punkt": [item_label(k) for k in keys],
+            pd.Timestamp(before).strftime("%Y-%m-%d"): [int(a.at[k, "Poäng"]) for k in keys],
+            pd.Timestamp(after).strftime("%Y-%m-%d"): [int(b.at[k, "Poäng"]) for k in keys],
+        }
+    )
     out["Förändring"] = out.iloc[:, 2] - out.iloc[:, 1]
     return out
 
@@ -474,12 +604,20 @@ def heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
     n_items = max(frame["Punkt"].nunique(), 1)
     base = alt.Chart(frame).encode(
         x=alt.X("Skattning:N", title="Skattning", axis=alt.Axis(labelAngle=0, orient="top")),
-        y=alt.Y("Punkt:N", sort=alt.SortField("order"), title="",
-                axis=alt.Axis(labelLimit=420, labelOverlap=False, labelFontSize=12)),
+        y=alt.Y(
+            "Punkt:N",
+            sort=alt.SortField("order"),
+            title="",
+            axis=alt.Axis(labelLimit=420, labelOverlap=False, labelFontSize=12),
+        ),
     )
     cells = base.mark_rect(stroke="white", strokeWidth=1).encode(
-        color=alt.Color("Poäng:Q", scale=alt.Scale(domain=[1, 5], scheme="redyellowgreen"), title="Poäng",
-                        legend=alt.Legend(orient="bottom")),
+        color=alt.Color(
+            "Poäng:Q",
+            scale=alt.Scale(domain=[1, 5], scheme="redyellowgreen"),
+            title="Poäng",
+            legend=alt.Legend(orient="bottom"),
+        ),
         tooltip=["Punkt:N", "Skattning:N", "Poäng:Q"],
     )
     text = base.mark_text(fontSize=12).encode(text="Poäng:Q")
@@ -488,24 +626,44 @@ def heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
 
 def totals_chart(reviews: pd.DataFrame) -> alt.Chart:
     """Total per review over the four bands (`Skattning`, `Totalt`, `Nivå`)."""
-    bands = pd.DataFrame([
-        {"from": 25, "to": 73, "Nivå": "Inte IPS (≤ 73)"}, {"from": 73, "to": 99, "Nivå": "Delvis (74–99)"},
-        {"from": 99, "to": 114, "Nivå": "Bra (100–114)"}, {"from": 114, "to": 125, "Nivå": "Mycket bra (115–125)"},
-    ])
-    background = alt.Chart(bands).mark_rect(opacity=0.18).encode(
-        y=alt.Y("from:Q", scale=alt.Scale(domain=[25, 125]), title="Totalpoäng"), y2="to:Q",
-        color=alt.Color("Nivå:N", title="Nivå", scale=alt.Scale(
-            domain=list(bands["Nivå"]), range=["#b94a48", "#c9a227", "#9cc9a9", "#3a9d5d"])),
+    bands = pd.DataFrame(
+        [
+            {"from": 25, "to": 73, "Nivå": "Inte IPS (≤ 73)"},
+            {"from": 73, "to": 99, "Nivå": "Delvis (74–99)"},
+            {"from": 99, "to": 114, "Nivå": "Bra (100–114)"},
+            {"from": 114, "to": 125, "Nivå": "Mycket bra (115–125)"},
+        ]
     )
-    points = alt.Chart(reviews).mark_line(point=alt.OverlayMarkDef(size=90), color="#1f5f8b").encode(
-        x=alt.X("Skattning:O", title="Skattning", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("Totalt:Q"),
-        tooltip=["Skattning:N", "Totalt:Q", "Nivå:N"],
+    background = (
+        alt.Chart(bands)
+        .mark_rect(opacity=0.18)
+        .encode(
+            y=alt.Y("from:Q", scale=alt.Scale(domain=[25, 125]), title="Totalpoäng"),
+            y2="to:Q",
+            color=alt.Color(
+                "Nivå:N",
+                title="Nivå",
+                scale=alt.Scale(domain=list(bands["Nivå"]), range=["#b94a48", "#c9a227", "#9cc9a9", "#3a9d5d"]),
+            ),
+        )
+    )
+    points = (
+        alt.Chart(reviews)
+        .mark_line(point=alt.OverlayMarkDef(size=90), color="#1f5f8b")
+        .encode(
+            x=alt.X("Skattning:O", title="Skattning", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("Totalt:Q"),
+            tooltip=["Skattning:N", "Totalt:Q", "Nivå:N"],
+        )
     )
     text = points.mark_text(dy=-12, color="#1f5f8b", fontWeight="bold").encode(text="Totalt:Q")
     return _finish(alt.layer(background, points, text), 280)
 
 
 def _finish(chart, height: int):
-    return chart.properties(height=height).configure_axis(labelFontSize=12, titleFontSize=12).configure_legend(
-        labelFontSize=12, titleFontSize=12, orient="bottom").configure_view(strokeWidth=0)
+    return (
+        chart.properties(height=height)
+        .configure_axis(labelFontSize=12, titleFontSize=12)
+        .configure_legend(labelFontSize=12, titleFontSize=12, orient="bottom")
+        .configure_view(strokeWidth=0)
+    )

@@ -46,12 +46,24 @@ SUMMARY_LABELS = {
     "benefits_mean": "Bistånd per deltagare (medel, kr)",
     "asi_change_mean": "Förändring ASI arbete (medel)",
 }
-SUMMARY_COUNTS = ["n", "contact_n", "job_n", "worked_n", "continuous_n", "jobs_total",
-                  "full_time_jobs", "part_time_jobs"]
+SUMMARY_COUNTS = [
+    "n",
+    "contact_n",
+    "job_n",
+    "worked_n",
+    "continuous_n",
+    "jobs_total",
+    "full_time_jobs",
+    "part_time_jobs",
+]
 TIMEPOINT_LABELS = {
-    "arm": "Grupp", "timepoint_months": "Månad", "reported_n": "Rapporterade",
-    "worked_n": "Arbetat minst en dag", "hours_mean": "Arbetade timmar (medel)",
-    "income_mean": "Arbetsinkomst (medel, kr)", "benefits_mean": "Bistånd (medel, kr)",
+    "arm": "Grupp",
+    "timepoint_months": "Månad",
+    "reported_n": "Rapporterade",
+    "worked_n": "Arbetat minst en dag",
+    "hours_mean": "Arbetade timmar (medel)",
+    "income_mean": "Arbetsinkomst (medel, kr)",
+    "benefits_mean": "Bistånd (medel, kr)",
     "asi_mean": "ASI arbete (medel)",
 }
 TIMEPOINT_COUNTS = ["reported_n", "worked_n"]
@@ -63,15 +75,21 @@ def load(gate: Gate, districts: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataF
     params = {"d": list(districts)}
     people = gate.frame(
         "select study_code, district_id, arm, randomised_on, left_on from participants "
-        "where district_id in (select unnest($d::varchar[])) order by study_code", params)
+        "where district_id in (select unnest($d::varchar[])) order by study_code",
+        params,
+    )
     scope = "study_code in (select study_code from participants where district_id in (select unnest($d::varchar[])))"
     activity = gate.frame(
         "select study_code, activity_on, activity_type, end_on, extent, hours_per_week "
-        f"from outcome_activity where {scope} order by study_code, activity_on", params)
+        f"from outcome_activity where {scope} order by study_code, activity_on",
+        params,
+    )
     employment = gate.frame(
         "select study_code, timepoint_months, worked_any, days_worked, hours_worked, income_sek, "
         f"benefits_sek, asi_employment from outcome_employment where {scope} "
-        "order by study_code, timepoint_months", params)
+        "order by study_code, timepoint_months",
+        params,
+    )
     return people, activity, employment
 
 
@@ -81,8 +99,9 @@ def _day(value) -> date | None:
     return pd.Timestamp(value).date()
 
 
-def per_participant(people: pd.DataFrame, activity: pd.DataFrame, employment: pd.DataFrame,
-                    cutoff: date) -> pd.DataFrame:
+def per_participant(
+    people: pd.DataFrame, activity: pd.DataFrame, employment: pd.DataFrame, cutoff: date
+) -> pd.DataFrame:
     """One row per randomised participant with every outcome measure."""
     acts: dict[str, list[dict]] = {}
     for row in activity.to_dict("records"):
@@ -96,13 +115,13 @@ def per_participant(people: pd.DataFrame, activity: pd.DataFrame, employment: pd
         left = _day(p.get("left_on"))
         end = min(left, cutoff) if left else cutoff
         in_study = max((end - randomised).days, 0)
-        mine = [a for a in acts.get(p["study_code"], [])
-                if randomised <= _day(a["activity_on"]) <= cutoff]
+        mine = [a for a in acts.get(p["study_code"], []) if randomised <= _day(a["activity_on"]) <= cutoff]
         contacts = sorted(_day(a["activity_on"]) for a in mine if a["activity_type"] == "employer_contact")
         jobs = sorted((a for a in mine if a["activity_type"] == "job_start"), key=lambda a: _day(a["activity_on"]))
         continuous = any(
             ((min(_day(j["end_on"]), end) if _day(j["end_on"]) else end) - _day(j["activity_on"])).days
-            >= CONTINUOUS_DAYS for j in jobs
+            >= CONTINUOUS_DAYS
+            for j in jobs
         )
         rows = emps.get(p["study_code"], [])
 
@@ -110,27 +129,34 @@ def per_participant(people: pd.DataFrame, activity: pd.DataFrame, employment: pd
             values = [r[column] for r in rows if r[column] is not None and not pd.isna(r[column])]
             return float(sum(values)) if values else None
 
-        asi = [(r["timepoint_months"], r["asi_employment"]) for r in rows
-               if r["asi_employment"] is not None and not pd.isna(r["asi_employment"])]
+        asi = [
+            (r["timepoint_months"], r["asi_employment"])
+            for r in rows
+            if r["asi_employment"] is not None and not pd.isna(r["asi_employment"])
+        ]
         asi.sort()
         days_worked = total("days_worked")
-        out.append({
-            "study_code": p["study_code"], "arm": p["arm"], "randomised_on": randomised,
-            "days_in_study": in_study,
-            "days_to_contact": (contacts[0] - randomised).days if contacts else None,
-            "days_to_job": (_day(jobs[0]["activity_on"]) - randomised).days if jobs else None,
-            "jobs": len(jobs),
-            "full_time_jobs": sum(1 for j in jobs if j["extent"] == "full_time"),
-            "part_time_jobs": sum(1 for j in jobs if j["extent"] == "part_time"),
-            "worked_one_day": bool(jobs) or any(r["worked_any"] == "yes" for r in rows),
-            "continuous_work": continuous,
-            "days_worked": days_worked,
-            "days_worked_share": (days_worked / in_study) if days_worked is not None and in_study else None,
-            "hours_worked": total("hours_worked"),
-            "income_sek": total("income_sek"),
-            "benefits_sek": total("benefits_sek"),
-            "asi_change": (asi[-1][1] - asi[0][1]) if len(asi) >= 2 else None,
-        })
+        out.append(
+            {
+                "study_code": p["study_code"],
+                "arm": p["arm"],
+                "randomised_on": randomised,
+                "days_in_study": in_study,
+                "days_to_contact": (contacts[0] - randomised).days if contacts else None,
+                "days_to_job": (_day(jobs[0]["activity_on"]) - randomised).days if jobs else None,
+                "jobs": len(jobs),
+                "full_time_jobs": sum(1 for j in jobs if j["extent"] == "full_time"),
+                "part_time_jobs": sum(1 for j in jobs if j["extent"] == "part_time"),
+                "worked_one_day": bool(jobs) or any(r["worked_any"] == "yes" for r in rows),
+                "continuous_work": continuous,
+                "days_worked": days_worked,
+                "days_worked_share": (days_worked / in_study) if days_worked is not None and in_study else None,
+                "hours_worked": total("hours_worked"),
+                "income_sek": total("income_sek"),
+                "benefits_sek": total("benefits_sek"),
+                "asi_change": (asi[-1][1] - asi[0][1]) if len(asi) >= 2 else None,
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -139,23 +165,31 @@ def summary_by_arm(pp: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for arm, part in pp.groupby("arm", sort=True):
         share = part["days_worked_share"].dropna()
-        rows.append({
-            "arm": arm,
-            "n": len(part),
-            "contact_n": int(part["days_to_contact"].notna().sum()),
-            "contact_median_days": part["days_to_contact"].dropna().median() if part["days_to_contact"].notna().any() else None,
-            "job_n": int(part["days_to_job"].notna().sum()),
-            "job_median_days": part["days_to_job"].dropna().median() if part["days_to_job"].notna().any() else None,
-            "worked_n": int(part["worked_one_day"].sum()),
-            "continuous_n": int(part["continuous_work"].sum()),
-            "jobs_total": int(part["jobs"].sum()),
-            "full_time_jobs": int(part["full_time_jobs"].sum()),
-            "part_time_jobs": int(part["part_time_jobs"].sum()),
-            "days_worked_share_mean": round(100 * share.mean(), 1) if len(share) else None,
-            "income_mean": round(part["income_sek"].dropna().mean()) if part["income_sek"].notna().any() else None,
-            "benefits_mean": round(part["benefits_sek"].dropna().mean()) if part["benefits_sek"].notna().any() else None,
-            "asi_change_mean": round(part["asi_change"].dropna().mean(), 3) if part["asi_change"].notna().any() else None,
-        })
+        rows.append(
+            {
+                "arm": arm,
+                "n": len(part),
+                "contact_n": int(part["days_to_contact"].notna().sum()),
+                "contact_median_days": part["days_to_contact"].dropna().median()
+                if part["days_to_contact"].notna().any()
+                else None,
+                "job_n": int(part["days_to_job"].notna().sum()),
+                "job_median_days": part["days_to_job"].dropna().median() if part["days_to_job"].notna().any() else None,
+                "worked_n": int(part["worked_one_day"].sum()),
+                "continuous_n": int(part["continuous_work"].sum()),
+                "jobs_total": int(part["jobs"].sum()),
+                "full_time_jobs": int(part["full_time_jobs"].sum()),
+                "part_time_jobs": int(part["part_time_jobs"].sum()),
+                "days_worked_share_mean": round(100 * share.mean(), 1) if len(share) else None,
+                "income_mean": round(part["income_sek"].dropna().mean()) if part["income_sek"].notna().any() else None,
+                "benefits_mean": round(part["benefits_sek"].dropna().mean())
+                if part["benefits_sek"].notna().any()
+                else None,
+                "asi_change_mean": round(part["asi_change"].dropna().mean(), 3)
+                if part["asi_change"].notna().any()
+                else None,
+            }
+        )
     frame = pd.DataFrame(rows)
     for column in SUMMARY_COUNTS:
         if column in frame:
@@ -168,14 +202,24 @@ def by_timepoint(people: pd.DataFrame, employment: pd.DataFrame) -> pd.DataFrame
     merged = employment.merge(people[["study_code", "arm"]], on="study_code", how="inner")
     rows = []
     for (arm, tp), part in merged.groupby(["arm", "timepoint_months"], sort=True):
-        rows.append({
-            "arm": arm, "timepoint_months": int(tp), "reported_n": len(part),
-            "worked_n": int((part["worked_any"] == "yes").sum()),
-            "hours_mean": round(part["hours_worked"].dropna().mean(), 1) if part["hours_worked"].notna().any() else None,
-            "income_mean": round(part["income_sek"].dropna().mean()) if part["income_sek"].notna().any() else None,
-            "benefits_mean": round(part["benefits_sek"].dropna().mean()) if part["benefits_sek"].notna().any() else None,
-            "asi_mean": round(part["asi_employment"].dropna().mean(), 3) if part["asi_employment"].notna().any() else None,
-        })
+        rows.append(
+            {
+                "arm": arm,
+                "timepoint_months": int(tp),
+                "reported_n": len(part),
+                "worked_n": int((part["worked_any"] == "yes").sum()),
+                "hours_mean": round(part["hours_worked"].dropna().mean(), 1)
+                if part["hours_worked"].notna().any()
+                else None,
+                "income_mean": round(part["income_sek"].dropna().mean()) if part["income_sek"].notna().any() else None,
+                "benefits_mean": round(part["benefits_sek"].dropna().mean())
+                if part["benefits_sek"].notna().any()
+                else None,
+                "asi_mean": round(part["asi_employment"].dropna().mean(), 3)
+                if part["asi_employment"].notna().any()
+                else None,
+            }
+        )
     frame = pd.DataFrame(rows, columns=list(TIMEPOINT_LABELS))
     for column in TIMEPOINT_COUNTS + ["timepoint_months"]:
         frame[column] = frame[column].astype("int64")

@@ -46,14 +46,20 @@ def policy(viewer: Viewer, config: StudyConfig | None) -> Policy | None:
 
 # --- the core rule --------------------------------------------------------------------------------
 
+
 def mask_count(value: int, threshold: int, text: str) -> str:
     """One count on its own (a metric): 1..threshold shown as `text`."""
     return text if 0 < value <= threshold else str(value)
 
 
-def hidden_cells(grid: Sequence[Sequence[int]], threshold: int, *, rows: bool = True,
-                 row_groups: Sequence[Hashable] | None = None,
-                 already: set[tuple[int, int]] | frozenset = frozenset()) -> set[tuple[int, int]]:
+def hidden_cells(
+    grid: Sequence[Sequence[int]],
+    threshold: int,
+    *,
+    rows: bool = True,
+    row_groups: Sequence[Hashable] | None = None,
+    already: set[tuple[int, int]] | frozenset = frozenset(),
+) -> set[tuple[int, int]]:
     """Cells (row, column) of a table of counts to hide.
 
     Primary: every count 1..threshold. Complementary: within every group whose total may be shown
@@ -105,9 +111,15 @@ def _as_int(value: object) -> int | None:
         return None
 
 
-def suppress_frame(frame: pd.DataFrame, count_columns: list[str], rule: Policy | None, *,
-                   shares: dict[str, str] | None = None, group_by: str | None = None,
-                   rows: bool = True) -> pd.DataFrame:
+def suppress_frame(
+    frame: pd.DataFrame,
+    count_columns: list[str],
+    rule: Policy | None,
+    *,
+    shares: dict[str, str] | None = None,
+    group_by: str | None = None,
+    rows: bool = True,
+) -> pd.DataFrame:
     """`frame` with its `count_columns` suppressed under `rule` (None: unchanged). `shares` maps a
     share column to the count it is computed from: a share of a hidden count is hidden too (share ×
     n would give it back). `group_by` names a column whose values split the rows into blocks that
@@ -117,12 +129,19 @@ def suppress_frame(frame: pd.DataFrame, count_columns: list[str], rule: Policy |
     parsed = [[_as_int(v) for v in values] for values in frame[count_columns].itertuples(index=False)]
     masked = {(i, j) for i, values in enumerate(parsed) for j, v in enumerate(values) if v is None}
     grid = [[0 if v is None else v for v in values] for values in parsed]
-    hide = hidden_cells(grid, rule.threshold, rows=rows, already=masked,
-                        row_groups=list(frame[group_by]) if group_by is not None else None)
+    hide = hidden_cells(
+        grid,
+        rule.threshold,
+        rows=rows,
+        already=masked,
+        row_groups=list(frame[group_by]) if group_by is not None else None,
+    )
     out = frame.copy()
     for j, column in enumerate(count_columns):
-        out[column] = [rule.text if (i, j) in hide else (v if v is None or pd.isna(v) else str(grid[i][j]))
-                       for i, v in enumerate(frame[column])]
+        out[column] = [
+            rule.text if (i, j) in hide else (v if v is None or pd.isna(v) else str(grid[i][j]))
+            for i, v in enumerate(frame[column])
+        ]
     for share, source in (shares or {}).items():
         j = count_columns.index(source)
         out[share] = [rule.text if (i, j) in hide else v for i, v in enumerate(out[share])]
@@ -131,8 +150,10 @@ def suppress_frame(frame: pd.DataFrame, count_columns: list[str], rule: Policy |
 
 # --- per viewer -------------------------------------------------------------------------------------
 
-def suppress_table(viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame, count_columns: list[str],
-                   **options) -> pd.DataFrame:
+
+def suppress_table(
+    viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame, count_columns: list[str], **options
+) -> pd.DataFrame:
     """A table as `viewer` may see it (see `suppress_frame` for the options)."""
     return suppress_frame(frame, count_columns, policy(viewer, config), **options)
 
@@ -150,12 +171,14 @@ def counter(viewer: Viewer, config: StudyConfig | None) -> Callable[[int], str]:
 
 
 def integer_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns
-            if pd.api.types.is_integer_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    return [
+        c for c in frame.columns if pd.api.types.is_integer_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
 
 
-def download_frame(viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame,
-                   count_columns: list[str] | None = None) -> pd.DataFrame | None:
+def download_frame(
+    viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame, count_columns: list[str] | None = None
+) -> pd.DataFrame | None:
     """The frame as `viewer` may take it away. Under suppression: no row-level data (None), and the
     counts in `count_columns` (default: every integer column) suppressed as on screen."""
     rule = policy(viewer, config) if viewer.suppress_small_cells else None

@@ -35,6 +35,7 @@ def cached(fn: F) -> F:
 
 # --- participants and recruitment -------------------------------------------------------------
 
+
 @cached
 def participants(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
     return gate.frame(
@@ -74,11 +75,11 @@ def referral_funnel(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
 
 # --- follow-up, caseload, fidelity ------------------------------------------------------------
 
+
 @cached
 def followup_status(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
     return gate.frame(
-        "select * from followup_status where district_id in (select unnest($d::varchar[])) "
-        "order by due_on, study_code",
+        "select * from followup_status where district_id in (select unnest($d::varchar[])) order by due_on, study_code",
         {"d": list(districts)},
     )
 
@@ -119,6 +120,7 @@ def fidelity_items(gate: Gate) -> pd.DataFrame:
 
 # --- data quality ---------------------------------------------------------------------------------
 
+
 @cached
 def loads(gate: Gate) -> pd.DataFrame:
     return gate.frame("select * from loads order by loaded_at desc")
@@ -132,8 +134,6 @@ def load_files(gate: Gate) -> pd.DataFrame:
 @cached
 def rejected_rows(gate: Gate) -> pd.DataFrame:
     return gate.frame("select * from rejected_rows order by file_name, row_number")
-
-
 
 
 @cached
@@ -155,6 +155,7 @@ def balance_checkpoint_rows(gate: Gate, districts: tuple[str, ...]) -> pd.DataFr
 
 # --- caseload split by district (belastning) -------------------------------------------------------
 
+
 @cached
 def caseload_by_district_on(gate: Gate, districts: tuple[str, ...], day) -> pd.DataFrame:
     """Active caseload per specialist per participant district on one day (shared specialists)."""
@@ -168,8 +169,10 @@ def caseload_by_district_on(gate: Gate, districts: tuple[str, ...], day) -> pd.D
 
 # --- caseload aggregated in the store (belastning) --------------------------------------------------
 
-_CASELOAD = ("select specialist_id, day, sum(active_n)::integer as active_n from caseload_daily "
-             "where district_id in (select unnest($d::varchar[])) group by all")
+_CASELOAD = (
+    "select specialist_id, day, sum(active_n)::integer as active_n from caseload_daily "
+    "where district_id in (select unnest($d::varchar[])) group by all"
+)
 
 
 @cached

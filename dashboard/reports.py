@@ -37,6 +37,7 @@ FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 
 # --- small helpers --------------------------------------------------------------------------------
 
+
 def _mask(gate: Gate, config: StudyConfig) -> consort.Mask:
     rule = privacy.policy(gate.viewer, config)
     return None if rule is None else (rule.threshold, rule.text)
@@ -59,14 +60,18 @@ def previous_snapshot(gate: Gate, report: str) -> dict | None:
     """The newest snapshot of `report` left by the CLI: {created_at, data_cutoff, payload}."""
     frame = gate.frame(
         "select created_at, data_cutoff, payload from report_snapshots where report = $r "
-        "order by created_at desc limit 1", {"r": report})
+        "order by created_at desc limit 1",
+        {"r": report},
+    )
     if frame.empty:
         return None
     row = frame.iloc[0]
     payload = row["payload"]
-    return {"created_at": pd.Timestamp(row["created_at"]).to_pydatetime(),
-            "data_cutoff": pd.Timestamp(row["data_cutoff"]).date() if pd.notna(row["data_cutoff"]) else None,
-            "payload": json.loads(payload) if isinstance(payload, str) else payload}
+    return {
+        "created_at": pd.Timestamp(row["created_at"]).to_pydatetime(),
+        "data_cutoff": pd.Timestamp(row["data_cutoff"]).date() if pd.notna(row["data_cutoff"]) else None,
+        "payload": json.loads(payload) if isinstance(payload, str) else payload,
+    }
 
 
 def _arm_order(config: StudyConfig, gate: Gate, people: pd.DataFrame) -> list[str]:
@@ -134,8 +139,11 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     followups = q.followup_status.uncached(gate, districts)
     items = q.fidelity_items.uncached(gate)
     cutoff = config.data_cutoff
-    target = config.target_randomised if len(districts) == len(config.districts) else \
-        sum(config.district(d).target for d in districts)
+    target = (
+        config.target_randomised
+        if len(districts) == len(config.districts)
+        else sum(config.district(d).target for d in districts)
+    )
     start = min(config.district(d).start for d in districts)
     projection = tf.project_accrual(people["randomised_on"], target, cutoff, start)
     name = {d: config.district(d).name for d in districts}
@@ -159,9 +167,14 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     before = (prev or {}).get("payload", {}).get("key_figures", {}) if prev else {}
     key_rows = []
     for key, label, kind in KEY_FIGURES:
-        key_rows.append({"Nyckeltal": label, "Nu": _shown(kind, raw[key], fmt),
-                         "Förra rapporten": _shown(kind, before.get(key), fmt) if prev else "–",
-                         "Sedan förra rapporten": _change(kind, raw[key], before.get(key), fmt) if prev else "–"})
+        key_rows.append(
+            {
+                "Nyckeltal": label,
+                "Nu": _shown(kind, raw[key], fmt),
+                "Förra rapporten": _shown(kind, before.get(key), fmt) if prev else "–",
+                "Sedan förra rapporten": _change(kind, raw[key], before.get(key), fmt) if prev else "–",
+            }
+        )
     key_table = pd.DataFrame(key_rows)
 
     # Recruitment per district.
@@ -172,10 +185,15 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     rec_rows = []
     for d, n, shown in zip(districts, counts, shown_counts, strict=True):
         masked = shown != str(n)
-        rec_rows.append({"Stadsdel": config.district(d).display_name(), "Randomiserade": shown,
-                         "Mål": config.district(d).target,
-                         "Andel av mål": _share(n, config.district(d).target, masked),
-                         "Prognos mål nås": "–" if masked else metrics.projection_text(projections[d])})
+        rec_rows.append(
+            {
+                "Stadsdel": config.district(d).display_name(),
+                "Randomiserade": shown,
+                "Mål": config.district(d).target,
+                "Andel av mål": _share(n, config.district(d).target, masked),
+                "Prognos mål nås": "–" if masked else metrics.projection_text(projections[d]),
+            }
+        )
     recruitment = pd.DataFrame(rec_rows)
     cumulative = metrics.cumulative_series(people, config, districts, overall=True)
 
@@ -194,16 +212,27 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
         by = dict(zip(smd["variable"], smd["SMD"], strict=False))
         flagged = [v for v in ("gender", "age") if by.get(v) is not None and by[v] > threshold]
         smd_text = {v: ("–" if by.get(v) is None else f"{by[v]:.2f}".replace(".", ",")) for v in ("gender", "age")}
-        return {"Tidpunkt": label, "Nådd": tf.sv_date(reached), "Randomiserade": fmt(len(frame)),
-                "SMD kön": smd_text["gender"], "SMD ålder": smd_text["age"],
-                "Bedömning": ("Obalans: " + ", ".join("kön" if v == "gender" else "ålder" for v in flagged))
-                if flagged else f"I balans (SMD ≤ {threshold:g})".replace(".", ",")}
+        return {
+            "Tidpunkt": label,
+            "Nådd": tf.sv_date(reached),
+            "Randomiserade": fmt(len(frame)),
+            "SMD kön": smd_text["gender"],
+            "SMD ålder": smd_text["age"],
+            "Bedömning": ("Obalans: " + ", ".join("kön" if v == "gender" else "ålder" for v in flagged))
+            if flagged
+            else f"I balans (SMD ≤ {threshold:g})".replace(".", ","),
+        }
 
     for _, cp in frozen.iterrows():
         number = int(cp["checkpoint"])
         rows = frozen_rows[frozen_rows["checkpoint"] == number]
-        bal_rows.append(balance_row(f"Kontrollpunkt {number} (fryst)",
-                                    pd.Timestamp(cp["reached_on"]).date() if pd.notna(cp["reached_on"]) else None, rows))
+        bal_rows.append(
+            balance_row(
+                f"Kontrollpunkt {number} (fryst)",
+                pd.Timestamp(cp["reached_on"]).date() if pd.notna(cp["reached_on"]) else None,
+                rows,
+            )
+        )
     bal_rows.append(balance_row("Nu (alla randomiserade)", cutoff, people))
     balance = pd.DataFrame(bal_rows)
 
@@ -213,10 +242,22 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
         part = people[people["arm"] == arm]
         n, left = len(part), int(part["is_left"].sum())
         masked = fmt(n) != str(n) or fmt(left) != str(left)
-        arm_rows.append({"Grupp": arm, "Randomiserade": fmt(n), "Lämnat studien": fmt(left),
-                         "Andel lämnat": _share(left, n, masked)})
-    arm_rows.append({"Grupp": "Totalt", "Randomiserade": fmt(attr["randomised"]), "Lämnat studien": fmt(attr["left"]),
-                     "Andel lämnat": _share(attr["left"], attr["randomised"], fmt(attr["left"]) != str(attr["left"]))})
+        arm_rows.append(
+            {
+                "Grupp": arm,
+                "Randomiserade": fmt(n),
+                "Lämnat studien": fmt(left),
+                "Andel lämnat": _share(left, n, masked),
+            }
+        )
+    arm_rows.append(
+        {
+            "Grupp": "Totalt",
+            "Randomiserade": fmt(attr["randomised"]),
+            "Lämnat studien": fmt(attr["left"]),
+            "Andel lämnat": _share(attr["left"], attr["randomised"], fmt(attr["left"]) != str(attr["left"])),
+        }
+    )
     attrition_arms = pd.DataFrame(arm_rows)
     left_rows = people[people["is_left"].astype(bool)]
     reasons = att.reason_counts(left_rows, "left_reason")
@@ -226,32 +267,51 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     fu_rows = []
     for d in districts:
         c = metrics.followup_completion(followups[followups["district_id"] == d])
-        fu_rows.append({"Stadsdel": name[d], "Genomförda": c["done"], "Stängda fönster": c["eligible"],
-                        "Försenade": c["overdue"], "_rate": c["rate"]})
+        fu_rows.append(
+            {
+                "Stadsdel": name[d],
+                "Genomförda": c["done"],
+                "Stängda fönster": c["eligible"],
+                "Försenade": c["overdue"],
+                "_rate": c["rate"],
+            }
+        )
     fu = pd.DataFrame(fu_rows)
     fu_shown = _suppress(gate, config, fu, ["Genomförda", "Stängda fönster", "Försenade"])
     fu_shown["Andel genomförda"] = [
-        "–" if (r["_rate"] is None or str(s["Genomförda"]) != str(r["Genomförda"])
-                or str(s["Stängda fönster"]) != str(r["Stängda fönster"])) else tf.pct(r["_rate"], 1)
-        for (_, r), (_, s) in zip(fu.iterrows(), fu_shown.iterrows(), strict=True)]
+        "–"
+        if (
+            r["_rate"] is None
+            or str(s["Genomförda"]) != str(r["Genomförda"])
+            or str(s["Stängda fönster"]) != str(r["Stängda fönster"])
+        )
+        else tf.pct(r["_rate"], 1)
+        for (_, r), (_, s) in zip(fu.iterrows(), fu_shown.iterrows(), strict=True)
+    ]
     followup_table = fu_shown.drop(columns=["_rate"])
 
     # Caseloads at the cut-off.
     roster = q.specialist_roster.uncached(gate, districts)
     now = metrics.caseload_at(q.caseload_by_district_on.uncached(gate, districts, cutoff))
     active_ids = sorted(set(roster.loc[roster["is_active_at_cutoff"].astype(bool), "specialist_id"]) | set(now.index))
-    cl = pd.DataFrame({"Arbetsspecialist": active_ids,
-                       "Aktiva deltagare": [int(now.get(s, 0)) for s in active_ids]})
+    cl = pd.DataFrame({"Arbetsspecialist": active_ids, "Aktiva deltagare": [int(now.get(s, 0)) for s in active_ids]})
     cl["Över taket"] = ["ja" if n > config.caseload.cap else "nej" for n in cl["Aktiva deltagare"]]
     caseload_table = _suppress(gate, config, cl, ["Aktiva deltagare"])
 
     # Fidelity.
-    fidelity = ops.review_table(items)[["Skattning", *vocab.FIDELITY_SECTIONS.values(), "Totalt", "Nivå", "Punkter"]] \
-        if len(items) else pd.DataFrame(columns=["Skattning", "Totalt", "Nivå"])
+    fidelity = (
+        ops.review_table(items)[["Skattning", *vocab.FIDELITY_SECTIONS.values(), "Totalt", "Nivå", "Punkter"]]
+        if len(items)
+        else pd.DataFrame(columns=["Skattning", "Totalt", "Nivå"])
+    )
 
     # Alerts (no icons: the PDF font has no emoji).
-    alerts = [text for text, _page, _icon in
-              alert_rules.collect(gate, config, districts, people, followups, lambda d: name.get(d, d))]
+    alerts = [
+        text
+        for text, _page, _icon in alert_rules.collect(
+            gate, config, districts, people, followups, lambda d: name.get(d, d)
+        )
+    ]
 
     return {
         "report": STEERING,
@@ -283,8 +343,11 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
         "caseload_cap": config.caseload.cap,
         "fidelity": fidelity,
         "alerts": alerts,
-        "snapshot": {"data_cutoff": cutoff.isoformat(), "key_figures": raw,
-                     "per_district": {d: c for d, c in zip(districts, counts, strict=True)}},
+        "snapshot": {
+            "data_cutoff": cutoff.isoformat(),
+            "key_figures": raw,
+            "per_district": {d: c for d, c in zip(districts, counts, strict=True)},
+        },
     }
 
 
@@ -302,16 +365,20 @@ def steering_charts(figures: dict, scale: float = 2) -> dict[str, bytes]:
     locale = {"format_locale": charts.SV_LOCALE["number"], "time_format_locale": charts.SV_LOCALE["time"]}
     accrual = charts.accrual(figures["cumulative"], figures["target"]).properties(width=640, height=260)
     flow = consort.consort_chart(figures["consort"], figures["mask"])
-    return {"accrual": vlc.vegalite_to_png(accrual.to_json(), scale=scale, **locale),
-            "consort": vlc.vegalite_to_png(flow.to_json(), scale=scale, **locale)}
+    return {
+        "accrual": vlc.vegalite_to_png(accrual.to_json(), scale=scale, **locale),
+        "consort": vlc.vegalite_to_png(flow.to_json(), scale=scale, **locale),
+    }
 
 
 def _font_dir() -> Path:
     for folder in FONT_DIRS:
         if all((folder / f).exists() for f in FONT_FILES.values()):
             return folder
-    raise FileNotFoundError("Typsnittet DejaVu Sans saknas (Debian-paketet fonts-dejavu-core); "
-                            "installera det med scripts/setup.sh --test eller apt-get install fonts-dejavu-core.")
+    raise FileNotFoundError(
+        "Typsnittet DejaVu Sans saknas (Debian-paketet fonts-dejavu-core); "
+        "installera det med scripts/setup.sh --test eller apt-get install fonts-dejavu-core."
+    )
 
 
 def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
@@ -328,8 +395,12 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
             self.set_y(-12)
             self.set_font("DejaVu", size=8)
             self.set_text_color(110)
-            self.cell(0, 6, f"{figures['short_name']} · styrgruppsrapport · data t.o.m. {cutoff} · sida {self.page_no()}",
-                      align="C")
+            self.cell(
+                0,
+                6,
+                f"{figures['short_name']} · styrgruppsrapport · data t.o.m. {cutoff} · sida {self.page_no()}",
+                align="C",
+            )
             self.set_text_color(0)
 
     pdf = Report(orientation="P", unit="mm", format="A4")
@@ -358,12 +429,32 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
 
     def table(frame: pd.DataFrame, widths: tuple | None = None, size: float = 9) -> None:
         pdf.set_font("DejaVu", "", size)
-        numeric = [c for c in frame.columns if c not in ("Stadsdel", "Nyckeltal", "Orsak", "Grupp", "Tidpunkt",
-                                                         "Bedömning", "Arbetsspecialist", "Nivå", "Prognos mål nås",
-                                                         "Fas", "Ruta", "Skattning")]
-        with pdf.table(col_widths=widths, headings_style=heading, line_height=5.2,
-                       text_align=tuple("RIGHT" if c in numeric else "LEFT" for c in frame.columns),
-                       width=pdf.epw) as t:
+        numeric = [
+            c
+            for c in frame.columns
+            if c
+            not in (
+                "Stadsdel",
+                "Nyckeltal",
+                "Orsak",
+                "Grupp",
+                "Tidpunkt",
+                "Bedömning",
+                "Arbetsspecialist",
+                "Nivå",
+                "Prognos mål nås",
+                "Fas",
+                "Ruta",
+                "Skattning",
+            )
+        ]
+        with pdf.table(
+            col_widths=widths,
+            headings_style=heading,
+            line_height=5.2,
+            text_align=tuple("RIGHT" if c in numeric else "LEFT" for c in frame.columns),
+            width=pdf.epw,
+        ) as t:
             t.row([str(c) for c in frame.columns])
             for values in frame.itertuples(index=False):
                 t.row(["" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in values])
@@ -398,16 +489,26 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
     pdf.set_font("DejaVu", "B", 14)
     pdf.multi_cell(0, 8, f"Datauttag: {cutoff}", align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 11)
-    pdf.multi_cell(0, 6, f"Rapporten skapad {figures['created_on'].isoformat()}", align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(
+        0, 6, f"Rapporten skapad {figures['created_on'].isoformat()}", align="C", new_x="LMARGIN", new_y="NEXT"
+    )
     prev = figures["previous"]
     if prev:
-        pdf.multi_cell(0, 6, f"Förra rapporten: datauttag {tf.sv_date(prev['data_cutoff'])} "
-                             f"(skapad {prev['created_at']:%Y-%m-%d})", align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(
+            0,
+            6,
+            f"Förra rapporten: datauttag {tf.sv_date(prev['data_cutoff'])} (skapad {prev['created_at']:%Y-%m-%d})",
+            align="C",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
     pdf.set_y(220)
     notes = ["Studien pågår: utfall visas inte, varken totalt eller per grupp, förrän studien har stängts."]
     if figures["suppressed"]:
-        notes.append(f"Små tal (1–{figures['small_cell_threshold']}) visas som ”{figures['small_cell_text']}” "
-                     "och andelar som bygger på dem som ”–”.")
+        notes.append(
+            f"Små tal (1–{figures['small_cell_threshold']}) visas som ”{figures['small_cell_text']}” "
+            "och andelar som bygger på dem som ”–”."
+        )
     notes.append("Alla siffror är preliminära och räknas om vid varje datauttag.")
     para("\n".join(notes), 9)
 
@@ -417,8 +518,11 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
     if prev is None:
         para("Ingen tidigare styrgruppsrapport finns: kolumnen ”Sedan förra rapporten” fylls i från nästa rapport.", 9)
     else:
-        para(f"Jämfört med förra styrgruppsrapporten (datauttag {tf.sv_date(prev['data_cutoff'])}). "
-             "p.e. = procentenheter.", 9)
+        para(
+            f"Jämfört med förra styrgruppsrapporten (datauttag {tf.sv_date(prev['data_cutoff'])}). "
+            "p.e. = procentenheter.",
+            9,
+        )
     table(figures["key_figures"], widths=(50, 16, 18, 22))
 
     # Recruitment.
@@ -427,9 +531,12 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
     if p.reached_on:
         text = f"Målet {figures['target']} randomiserade nåddes {p.reached_on.isoformat()}."
     elif p.median:
-        text = (f"Målet {figures['target']} randomiserade nås troligen {tf.month_label(p.median)} "
-                f"(80 % prognosintervall {tf.month_label(p.low)} – {tf.month_label(p.high)}), "
-                f"med takten de senaste 12 månaderna ({p.rate_per_month:.1f} per månad)".replace(".", ",") + ". ")
+        text = (
+            f"Målet {figures['target']} randomiserade nås troligen {tf.month_label(p.median)} "
+            f"(80 % prognosintervall {tf.month_label(p.low)} – {tf.month_label(p.high)}), "
+            f"med takten de senaste 12 månaderna ({p.rate_per_month:.1f} per månad)".replace(".", ",")
+            + ". "
+        )
     else:
         text = f"Prognos: {figures['projection_text']}. "
     text += f"Planerat slut på rekryteringen: {figures['planned_recruitment_end'].isoformat()}."
@@ -441,23 +548,32 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
     # CONSORT.
     pdf.add_page()
     h1("3. Flödesschema (CONSORT)")
-    para("Från remiss till analys. En person som remitterats på nytt räknas en gång per remiss. "
-         "Analyseras = randomiserade minus de som lämnat studien (preliminärt – studien pågår).", 9)
+    para(
+        "Från remiss till analys. En person som remitterats på nytt räknas en gång per remiss. "
+        "Analyseras = randomiserade minus de som lämnat studien (preliminärt – studien pågår).",
+        9,
+    )
     image(charts["consort"], pdf.epw, pdf.h - pdf.get_y() - 20)
 
     # Balance.
     pdf.add_page()
     h1("4. Balans mellan grupperna")
-    para("Standardiserad medelvärdesskillnad (SMD) för kön och ålder vid varje fryst kontrollpunkt "
-         "(efter varje tredjedel av målet) och nu. SMD över tröskeln tyder på obalans.", 9)
+    para(
+        "Standardiserad medelvärdesskillnad (SMD) för kön och ålder vid varje fryst kontrollpunkt "
+        "(efter varje tredjedel av målet) och nu. SMD över tröskeln tyder på obalans.",
+        9,
+    )
     table(figures["balance"], widths=(44, 20, 22, 16, 16, 36))
 
     # Attrition.
     h1("5. Bortfall")
     table(figures["attrition_arms"], widths=(40, 30, 30, 30))
     s = figures["stopped_ips"]
-    para(f"Avslutat IPS men kvar i studien: {s['still_in']} (avslutat IPS totalt {s['stopped']}). "
-         "De följs upp som alla andra och räknas inte som bortfall.", 9)
+    para(
+        f"Avslutat IPS men kvar i studien: {s['still_in']} (avslutat IPS totalt {s['stopped']}). "
+        "De följs upp som alla andra och räknas inte som bortfall.",
+        9,
+    )
     if len(figures["attrition_reasons"]):
         pdf.set_font("DejaVu", "B", 10)
         pdf.multi_cell(0, 6, "Orsaker till att lämna studien", new_x="LMARGIN", new_y="NEXT")
@@ -491,12 +607,13 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
 
 # --- the project group's monthly pack -------------------------------------------------------------
 
+
 def _sheet_name(text: str, used: set[str]) -> str:
-    clean = "".join("_" if ch in '[]:*?/\\' else ch for ch in text)[:31].strip() or "Blad"
+    clean = "".join("_" if ch in "[]:*?/\\" else ch for ch in text)[:31].strip() or "Blad"
     name, i = clean, 2
     while name.lower() in used:
         suffix = f" ({i})"
-        name, i = clean[:31 - len(suffix)] + suffix, i + 1
+        name, i = clean[: 31 - len(suffix)] + suffix, i + 1
     used.add(name.lower())
     return name
 
@@ -524,8 +641,9 @@ def project_pack_xlsx(gate: Gate, config: StudyConfig) -> bytes:
     left_reasons = att.reason_counts(left, "left_reason", by="arm")
     stopped = people[people["is_stopped_ips"].astype(bool)]
     stopped_reasons = att.reason_counts(stopped, "stopped_ips_reason")
-    fu = followups.assign(Stadsdel=followups["district_id"].map(name),
-                          Tidpunkt=followups["timepoint_months"].map(ops.timepoint_label))
+    fu = followups.assign(
+        Stadsdel=followups["district_id"].map(name), Tidpunkt=followups["timepoint_months"].map(ops.timepoint_label)
+    )
     fu_status = ops.status_table(fu, ["Stadsdel", "Tidpunkt"])
     caseload_table = ops.caseload_summary(caseload, roster, cutoff, config.caseload.cap)
     fidelity = ops.review_table(items).drop(columns=["band", "complete"], errors="ignore")
@@ -549,22 +667,25 @@ def project_pack_xlsx(gate: Gate, config: StudyConfig) -> bytes:
     units += sorted(set(due["unit"].dropna()) - set(units))
     for unit in units:
         part = due[due["unit"] == unit].sort_values(["due_on", "study_code", "timepoint_months"])
-        frame = pd.DataFrame({
-            "Studiekod": part["study_code"],
-            "Tidpunkt": part["timepoint_months"].map(ops.timepoint_label),
-            "Förfallodag": pd.to_datetime(part["due_on"]).dt.date,
-            "Fönster": [f"{pd.Timestamp(a):%Y-%m-%d} – {pd.Timestamp(b):%Y-%m-%d}"
-                        for a, b in zip(part["window_start"], part["window_end"], strict=True)],
-            "Dagar försenad": pd.to_numeric(part["days_overdue"], errors="coerce").astype("Int64"),
-            "Status": part["status"].map(labels),
-        })
+        frame = pd.DataFrame(
+            {
+                "Studiekod": part["study_code"],
+                "Tidpunkt": part["timepoint_months"].map(ops.timepoint_label),
+                "Förfallodag": pd.to_datetime(part["due_on"]).dt.date,
+                "Fönster": [
+                    f"{pd.Timestamp(a):%Y-%m-%d} – {pd.Timestamp(b):%Y-%m-%d}"
+                    for a, b in zip(part["window_start"], part["window_end"], strict=True)
+                ],
+                "Dagar försenad": pd.to_numeric(part["days_overdue"], errors="coerce").astype("Int64"),
+                "Status": part["status"].map(labels),
+            }
+        )
         sheets.append((unit, frame, f"{unit}: uppföljningar att göra (aktuella, försenade eller snart aktuella)"))
 
     buffer = io.BytesIO()
     used: set[str] = set()
     stamp = f"data t.o.m. {cutoff.isoformat()} · skapad {datetime.now():%Y-%m-%d %H:%M} · {gate.viewer.label()}"
-    with pd.ExcelWriter(buffer, engine="xlsxwriter", date_format="yyyy-mm-dd",
-                        datetime_format="yyyy-mm-dd") as writer:
+    with pd.ExcelWriter(buffer, engine="xlsxwriter", date_format="yyyy-mm-dd", datetime_format="yyyy-mm-dd") as writer:
         book = writer.book
         bold = book.add_format({"bold": True, "font_size": 12})
         grey = book.add_format({"font_color": "#666666"})
@@ -599,16 +720,23 @@ def project_snapshot_json(gate: Gate, config: StudyConfig) -> str:
     people = q.participants.uncached(gate, districts)
     followups = q.followup_status.uncached(gate, districts)
     completion = metrics.followup_completion(followups)
-    return json.dumps({
-        "data_cutoff": config.data_cutoff.isoformat(),
-        "key_figures": {"randomised": int(len(people)), "left": int(people["is_left"].sum()),
-                        "followup_overdue": completion["overdue"],
-                        "on_action_list": int(followups["is_on_action_list"].astype(bool).sum())},
-        "per_district": {d: int((people["district_id"] == d).sum()) for d in districts},
-    }, ensure_ascii=False)
+    return json.dumps(
+        {
+            "data_cutoff": config.data_cutoff.isoformat(),
+            "key_figures": {
+                "randomised": int(len(people)),
+                "left": int(people["is_left"].sum()),
+                "followup_overdue": completion["overdue"],
+                "on_action_list": int(followups["is_on_action_list"].astype(bool).sum()),
+            },
+            "per_district": {d: int((people["district_id"] == d).sum()) for d in districts},
+        },
+        ensure_ascii=False,
+    )
 
 
 # --- downloads in the app -------------------------------------------------------------------------
+
 
 def build_bytes(cursor, kind: str, store_id: str = "") -> bytes:
     """The report `kind` from an open (read-only) cursor, built as the receiving group's role."""

@@ -73,7 +73,10 @@ def project_accrual(
     q10, q50, q90 = np.quantile(wait, [0.1, 0.5, 0.9])
     rate_month = n_window / exposure * DAYS_PER_MONTH
     return Projection(
-        n_total, target, rate_month, window_start,
+        n_total,
+        target,
+        rate_month,
+        window_start,
         median=cutoff + timedelta(days=float(q50)),
         low=cutoff + timedelta(days=float(q10)),
         high=cutoff + timedelta(days=float(q90)),
@@ -81,6 +84,7 @@ def project_accrual(
 
 
 # --- Kaplan–Meier retention -----------------------------------------------------------------------
+
 
 def kaplan_meier(frame: pd.DataFrame, group: str | None = None) -> pd.DataFrame:
     """Product-limit estimate of staying in the study, per group.
@@ -103,7 +107,9 @@ def kaplan_meier(frame: pd.DataFrame, group: str | None = None) -> pd.DataFrame:
             c = int(((times == t) & ~events).sum())
             if d:
                 surv *= 1 - d / at_risk
-            rows.append({"group": label, "day": float(t), "at_risk": at_risk, "events": d, "censored": c, "retention": surv})
+            rows.append(
+                {"group": label, "day": float(t), "at_risk": at_risk, "events": d, "censored": c, "retention": surv}
+            )
             at_risk -= d + c
     return pd.DataFrame(rows, columns=["group", "day", "at_risk", "events", "censored", "retention"])
 
@@ -118,6 +124,7 @@ def retention_at(curve: pd.DataFrame, day: float) -> dict[str, float]:
 
 
 # --- balance: standardised mean differences -------------------------------------------------------
+
 
 def smd_continuous(a: pd.Series, b: pd.Series) -> float | None:
     a, b = a.dropna().astype(float), b.dropna().astype(float)
@@ -183,8 +190,14 @@ def smd_table(participants: pd.DataFrame, arm_a: str, arm_b: str) -> pd.DataFram
     rows = []
     for column, label, voc in BASELINE_VARIABLES:
         smd = smd_continuous(a[column], b[column]) if voc is None else smd_categorical(a[column], b[column])
-        rows.append({"variable": column, "Egenskap": label, "SMD": smd,
-                     "n med uppgift": int(participants[column].notna().sum())})
+        rows.append(
+            {
+                "variable": column,
+                "Egenskap": label,
+                "SMD": smd,
+                "n med uppgift": int(participants[column].notna().sum()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -227,6 +240,7 @@ def checkpoint_sizes(target: int, checkpoints: int = 3) -> list[int]:
 
 # --- fidelity -------------------------------------------------------------------------------------
 
+
 def fidelity_reviews(items: pd.DataFrame) -> pd.DataFrame:
     """One row per review: section subtotals, total, band and whether the review is complete."""
     rows = []
@@ -236,13 +250,15 @@ def fidelity_reviews(items: pd.DataFrame) -> pd.DataFrame:
             row[label] = int(part.loc[part["section_key"] == section, "score"].sum())
         total = int(part["score"].sum())
         band_key, band_label = vocab.fidelity_band(total)
-        row.update({"Totalt": total, "band": band_key, "Nivå": band_label,
-                    "complete": len(part) == len(vocab.FIDELITY_ITEMS)})
+        row.update(
+            {"Totalt": total, "band": band_key, "Nivå": band_label, "complete": len(part) == len(vocab.FIDELITY_ITEMS)}
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 # --- formatting helpers ---------------------------------------------------------------------------
+
 
 def pct(part: float, whole: float, digits: int = 0) -> str:
     if not whole:

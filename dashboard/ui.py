@@ -91,10 +91,17 @@ def _demo_viewer(config: StudyConfig | None) -> Viewer:
     districts = None
     if role == "enhetschef" and config is not None:
         options = [d.id for d in config.districts]
-        preset_ids = list(_resolve_districts(config, default.districts) or options[:1]) if default.role == "enhetschef" else options[:1]
+        preset_ids = (
+            list(_resolve_districts(config, default.districts) or options[:1])
+            if default.role == "enhetschef"
+            else options[:1]
+        )
         chosen = st.sidebar.multiselect(
-            "Enhetschefens stadsdelar", options, default=preset_ids,
-            format_func=lambda d: config.district(d).name, key="demo_districts",
+            "Enhetschefens stadsdelar",
+            options,
+            default=preset_ids,
+            format_func=lambda d: config.district(d).name,
+            key="demo_districts",
         )
         districts = tuple(chosen) or tuple(options[:1])
     elif default.districts and config is not None and role == default.role:
@@ -136,14 +143,18 @@ def build_context() -> RunContext:
     loaded_at = cur.execute("select max(loaded_at) from meta.loads where status <> 'refused'").fetchone()[0]
     options = list(gate.districts)
     selected = st.sidebar.multiselect(
-        "Stadsdelar", options, default=options, key="district_filter",
+        "Stadsdelar",
+        options,
+        default=options,
+        key="district_filter",
         format_func=lambda d: config.district(d).name if d in options else "–",
         help="Visa bara valda stadsdelar. Tomt val visar alla som din roll får se.",
     )
     # The filter only narrows within the viewer's scope; the gate's views enforce the scope itself.
     chosen = tuple(d for d in selected if d in options)
-    ctx = RunContext(gate=gate, viewer=viewer, config=config, target=target,
-                     selected=chosen or tuple(options), loaded_at=loaded_at)
+    ctx = RunContext(
+        gate=gate, viewer=viewer, config=config, target=target, selected=chosen or tuple(options), loaded_at=loaded_at
+    )
     _sidebar_facts(ctx)
     st.session_state[_CTX_KEY] = ctx
     return ctx
@@ -214,8 +225,11 @@ def alerts(ctx: RunContext, people: pd.DataFrame, followups: pd.DataFrame) -> li
     answers for `ctx.selected` (they are, given the key, so the cached list is theirs)."""
     from dashboard import alerts as alert_rules
 
-    return memo(ctx, "alerts", lambda: alert_rules.collect(ctx.gate, ctx.config, ctx.selected, people, followups,
-                                                           ctx.short_name))
+    return memo(
+        ctx,
+        "alerts",
+        lambda: alert_rules.collect(ctx.gate, ctx.config, ctx.selected, people, followups, ctx.short_name),
+    )
 
 
 @st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
@@ -239,14 +253,16 @@ def empty(message: str = "Inga deltagare i urvalet.") -> None:
 LAZY_DOWNLOAD_CELLS = 20_000  # tables larger than this are built on click, not on every run
 
 
-def download_frame(viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame,
-                   count_columns: list[str] | None = None) -> pd.DataFrame | None:
+def download_frame(
+    viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame, count_columns: list[str] | None = None
+) -> pd.DataFrame | None:
     """The frame as `viewer` may take it away (`privacy.download_frame`)."""
     return privacy.download_frame(viewer, config, frame, count_columns)
 
 
-def download_bytes(viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame, topic: str,
-                   count_columns: list[str] | None = None) -> tuple[bytes, bytes] | None:
+def download_bytes(
+    viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame, topic: str, count_columns: list[str] | None = None
+) -> tuple[bytes, bytes] | None:
     """CSV and Excel bytes exactly as `downloads` offers them to `viewer` (None: no download)."""
     shown = download_frame(viewer, config, frame, count_columns)
     if shown is None:
@@ -310,12 +326,23 @@ def downloads(frame: pd.DataFrame, topic: str, key: str, count_columns: list[str
         csv, xlsx = made
     stem = exports.file_stem(topic, ctx.cutoff)
     left, right, _ = st.columns([1, 1, 4])
-    left.download_button("⬇ CSV", csv, f"{stem}.csv", "text/csv", key=f"{key}_csv",
-                         on_click=_record_download, args=(ctx.viewer, ctx.target, topic, "csv"))
+    left.download_button(
+        "⬇ CSV",
+        csv,
+        f"{stem}.csv",
+        "text/csv",
+        key=f"{key}_csv",
+        on_click=_record_download,
+        args=(ctx.viewer, ctx.target, topic, "csv"),
+    )
     right.download_button(
-        "⬇ Excel", xlsx, f"{stem}.xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx",
-        on_click=_record_download, args=(ctx.viewer, ctx.target, topic, "xlsx"),
+        "⬇ Excel",
+        xlsx,
+        f"{stem}.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"{key}_xlsx",
+        on_click=_record_download,
+        args=(ctx.viewer, ctx.target, topic, "xlsx"),
     )
 
 

@@ -39,7 +39,7 @@ def freeze(con: duckdb.DuckDBPyConnection, config: StudyConfig) -> list[int]:
         f"create table if not exists meta.balance_checkpoint_rows as "
         f'select 0::integer as "checkpoint", {ROW_COLUMNS} from mart.participants limit 0'
     )
-    frozen = {r[0] for r in con.execute("select \"checkpoint\" from meta.balance_checkpoints").fetchall()}
+    frozen = {r[0] for r in con.execute('select "checkpoint" from meta.balance_checkpoints').fetchall()}
     n = con.execute("select count(*) from mart.participants").fetchone()[0]
     new = []
     for index, size in enumerate(sizes(config), start=1):

@@ -53,14 +53,14 @@ def close_study(db: Path, by: str, note: str, out: TextIO | None = None, err: Te
     def append_audit_row(con: duckdb.DuckDBPyConnection) -> None:
         # Checked on the copy, under the load lock: two closes cannot both succeed.
         closed = con.execute(
-            "select \"at\", actor from meta.audit_log where action = ? order by \"at\" limit 1", [ACTION]
+            'select "at", actor from meta.audit_log where action = ? order by "at" limit 1', [ACTION]
         ).fetchone()
         if closed is not None:
             raise AlreadyClosed(*closed)
         config = json.loads(con.execute("select config from meta.study_config").fetchone()[0])
         cutoff.append(config["data_cutoff"])
         con.execute(
-            "insert into meta.audit_log (\"at\", actor, action, detail, data_cutoff) values (?, ?, ?, ?, ?)",
+            'insert into meta.audit_log ("at", actor, action, detail, data_cutoff) values (?, ?, ?, ?, ?)',
             [now.replace(tzinfo=None), by, ACTION, note, config["data_cutoff"]],
         )
 
@@ -75,8 +75,11 @@ def close_study(db: Path, by: str, note: str, out: TextIO | None = None, err: Te
     except Exception as exc:  # noqa: BLE001
         print(f"Studien kunde inte stängas ({type(exc).__name__}). Inget har ändrats.", file=err)
         return 2
-    print(f"Studien är stängd {now:%Y-%m-%d %H:%M} UTC av {by} (datauttag {cutoff[0]}). "
-          f"Utfallen visas nu i dashboarden ({final.name}).", file=out)
+    print(
+        f"Studien är stängd {now:%Y-%m-%d %H:%M} UTC av {by} (datauttag {cutoff[0]}). "
+        f"Utfallen visas nu i dashboarden ({final.name}).",
+        file=out,
+    )
     return 0
 
 

@@ -13,36 +13,69 @@ DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "contract.md"
 
 # Which vocabulary each field uses (for the "allowed values" column).
 FIELD_VOCAB = {
-    "referral_source": vocab.REFERRAL_SOURCE, "motivation": vocab.MOTIVATION,
-    "excluded_stage": vocab.EXCLUSION_STAGES, "exclusion_reason": vocab.EXCLUSION_REASON,
-    "arm": vocab.ARM, "gender": vocab.GENDER, "education": vocab.EDUCATION, "housing": vocab.HOUSING,
-    "income_source": vocab.INCOME, "civil_status": vocab.CIVIL_STATUS, "result": vocab.FOLLOWUP_RESULT,
-    "event_type": vocab.EVENT_TYPE, "reason": vocab.EVENT_REASON, "activity_type": vocab.ACTIVITY_TYPE,
+    "referral_source": vocab.REFERRAL_SOURCE,
+    "motivation": vocab.MOTIVATION,
+    "excluded_stage": vocab.EXCLUSION_STAGES,
+    "exclusion_reason": vocab.EXCLUSION_REASON,
+    "arm": vocab.ARM,
+    "gender": vocab.GENDER,
+    "education": vocab.EDUCATION,
+    "housing": vocab.HOUSING,
+    "income_source": vocab.INCOME,
+    "civil_status": vocab.CIVIL_STATUS,
+    "result": vocab.FOLLOWUP_RESULT,
+    "event_type": vocab.EVENT_TYPE,
+    "reason": vocab.EVENT_REASON,
+    "activity_type": vocab.ACTIVITY_TYPE,
     "extent": vocab.EXTENT,
 }
-YES_NO_FIELDS = {"born_in_sweden", "worked_before", "longest_job_5y", "used_drugs_ever", "drugs_30d",
-                 "alcohol_30d", "sud_treatment_ever", "legal_problems_30d", "psychiatric_diagnosis",
-                 "mental_health_treatment", "worked_any"}
+YES_NO_FIELDS = {
+    "born_in_sweden",
+    "worked_before",
+    "longest_job_5y",
+    "used_drugs_ever",
+    "drugs_30d",
+    "alcohol_30d",
+    "sud_treatment_ever",
+    "legal_problems_30d",
+    "psychiatric_diagnosis",
+    "mental_health_treatment",
+    "worked_any",
+}
 
 ROW_RULES = {
-    "referrals": ["stegen ska vara i datumordning: remiss ≤ informationsmöte ≤ samtycke ≤ inskrivningssamtal ≤ baslinje",
-                  "”Exkluderad vid” och ”Exklusionsorsak” fylls i båda eller ingen",
-                  "efter exklusion får inga senare steg ha datum",
-                  "otillräcklig motivation kräver en exklusion",
-                  "”Tidigare studiekod” måste finnas i remissloggen; ny remiss tidigast 3 månader efter exklusion för motivation",
-                  "en studiekod får bara finnas en gång"],
-    "randomisations": ["studiekoden måste finnas i remissloggen, inte vara exkluderad och ha baslinjedatum",
-                       "randomiseringen får inte ligga före baslinjen",
-                       "en kod får bara randomiseras en gång (den senare raden avvisas)"],
+    "referrals": [
+        "stegen ska vara i datumordning: remiss ≤ informationsmöte ≤ samtycke ≤ inskrivningssamtal ≤ baslinje",
+        "”Exkluderad vid” och ”Exklusionsorsak” fylls i båda eller ingen",
+        "efter exklusion får inga senare steg ha datum",
+        "otillräcklig motivation kräver en exklusion",
+        "”Tidigare studiekod” måste finnas i remissloggen; ny remiss tidigast 3 månader efter exklusion för motivation",
+        "en studiekod får bara finnas en gång",
+    ],
+    "randomisations": [
+        "studiekoden måste finnas i remissloggen, inte vara exkluderad och ha baslinjedatum",
+        "randomiseringen får inte ligga före baslinjen",
+        "en kod får bara randomiseras en gång (den senare raden avvisas)",
+    ],
     "baseline": ["koden måste vara randomiserad", "åldern vid baslinjen ska vara 18–67 år", "en rad per kod"],
-    "followups": ["koden måste vara randomiserad", "tidpunkten måste finnas i schemat (studie.toml)",
-                  "genomförd uppföljning kräver datum, som inte får ligga före randomiseringen",
-                  "en rad per kod och tidpunkt"],
-    "events": ["koden måste vara randomiserad", "händelsen får inte ligga före randomiseringen",
-               "orsak krävs vid avslut och paus", "”Avslutat IPS” gäller bara IPS-gruppen"],
+    "followups": [
+        "koden måste vara randomiserad",
+        "tidpunkten måste finnas i schemat (studie.toml)",
+        "genomförd uppföljning kräver datum, som inte får ligga före randomiseringen",
+        "en rad per kod och tidpunkt",
+    ],
+    "events": [
+        "koden måste vara randomiserad",
+        "händelsen får inte ligga före randomiseringen",
+        "orsak krävs vid avslut och paus",
+        "”Avslutat IPS” gäller bara IPS-gruppen",
+    ],
     "specialists": ["”Till” får inte ligga före ”Från”"],
-    "assignments": ["koden måste vara randomiserad till IPS", "arbetsspecialisten måste finnas i listan",
-                    "”Till” får inte ligga före ”Från”"],
+    "assignments": [
+        "koden måste vara randomiserad till IPS",
+        "arbetsspecialisten måste finnas i listan",
+        "”Till” får inte ligga före ”Från”",
+    ],
     "fidelity": ["varje skattning ska ha alla 25 punkter exakt en gång", "poäng 1–5"],
     "activity": ["koden måste vara randomiserad", "slutdatum inte före startdatum"],
     "employment": ["koden måste vara randomiserad", "en rad per kod och tidpunkt"],
@@ -97,23 +130,32 @@ def render() -> str:
     for src in SOURCES:
         model = src.model
         files = " eller ".join(f"`{s}.xlsx`/`.csv`" for s in src.stems[:2])
-        lines += [f"## {model.title_sv}", "",
-                  f"Fil: {files}. {'Måste finnas.' if src.required else 'Frivillig.'}"
-                  f"{' **Förseglade utfallsdata:** läses in men visas inte förrän studien stängts.' if src.sealed else ''}",
-                  f"Korn: {model.grain_sv}.", "",
-                  "| Kolumn | Andra rubriker som godtas | Typ | Tillåtna värden | Krävs | Förklaring |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            f"## {model.title_sv}",
+            "",
+            f"Fil: {files}. {'Måste finnas.' if src.required else 'Frivillig.'}"
+            f"{' **Förseglade utfallsdata:** läses in men visas inte förrän studien stängts.' if src.sealed else ''}",
+            f"Korn: {model.grain_sv}.",
+            "",
+            "| Kolumn | Andra rubriker som godtas | Typ | Tillåtna värden | Krävs | Förklaring |",
+            "|---|---|---|---|---|---|",
+        ]
         hints = typing.get_type_hints(model, include_extras=False)
         for name, field in model.model_fields.items():
             extra = field.json_schema_extra or {}
             required = "ja" if field.is_required() else ""
             aliases = ", ".join(extra.get("aliases", []))  # type: ignore[union-attr]
-            lines.append(f"| {extra.get('header')} | {aliases} | {_type_text(name, hints.get(name))} | "
-                         f"{_allowed(name)} | {required} | {extra.get('doc', '')} |")
+            lines.append(
+                f"| {extra.get('header')} | {aliases} | {_type_text(name, hints.get(name))} | "
+                f"{_allowed(name)} | {required} | {extra.get('doc', '')} |"
+            )
         rules = ROW_RULES.get(src.key, [])
         if rules:
-            lines += ["", "Regler som avvisar en rad: " + "; ".join(rules) + ". "
-                      "Alla datum måste ligga på eller före datauttagets datum."]
+            lines += [
+                "",
+                "Regler som avvisar en rad: " + "; ".join(rules) + ". "
+                "Alla datum måste ligga på eller före datauttagets datum.",
+            ]
         lines.append("")
     return "\n".join(lines)
 

@@ -83,32 +83,155 @@ SPECIALIST_TEMPLATE = (
 LEAVE = (date(2023, 10, 16), date(2024, 2, 29))  # first and last day away (group 0)
 
 FIRST_NAMES = (
-    "Anna", "Björn", "Cecilia", "David", "Elin", "Fredrik", "Gunilla", "Hassan", "Ida", "Johan",
-    "Karin", "Leila", "Magnus", "Nadia", "Oskar", "Petra", "Rasmus", "Sara", "Tobias", "Ulrika",
-    "Viktor", "Yasmin", "Amir", "Emma", "Mikael", "Sofia", "Ahmed", "Linnea", "Per", "Maria",
+    "Anna",
+    "Björn",
+    "Cecilia",
+    "David",
+    "Elin",
+    "Fredrik",
+    "Gunilla",
+    "Hassan",
+    "Ida",
+    "Johan",
+    "Karin",
+    "Leila",
+    "Magnus",
+    "Nadia",
+    "Oskar",
+    "Petra",
+    "Rasmus",
+    "Sara",
+    "Tobias",
+    "Ulrika",
+    "Viktor",
+    "Yasmin",
+    "Amir",
+    "Emma",
+    "Mikael",
+    "Sofia",
+    "Ahmed",
+    "Linnea",
+    "Per",
+    "Maria",
 )
 
 MUNICIPALITIES = (
-    "Solna", "Sundbyberg", "Huddinge", "Botkyrka", "Nacka", "Täby", "Järfälla", "Sollentuna",
-    "Haninge", "Tyresö", "Lidingö", "Värmdö", "Upplands Väsby", "Sigtuna", "Norrtälje",
-    "Södertälje", "Nynäshamn", "Uppsala", "Enköping", "Västerås", "Eskilstuna", "Örebro",
-    "Norrköping", "Linköping", "Nyköping", "Katrineholm", "Gävle", "Sandviken", "Falun",
-    "Borlänge", "Karlstad", "Jönköping", "Växjö", "Kalmar", "Karlskrona", "Kristianstad",
-    "Helsingborg", "Lund", "Malmö", "Trelleborg", "Ystad", "Landskrona", "Halmstad", "Varberg",
-    "Kungsbacka", "Göteborg", "Mölndal", "Partille", "Borås", "Trollhättan", "Uddevalla", "Skövde",
-    "Lidköping", "Alingsås", "Kungälv", "Sundsvall", "Härnösand", "Örnsköldsvik", "Östersund",
-    "Umeå", "Skellefteå", "Luleå", "Piteå", "Boden", "Kiruna", "Gällivare", "Gotland", "Motala",
-    "Mjölby", "Finspång", "Västervik", "Oskarshamn", "Ljungby", "Värnamo", "Nässjö", "Vetlanda",
-    "Hässleholm", "Ängelholm", "Eslöv", "Höganäs", "Vellinge", "Falkenberg", "Lerum",
-    "Stenungsund", "Mariestad", "Falköping", "Arvika", "Kristinehamn", "Karlskoga", "Köping",
-    "Sala", "Fagersta", "Avesta", "Ludvika", "Mora", "Hudiksvall", "Bollnäs", "Söderhamn",
-    "Ljusdal", "Sollefteå", "Kramfors", "Lycksele", "Kalix", "Strängnäs", "Knivsta", "Österåker",
-    "Vallentuna", "Ekerö", "Salem", "Nykvarn",
+    "Solna",
+    "Sundbyberg",
+    "Huddinge",
+    "Botkyrka",
+    "Nacka",
+    "Täby",
+    "Järfälla",
+    "Sollentuna",
+    "Haninge",
+    "Tyresö",
+    "Lidingö",
+    "Värmdö",
+    "Upplands Väsby",
+    "Sigtuna",
+    "Norrtälje",
+    "Södertälje",
+    "Nynäshamn",
+    "Uppsala",
+    "Enköping",
+    "Västerås",
+    "Eskilstuna",
+    "Örebro",
+    "Norrköping",
+    "Linköping",
+    "Nyköping",
+    "Katrineholm",
+    "Gävle",
+    "Sandviken",
+    "Falun",
+    "Borlänge",
+    "Karlstad",
+    "Jönköping",
+    "Växjö",
+    "Kalmar",
+    "Karlskrona",
+    "Kristianstad",
+    "Helsingborg",
+    "Lund",
+    "Malmö",
+    "Trelleborg",
+    "Ystad",
+    "Landskrona",
+    "Halmstad",
+    "Varberg",
+    "Kungsbacka",
+    "Göteborg",
+    "Mölndal",
+    "Partille",
+    "Borås",
+    "Trollhättan",
+    "Uddevalla",
+    "Skövde",
+    "Lidköping",
+    "Alingsås",
+    "Kungälv",
+    "Sundsvall",
+    "Härnösand",
+    "Örnsköldsvik",
+    "Östersund",
+    "Umeå",
+    "Skellefteå",
+    "Luleå",
+    "Piteå",
+    "Boden",
+    "Kiruna",
+    "Gällivare",
+    "Gotland",
+    "Motala",
+    "Mjölby",
+    "Finspång",
+    "Västervik",
+    "Oskarshamn",
+    "Ljungby",
+    "Värnamo",
+    "Nässjö",
+    "Vetlanda",
+    "Hässleholm",
+    "Ängelholm",
+    "Eslöv",
+    "Höganäs",
+    "Vellinge",
+    "Falkenberg",
+    "Lerum",
+    "Stenungsund",
+    "Mariestad",
+    "Falköping",
+    "Arvika",
+    "Kristinehamn",
+    "Karlskoga",
+    "Köping",
+    "Sala",
+    "Fagersta",
+    "Avesta",
+    "Ludvika",
+    "Mora",
+    "Hudiksvall",
+    "Bollnäs",
+    "Söderhamn",
+    "Ljusdal",
+    "Sollefteå",
+    "Kramfors",
+    "Lycksele",
+    "Kalix",
+    "Strängnäs",
+    "Knivsta",
+    "Österåker",
+    "Vallentuna",
+    "Ekerö",
+    "Salem",
+    "Nykvarn",
 )
 DIRECTIONS = ("Norra", "Södra", "Östra", "Västra")
 
 
 # --- small helpers --------------------------------------------------------------------------------
+
 
 def add_months(day: date, months: int) -> date:
     month0 = day.month - 1 + months
@@ -193,6 +316,7 @@ def _letters(n: int) -> list[str]:
 
 # --- the simulated world ----------------------------------------------------------------------------
 
+
 @dataclass
 class Site:
     id: str
@@ -258,23 +382,39 @@ class _World:
         self.genders = _Deck(rng, {"man": 81.5, "woman": 17.5, "other": 1.0})
         self.decks = {
             "born_in_sweden": _Deck(rng, {"Ja": 64, "Nej": 34.5, None: 1.5}),
-            "education": _Deck(rng, {"primary_incomplete": 13, "primary": 35, "secondary": 43, "university": 8, None: 1}),
-            "housing": _Deck(rng, {"supported": 38, "own": 21, "social_services": 15, "sublet": 13, "homeless_other": 12, None: 1}),
-            "income_source": _Deck(rng, {"social_assistance": 80, "assistance_plus": 6, "insurance_only": 4, "family_none": 6, None: 4}),
+            "education": _Deck(
+                rng, {"primary_incomplete": 13, "primary": 35, "secondary": 43, "university": 8, None: 1}
+            ),
+            "housing": _Deck(
+                rng, {"supported": 38, "own": 21, "social_services": 15, "sublet": 13, "homeless_other": 12, None: 1}
+            ),
+            "income_source": _Deck(
+                rng, {"social_assistance": 80, "assistance_plus": 6, "insurance_only": 4, "family_none": 6, None: 4}
+            ),
             "civil_status": _Deck(rng, {"partnered": 5, "single": 93.5, None: 1.5}),
         }
-        self.u = {k: _Strata(rng) for k in ("referral", "info", "consent", "enrol", "leave", "stop",
-                                             "fu0", "fu1", "fu2", "fu3")}
+        self.u = {
+            k: _Strata(rng)
+            for k in ("referral", "info", "consent", "enrol", "leave", "stop", "fu0", "fu1", "fu2", "fu3")
+        }
 
     # districts and specialists
     def build_sites(self) -> None:
         rng = self.rng
         for role, d in enumerate(self.cfg.districts):
-            self.sites.append(Site(
-                d.id, d.name, d.start, role % 4, 0, ROLE_RATE[role % 4],
-                d.units[0] if d.units else d.name, d.target,
-                [(f.name, f.until) for f in d.former_names],
-            ))
+            self.sites.append(
+                Site(
+                    d.id,
+                    d.name,
+                    d.start,
+                    role % 4,
+                    0,
+                    ROLE_RATE[role % 4],
+                    d.units[0] if d.units else d.name,
+                    d.target,
+                    [(f.name, f.until) for f in d.former_names],
+                )
+            )
         taken = {n for s in self.sites for n in (s.name, s.id)}
         muni = list(MUNICIPALITIES)
         rng.shuffle(muni)
@@ -288,10 +428,18 @@ class _World:
                 assert name not in taken and sid not in taken
                 taken.update((name, sid))
                 start = base if role != 3 else base + timedelta(days=rng.randint(45, 100))
-                self.sites.append(Site(
-                    sid, name, start, role, g, ROLE_RATE[role] * rng.uniform(0.85, 1.15),
-                    f"Vuxenenheten {name}", ROLE_TARGET[role],
-                ))
+                self.sites.append(
+                    Site(
+                        sid,
+                        name,
+                        start,
+                        role,
+                        g,
+                        ROLE_RATE[role] * rng.uniform(0.85, 1.15),
+                        f"Vuxenenheten {name}",
+                        ROLE_TARGET[role],
+                    )
+                )
         letters = _letters(6 * self.scale)
         for g in range(self.scale):
             group = [s for s in self.sites if s.group == g]
@@ -342,8 +490,12 @@ class _World:
         p.previous_code = previous.code if previous else None
         self._funnel(p, backlog, second=previous is not None)
         p.code = self.new_code(spec, p.enrol_on or p.referred_on, gender)
-        if (p.excl_reason == "insufficient_motivation" and previous is None and p.info_on is not None
-                and rng.random() < 0.3):
+        if (
+            p.excl_reason == "insufficient_motivation"
+            and previous is None
+            and p.info_on is not None
+            and rng.random() < 0.3
+        ):
             again = p.info_on + timedelta(days=rng.randint(92, 200))
             if again <= cutoff:
                 self.refer(site, again, previous=p)
@@ -368,8 +520,16 @@ class _World:
             return
         if u > 0.96:
             p.motivation = _pick(rng, {"sufficient": 1, "not_done": 2})
-            exclude("info_meeting", {"detox": 3, "acute_homelessness": 2, "legal_process": 2,
-                                     "threats_violence": 1, "other_vocational_rehab": 2})
+            exclude(
+                "info_meeting",
+                {
+                    "detox": 3,
+                    "acute_homelessness": 2,
+                    "legal_process": 2,
+                    "threats_violence": 1,
+                    "other_vocational_rehab": 2,
+                },
+            )
             return
         p.motivation = "sufficient"
         if self.u["consent"].draw() < 0.075:
@@ -384,8 +544,17 @@ class _World:
             return
         p.enrol_on = step
         if self.u["enrol"].draw() < 0.05:
-            exclude("enrolment", {"severe_illness": 3, "suicide_risk": 1, "legal_process": 2,
-                                  "recent_ips": 1, "other_vocational_rehab": 1, "other": 1})
+            exclude(
+                "enrolment",
+                {
+                    "severe_illness": 3,
+                    "suicide_risk": 1,
+                    "legal_process": 2,
+                    "recent_ips": 1,
+                    "other_vocational_rehab": 1,
+                    "other": 1,
+                },
+            )
             return
         step = p.enrol_on + timedelta(days=rng.randint(0, 2) if backlog else rng.randint(0, 7))
         if step > cutoff:
@@ -460,15 +629,17 @@ class _World:
     # after randomisation: baseline answers, events, follow-ups, caseloads, sealed outcomes
     def follow(self) -> dict[str, list[dict]]:
         rng, cutoff, cfg = self.rng, self.cutoff, self.cfg
-        rows: dict[str, list[dict]] = {k: [] for k in (
-            "randomisations", "baseline", "followups", "events", "assignments", "activity", "employment")}
+        rows: dict[str, list[dict]] = {
+            k: []
+            for k in ("randomisations", "baseline", "followups", "events", "assignments", "activity", "employment")
+        }
         window_after = cfg.followup.window_after_days
-        randomised = sorted((p for p in self.people if p.randomised_on),
-                            key=lambda p: (p.randomised_on, p.code))
+        randomised = sorted((p for p in self.people if p.randomised_on), key=lambda p: (p.randomised_on, p.code))
         for p in randomised:
             r = p.randomised_on
-            rows["randomisations"].append({"study_code": p.code, "randomised_on": r,
-                                           "arm": vocab.ARM.label(p.arm), "stratum": p.site.name})
+            rows["randomisations"].append(
+                {"study_code": p.code, "randomised_on": r, "arm": vocab.ARM.label(p.arm), "stratum": p.site.name}
+            )
             rows["baseline"].append(self._baseline(p))
             # leaving the study (either arm), stopping IPS (IPS arm), custody pauses
             horizon = min(cutoff, add_months(r, max(cfg.followup.timepoints_months)) + timedelta(days=window_after))
@@ -476,22 +647,38 @@ class _World:
             events: list[dict] = []
             if leave <= horizon:
                 p.left_on = leave
-                reason = _pick(rng, {"relapse": 22, "hvb": 17, "custody": 12, "moved": 10,
-                                     "threats_violence": 5, "withdrew_consent": 14, "lost_contact": 20})
-                events.append({"event_on": leave, "event_type": "Lämnat studien", "reason": vocab.EVENT_REASON.label(reason)})
+                reason = _pick(
+                    rng,
+                    {
+                        "relapse": 22,
+                        "hvb": 17,
+                        "custody": 12,
+                        "moved": 10,
+                        "threats_violence": 5,
+                        "withdrew_consent": 14,
+                        "lost_contact": 20,
+                    },
+                )
+                events.append(
+                    {"event_on": leave, "event_type": "Lämnat studien", "reason": vocab.EVENT_REASON.label(reason)}
+                )
             stop = None
             if p.arm == "ips" and self.u["stop"].draw() < 0.26:
                 stop = r + timedelta(days=rng.randint(20, 330))
                 if stop <= cutoff and (p.left_on is None or stop < p.left_on):
                     reason = _pick(rng, {"relapse": 35, "hvb": 15, "withdrew_consent": 25, "other": 25})
-                    events.append({"event_on": stop, "event_type": "Avslutat IPS", "reason": vocab.EVENT_REASON.label(reason)})
+                    events.append(
+                        {"event_on": stop, "event_type": "Avslutat IPS", "reason": vocab.EVENT_REASON.label(reason)}
+                    )
                 else:
                     stop = None
             if rng.random() < 0.06:
                 paused = r + timedelta(days=rng.randint(30, 300))
                 resumed = paused + timedelta(days=rng.randint(20, 85))
                 if resumed <= cutoff and (p.left_on is None or resumed < p.left_on):
-                    events.append({"event_on": paused, "event_type": "Paus", "reason": vocab.EVENT_REASON.label("custody")})
+                    events.append(
+                        {"event_on": paused, "event_type": "Paus", "reason": vocab.EVENT_REASON.label("custody")}
+                    )
                     events.append({"event_on": resumed, "event_type": "Återupptagen", "reason": None})
             for e in events:
                 rows["events"].append({"study_code": p.code, **e})
@@ -552,16 +739,34 @@ class _World:
             chance = min(0.97, base.get(i, 0.4) * ROLE_UNIT_FACTOR[p.site.role])
             if self.u[f"fu{min(i, 3)}"].draw() < chance:
                 late = rng.random() < 0.15
-                offset = rng.randint(fu.window_after_days + 1, 80) if late else rng.randint(-fu.window_before_days, fu.window_after_days)
+                offset = (
+                    rng.randint(fu.window_after_days + 1, 80)
+                    if late
+                    else rng.randint(-fu.window_before_days, fu.window_after_days)
+                )
                 done = due + timedelta(days=offset)
                 if done > cutoff or (p.left_on is not None and done >= p.left_on):
                     continue
-                rows["followups"].append({"study_code": p.code, "timepoint_months": tp, "result": "Genomförd",
-                                          "done_on": done, "unit": p.site.unit})
+                rows["followups"].append(
+                    {
+                        "study_code": p.code,
+                        "timepoint_months": tp,
+                        "result": "Genomförd",
+                        "done_on": done,
+                        "unit": p.site.unit,
+                    }
+                )
                 rows["employment"].append(self._employment(p, tp))
             elif due + timedelta(days=fu.window_after_days + 20) <= cutoff and rng.random() < 0.6:
-                rows["followups"].append({"study_code": p.code, "timepoint_months": tp, "result": "Missad",
-                                          "done_on": None, "unit": p.site.unit})
+                rows["followups"].append(
+                    {
+                        "study_code": p.code,
+                        "timepoint_months": tp,
+                        "result": "Missad",
+                        "done_on": None,
+                        "unit": p.site.unit,
+                    }
+                )
 
     def _employment(self, p: Person, tp: int) -> dict:
         rng = self.rng
@@ -572,9 +777,16 @@ class _World:
         income = round(hours * rng.uniform(135, 190), -2) if worked else 0
         benefits = max(0.0, round(6 * rng.uniform(6500, 9500) - 0.6 * income, -2))
         asi = round(rng.uniform(0.35, 0.75) if worked else rng.uniform(0.7, 1.0), 3)
-        return {"study_code": p.code, "timepoint_months": tp, "worked_any": "Ja" if worked else "Nej",
-                "days_worked": days, "hours_worked": hours, "income_sek": income,
-                "benefits_sek": benefits, "asi_employment": asi}
+        return {
+            "study_code": p.code,
+            "timepoint_months": tp,
+            "worked_any": "Ja" if worked else "Nej",
+            "days_worked": days,
+            "hours_worked": hours,
+            "income_sek": income,
+            "benefits_sek": benefits,
+            "asi_employment": asi,
+        }
 
     def _assign(self, p: Person, end: date, rows: dict[str, list[dict]]) -> None:
         rng, day = self.rng, p.randomised_on
@@ -582,8 +794,14 @@ class _World:
         spec = current[0]
         while True:
             stop = end if spec.end is None or end <= spec.end else spec.end
-            rows["assignments"].append({"study_code": p.code, "specialist_id": spec.code, "start_on": day,
-                                        "end_on": stop if stop <= self.cutoff else None})
+            rows["assignments"].append(
+                {
+                    "study_code": p.code,
+                    "specialist_id": spec.code,
+                    "start_on": day,
+                    "end_on": stop if stop <= self.cutoff else None,
+                }
+            )
             if stop == end or stop >= self.cutoff:
                 return
             day = stop + timedelta(days=1)
@@ -604,24 +822,37 @@ class _World:
             if first <= end:
                 found.append({"activity_on": first, "activity_type": "Arbetsgivarkontakt"})
                 for _ in range(min(12, _poisson(rng, 0.5 * months))):
-                    found.append({"activity_on": first + timedelta(days=rng.randint(0, max(0, (end - first).days))),
-                                  "activity_type": "Arbetsgivarkontakt"})
+                    found.append(
+                        {
+                            "activity_on": first + timedelta(days=rng.randint(0, max(0, (end - first).days))),
+                            "activity_type": "Arbetsgivarkontakt",
+                        }
+                    )
         job_chance = min(0.45, 0.035 * months) if p.arm == "ips" else min(0.12, 0.01 * months)
-        for kind, chance in (("Anställning", job_chance), ("Studier", 0.05 if p.arm == "ips" else 0.01),
-                             ("Praktik", 0.09 if p.arm == "ips" else 0.01)):
+        for kind, chance in (
+            ("Anställning", job_chance),
+            ("Studier", 0.05 if p.arm == "ips" else 0.01),
+            ("Praktik", 0.09 if p.arm == "ips" else 0.01),
+        ):
             if span > 30 and rng.random() < chance:
                 start = r + timedelta(days=rng.randint(30, span))
                 stop = start + timedelta(days=rng.randint(20, 240)) if rng.random() < 0.45 else None
                 part = rng.random() < 0.7
-                found.append({"activity_on": start, "activity_type": kind,
-                              "end_on": stop if stop and stop <= self.cutoff else None,
-                              "extent": "Deltid" if part else "Heltid",
-                              "hours_per_week": float(rng.choice((10, 15, 20, 25, 30))) if part else 40.0})
+                found.append(
+                    {
+                        "activity_on": start,
+                        "activity_type": kind,
+                        "end_on": stop if stop and stop <= self.cutoff else None,
+                        "extent": "Deltid" if part else "Heltid",
+                        "hours_per_week": float(rng.choice((10, 15, 20, 25, 30))) if part else 40.0,
+                    }
+                )
         for row in found:
             rows["activity"].append({"study_code": p.code, **row})
 
 
 # --- output ---------------------------------------------------------------------------------------
+
 
 def _fields(model: type[SourceRow]) -> list[str]:
     return list(model.model_fields)
@@ -654,8 +885,10 @@ _EXCEL_EPOCH = date(1899, 12, 30).toordinal()
 def write_xlsx(path: Path, sheet: str, model: type[SourceRow], rows: list[dict]) -> None:
     """One sheet, header in row 1, dates as real Excel date cells."""
     names = _fields(model)
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
-                                         "strings_to_formulas": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
+    )
     wb.set_properties({"title": model.title_sv, "author": "ipsdash demo", "created": FIXED_CREATED})
     ws = wb.add_worksheet(sheet)
     bold = wb.add_format({"bold": True})
@@ -689,12 +922,14 @@ def _toml(value: object) -> str:
 
 def _scaled_config_text(base_text: str, cfg: StudyConfig, sites: list[Site], letters_max: int) -> str:
     head, rest = base_text.split("[[districts]]", 1)
-    tail = rest[rest.index("[followup]"):]
+    tail = rest[rest.index("[followup]") :]
     total = sum(s.target for s in sites)
     head = re.sub(r"(?m)^target_randomised\s*=\s*\d+", f"target_randomised = {total}", head)
     pattern = rf"^[A-Z]{{1,{letters_max}}}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[MKX][0-9]{{2,4}}$"
-    desc = (f"1–{letters_max} bokstäver för arbetsspecialist, inskrivningsdatum MMDD, kön (M/K/X) och "
-            "2–4 slumpsiffror, t.ex. AB0314M2718")
+    desc = (
+        f"1–{letters_max} bokstäver för arbetsspecialist, inskrivningsdatum MMDD, kön (M/K/X) och "
+        "2–4 slumpsiffror, t.ex. AB0314M2718"
+    )
     tail = re.sub(r"(?m)^pattern\s*=.*$", lambda _m: f"pattern = '{pattern}'\ndescription_sv = {_toml(desc)}", tail)
     real = {d.id: d for d in cfg.districts}
     blocks: list[str] = []
@@ -717,32 +952,48 @@ def _scaled_config_text(base_text: str, cfg: StudyConfig, sites: list[Site], let
 
 def _specialist_rows(world: _World) -> list[dict]:
     names = {s.id: s.name for s in world.sites}
-    return [{"specialist_id": s.code, "name": s.name, "district_ids": "; ".join(names[i] for i in s.sites),
-             "employment_pct": s.pct, "start_on": s.start,
-             "end_on": s.end if s.end is not None and s.end <= world.cutoff else None}
-            for s in world.specs]
+    return [
+        {
+            "specialist_id": s.code,
+            "name": s.name,
+            "district_ids": "; ".join(names[i] for i in s.sites),
+            "employment_pct": s.pct,
+            "start_on": s.start,
+            "end_on": s.end if s.end is not None and s.end <= world.cutoff else None,
+        }
+        for s in world.specs
+    ]
 
 
 def _referral_rows(world: _World) -> list[dict]:
     rows = []
     for p in sorted(world.people, key=lambda p: (p.referred_on, p.code)):
-        rows.append({
-            "study_code": p.code, "district_id": p.site.name_on(p.referred_on), "referred_on": p.referred_on,
-            "referral_source": vocab.REFERRAL_SOURCE.label(p.source), "info_meeting_on": p.info_on,
-            "motivation": vocab.MOTIVATION.label(p.motivation) if p.motivation else None,
-            "consent_on": p.consent_on, "enrolment_on": p.enrol_on, "baseline_on": p.baseline_on,
-            "excluded_stage": vocab.EXCLUSION_STAGES.label(p.excl_stage) if p.excl_stage else None,
-            "exclusion_reason": vocab.EXCLUSION_REASON.label(p.excl_reason) if p.excl_reason else None,
-            "previous_code": p.previous_code,
-        })
+        rows.append(
+            {
+                "study_code": p.code,
+                "district_id": p.site.name_on(p.referred_on),
+                "referred_on": p.referred_on,
+                "referral_source": vocab.REFERRAL_SOURCE.label(p.source),
+                "info_meeting_on": p.info_on,
+                "motivation": vocab.MOTIVATION.label(p.motivation) if p.motivation else None,
+                "consent_on": p.consent_on,
+                "enrolment_on": p.enrol_on,
+                "baseline_on": p.baseline_on,
+                "excluded_stage": vocab.EXCLUSION_STAGES.label(p.excl_stage) if p.excl_stage else None,
+                "exclusion_reason": vocab.EXCLUSION_REASON.label(p.excl_reason) if p.excl_reason else None,
+                "previous_code": p.previous_code,
+            }
+        )
     return rows
 
 
 def _fidelity_rows() -> list[dict]:
-    return [{"reviewed_on": day, "section": section, "item_number": n, "score": score}
-            for day, review in FIDELITY_REVIEWS.items()
-            for section, scores in review.items()
-            for n, score in enumerate(scores, start=1)]
+    return [
+        {"reviewed_on": day, "section": section, "item_number": n, "score": score}
+        for day, review in FIDELITY_REVIEWS.items()
+        for section, scores in review.items()
+        for n, score in enumerate(scores, start=1)
+    ]
 
 
 def _inject_mistakes(world: _World, files: dict[str, list[dict]]) -> list[str]:
@@ -750,11 +1001,14 @@ def _inject_mistakes(world: _World, files: dict[str, list[dict]]) -> list[str]:
     rng, done = world.rng, []
     refs, rands, base = files["referrals"], files["randomisations"], files["baseline"]
     pointed_at = {r["previous_code"] for r in refs if r["previous_code"]}
-    excluded = [r for r in refs if r["excluded_stage"] and r["district_id"] == world.sites[0].name
-                and r["study_code"] not in pointed_at]  # a typo that hides nothing else
+    excluded = [
+        r
+        for r in refs
+        if r["excluded_stage"] and r["district_id"] == world.sites[0].name and r["study_code"] not in pointed_at
+    ]  # a typo that hides nothing else
     rng.choice(excluded)["district_id"] = world.sites[0].name + "m"
     done.append("stavfel i stadsdel (remisslogg)")
-    rng.choice(base[:len(base) // 2])["baseline_on"] = "2023-02-30"
+    rng.choice(base[: len(base) // 2])["baseline_on"] = "2023-02-30"
     done.append("omöjligt datum 2023-02-30 (baslinje)")
     events = files["events"]
     early = [e for e in events if e["event_on"].day <= 12 and e["event_on"].day != e["event_on"].month]
@@ -766,23 +1020,46 @@ def _inject_mistakes(world: _World, files: dict[str, list[dict]]) -> list[str]:
     n = 0
     while (unknown := f"{world.specs[0].code}0512M{n:0{world.digits}d}") in world.codes:
         n += 1
-    files["followups"].append({"study_code": unknown, "timepoint_months": 6, "result": "Genomförd",
-                               "done_on": date(2024, 5, 20), "unit": world.sites[0].unit})
+    files["followups"].append(
+        {
+            "study_code": unknown,
+            "timepoint_months": 6,
+            "result": "Genomförd",
+            "done_on": date(2024, 5, 20),
+            "unit": world.sites[0].unit,
+        }
+    )
     done.append("uppföljning för okänd studiekod")
     later = [r for r in rands if r["randomised_on"] >= date(2023, 6, 1)]
     victim = rng.choice(later)
-    events.append({"study_code": victim["study_code"], "event_on": victim["randomised_on"] - timedelta(days=rng.randint(10, 40)),
-                   "event_type": "Lämnat studien", "reason": "Tappad kontakt"})
+    events.append(
+        {
+            "study_code": victim["study_code"],
+            "event_on": victim["randomised_on"] - timedelta(days=rng.randint(10, 40)),
+            "event_type": "Lämnat studien",
+            "reason": "Tappad kontakt",
+        }
+    )
     done.append("händelse före randomiseringen")
     twice = rng.choice(rands[: len(rands) // 2])
-    rands.append({**twice, "randomised_on": twice["randomised_on"] + timedelta(days=rng.randint(20, 60)),
-                  "arm": "TVR+TAU" if twice["arm"] == "IPS+TAU" else "IPS+TAU"})
+    rands.append(
+        {
+            **twice,
+            "randomised_on": twice["randomised_on"] + timedelta(days=rng.randint(20, 60)),
+            "arm": "TVR+TAU" if twice["arm"] == "IPS+TAU" else "IPS+TAU",
+        }
+    )
     done.append("dubbel randomisering")
     ips = [r for r in rands if r["arm"] == "IPS+TAU"]
-    files["activity"].append({"study_code": rng.choice(ips)["study_code"], "activity_on": date(2024, 10, 14),
-                              "activity_type": "Arbetsgivarkontakt"})
+    files["activity"].append(
+        {
+            "study_code": rng.choice(ips)["study_code"],
+            "activity_on": date(2024, 10, 14),
+            "activity_type": "Arbetsgivarkontakt",
+        }
+    )
     done.append("datum efter datauttaget (ips_aktivitet)")
-    rng.choice(base[len(base) // 2:])["gender"] = None
+    rng.choice(base[len(base) // 2 :])["gender"] = None
     done.append("kön saknas (baslinje)")
     second = [r for r in files["fidelity"] if r["reviewed_on"] == max(FIDELITY_REVIEWS)]
     rng.choice(second)["score"] = 6
@@ -867,10 +1144,14 @@ def run_demo_command(args) -> int:
     rands = {r["study_code"] for r in files["randomisations"]}
     left = len({e["study_code"] for e in files["events"] if e["event_type"] == "Lämnat studien"})
     print(f"Demostudien är skriven till {out} (frö {args.seed}, skala {args.scale}).")
-    print(f"  {len(cfg.districts)} stadsdelar, {len(files['referrals'])} remisser, {len(rands)} randomiserade "
-          f"till och med {cfg.data_cutoff.isoformat()}, {left} har lämnat studien.")
-    print(f"  {len(files['followups'])} uppföljningar, {len(files['specialists'])} rader arbetsspecialister, "
-          f"{len(OUTPUTS) + 1} filer.")
+    print(
+        f"  {len(cfg.districts)} stadsdelar, {len(files['referrals'])} remisser, {len(rands)} randomiserade "
+        f"till och med {cfg.data_cutoff.isoformat()}, {left} har lämnat studien."
+    )
+    print(
+        f"  {len(files['followups'])} uppföljningar, {len(files['specialists'])} rader arbetsspecialister, "
+        f"{len(OUTPUTS) + 1} filer."
+    )
     if injected:
         print(f"  Inlagda fel ({len(injected)}): " + "; ".join(injected) + ".")
     print(f"Läs in med: ipsdash load {out}")

@@ -70,8 +70,15 @@ def _code_version() -> str:
     rebuilds the store instead of keeping tables derived by the old rules."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    files = sorted([*(root / "etl" / "sql").glob("*.sql"), *(root / "schema").glob("*.py"),
-                    root / "etl" / "validate.py", root / "etl" / "checkpoints.py", root / "etl" / "store.py"])
+    files = sorted(
+        [
+            *(root / "etl" / "sql").glob("*.sql"),
+            *(root / "schema").glob("*.py"),
+            root / "etl" / "validate.py",
+            root / "etl" / "checkpoints.py",
+            root / "etl" / "store.py",
+        ]
+    )
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
@@ -109,6 +116,7 @@ def collect_inputs(folder: Path) -> Inputs:
 
 
 # --- personnummer -------------------------------------------------------------------------------
+
 
 def scan_inputs(inputs: Inputs) -> tuple[dict[Path, read.Grid], list[pnr.PnrHit], list[SourceFileError]]:
     """Read every file once into a grid and scan it (and the configuration and REDCap files)."""
@@ -149,6 +157,7 @@ def scan_tables(tables: list[RawTable]) -> list[pnr.PnrHit]:
 
 # --- configuration ------------------------------------------------------------------------------
 
+
 def parse_config(inputs: Inputs) -> StudyConfig:
     name = inputs.config_path.name
     try:
@@ -173,7 +182,10 @@ def parse_config(inputs: Inputs) -> StudyConfig:
 
 # --- reading sources ----------------------------------------------------------------------------
 
-def read_tables(inputs: Inputs, grids: dict[Path, read.Grid], config: StudyConfig) -> tuple[dict[str, RawTable], list[str]]:
+
+def read_tables(
+    inputs: Inputs, grids: dict[Path, read.Grid], config: StudyConfig
+) -> tuple[dict[str, RawTable], list[str]]:
     """Source key -> table; notes for the summary. Raises LoadRefused on file-level errors."""
     found, errors, unmatched = read.match_sources(inputs.files)
     notes = [f"{p.name}: okänt filnamn, läses inte" for p in unmatched]
@@ -191,10 +203,12 @@ def read_tables(inputs: Inputs, grids: dict[Path, read.Grid], config: StudyConfi
             errors.append(exc)
     for src in SOURCES:
         if src.required and src.key not in tables and not any(e for e in errors if _is_for(e, src.key, found)):
-            errors.append(SourceFileError(
-                src.stems[0] + ".xlsx",
-                f"obligatorisk källfil saknas: {src.title_sv} (filnamn {', '.join(src.stems)}; .xlsx eller .csv)",
-            ))
+            errors.append(
+                SourceFileError(
+                    src.stems[0] + ".xlsx",
+                    f"obligatorisk källfil saknas: {src.title_sv} (filnamn {', '.join(src.stems)}; .xlsx eller .csv)",
+                )
+            )
     if errors:
         raise LoadRefused([str(e) for e in errors])
     return tables, notes
@@ -225,6 +239,7 @@ def _redcap_tables(inputs: Inputs, config: StudyConfig) -> list[RawTable]:
 
 # --- storing ------------------------------------------------------------------------------------
 
+
 def _file_hash(inputs: Inputs, table: RawTable) -> str | None:
     path = Path(table.path)
     for name in (path.name, _relative(inputs.folder, path)):
@@ -240,28 +255,53 @@ def _relative(folder: Path, path: Path) -> str | None:
         return None
 
 
-def build_meta(inputs: Inputs, results: dict[str, SourceResult], loaded_at: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def build_meta(
+    inputs: Inputs, results: dict[str, SourceResult], loaded_at: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     files = []
     rejected = []
     for src in SOURCES:
         res = results.get(src.key)
         if res is None:
-            files.append({"loaded_at": loaded_at, "source_key": src.key, "file_name": src.stems[0],
-                          "sha256": None, "status": "saknas", "rows_read": 0, "rows_loaded": 0,
-                          "rows_rejected": 0})
+            files.append(
+                {
+                    "loaded_at": loaded_at,
+                    "source_key": src.key,
+                    "file_name": src.stems[0],
+                    "sha256": None,
+                    "status": "saknas",
+                    "rows_read": 0,
+                    "rows_loaded": 0,
+                    "rows_rejected": 0,
+                }
+            )
             continue
-        files.append({
-            "loaded_at": loaded_at, "source_key": src.key, "file_name": res.table.file_name,
-            "sha256": _file_hash(inputs, res.table),
-            "status": "avvisade rader" if res.rejected else "inläst",
-            "rows_read": res.rows_read, "rows_loaded": res.rows_loaded, "rows_rejected": res.rows_rejected,
-        })
+        files.append(
+            {
+                "loaded_at": loaded_at,
+                "source_key": src.key,
+                "file_name": res.table.file_name,
+                "sha256": _file_hash(inputs, res.table),
+                "status": "avvisade rader" if res.rejected else "inläst",
+                "rows_read": res.rows_read,
+                "rows_loaded": res.rows_loaded,
+                "rows_rejected": res.rows_rejected,
+            }
+        )
         for r in res.rejected:
-            rejected.append({
-                "source_key": r.source_key, "file_name": r.file_name, "sheet": r.sheet,
-                "row_number": r.row_number, "column_header": r.column, "cell_ref": r.cell_ref,
-                "value": r.value, "reason": r.reason, "rule": r.rule,
-            })
+            rejected.append(
+                {
+                    "source_key": r.source_key,
+                    "file_name": r.file_name,
+                    "sheet": r.sheet,
+                    "row_number": r.row_number,
+                    "column_header": r.column,
+                    "cell_ref": r.cell_ref,
+                    "value": r.value,
+                    "reason": r.reason,
+                    "rule": r.rule,
+                }
+            )
     return files, rejected
 
 
@@ -275,8 +315,7 @@ def summary_lines(results: dict[str, SourceResult], notes: list[str]) -> list[st
         name = res.table.file_name
         if res.table.path.parent.name == "redcap":
             name = f"redcap/{name} – {src.title_sv}"
-        lines.append(f"{name}: {res.rows_read} rader, {res.rows_loaded} inlästa, "
-                     f"{res.rows_rejected} avvisade")
+        lines.append(f"{name}: {res.rows_read} rader, {res.rows_loaded} inlästa, {res.rows_rejected} avvisade")
     lines += notes
     rejections = [r for s in SOURCES if s.key in results for r in results[s.key].rejected]
     if rejections:
@@ -310,8 +349,9 @@ def load(folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None =
         try:
             last = store.last_load(db)
         except Exception as exc:  # noqa: BLE001
-            raise LoadRefused([f"den nuvarande databasen {previous} kan inte läsas ({type(exc).__name__}); "
-                               "inget har ändrats"]) from None
+            raise LoadRefused(
+                [f"den nuvarande databasen {previous} kan inte läsas ({type(exc).__name__}); inget har ändrats"]
+            ) from None
         if last is not None and last["fingerprint"] == inputs.fingerprint:
             print(f"Filerna är redan inlästa ({last['loaded_at']:%Y-%m-%d %H:%M} UTC); inget har ändrats.", file=out)
             return int(last["exit_code"])
@@ -333,9 +373,12 @@ def load(folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None =
             for key, res in results.items()
         }
         load_row = {
-            "loaded_at": loaded_at, "fingerprint": inputs.fingerprint,
-            "input_dir": str(Path(folder).resolve()), "data_cutoff": config.data_cutoff,
-            "exit_code": exit_code, "status": "loaded_with_rejections" if exit_code else "loaded",
+            "loaded_at": loaded_at,
+            "fingerprint": inputs.fingerprint,
+            "input_dir": str(Path(folder).resolve()),
+            "data_cutoff": config.data_cutoff,
+            "exit_code": exit_code,
+            "status": "loaded_with_rejections" if exit_code else "loaded",
             "rows_read": sum(r.rows_read for r in results.values()),
             "rows_loaded": sum(r.rows_loaded for r in results.values()),
             "rows_rejected": sum(r.rows_rejected for r in results.values()),
@@ -347,8 +390,14 @@ def load(folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None =
                 if current_target(db) != previous:
                     raise LoadRefused(["databasen byttes ut under inläsningen; kör inläsningen igen"])
                 new_file = store.build_store(
-                    db, fingerprint=inputs.fingerprint, config=config, frames=frames, load_row=load_row,
-                    file_rows=file_rows, rejected_rows=rejected_rows, previous=previous,
+                    db,
+                    fingerprint=inputs.fingerprint,
+                    config=config,
+                    frames=frames,
+                    load_row=load_row,
+                    file_rows=file_rows,
+                    rejected_rows=rejected_rows,
+                    previous=previous,
                 )
                 store.pause("before_swap")
                 store.swap_link(db, new_file)

@@ -48,6 +48,7 @@ class Grid:
 
 # --- finding files ------------------------------------------------------------------------------
 
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -67,7 +68,8 @@ def find_config(folder: Path) -> Path | None:
 def data_files(folder: Path) -> list[Path]:
     """Every .csv/.xlsx file directly in the folder (Excel lock files `~$x.xlsx` left out)."""
     return sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith(("~$", "."))
     )
 
@@ -89,16 +91,19 @@ def match_sources(files: list[Path]) -> tuple[dict[str, Path], list[SourceFileEr
     for key, paths in by_key.items():
         if len(paths) > 1:
             names = ", ".join(p.name for p in paths)
-            errors.append(SourceFileError(
-                paths[0].name,
-                f"flera filer för samma källa ({names}); behåll bara en av dem i mappen",
-            ))
+            errors.append(
+                SourceFileError(
+                    paths[0].name,
+                    f"flera filer för samma källa ({names}); behåll bara en av dem i mappen",
+                )
+            )
         else:
             found[key] = paths[0]
     return found, errors, unmatched
 
 
 # --- reading cells ------------------------------------------------------------------------------
+
 
 def _clean(value: object) -> object:
     if isinstance(value, str):
@@ -182,6 +187,7 @@ def read_grid(path: Path) -> Grid:
 
 # --- personnummer -------------------------------------------------------------------------------
 
+
 def _column_name(letter: str, header: object) -> str:
     if isinstance(header, str) and header and not pnr.looks_like_pnr(header):
         return f"{letter} ({header})"
@@ -203,12 +209,13 @@ def scan_grid_pnr(grid: Grid, display_name: str | None = None) -> list[pnr.PnrHi
                 if isinstance(value, str):
                     if len(value) < 10 or _few_digits(value):
                         continue  # a personnummer has at least 10 digits
-                elif isinstance(value, int) and -10**9 < value < 10**9:
+                elif isinstance(value, int) and -(10**9) < value < 10**9:
                     continue
                 if pnr.looks_like_pnr(value):
                     header = header_row[i] if i < len(header_row) else None
-                    hits.append(pnr.PnrHit(prefix, number, _column_name(get_column_letter(i + 1), header),
-                                           pnr.mask(value)))
+                    hits.append(
+                        pnr.PnrHit(prefix, number, _column_name(get_column_letter(i + 1), header), pnr.mask(value))
+                    )
     return hits
 
 
@@ -230,6 +237,7 @@ def scan_text_pnr(name: str, text: str) -> list[pnr.PnrHit]:
 
 
 # --- from grid to RawTable ----------------------------------------------------------------------
+
 
 def required_fields(src: Source) -> list[str]:
     return [name for name, info in src.model.model_fields.items() if info.is_required()]
@@ -280,7 +288,8 @@ def table_from_grid(grid: Grid, src: Source) -> RawTable:
         raise SourceFileError(
             grid.path.name,
             "hittar ingen rubrikrad bland de första 10 raderna (minst två kända kolumnrubriker, t.ex. "
-            + ", ".join(f"”{h}”" for h in _example_headers(src)) + ")",
+            + ", ".join(f"”{h}”" for h in _example_headers(src))
+            + ")",
         )
     sheet, pos, columns = chosen
     header_values = sheet.rows[pos][1]
@@ -291,8 +300,11 @@ def table_from_grid(grid: Grid, src: Source) -> RawTable:
         found_headers = [str(v) for v in header_values if v is not None]
         raise SourceFileError(
             grid.path.name,
-            "obligatorisk kolumn saknas: " + ", ".join(f"”{header_of(src.model, f)}”" for f in missing)
-            + ". Rubriker som hittades (rad " + str(sheet.rows[pos][0]) + "): "
+            "obligatorisk kolumn saknas: "
+            + ", ".join(f"”{header_of(src.model, f)}”" for f in missing)
+            + ". Rubriker som hittades (rad "
+            + str(sheet.rows[pos][0])
+            + "): "
             + ", ".join(f"”{h}”" for h in found_headers),
         )
     table = RawTable(
@@ -302,7 +314,7 @@ def table_from_grid(grid: Grid, src: Source) -> RawTable:
         headers={name: str(header_values[i]) for i, name in columns.items()},
         header_letters={name: get_column_letter(i + 1) for i, name in columns.items()},
     )
-    for number, values in sheet.rows[pos + 1:]:
+    for number, values in sheet.rows[pos + 1 :]:
         record = {name: (values[i] if i < len(values) else None) for i, name in columns.items()}
         if all(v is None for v in record.values()):
             continue  # blank row, or a row with notes only

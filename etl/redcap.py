@@ -48,17 +48,33 @@ EVENTS_FILE = "events.csv"
 
 # Headers of the special columns in the "CSV (labels)" export (English and Swedish REDCap).
 SPECIAL_LABELS = {
-    "event name": "redcap_event_name", "händelsenamn": "redcap_event_name",
-    "repeat instrument": "redcap_repeat_instrument", "repeat instance": "redcap_repeat_instance",
-    "data access group": "redcap_data_access_group", "dataåtkomstgrupp": "redcap_data_access_group",
+    "event name": "redcap_event_name",
+    "händelsenamn": "redcap_event_name",
+    "repeat instrument": "redcap_repeat_instrument",
+    "repeat instance": "redcap_repeat_instance",
+    "data access group": "redcap_data_access_group",
+    "dataåtkomstgrupp": "redcap_data_access_group",
     "survey identifier": "redcap_survey_identifier",
 }
 TIMESTAMP_LABELS = {"survey timestamp", "tidsstämpel för enkät", "enkätens tidsstämpel"}
-COMPLETE_LABELS = {"incomplete": "0", "unverified": "1", "complete": "2",
-                   "ofullständig": "0", "ej verifierad": "1", "overifierad": "1", "komplett": "2",
-                   "fullständig": "2"}
-CHECKBOX_LABELS = {"checked": "1", "unchecked": "0", "markerad": "1", "ej markerad": "0",
-                   "ikryssad": "1", "ej ikryssad": "0"}
+COMPLETE_LABELS = {
+    "incomplete": "0",
+    "unverified": "1",
+    "complete": "2",
+    "ofullständig": "0",
+    "ej verifierad": "1",
+    "overifierad": "1",
+    "komplett": "2",
+    "fullständig": "2",
+}
+CHECKBOX_LABELS = {
+    "checked": "1",
+    "unchecked": "0",
+    "markerad": "1",
+    "ej markerad": "0",
+    "ikryssad": "1",
+    "ej ikryssad": "0",
+}
 CHOICE_TYPES = {"radio", "dropdown", "yesno", "truefalse", "checkbox"}
 BASELINE_FIELDS = [f for f in BaselineRow.model_fields if f not in ("study_code", "baseline_on")]
 
@@ -288,7 +304,7 @@ def load_mapping(path: Path) -> Mapping:
     try:
         fu_events = {int(k): _as_list(v) for k, v in followups.items()}
     except ValueError:
-        raise _fail(name, "[events.followups] ska ha månader som nycklar, t.ex. \"6\" = \"6_man_arm_1\"") from None
+        raise _fail(name, '[events.followups] ska ha månader som nycklar, t.ex. "6" = "6_man_arm_1"') from None
     baseline = need(data, "baseline", "baseline")
     fields: dict[str, FieldMap] = {}
     for target, spec in need(baseline, "fields", "baseline").items():
@@ -304,8 +320,13 @@ def load_mapping(path: Path) -> Mapping:
             raise _fail(name, f"[baseline.fields.{target}] kind gäller bara birth_year")
         codes = {str(k): str(v) for k, v in (spec.get("codes") or {}).items()}
         checkbox = spec.get("checkbox")
-        fields[target] = FieldMap(target, str(need(spec, "field", f"baseline.fields.{target}")), kind,
-                                  None if checkbox is None else str(checkbox), codes)
+        fields[target] = FieldMap(
+            target,
+            str(need(spec, "field", f"baseline.fields.{target}")),
+            kind,
+            None if checkbox is None else str(checkbox),
+            codes,
+        )
     for required in ("gender", "birth_year"):
         if required not in fields:
             raise _fail(name, f"[baseline.fields] måste ange ”{required}” (obligatoriskt i baslinjen)")
@@ -315,7 +336,9 @@ def load_mapping(path: Path) -> Mapping:
     for unique, spec in (data.get("dags") or {}).items():
         if isinstance(spec, str):
             spec = {"district": spec}
-        dags[unique] = DagMap(unique, str(need(spec, "district", f"dags.{unique}")), spec.get("unit"), spec.get("label"))
+        dags[unique] = DagMap(
+            unique, str(need(spec, "district", f"dags.{unique}")), spec.get("unit"), spec.get("label")
+        )
     date_format = str(project.get("date_format", "YMD")).upper()
     if date_format not in ("YMD", "DMY", "MDY"):
         raise _fail(name, f"[project] date_format ska vara YMD, DMY eller MDY, inte ”{date_format}”")
@@ -355,7 +378,9 @@ def check_mapping(m: Mapping, d: Dictionary, emap: EventMap | None, config: Stud
 
     def need_form(form: str, what: str) -> None:
         if form not in d.forms:
-            raise _fail(name, f"instrumentet ”{form}” ({what}) finns inte i datalexikonet; instrument: {', '.join(d.forms)}")
+            raise _fail(
+                name, f"instrumentet ”{form}” ({what}) finns inte i datalexikonet; instrument: {', '.join(d.forms)}"
+            )
 
     kinds = column_kinds(BaselineRow, config)  # the contract itself says which list a field takes
     need_field(m.study_code, "studiekod")
@@ -369,7 +394,10 @@ def check_mapping(m: Mapping, d: Dictionary, emap: EventMap | None, config: Stud
         f = need_field(m.missed_field, "missad uppföljning")
         bad = sorted(c for c in m.missed_codes if f.choices and c not in f.choices)
         if bad:
-            raise _fail(name, f"svarskoden ”{bad[0]}” för fältet ”{f.name}” finns inte i datalexikonet (där finns {', '.join(f.choices)})")
+            raise _fail(
+                name,
+                f"svarskoden ”{bad[0]}” för fältet ”{f.name}” finns inte i datalexikonet (där finns {', '.join(f.choices)})",
+            )
     if m.unit_field:
         need_field(m.unit_field, "enhet")
     for fm in m.fields.values():
@@ -378,18 +406,31 @@ def check_mapping(m: Mapping, d: Dictionary, emap: EventMap | None, config: Stud
         voc = fm.vocabulary = kinds[fm.target].vocabulary
         if fm.checkbox is not None:
             if f.type != "checkbox":
-                raise _fail(name, f"fältet ”{f.name}” är inte en kryssruta (checkbox) men anges med checkbox = \"{fm.checkbox}\"")
+                raise _fail(
+                    name, f'fältet ”{f.name}” är inte en kryssruta (checkbox) men anges med checkbox = "{fm.checkbox}"'
+                )
             if fm.checkbox not in f.choices:
-                raise _fail(name, f"svarskoden ”{fm.checkbox}” för fältet ”{f.name}” finns inte i datalexikonet (där finns {', '.join(f.choices)})")
+                raise _fail(
+                    name,
+                    f"svarskoden ”{fm.checkbox}” för fältet ”{f.name}” finns inte i datalexikonet (där finns {', '.join(f.choices)})",
+                )
             if voc is not YES_NO:
                 raise _fail(name, f"en kryssruta kan bara ge ett ja/nej-fält, inte ”{header}”")
         elif f.type == "checkbox":
-            raise _fail(name, f"fältet ”{f.name}” är en kryssruta: ange vilket alternativ som betyder ja, t.ex. checkbox = \"1\"")
+            raise _fail(
+                name, f'fältet ”{f.name}” är en kryssruta: ange vilket alternativ som betyder ja, t.ex. checkbox = "1"'
+            )
         for code, key in fm.codes.items():
             if f.choices and code not in f.choices:
-                raise _fail(name, f"svarskoden ”{code}” för fältet ”{f.name}” finns inte i datalexikonet (där finns {', '.join(f.choices)})")
+                raise _fail(
+                    name,
+                    f"svarskoden ”{code}” för fältet ”{f.name}” finns inte i datalexikonet (där finns {', '.join(f.choices)})",
+                )
             if key and voc is not None and voc.parse(key) is None:
-                raise _fail(name, f"”{key}” (kod {code} i fältet ”{f.name}”) är inget tillåtet värde för {voc.name_sv}; tillåtna: {voc.choices_text()}")
+                raise _fail(
+                    name,
+                    f"”{key}” (kod {code} i fältet ”{f.name}”) är inget tillåtet värde för {voc.name_sv}; tillåtna: {voc.choices_text()}",
+                )
     if emap is not None:
         known = sorted(emap.forms_by_event)
         for event in m.event_names():
@@ -406,7 +447,9 @@ def check_mapping(m: Mapping, d: Dictionary, emap: EventMap | None, config: Stud
     for dag in m.dags.values():
         if normalize_token(dag.district_id) not in lookup:
             names = ", ".join(d.name for d in config.districts)
-            raise _fail(name, f"[dags.{dag.unique}] stadsdelen ”{dag.district_id}” finns inte i studien; kända: {names}")
+            raise _fail(
+                name, f"[dags.{dag.unique}] stadsdelen ”{dag.district_id}” finns inte i studien; kända: {names}"
+            )
 
 
 # --- the records file ---------------------------------------------------------------------------
@@ -479,14 +522,23 @@ def _label_headers(header: list[str], d: Dictionary, path: Path) -> list[str | N
                 out.append(expected[j][0])
                 pos = j + 1
                 continue
-        j = next((k for k in range(pos, len(expected)) if expected[k][1] == hn and not expected[k][0].endswith("_timestamp")), None)
+        j = next(
+            (
+                k
+                for k in range(pos, len(expected))
+                if expected[k][1] == hn and not expected[k][0].endswith("_timestamp")
+            ),
+            None,
+        )
         if j is None:
             out.append(None)
             continue
         out.append(expected[j][0])
         pos = j + 1
     if d.record_id not in out:
-        raise _fail(path.name, f"hittar inte kolumnen för record id (”{d.fields[d.record_id].label}”) i exporten med etiketter")
+        raise _fail(
+            path.name, f"hittar inte kolumnen för record id (”{d.fields[d.record_id].label}”) i exporten med etiketter"
+        )
     return out
 
 
@@ -553,8 +605,9 @@ def _dag_from_label(text: str, m: Mapping, config: StudyConfig) -> str:
     return text
 
 
-def read_records(path: Path, labels: bool, d: Dictionary, m: Mapping, emap: EventMap | None,
-                 config: StudyConfig) -> list[Record]:
+def read_records(
+    path: Path, labels: bool, d: Dictionary, m: Mapping, emap: EventMap | None, config: StudyConfig
+) -> list[Record]:
     header, rows = _read_csv(path)
     columns: list[str | None] = _label_headers(header, d, path) if labels else list(header)
     if not labels and columns and columns[0] != d.record_id:
@@ -604,8 +657,9 @@ def _first(values: dict[str, str], cols: list[str]) -> str:
     return next((values[c] for c in cols if values.get(c, "").strip()), "")
 
 
-def _baseline_value(fm: FieldMap, values: dict[str, str], d: Dictionary, baseline_on: object,
-                    date_format: str) -> object:
+def _baseline_value(
+    fm: FieldMap, values: dict[str, str], d: Dictionary, baseline_on: object, date_format: str
+) -> object:
     f = d.fields[fm.field]
     if fm.checkbox is not None:
         raw = values.get(f"{fm.field}___{fm.checkbox}", "")
@@ -646,8 +700,7 @@ def _mask(value: object) -> object:
     return pnr.mask(value) if isinstance(value, str) and pnr.looks_like_pnr(value) else value
 
 
-def build_tables(records: list[Record], path: Path, d: Dictionary, m: Mapping,
-                 emap: EventMap | None) -> list[RawTable]:
+def build_tables(records: list[Record], path: Path, d: Dictionary, m: Mapping, emap: EventMap | None) -> list[RawTable]:
     fu_event_month = {e: months for months, evs in m.followup_events.items() for e in evs}
     baseline_events = set(m.baseline_events)
     mapped_forms = {m.baseline_form, m.followup_form}
@@ -665,7 +718,10 @@ def build_tables(records: list[Record], path: Path, d: Dictionary, m: Mapping,
         dag = rec.values.get("redcap_data_access_group", "")
         if dag and dag not in m.dags:
             known = ", ".join(m.dags) or "inga"
-            raise _fail(path.name, f"rad {rec.line}: dataåtkomstgruppen ”{dag}” finns inte under [dags] i {m.path.name} (kända: {known})")
+            raise _fail(
+                path.name,
+                f"rad {rec.line}: dataåtkomstgruppen ”{dag}” finns inte under [dags] i {m.path.name} (kända: {known})",
+            )
         repeat = rec.values.get("redcap_repeat_instrument", "")
         if repeat and repeat not in mapped_forms:
             continue
@@ -675,18 +731,27 @@ def build_tables(records: list[Record], path: Path, d: Dictionary, m: Mapping,
     base_headers = {"study_code": code_col, "baseline_on": _date_columns(m.baseline_form, m.baseline_date)[0]}
     for fm in m.fields.values():
         base_headers[fm.target] = fm.field if fm.checkbox is None else f"{fm.field}___{fm.checkbox}"
-    fu_headers = {"study_code": code_col, "timepoint_months": "redcap_event_name",
-                  "result": f"{m.followup_form}_complete",
-                  "done_on": _date_columns(m.followup_form, m.followup_date)[0],
-                  "unit": m.unit_field or "redcap_data_access_group"}
+    fu_headers = {
+        "study_code": code_col,
+        "timepoint_months": "redcap_event_name",
+        "result": f"{m.followup_form}_complete",
+        "done_on": _date_columns(m.followup_form, m.followup_date)[0],
+        "unit": m.unit_field or "redcap_data_access_group",
+    }
     baseline = RawTable("baseline", path, None, base_headers)
     followups = RawTable("followups", path, None, fu_headers)
 
     for recs in by_record.values():
         code = next((r.values.get(code_col, "") for r in recs if r.values.get(code_col, "").strip()), "")
         code_value: object = _mask(code.strip()) or None
-        dag = next((r.values.get("redcap_data_access_group", "") for r in recs
-                    if r.values.get("redcap_data_access_group", "")), "")
+        dag = next(
+            (
+                r.values.get("redcap_data_access_group", "")
+                for r in recs
+                if r.values.get("redcap_data_access_group", "")
+            ),
+            "",
+        )
         dag_unit = m.dags[dag].unit if dag else None
 
         base_recs = [r for r in recs if r.values.get("redcap_event_name") in baseline_events]
@@ -712,11 +777,31 @@ def build_tables(records: list[Record], path: Path, d: Dictionary, m: Mapping,
             unit = (r.values.get(m.unit_field, "").strip() if m.unit_field else "") or dag_unit
             if status == "2":
                 done_on = _to_date(_first(r.values, _date_columns(m.followup_form, m.followup_date)), m.date_format)
-                followups.rows.append(RawRow(r.line, {"study_code": code_value, "timepoint_months": months,
-                                                      "result": "Genomförd", "done_on": done_on, "unit": unit}))
+                followups.rows.append(
+                    RawRow(
+                        r.line,
+                        {
+                            "study_code": code_value,
+                            "timepoint_months": months,
+                            "result": "Genomförd",
+                            "done_on": done_on,
+                            "unit": unit,
+                        },
+                    )
+                )
             elif status in ("0", "") and missed:
-                followups.rows.append(RawRow(r.line, {"study_code": code_value, "timepoint_months": months,
-                                                      "result": "Missad", "done_on": None, "unit": unit}))
+                followups.rows.append(
+                    RawRow(
+                        r.line,
+                        {
+                            "study_code": code_value,
+                            "timepoint_months": months,
+                            "result": "Missad",
+                            "done_on": None,
+                            "unit": unit,
+                        },
+                    )
+                )
     return [baseline, followups]
 
 
@@ -736,7 +821,10 @@ def read_redcap_dir(folder: Path, config: StudyConfig, mapping_path: Path | None
     em_path = _one(found["event_mapping"], "instrument–händelse-filer", folder)
     ev_path = _one(found["events"], "händelsefiler", folder)
     if em_path is None:
-        raise _fail(folder.name, "filen som kopplar instrument till händelser (arm_num, unique_event_name, form) saknas i mappen")
+        raise _fail(
+            folder.name,
+            "filen som kopplar instrument till händelser (arm_num, unique_event_name, form) saknas i mappen",
+        )
     emap = read_event_mapping(em_path, ev_path)
     check_mapping(m, d, emap, config)
     raw = _one(found["raw"], "dataexporter (CSV, rådata)", folder)
@@ -746,8 +834,13 @@ def read_redcap_dir(folder: Path, config: StudyConfig, mapping_path: Path | None
         raise _fail(folder.name, "ingen dataexport (CSV med redcap_event_name) i mappen")
     records = read_records(records_path, raw is None, d, m, emap, config)
     present = set().union(*(r.values for r in records)) if records else set()
-    needed = [m.study_code, f"{m.baseline_form}_complete", f"{m.followup_form}_complete",
-              *_date_columns(m.baseline_form, m.baseline_date), *_date_columns(m.followup_form, m.followup_date)]
+    needed = [
+        m.study_code,
+        f"{m.baseline_form}_complete",
+        f"{m.followup_form}_complete",
+        *_date_columns(m.baseline_form, m.baseline_date),
+        *_date_columns(m.followup_form, m.followup_date),
+    ]
     for col in needed:
         if records and col not in present:
             hint = " (exportera med enkätfälten, Survey fields)" if col.endswith("_timestamp") else ""
@@ -775,8 +868,10 @@ def credentials(env: dict[str, str] | None = None, secrets_paths: list[Path] | N
     env = dict(os.environ) if env is None else env
     url, token = env.get("IPSDASH_REDCAP_URL", ""), env.get("IPSDASH_REDCAP_TOKEN", "")
     if secrets_paths is None:
-        secrets_paths = [Path.cwd() / ".streamlit" / "secrets.toml",
-                         Path(__file__).resolve().parent.parent / ".streamlit" / "secrets.toml"]
+        secrets_paths = [
+            Path.cwd() / ".streamlit" / "secrets.toml",
+            Path(__file__).resolve().parent.parent / ".streamlit" / "secrets.toml",
+        ]
     for path in secrets_paths:
         if url and token:
             break
@@ -786,16 +881,21 @@ def credentials(env: dict[str, str] | None = None, secrets_paths: list[Path] | N
             url = url or str(section.get("url", ""))
             token = token or str(section.get("token", ""))
     if not url or not token:
-        raise RedcapApiError("REDCap-adress eller token saknas: sätt IPSDASH_REDCAP_URL och IPSDASH_REDCAP_TOKEN "
-                             "eller [redcap] url/token i .streamlit/secrets.toml")
+        raise RedcapApiError(
+            "REDCap-adress eller token saknas: sätt IPSDASH_REDCAP_URL och IPSDASH_REDCAP_TOKEN "
+            "eller [redcap] url/token i .streamlit/secrets.toml"
+        )
     return url.strip(), token.strip()
 
 
 def _post(url: str, token: str, params: dict[str, str], timeout: float) -> bytes:
     body = urllib.parse.urlencode({"token": token, **params, "returnFormat": "json"}).encode()
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded",
-                                              "Accept": "text/csv, application/json"})
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/csv, application/json"},
+    )
     what = params["content"]
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked
@@ -820,9 +920,20 @@ def pull(out: Path, url: str, token: str, timeout: float = 120.0) -> list[Path]:
     if not _TOKEN.match(token):
         raise RedcapApiError("REDCap-token har fel format (ska vara 32 hexadecimala tecken)")
     requests = [
-        (RECORDS_FILE, {"content": "record", "action": "export", "format": "csv", "type": "flat",
-                        "rawOrLabel": "raw", "rawOrLabelHeaders": "raw", "exportCheckboxLabel": "false",
-                        "exportSurveyFields": "true", "exportDataAccessGroups": "true"}),
+        (
+            RECORDS_FILE,
+            {
+                "content": "record",
+                "action": "export",
+                "format": "csv",
+                "type": "flat",
+                "rawOrLabel": "raw",
+                "rawOrLabelHeaders": "raw",
+                "exportCheckboxLabel": "false",
+                "exportSurveyFields": "true",
+                "exportDataAccessGroups": "true",
+            },
+        ),
         (DICTIONARY_FILE, {"content": "metadata", "format": "csv"}),
         (EVENT_MAPPING_FILE, {"content": "formEventMapping", "format": "csv"}),
     ]
@@ -860,4 +971,3 @@ def run_pull_command(args) -> int:
     for path in paths:
         print(f"skrev {path}", file=sys.stderr)
     return 0
-

@@ -44,11 +44,24 @@ BASELINE_FIELD_NAMES = {
 BAD_CODE = "99"  # written for a value the study's list does not know: the reader reports it
 
 DICTIONARY_HEADER = [
-    "Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
-    "Choices, Calculations, OR Slider Labels", "Field Note", "Text Validation Type OR Show Slider Number",
-    "Text Validation Min", "Text Validation Max", "Identifier?", "Branching Logic (Show field only if...)",
-    "Required Field?", "Custom Alignment", "Question Number (surveys only)", "Matrix Group Name",
-    "Matrix Ranking?", "Field Annotation",
+    "Variable / Field Name",
+    "Form Name",
+    "Section Header",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+    "Field Note",
+    "Text Validation Type OR Show Slider Number",
+    "Text Validation Min",
+    "Text Validation Max",
+    "Identifier?",
+    "Branching Logic (Show field only if...)",
+    "Required Field?",
+    "Custom Alignment",
+    "Question Number (surveys only)",
+    "Matrix Group Name",
+    "Matrix Ranking?",
+    "Field Annotation",
 ]
 
 
@@ -79,9 +92,14 @@ def _dictionary(config: StudyConfig) -> list[dict[str, str]]:
     kinds = column_kinds(BaselineRow, config)
 
     def row(name: str, form: str, ftype: str, label: str, choices: str = "", validation: str = "") -> dict[str, str]:
-        return {"Variable / Field Name": name, "Form Name": form, "Field Type": ftype, "Field Label": label,
-                "Choices, Calculations, OR Slider Labels": choices,
-                "Text Validation Type OR Show Slider Number": validation}
+        return {
+            "Variable / Field Name": name,
+            "Form Name": form,
+            "Field Type": ftype,
+            "Field Label": label,
+            "Choices, Calculations, OR Slider Labels": choices,
+            "Text Validation Type OR Show Slider Number": validation,
+        }
 
     rows = [
         row("record_id", INCLUSION_FORM, "text", "Record ID"),
@@ -115,18 +133,35 @@ def mapping_toml(config: StudyConfig) -> str:
     """The mapping file for the project this module writes."""
     lines = [
         "# Kartläggning REDCap -> baslinje och uppföljningar (skriven av ipsdash demo --redcap).",
-        "# Se docs/redcap.md.", "",
-        "[project]", 'study_code = "studiekod"', 'missing_codes = ["UNK", "NASK", "-99"]', "",
-        "[events]", f'baseline = "{BASELINE_EVENT}"', "",
+        "# Se docs/redcap.md.",
+        "",
+        "[project]",
+        'study_code = "studiekod"',
+        'missing_codes = ["UNK", "NASK", "-99"]',
+        "",
+        "[events]",
+        f'baseline = "{BASELINE_EVENT}"',
+        "",
         "[events.followups]",
-        *(f'"{m}" = "{followup_event(m)}"' for m in config.followup.timepoints_months), "",
-        "[event_labels]", f'{_toml_str(BASELINE_EVENT_LABEL)} = "{BASELINE_EVENT}"',
-        *(f'"{m} mån" = "{followup_event(m)}"' for m in config.followup.timepoints_months), "",
-        "[baseline]", f'form = "{BASELINE_FORM}"', 'date = ["bas_datum", "timestamp"]', "",
+        *(f'"{m}" = "{followup_event(m)}"' for m in config.followup.timepoints_months),
+        "",
+        "[event_labels]",
+        f'{_toml_str(BASELINE_EVENT_LABEL)} = "{BASELINE_EVENT}"',
+        *(f'"{m} mån" = "{followup_event(m)}"' for m in config.followup.timepoints_months),
+        "",
+        "[baseline]",
+        f'form = "{BASELINE_FORM}"',
+        'date = ["bas_datum", "timestamp"]',
+        "",
         "[baseline.fields]",
-        *(f'{target} = {{ field = "{name}" }}' for target, name in BASELINE_FIELD_NAMES.items()), "",
-        "[followup]", f'form = "{FOLLOWUP_FORM}"', 'date = "uppf_datum"', 'unit_field = "uppf_enhet"',
-        'missed = { field = "uppf_missad", codes = ["1"] }', "",
+        *(f'{target} = {{ field = "{name}" }}' for target, name in BASELINE_FIELD_NAMES.items()),
+        "",
+        "[followup]",
+        f'form = "{FOLLOWUP_FORM}"',
+        'date = "uppf_datum"',
+        'unit_field = "uppf_enhet"',
+        'missed = { field = "uppf_missad", codes = ["1"] }',
+        "",
     ]
     for d in config.districts:
         lines += [f"[dags.{d.id}]", f'district = "{d.id}"', f"label = {_toml_str(d.name)}"]
@@ -143,9 +178,16 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
         writer.writerows(rows)
 
 
-def write_redcap_export(folder: Path, baseline_rows: list[dict], followup_rows: list[dict],
-                        codes_to_district: dict[str, str], config: StudyConfig,
-                        randomised_on: dict[str, date], *, labels: bool = False) -> list[Path]:
+def write_redcap_export(
+    folder: Path,
+    baseline_rows: list[dict],
+    followup_rows: list[dict],
+    codes_to_district: dict[str, str],
+    config: StudyConfig,
+    randomised_on: dict[str, date],
+    *,
+    labels: bool = False,
+) -> list[Path]:
     """Write records.csv, dictionary.csv, event_mapping.csv, events.csv and mapping.toml.
 
     Rows are keyed by contract field names with the Swedish labels the demo writes. With
@@ -160,8 +202,13 @@ def write_redcap_export(folder: Path, baseline_rows: list[dict], followup_rows: 
 
     # Columns in REDCap's export order: record id, event, repeat columns, DAG, then per form.
     forms = [(INCLUSION_FORM, False), (BASELINE_FORM, True), (FOLLOWUP_FORM, False)]
-    columns = ["record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
-               "redcap_data_access_group"]
+    columns = [
+        "record_id",
+        "redcap_event_name",
+        "redcap_repeat_instrument",
+        "redcap_repeat_instance",
+        "redcap_data_access_group",
+    ]
     for form, survey in forms:
         if survey:
             columns.append(f"{form}_timestamp")
@@ -169,8 +216,11 @@ def write_redcap_export(folder: Path, baseline_rows: list[dict], followup_rows: 
         columns.append(f"{form}_complete")
 
     codes: list[str] = []
-    for code in [*(_text(r.get("study_code")) for r in baseline_rows),
-                 *(_text(r.get("study_code")) for r in followup_rows), *randomised_on]:
+    for code in [
+        *(_text(r.get("study_code")) for r in baseline_rows),
+        *(_text(r.get("study_code")) for r in followup_rows),
+        *randomised_on,
+    ]:
         if code and code not in codes:
             codes.append(code)
     record_of = {code: str(i) for i, code in enumerate(codes, start=1)}
@@ -181,9 +231,14 @@ def write_redcap_export(folder: Path, baseline_rows: list[dict], followup_rows: 
     out: list[dict[str, str]] = []
     for code in codes:
         district = lookup.get(normalize_token(codes_to_district.get(code, "") or ""), "")
-        base = {"record_id": record_of[code], "redcap_event_name": BASELINE_EVENT,
-                "redcap_data_access_group": district, "studiekod": code,
-                "rand_datum": _text(randomised_on.get(code)), f"{INCLUSION_FORM}_complete": "2"}
+        base = {
+            "record_id": record_of[code],
+            "redcap_event_name": BASELINE_EVENT,
+            "redcap_data_access_group": district,
+            "studiekod": code,
+            "rand_datum": _text(randomised_on.get(code)),
+            f"{INCLUSION_FORM}_complete": "2",
+        }
         row = baseline_by_code.get(code)
         if row is not None:
             base["bas_datum"] = _text(row.get("baseline_on"))
@@ -212,8 +267,12 @@ def write_redcap_export(folder: Path, baseline_rows: list[dict], followup_rows: 
                 continue  # REDCap holds one row per record and event
             seen.add(months)
             result = FOLLOWUP_RESULT.parse(fu.get("result") or "")
-            ev = {"record_id": record_of[code], "redcap_event_name": followup_event(months),
-                  "redcap_data_access_group": district, "uppf_enhet": _text(fu.get("unit"))}
+            ev = {
+                "record_id": record_of[code],
+                "redcap_event_name": followup_event(months),
+                "redcap_data_access_group": district,
+                "uppf_enhet": _text(fu.get("unit")),
+            }
             if result == "done":
                 ev.update({"uppf_datum": _text(fu.get("done_on")), f"{FOLLOWUP_FORM}_complete": "2"})
             elif result == "missed":
@@ -226,8 +285,13 @@ def write_redcap_export(folder: Path, baseline_rows: list[dict], followup_rows: 
     header = columns
     if labels:
         header, records_rows = _as_labels(columns, records_rows, fields, config)
-    paths = [folder / RECORDS_FILE, folder / DICTIONARY_FILE, folder / EVENT_MAPPING_FILE,
-             folder / EVENTS_FILE, folder / "mapping.toml"]
+    paths = [
+        folder / RECORDS_FILE,
+        folder / DICTIONARY_FILE,
+        folder / EVENT_MAPPING_FILE,
+        folder / EVENTS_FILE,
+        folder / "mapping.toml",
+    ]
     _write_csv(paths[0], header, records_rows)
     _write_csv(paths[1], DICTIONARY_HEADER, [[r.get(h, "") for h in DICTIONARY_HEADER] for r in dictionary])
     events = [BASELINE_EVENT, *(followup_event(m) for m in timepoints)]
@@ -235,21 +299,31 @@ def write_redcap_export(folder: Path, baseline_rows: list[dict], followup_rows: 
     mapping_rows += [["1", followup_event(m), FOLLOWUP_FORM] for m in timepoints]
     _write_csv(paths[2], ["arm_num", "unique_event_name", "form"], mapping_rows)
     event_labels = [BASELINE_EVENT_LABEL, *(f"{m} mån" for m in timepoints)]
-    _write_csv(paths[3], ["event_name", "arm_num", "unique_event_name", "custom_event_label"],
-               [[label, "1", unique, ""] for label, unique in zip(event_labels, events, strict=True)])
+    _write_csv(
+        paths[3],
+        ["event_name", "arm_num", "unique_event_name", "custom_event_label"],
+        [[label, "1", unique, ""] for label, unique in zip(event_labels, events, strict=True)],
+    )
     paths[4].write_text(mapping_toml(config), encoding="utf-8")
     return paths
 
 
-def _as_labels(columns: list[str], rows: list[list[str]], fields: dict[str, dict[str, str]],
-               config: StudyConfig) -> tuple[list[str], list[list[str]]]:
+def _as_labels(
+    columns: list[str], rows: list[list[str]], fields: dict[str, dict[str, str]], config: StudyConfig
+) -> tuple[list[str], list[list[str]]]:
     """The same records as REDCap's "CSV (labels)" export: labels as headers and values."""
     from etl.redcap import parse_choices
 
-    special = {"redcap_event_name": "Event Name", "redcap_repeat_instrument": "Repeat Instrument",
-               "redcap_repeat_instance": "Repeat Instance", "redcap_data_access_group": "Data Access Group"}
-    event_labels = {BASELINE_EVENT: BASELINE_EVENT_LABEL,
-                    **{followup_event(m): f"{m} mån" for m in config.followup.timepoints_months}}
+    special = {
+        "redcap_event_name": "Event Name",
+        "redcap_repeat_instrument": "Repeat Instrument",
+        "redcap_repeat_instance": "Repeat Instance",
+        "redcap_data_access_group": "Data Access Group",
+    }
+    event_labels = {
+        BASELINE_EVENT: BASELINE_EVENT_LABEL,
+        **{followup_event(m): f"{m} mån" for m in config.followup.timepoints_months},
+    }
     header = []
     for c in columns:
         if c in special:

@@ -31,8 +31,8 @@ BUILDING = ".building"
 PAUSE_ENV = "IPSDASH_TEST_PAUSE"
 
 CARRIED_SCHEMAS = {
-    "audit_log": "\"at\" TIMESTAMP, actor VARCHAR, action VARCHAR, detail VARCHAR, data_cutoff DATE",
-    "balance_checkpoints": "\"checkpoint\" INTEGER, reached_on DATE, frozen_at TIMESTAMP, payload JSON",
+    "audit_log": '"at" TIMESTAMP, actor VARCHAR, action VARCHAR, detail VARCHAR, data_cutoff DATE',
+    "balance_checkpoints": '"checkpoint" INTEGER, reached_on DATE, frozen_at TIMESTAMP, payload JSON',
     "report_snapshots": "report VARCHAR, created_at TIMESTAMP, data_cutoff DATE, payload JSON",
 }
 LOADS_SCHEMA = (
@@ -63,6 +63,7 @@ def pause(phase: str) -> None:
 
 # --- reading the current store ------------------------------------------------------------------
 
+
 def open_store_readonly(db: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the file the link points at now."""
     target = current_target(Path(db))
@@ -89,6 +90,7 @@ def last_load(db: Path) -> dict[str, Any] | None:
 
 
 # --- locking and housekeeping -------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def load_lock(db: Path) -> Iterator[None]:
@@ -162,6 +164,7 @@ def swap_link(db: Path, target: Path) -> None:
 
 # --- building -----------------------------------------------------------------------------------
 
+
 def _arrow_type(annotation: Any) -> pa.DataType:
     args = [a for a in get_args(annotation) if a is not type(None)]
     if get_origin(annotation) in (Union, types.UnionType) and len(args) == 1:
@@ -200,22 +203,26 @@ def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pa.Table) -
 
 
 def _config_frames(config: StudyConfig) -> dict[str, pa.Table]:
-    districts = pa.table({
-        "id": [d.id for d in config.districts],
-        "district_id": [d.id for d in config.districts],
-        "name": [d.name for d in config.districts],
-        "display_name": [d.display_name() for d in config.districts],
-        "start_on": pa.array([d.start for d in config.districts], pa.date32()),
-        "end_on": pa.array([d.end for d in config.districts], pa.date32()),
-        "target": pa.array([d.target for d in config.districts], pa.int32()),
-        "units": pa.array([list(d.units) for d in config.districts], pa.list_(pa.string())),
-    })
-    arms = pa.table({
-        "key": [a.key for a in config.arms],
-        "label": [a.label for a in config.arms],
-        "ratio": pa.array([a.ratio for a in config.arms], pa.int32()),
-        "blinded_label": [a.blinded_label for a in config.arms],
-    })
+    districts = pa.table(
+        {
+            "id": [d.id for d in config.districts],
+            "district_id": [d.id for d in config.districts],
+            "name": [d.name for d in config.districts],
+            "display_name": [d.display_name() for d in config.districts],
+            "start_on": pa.array([d.start for d in config.districts], pa.date32()),
+            "end_on": pa.array([d.end for d in config.districts], pa.date32()),
+            "target": pa.array([d.target for d in config.districts], pa.int32()),
+            "units": pa.array([list(d.units) for d in config.districts], pa.list_(pa.string())),
+        }
+    )
+    arms = pa.table(
+        {
+            "key": [a.key for a in config.arms],
+            "label": [a.label for a in config.arms],
+            "ratio": pa.array([a.ratio for a in config.arms], pa.int32()),
+            "blinded_label": [a.blinded_label for a in config.arms],
+        }
+    )
     return {"meta.districts": districts, "meta.arms": arms}
 
 
@@ -229,9 +236,12 @@ def _carry_over(con: duckdb.DuckDBPyConnection, previous: Path | None) -> None:
         return
     con.execute(f"ATTACH '{_sql_str(previous)}' AS prev (READ_ONLY)")
     try:
-        present = {r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'prev' AND schema_name = 'meta'"
-        ).fetchall()}
+        present = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'prev' AND schema_name = 'meta'"
+            ).fetchall()
+        }
         for name in [*CARRIED_SCHEMAS, "loads", "load_files"]:
             if name in present:
                 con.execute(f"INSERT INTO meta.{name} BY NAME SELECT * FROM prev.meta.{name}")
@@ -286,8 +296,10 @@ def build_store(
         con.execute(f"CREATE TABLE meta.rejected_rows ({REJECTED_SCHEMA})")
         _insert_rows(con, "meta.rejected_rows", REJECTED_SCHEMA, [{**r, "load_id": load_id} for r in rejected_rows])
         con.execute("CREATE TABLE meta.study_config (loaded_at TIMESTAMP, config JSON)")
-        con.execute("INSERT INTO meta.study_config VALUES (?, ?)",
-                    [load_row["loaded_at"], json.dumps(config.model_dump(mode="json"), ensure_ascii=False)])
+        con.execute(
+            "INSERT INTO meta.study_config VALUES (?, ?)",
+            [load_row["loaded_at"], json.dumps(config.model_dump(mode="json"), ensure_ascii=False)],
+        )
         for name, frame in _config_frames(config).items():
             _insert_frame(con, name, frame)
         derive(con, config)
@@ -311,7 +323,7 @@ def _seal(building: Path, final: Path) -> None:
 
 
 def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, schema_sql: str, rows: list[dict[str, Any]]) -> None:
-    names = [part.strip().split()[0].strip("\"") for part in schema_sql.split(",")]
+    names = [part.strip().split()[0].strip('"') for part in schema_sql.split(",")]
     if not rows:
         return
     frame = pa.table({n: [r.get(n) for r in rows] for n in names})
@@ -323,6 +335,7 @@ def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, schema_sql: str, ro
 
 
 # --- small administrative writes (report snapshots; the same pattern as close-study) -------------
+
 
 def write_new_version(db: Path, mutate, tag: str) -> Path:
     """Copy the current store file to a new version, let `mutate(con)` write into the copy, then

@@ -25,9 +25,7 @@ LISTS_SHEET = "Listor"
 TEMPLATE_ROWS = 2000  # rows below the header that carry the drop-downs and formats
 DATE_MIN, DATE_MAX = date(2000, 1, 1), date(2100, 12, 31)
 
-VOCABULARIES: dict[str, Vocabulary] = {
-    v.name_sv: v for v in vars(vocab).values() if isinstance(v, Vocabulary)
-}
+VOCABULARIES: dict[str, Vocabulary] = {v.name_sv: v for v in vars(vocab).values() if isinstance(v, Vocabulary)}
 
 
 def data_sheet_name(src: Source) -> str:
@@ -147,13 +145,29 @@ def _instructions(wb, ws, src: Source, config: StudyConfig, kinds: dict[str, Col
     names = ", ".join(f"{s}.xlsx" for s in src.stems)
     lines = [
         (f"{model.title_sv} – {config.short_name}", title),
-        (f"Vad filen är: {model.title_sv}. {'Filen krävs vid varje inläsning.' if src.required else 'Filen är frivillig.'}"
-         + (" Innehåller förseglade utfall: visas inte i dashboarden förrän studien är avslutad." if src.sealed else ""), None),
+        (
+            f"Vad filen är: {model.title_sv}. {'Filen krävs vid varje inläsning.' if src.required else 'Filen är frivillig.'}"
+            + (
+                " Innehåller förseglade utfall: visas inte i dashboarden förrän studien är avslutad."
+                if src.sealed
+                else ""
+            ),
+            None,
+        ),
         (f"En rad är: {model.grain_sv}.", None),
-        (f"Fyll i bladet ”{data_sheet_name(src)}”: rubrikerna står på rad 1, en post per rad från rad 2. Ändra inte rubrikerna.", None),
-        (f"Spara filen som {src.stems[0]}.xlsx (även godtagna namn: {names}; .csv går också) i mappen som läses in.", None),
-        ("Skriv aldrig personnummer (eller namn på deltagare) i filen – bara studiekoden. "
-         "Kodnyckeln finns bara hos projektledaren.", warn),
+        (
+            f"Fyll i bladet ”{data_sheet_name(src)}”: rubrikerna står på rad 1, en post per rad från rad 2. Ändra inte rubrikerna.",
+            None,
+        ),
+        (
+            f"Spara filen som {src.stems[0]}.xlsx (även godtagna namn: {names}; .csv går också) i mappen som läses in.",
+            None,
+        ),
+        (
+            "Skriv aldrig personnummer (eller namn på deltagare) i filen – bara studiekoden. "
+            "Kodnyckeln finns bara hos projektledaren.",
+            warn,
+        ),
         ("Datum skrivs ÅÅÅÅ-MM-DD. Kolumner med lista: välj ett värde i rullistan.", None),
     ]
     row = 0
@@ -162,7 +176,9 @@ def _instructions(wb, ws, src: Source, config: StudyConfig, kinds: dict[str, Col
         ws.set_row(row, 30 if fmt is not title else 22)
         row += 1
     row += 1
-    for col, head in enumerate(["Kolumn", "Förklaring", "Tillåtna värden / format", "Obligatorisk", "Andra godtagna rubriker"]):
+    for col, head in enumerate(
+        ["Kolumn", "Förklaring", "Tillåtna värden / format", "Obligatorisk", "Andra godtagna rubriker"]
+    ):
         ws.write(row, col, head, bold)
     for field, info in model.model_fields.items():
         row += 1
@@ -213,30 +229,64 @@ def write_template(src: Source, config: StudyConfig, out_dir: Path) -> Path:
                 lists.write(0, list_col, header)
                 for i, v in enumerate(values, start=1):
                     lists.write_string(i, list_col, v)
-                dv.update({
-                    "validate": "list",
-                    "source": _sheet_ref(LISTS_SHEET, list_col, 1, len(values)),
-                    "error_title": header[:32],
-                    "error_message": ("Välj ett värde i listan." if not kind.multiple else
-                                      "Välj en stadsdel i listan; flera skrivs åtskilda med semikolon.")[:255],
-                    # Several districts in one cell cannot be picked from a list: warn, do not stop.
-                    "error_type": "warning" if kind.multiple else "stop",
-                })
+                dv.update(
+                    {
+                        "validate": "list",
+                        "source": _sheet_ref(LISTS_SHEET, list_col, 1, len(values)),
+                        "error_title": header[:32],
+                        "error_message": (
+                            "Välj ett värde i listan."
+                            if not kind.multiple
+                            else "Välj en stadsdel i listan; flera skrivs åtskilda med semikolon."
+                        )[:255],
+                        # Several districts in one cell cannot be picked from a list: warn, do not stop.
+                        "error_type": "warning" if kind.multiple else "stop",
+                    }
+                )
                 list_col += 1
             elif kind.kind == "date":
-                dv.update({"validate": "date", "criteria": "between", "minimum": DATE_MIN,
-                           "maximum": DATE_MAX, "error_title": header[:32],
-                           "error_message": "Skriv ett datum ÅÅÅÅ-MM-DD."})
+                dv.update(
+                    {
+                        "validate": "date",
+                        "criteria": "between",
+                        "minimum": DATE_MIN,
+                        "maximum": DATE_MAX,
+                        "error_title": header[:32],
+                        "error_message": "Skriv ett datum ÅÅÅÅ-MM-DD.",
+                    }
+                )
             elif kind.kind == "int":
-                dv.update({"validate": "integer", "criteria": "between", "minimum": int(kind.lo or 0),
-                           "maximum": int(kind.hi or 0), "error_title": header[:32],
-                           "error_message": f"Skriv ett heltal {int(kind.lo or 0)}–{int(kind.hi or 0)}."})
+                dv.update(
+                    {
+                        "validate": "integer",
+                        "criteria": "between",
+                        "minimum": int(kind.lo or 0),
+                        "maximum": int(kind.hi or 0),
+                        "error_title": header[:32],
+                        "error_message": f"Skriv ett heltal {int(kind.lo or 0)}–{int(kind.hi or 0)}.",
+                    }
+                )
             elif kind.kind == "number" and kind.hi is not None:
-                dv.update({"validate": "decimal", "criteria": "between", "minimum": 0, "maximum": kind.hi,
-                           "error_title": header[:32], "error_message": f"Skriv ett tal 0–{kind.hi:g}."})
+                dv.update(
+                    {
+                        "validate": "decimal",
+                        "criteria": "between",
+                        "minimum": 0,
+                        "maximum": kind.hi,
+                        "error_title": header[:32],
+                        "error_message": f"Skriv ett tal 0–{kind.hi:g}.",
+                    }
+                )
             elif kind.kind == "number":
-                dv.update({"validate": "decimal", "criteria": ">=", "value": 0, "error_title": header[:32],
-                           "error_message": "Skriv ett tal, 0 eller mer."})
+                dv.update(
+                    {
+                        "validate": "decimal",
+                        "criteria": ">=",
+                        "value": 0,
+                        "error_title": header[:32],
+                        "error_message": "Skriv ett tal, 0 eller mer.",
+                    }
+                )
             else:
                 dv["validate"] = "any"
             ws.data_validation(1, col, last, col, dv)
@@ -259,7 +309,9 @@ def run_template_command(args) -> int:
 
     from schema.config import load_config
 
-    config_path = Path(args.config) if args.config else Path(__file__).resolve().parent.parent / "config" / "studie.toml"
+    config_path = (
+        Path(args.config) if args.config else Path(__file__).resolve().parent.parent / "config" / "studie.toml"
+    )
     config = load_config(config_path)
     paths = write_templates(Path(args.dir), config)
     for path in paths:

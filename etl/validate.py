@@ -161,7 +161,8 @@ def _adapter(model: type[SourceRow]) -> TypeAdapter:
     if model not in _ADAPTERS:
         _ADAPTERS[model] = TypeAdapter(list[model])
         _TEXT_FIELDS[model] = {
-            name for name, info in model.model_fields.items()
+            name
+            for name, info in model.model_fields.items()
             if info.annotation in (str, str | None) and not info.metadata
         }
     return _ADAPTERS[model]
@@ -213,8 +214,13 @@ class _FastModel:
         )
         self.model = model
         self.after = after
-        config = ConfigDict(**{k: v for k, v in model.model_config.items()
-                               if k in ("str_strip_whitespace", "str_to_lower", "str_to_upper")})
+        config = ConfigDict(
+            **{
+                k: v
+                for k, v in model.model_config.items()
+                if k in ("str_strip_whitespace", "str_to_lower", "str_to_upper")
+            }
+        )
         self.adapters: dict[str, TypeAdapter] = {}
         self.defaults: dict[str, object] = {}
         self.required: set[str] = set()
@@ -289,17 +295,24 @@ def validate_table(table: RawTable, ctx: ValidationContext) -> SourceResult:
     rows = fast.rows(data, context) if fast.usable else [None] * len(data)
     slow = [i for i, row in enumerate(rows) if row is None]
     if slow:
-        sub = _validate_reference(table, model, adapter, [table.rows[i] for i in slow],
-                                  [data[i] for i in slow], context, result)
+        sub = _validate_reference(
+            table, model, adapter, [table.rows[i] for i in slow], [data[i] for i in slow], context, result
+        )
         for i, row in zip(slow, sub, strict=True):
             rows[i] = row
     result.accepted = [Accepted(raw, row) for raw, row in zip(table.rows, rows, strict=True) if row is not None]
     return result
 
 
-def _validate_reference(table: RawTable, model: type[SourceRow], adapter: TypeAdapter, raws: list[RawRow],
-                        data: list[dict[str, object]], context: dict[str, Any],
-                        result: SourceResult) -> list[SourceRow | None]:
+def _validate_reference(
+    table: RawTable,
+    model: type[SourceRow],
+    adapter: TypeAdapter,
+    raws: list[RawRow],
+    data: list[dict[str, object]],
+    context: dict[str, Any],
+    result: SourceResult,
+) -> list[SourceRow | None]:
     """The full model over `data` (rows `raws`): rejections recorded in `result`; the validated
     row per position, None for a rejected one."""
     hmap = header_map(model)
@@ -327,6 +340,7 @@ def _validate_reference(table: RawTable, model: type[SourceRow], adapter: TypeAd
 
 # --- across files -------------------------------------------------------------------------------
 
+
 def add_months(day: date, months: int) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
@@ -350,7 +364,12 @@ def check_referrals(res: SourceResult) -> dict[str, Accepted]:
     for i, acc in enumerate(res.accepted):
         code = acc.row.study_code
         if code in first:
-            res.reject(acc, "study_code", f"studiekoden {code} finns redan på rad {first[code].row_number}", "duplicate_referral")
+            res.reject(
+                acc,
+                "study_code",
+                f"studiekoden {code} finns redan på rad {first[code].row_number}",
+                "duplicate_referral",
+            )
             drop.add(i)
         else:
             first[code] = acc
@@ -360,7 +379,9 @@ def check_referrals(res: SourceResult) -> dict[str, Accepted]:
             continue
         prev = first.get(prev_code)
         if prev is None:
-            res.reject(acc, "previous_code", f"tidigare studiekod {prev_code} finns inte i remissloggen", "previous_unknown")
+            res.reject(
+                acc, "previous_code", f"tidigare studiekod {prev_code} finns inte i remissloggen", "previous_unknown"
+            )
             drop.add(i)
             continue
         p = prev.row
@@ -370,7 +391,8 @@ def check_referrals(res: SourceResult) -> dict[str, Accepted]:
             earliest = add_months(excluded_on, 3)
             if acc.row.referred_on < earliest:
                 res.reject(
-                    acc, "referred_on",
+                    acc,
+                    "referred_on",
                     f"ny remiss mindre än 3 månader efter exklusion för otillräcklig motivation "
                     f"({prev_code} exkluderades {excluded_on.isoformat()}; tidigast {earliest.isoformat()})",
                     "rereferral_too_soon",
@@ -381,28 +403,48 @@ def check_referrals(res: SourceResult) -> dict[str, Accepted]:
 
 
 def check_randomisations(res: SourceResult, referrals: dict[str, Accepted]) -> dict[str, Accepted]:
-    order = sorted(range(len(res.accepted)), key=lambda i: (res.accepted[i].row.randomised_on, res.accepted[i].row_number))
+    order = sorted(
+        range(len(res.accepted)), key=lambda i: (res.accepted[i].row.randomised_on, res.accepted[i].row_number)
+    )
     kept: dict[str, Accepted] = {}
     drop: set[int] = set()
     for i in order:
         acc = res.accepted[i]
         code = acc.row.study_code
         if code in kept:
-            res.reject(acc, "study_code", f"redan randomiserad på rad {kept[code].row_number}", "duplicate_randomisation")
+            res.reject(
+                acc, "study_code", f"redan randomiserad på rad {kept[code].row_number}", "duplicate_randomisation"
+            )
             drop.add(i)
             continue
         kept[code] = acc
         ref = referrals.get(code)
         problem: tuple[str, str, str] | None = None
         if ref is None:
-            problem = ("study_code", f"studiekoden {code} finns inte (giltig) i remissloggen", "randomisation_without_referral")
+            problem = (
+                "study_code",
+                f"studiekoden {code} finns inte (giltig) i remissloggen",
+                "randomisation_without_referral",
+            )
         elif ref.row.excluded_stage is not None:
             stage = vocab.EXCLUSION_STAGES.label(ref.row.excluded_stage).lower()
-            problem = ("study_code", f"{code} är exkluderad (vid {stage}) i remissloggen och kan inte randomiseras", "randomised_excluded")
+            problem = (
+                "study_code",
+                f"{code} är exkluderad (vid {stage}) i remissloggen och kan inte randomiseras",
+                "randomised_excluded",
+            )
         elif ref.row.baseline_on is None:
-            problem = ("study_code", f"{code} har inget baslinjedatum i remissloggen; baslinjen ska vara gjord före randomiseringen", "randomised_without_baseline")
+            problem = (
+                "study_code",
+                f"{code} har inget baslinjedatum i remissloggen; baslinjen ska vara gjord före randomiseringen",
+                "randomised_without_baseline",
+            )
         elif acc.row.randomised_on < ref.row.baseline_on:
-            problem = ("randomised_on", f"randomiserad {acc.row.randomised_on.isoformat()}, före baslinjedatum {ref.row.baseline_on.isoformat()} i remissloggen", "randomised_before_baseline")
+            problem = (
+                "randomised_on",
+                f"randomiserad {acc.row.randomised_on.isoformat()}, före baslinjedatum {ref.row.baseline_on.isoformat()} i remissloggen",
+                "randomised_before_baseline",
+            )
         if problem is not None:
             res.reject(acc, *problem)
             drop.add(i)
@@ -427,7 +469,12 @@ def _before_randomisation(res: SourceResult, randomised: dict[str, Accepted], da
         day = getattr(acc.row, date_field)
         rand_on = randomised[acc.row.study_code].row.randomised_on
         if day is not None and day < rand_on:
-            res.reject(acc, date_field, f"{what} är daterad {day.isoformat()}, före randomiseringen {rand_on.isoformat()}", "before_randomisation")
+            res.reject(
+                acc,
+                date_field,
+                f"{what} är daterad {day.isoformat()}, före randomiseringen {rand_on.isoformat()}",
+                "before_randomisation",
+            )
             drop.add(i)
     _keep(res, drop)
 
@@ -442,12 +489,22 @@ def check_followups(res: SourceResult, randomised: dict[str, Accepted], config: 
         tp = acc.row.timepoint_months
         if tp not in allowed:
             listed = ", ".join(str(t) for t in allowed)
-            res.reject(acc, "timepoint_months", f"tidpunkten {tp} månader finns inte i uppföljningsschemat ({listed})", "timepoint_unknown")
+            res.reject(
+                acc,
+                "timepoint_months",
+                f"tidpunkten {tp} månader finns inte i uppföljningsschemat ({listed})",
+                "timepoint_unknown",
+            )
             drop.add(i)
             continue
         key = (acc.row.study_code, tp)
         if key in seen:
-            res.reject(acc, "timepoint_months", f"uppföljningen {tp} månader för {key[0]} finns redan på rad {seen[key].row_number}", "duplicate_followup")
+            res.reject(
+                acc,
+                "timepoint_months",
+                f"uppföljningen {tp} månader för {key[0]} finns redan på rad {seen[key].row_number}",
+                "duplicate_followup",
+            )
             drop.add(i)
         else:
             seen[key] = acc
@@ -460,7 +517,12 @@ def check_events(res: SourceResult, randomised: dict[str, Accepted]) -> None:
     drop = set()
     for i, acc in enumerate(res.accepted):
         if acc.row.event_type == "stopped_ips" and randomised[acc.row.study_code].row.arm == "control":
-            res.reject(acc, "event_type", f"”Avslutat IPS” gäller bara IPS-gruppen; {acc.row.study_code} är i kontrollgruppen (använd ”Lämnat studien”)", "stopped_ips_control")
+            res.reject(
+                acc,
+                "event_type",
+                f"”Avslutat IPS” gäller bara IPS-gruppen; {acc.row.study_code} är i kontrollgruppen (använd ”Lämnat studien”)",
+                "stopped_ips_control",
+            )
             drop.add(i)
     _keep(res, drop)
 
@@ -471,10 +533,20 @@ def check_assignments(res: SourceResult, randomised: dict[str, Accepted], specia
     for i, acc in enumerate(res.accepted):
         sid = acc.row.specialist_id
         if sid not in specialists:
-            res.reject(acc, "specialist_id", f"arbetsspecialisten {sid} finns inte i listan över arbetsspecialister", "unknown_specialist")
+            res.reject(
+                acc,
+                "specialist_id",
+                f"arbetsspecialisten {sid} finns inte i listan över arbetsspecialister",
+                "unknown_specialist",
+            )
             drop.add(i)
         elif randomised[acc.row.study_code].row.arm == "control":
-            res.reject(acc, "study_code", f"{acc.row.study_code} är i kontrollgruppen och ska inte ha någon arbetsspecialist", "assignment_control")
+            res.reject(
+                acc,
+                "study_code",
+                f"{acc.row.study_code} är i kontrollgruppen och ska inte ha någon arbetsspecialist",
+                "assignment_control",
+            )
             drop.add(i)
     _keep(res, drop)
 
@@ -498,8 +570,10 @@ def check_fidelity(res: SourceResult) -> None:
             parts.append("saknar punkt " + ", ".join(missing))
         if doubled:
             parts.append("har flera rader för punkt " + ", ".join(doubled))
-        reason = (f"skattningen {day.isoformat()} är ofullständig ({'; '.join(parts)}); "
-                  "varje skattning ska ha alla 25 punkter exakt en gång")
+        reason = (
+            f"skattningen {day.isoformat()} är ofullständig ({'; '.join(parts)}); "
+            "varje skattning ska ha alla 25 punkter exakt en gång"
+        )
         for i in positions:
             res.reject(res.accepted[i], "reviewed_on", reason, "fidelity_incomplete")
             drop.add(i)
@@ -530,11 +604,21 @@ def check_references(results: dict[str, SourceResult], config: StudyConfig) -> N
             _not_randomised(results[key], randomised)
     if "baseline" in results:
         # Two baseline rows for one code would count the participant twice in every table.
-        _unique(results["baseline"], lambda r: r.study_code, "study_code", "baslinjen för denna studiekod",
-                "duplicate_baseline")
+        _unique(
+            results["baseline"],
+            lambda r: r.study_code,
+            "study_code",
+            "baslinjen för denna studiekod",
+            "duplicate_baseline",
+        )
     if "employment" in results:
-        _unique(results["employment"], lambda r: (r.study_code, r.timepoint_months), "timepoint_months",
-                "sysselsättningen för denna studiekod och tidpunkt", "duplicate_employment")
+        _unique(
+            results["employment"],
+            lambda r: (r.study_code, r.timepoint_months),
+            "timepoint_months",
+            "sysselsättningen för denna studiekod och tidpunkt",
+            "duplicate_employment",
+        )
     if "followups" in results:
         check_followups(results["followups"], randomised, config)
     if "events" in results:

@@ -66,7 +66,7 @@ def _parse_rows(xml: str, shared_strings, epoch, date_formats, timedelta_formats
     end = xml.find("</sheetData>", head_end)
     if end < 0 or xml.find("<sheetData", head_end) >= 0:
         raise _Unsupported
-    body = xml[head_end + 1:end]
+    body = xml[head_end + 1 : end]
     rows = []
     row_counter = col_counter = 0
     cells = None
@@ -190,7 +190,7 @@ def sheet_rows(ws) -> list[tuple] | None:
         if MAIN_NS not in head or b"<!" in data or b"<![CDATA[" in data:
             return None
         if head.startswith(b"<?xml") and not re.match(rb"<\?xml[^>]*encoding=[\"']utf-8[\"']", head, re.I):
-            if b"encoding=" in head[:head.find(b"?>")]:
+            if b"encoding=" in head[: head.find(b"?>")]:
                 return None
         xml = data.decode("utf-8")
         ParserCreate().Parse(data, True)  # malformed XML: let openpyxl decide what happens

@@ -16,9 +16,21 @@ def _serve(args: argparse.Namespace) -> int:
     db = store_path(args.db)
     env = dict(os.environ, IPSDASH_DB=str(db.absolute()))
     app = Path(dashboard.__file__).resolve().parent / "app.py"
-    cmd = [sys.executable, "-m", "dashboard.launch", "run", str(app), "--server.port", str(args.port),
-           "--server.address", args.address, "--browser.gatherUsageStats", "false",
-           "--server.headless", "true"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dashboard.launch",
+        "run",
+        str(app),
+        "--server.port",
+        str(args.port),
+        "--server.address",
+        args.address,
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.headless",
+        "true",
+    ]
     return subprocess.call(cmd, env=env, cwd=app.parent.parent)
 
 
@@ -31,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--scale", type=int, default=1, help="multiplicera studien (fler stadsdelar och deltagare)")
     demo.add_argument("--mistakes", action="store_true", help="lägg in typiska felinmatningar")
-    demo.add_argument("--redcap", action="store_true",
-                      help="skriv baslinje och uppföljningar som en REDCap-export i DIR/redcap/")
+    demo.add_argument(
+        "--redcap", action="store_true", help="skriv baslinje och uppföljningar som en REDCap-export i DIR/redcap/"
+    )
 
     load = sub.add_parser("load", help="läs in källfilerna i en mapp till databasen")
     load.add_argument("dir", help="mapp med studie.toml och källfilerna")
@@ -41,9 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     pull = sub.add_parser(
         "pull-redcap",
         help="hämta REDCap-exporten över API:t (adress och token från IPSDASH_REDCAP_URL/"
-             "IPSDASH_REDCAP_TOKEN eller .streamlit/secrets.toml [redcap])",
+        "IPSDASH_REDCAP_TOKEN eller .streamlit/secrets.toml [redcap])",
     )
-    pull.add_argument("--out", required=True, help="mapp att skriva records.csv, dictionary.csv och event_mapping.csv till")
+    pull.add_argument(
+        "--out", required=True, help="mapp att skriva records.csv, dictionary.csv och event_mapping.csv till"
+    )
 
     template = sub.add_parser("template", help="skriv Excel-mallar (en per källfil) med instruktioner och listor")
     template.add_argument("dir", help="mapp att skriva mallarna till")
@@ -60,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser(
         "report",
         help="skriv mötesrapporten: styrgrupp (PDF, kvartal) eller projektgrupp (Excel, månad); "
-             "sparar en ögonblicksbild i databasen för jämförelse med nästa rapport",
+        "sparar en ögonblicksbild i databasen för jämförelse med nästa rapport",
     )
     report.add_argument("kind", choices=["styrgrupp", "projektgrupp"])
     report.add_argument("--out", required=True, help="filen att skriva (.pdf för styrgrupp, .xlsx för projektgrupp)")

@@ -38,8 +38,11 @@ def build_report(db: Path, kind: str) -> tuple[bytes, str, Any]:
         config = read_config(cur)
         data = reports.build_bytes(cur, kind, str(target))
         gate = Gate(cur, Viewer(kind, user="ipsdash report"), store_id=str(target))
-        snapshot = (reports.snapshot_json(reports.steering_figures(gate, config)) if kind == reports.STEERING
-                    else reports.project_snapshot_json(gate, config))
+        snapshot = (
+            reports.snapshot_json(reports.steering_figures(gate, config))
+            if kind == reports.STEERING
+            else reports.project_snapshot_json(gate, config)
+        )
     finally:
         con.close()
     return data, snapshot, config.data_cutoff
@@ -50,8 +53,10 @@ def write_snapshot(db: Path, kind: str, payload: str, cutoff) -> Path:
     now = datetime.now(UTC).replace(tzinfo=None)
 
     def insert(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute("insert into meta.report_snapshots (report, created_at, data_cutoff, payload) "
-                    "values (?, ?, ?, ?)", [kind, now, cutoff, payload])
+        con.execute(
+            "insert into meta.report_snapshots (report, created_at, data_cutoff, payload) values (?, ?, ?, ?)",
+            [kind, now, cutoff, payload],
+        )
 
     return store.write_new_version(Path(db), insert, f"report-{kind}")
 
@@ -78,11 +83,16 @@ def run_report(db: Path, kind: str, out: Path, stdout: TextIO | None = None, std
     try:
         version = write_snapshot(db, kind, payload, cutoff)
     except (RuntimeError, OSError, duckdb.Error) as exc:
-        print(f"Rapporten skrevs till {out}, men ögonblicksbilden kunde inte sparas ({exc}); "
-              "nästa rapport kan då inte jämföras med den här.", file=stderr)
+        print(
+            f"Rapporten skrevs till {out}, men ögonblicksbilden kunde inte sparas ({exc}); "
+            "nästa rapport kan då inte jämföras med den här.",
+            file=stderr,
+        )
         return 2
-    print(f"Rapporten ({kind}, datauttag {cutoff}) skrevs till {out}; ögonblicksbilden sparades ({version.name}).",
-          file=stdout)
+    print(
+        f"Rapporten ({kind}, datauttag {cutoff}) skrevs till {out}; ögonblicksbilden sparades ({version.name}).",
+        file=stdout,
+    )
     return 0
 
 

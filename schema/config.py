@@ -95,7 +95,9 @@ class Codes(_Strict):
         r"^[A-Z](0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[MKX][0-9]{2,4}$",
         description="Reguljärt uttryck för studiekoden",
     )
-    description_sv: str = "bokstav för arbetsspecialist, inskrivningsdatum MMDD, kön (M/K/X) och 2–4 slumpsiffror, t.ex. A0314M27"
+    description_sv: str = (
+        "bokstav för arbetsspecialist, inskrivningsdatum MMDD, kön (M/K/X) och 2–4 slumpsiffror, t.ex. A0314M27"
+    )
 
     @field_validator("pattern")
     @classmethod

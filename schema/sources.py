@@ -91,9 +91,7 @@ def parse_date(value: object) -> date | None:
                 "datumet {value} kan läsas på två sätt (dag/månad eller månad/dag); skriv det som ÅÅÅÅ-MM-DD",
                 {"value": text},
             )
-        raise PydanticCustomError(
-            "date_format", "datumet {value} ska skrivas som ÅÅÅÅ-MM-DD", {"value": text}
-        )
+        raise PydanticCustomError("date_format", "datumet {value} ska skrivas som ÅÅÅÅ-MM-DD", {"value": text})
     raise PydanticCustomError("date_format", "”{value}” är inget datum (skriv ÅÅÅÅ-MM-DD)", {"value": text})
 
 
@@ -155,7 +153,8 @@ def _district(value: object, info: ValidationInfo) -> str:
     if found is None:
         names = ", ".join(f"”{d.name}”" for d in _ctx(info).config.districts)
         raise PydanticCustomError(
-            "unknown_district", "stadsdelen ”{value}” finns inte i studien; kända: {names}",
+            "unknown_district",
+            "stadsdelen ”{value}” finns inte i studien; kända: {names}",
             {"value": text.strip(), "names": names},
         )
     return found
@@ -171,10 +170,13 @@ def _int_in(lo: int, hi: int, what: str):
         except ValueError:
             raise PydanticCustomError("not_number", "”{value}” är inget tal", {"value": str(value)}) from None
         if number != int(number):
-            raise PydanticCustomError("not_whole", "{what} ska vara ett heltal, inte {value}", {"what": what, "value": str(value)})
+            raise PydanticCustomError(
+                "not_whole", "{what} ska vara ett heltal, inte {value}", {"what": what, "value": str(value)}
+            )
         if not lo <= number <= hi:
             raise PydanticCustomError(
-                "out_of_range", "{what} ska vara mellan {lo} och {hi}, inte {value}",
+                "out_of_range",
+                "{what} ska vara mellan {lo} och {hi}, inte {value}",
                 {"what": what, "lo": lo, "hi": hi, "value": int(number)},
             )
         return int(number)
@@ -192,7 +194,9 @@ def _number_at_least(lo: float, what: str):
         except ValueError:
             raise PydanticCustomError("not_number", "”{value}” är inget tal", {"value": str(value)}) from None
         if number < lo:
-            raise PydanticCustomError("out_of_range", "{what} kan inte vara negativt ({value})", {"what": what, "value": str(value)})
+            raise PydanticCustomError(
+                "out_of_range", "{what} kan inte vara negativt ({value})", {"what": what, "value": str(value)}
+            )
         return number
 
     return parse
@@ -221,8 +225,13 @@ def _order(row: BaseModel, pairs: list[tuple[str, str]]) -> None:
             raise PydanticCustomError(
                 "date_order",
                 "{later_h} ({b}) ligger före {earlier_h} ({a})",
-                {"column": header_of(type(row), later), "later_h": header_of(type(row), later),
-                 "earlier_h": header_of(type(row), earlier), "a": a.isoformat(), "b": b.isoformat()},
+                {
+                    "column": header_of(type(row), later),
+                    "later_h": header_of(type(row), later),
+                    "earlier_h": header_of(type(row), earlier),
+                    "a": a.isoformat(),
+                    "b": b.isoformat(),
+                },
             )
 
 
@@ -243,42 +252,71 @@ def header_of(model: type[BaseModel], field_name: str) -> str:
 
 # --- 2. screening / referral log ----------------------------------------------------------------
 
+
 class ReferralRow(SourceRow):
     source_key: ClassVar[str] = "referrals"
     title_sv: ClassVar[str] = "Remisslogg (screening)"
     grain_sv: ClassVar[str] = "en rad per remiss"
 
-    study_code: Code = sv("Studiekod", "Deltagarens studiekod (aldrig personnummer)", "Kod", "Deltagarkod", "Individkod")
-    district_id: DistrictId = sv("Stadsdel", "Stadsdelen som remitterar", "SDF", "Stadsdelsförvaltning", "Enhet/stadsdel")
+    study_code: Code = sv(
+        "Studiekod", "Deltagarens studiekod (aldrig personnummer)", "Kod", "Deltagarkod", "Individkod"
+    )
+    district_id: DistrictId = sv(
+        "Stadsdel", "Stadsdelen som remitterar", "SDF", "Stadsdelsförvaltning", "Enhet/stadsdel"
+    )
     referred_on: Day = sv("Remissdatum", "Dag remissen kom in", "Datum för remiss", "Remiss datum", "Remiss")
     referral_source: Choice(vocab.REFERRAL_SOURCE) = sv(
         "Remitterande instans", "Varifrån remissen kom", "Remittent", "Källa", "Remiss från"
     )
-    info_meeting_on: OptDay = sv("Informationsmöte", "Datum för informationsmötet", "Datum informationsmöte", "Infomöte", default=None)
+    info_meeting_on: OptDay = sv(
+        "Informationsmöte", "Datum för informationsmötet", "Datum informationsmöte", "Infomöte", default=None
+    )
     motivation: Choice(vocab.MOTIVATION, required=False) = sv(
         "Motivationsskattning", "Resultat av motivationsskattningen", "Motivation", default=None
     )
-    consent_on: OptDay = sv("Samtycke", "Datum för skriftligt samtycke", "Samtyckesdatum", "Datum samtycke", default=None)
-    enrolment_on: OptDay = sv("Inskrivningssamtal", "Datum för inskrivningssamtalet", "Inskrivning", "Datum inskrivning", default=None)
-    baseline_on: OptDay = sv("Baslinje", "Datum då baslinjeenkäten besvarades", "Baslinjedatum", "Baslinjemätning", default=None)
+    consent_on: OptDay = sv(
+        "Samtycke", "Datum för skriftligt samtycke", "Samtyckesdatum", "Datum samtycke", default=None
+    )
+    enrolment_on: OptDay = sv(
+        "Inskrivningssamtal", "Datum för inskrivningssamtalet", "Inskrivning", "Datum inskrivning", default=None
+    )
+    baseline_on: OptDay = sv(
+        "Baslinje", "Datum då baslinjeenkäten besvarades", "Baslinjedatum", "Baslinjemätning", default=None
+    )
     excluded_stage: Choice(vocab.EXCLUSION_STAGES, required=False) = sv(
-        "Exkluderad vid", "Steg där personen exkluderades (tomt om inte exkluderad)", "Exklusionssteg", "Exkluderad steg", default=None
+        "Exkluderad vid",
+        "Steg där personen exkluderades (tomt om inte exkluderad)",
+        "Exklusionssteg",
+        "Exkluderad steg",
+        default=None,
     )
     exclusion_reason: Choice(vocab.EXCLUSION_REASON, required=False) = sv(
         "Exklusionsorsak", "Skäl till exklusion", "Orsak exklusion", "Exkluderad orsak", default=None
     )
     previous_code: OptCode = sv(
-        "Tidigare studiekod", "Vid ny remiss: koden från den tidigare remissen", "Återremiss av", "Tidigare kod", default=None
+        "Tidigare studiekod",
+        "Vid ny remiss: koden från den tidigare remissen",
+        "Återremiss av",
+        "Tidigare kod",
+        default=None,
     )
 
     @model_validator(mode="after")
     def _rules(self) -> ReferralRow:
-        _order(self, [("referred_on", "info_meeting_on"), ("info_meeting_on", "consent_on"),
-                      ("consent_on", "enrolment_on"), ("enrolment_on", "baseline_on")])
+        _order(
+            self,
+            [
+                ("referred_on", "info_meeting_on"),
+                ("info_meeting_on", "consent_on"),
+                ("consent_on", "enrolment_on"),
+                ("enrolment_on", "baseline_on"),
+            ],
+        )
         if (self.excluded_stage is None) != (self.exclusion_reason is None):
             missing = "exclusion_reason" if self.exclusion_reason is None else "excluded_stage"
             raise PydanticCustomError(
-                "exclusion_pair", "både ”Exkluderad vid” och ”Exklusionsorsak” ska fyllas i, eller ingen av dem",
+                "exclusion_pair",
+                "både ”Exkluderad vid” och ”Exklusionsorsak” ska fyllas i, eller ingen av dem",
                 {"column": header_of(ReferralRow, missing)},
             )
         if self.excluded_stage is not None:
@@ -290,18 +328,24 @@ class ReferralRow(SourceRow):
             for position, later in enumerate(steps, start=1):
                 if position > last_allowed[self.excluded_stage] and getattr(self, later) is not None:
                     raise PydanticCustomError(
-                        "after_exclusion", "personen exkluderades vid {stage} men har ändå datum i ”{col}”",
-                        {"column": header_of(ReferralRow, later), "col": header_of(ReferralRow, later),
-                         "stage": vocab.EXCLUSION_STAGES.label(self.excluded_stage).lower()},
+                        "after_exclusion",
+                        "personen exkluderades vid {stage} men har ändå datum i ”{col}”",
+                        {
+                            "column": header_of(ReferralRow, later),
+                            "col": header_of(ReferralRow, later),
+                            "stage": vocab.EXCLUSION_STAGES.label(self.excluded_stage).lower(),
+                        },
                     )
         if self.motivation == "insufficient" and self.excluded_stage is None:
             raise PydanticCustomError(
-                "motivation_excl", "otillräcklig motivation men ingen exklusion angiven",
+                "motivation_excl",
+                "otillräcklig motivation men ingen exklusion angiven",
                 {"column": header_of(ReferralRow, "excluded_stage")},
             )
         if self.previous_code is not None and self.previous_code == self.study_code:
             raise PydanticCustomError(
-                "self_reref", "”Tidigare studiekod” kan inte vara samma som studiekoden",
+                "self_reref",
+                "”Tidigare studiekod” kan inte vara samma som studiekoden",
                 {"column": header_of(ReferralRow, "previous_code")},
             )
         return self
@@ -309,13 +353,16 @@ class ReferralRow(SourceRow):
 
 # --- 3. randomisation log ---------------------------------------------------------------------
 
+
 class RandomisationRow(SourceRow):
     source_key: ClassVar[str] = "randomisations"
     title_sv: ClassVar[str] = "Randomiseringslogg"
     grain_sv: ClassVar[str] = "en rad per randomiserad deltagare"
 
     study_code: Code = sv("Studiekod", "Deltagarens studiekod", "Kod", "Deltagarkod")
-    randomised_on: Day = sv("Randomiseringsdatum", "Dag för lottningen", "Lottningsdatum", "Datum randomisering", "Datum")
+    randomised_on: Day = sv(
+        "Randomiseringsdatum", "Dag för lottningen", "Lottningsdatum", "Datum randomisering", "Datum"
+    )
     arm: Choice(vocab.ARM) = sv("Grupp", "IPS+TAU eller TVR+TAU (kontroll)", "Arm", "Behandlingsarm", "Lottad till")
     stratum: str | None = sv("Stratum", "Stratum för blockrandomiseringen (stadsdel)", "Strata", default=None)
 
@@ -337,15 +384,36 @@ class BaselineRow(SourceRow):
         "Födelseår", "Fyra siffror, t.ex. 1981 (aldrig hela personnumret)", "Fodelsear", "År född"
     )
     born_in_sweden: YesNo = sv("Född i Sverige", "Ja/Nej", "Född i sverige ja/nej", default=None)
-    education: Choice(vocab.EDUCATION, required=False) = sv("Utbildning", "Högsta avslutade utbildning", "Utbildningsnivå", default=None)
+    education: Choice(vocab.EDUCATION, required=False) = sv(
+        "Utbildning", "Högsta avslutade utbildning", "Utbildningsnivå", default=None
+    )
     housing: Choice(vocab.HOUSING, required=False) = sv("Boende", "Boendesituation", "Boendesituation", default=None)
-    income_source: Choice(vocab.INCOME, required=False) = sv("Inkomstkälla", "Inkomstkälla senaste 30 dagarna", "Försörjning", default=None)
-    civil_status: Choice(vocab.CIVIL_STATUS, required=False) = sv("Civilstånd", "Gift/sambo eller ensamstående", default=None)
-    worked_before: YesNo = sv("Lönearbete tidigare", "Har haft lönearbete tidigare i livet", "Tidigare lönearbete", "Arbetslivserfarenhet", default=None)
-    longest_job_5y: YesNo = sv("Längsta arbete 5 år eller mer", "Längsta sammanhängande lönearbete minst 5 år", "Längsta anställning 5 år", default=None)
+    income_source: Choice(vocab.INCOME, required=False) = sv(
+        "Inkomstkälla", "Inkomstkälla senaste 30 dagarna", "Försörjning", default=None
+    )
+    civil_status: Choice(vocab.CIVIL_STATUS, required=False) = sv(
+        "Civilstånd", "Gift/sambo eller ensamstående", default=None
+    )
+    worked_before: YesNo = sv(
+        "Lönearbete tidigare",
+        "Har haft lönearbete tidigare i livet",
+        "Tidigare lönearbete",
+        "Arbetslivserfarenhet",
+        default=None,
+    )
+    longest_job_5y: YesNo = sv(
+        "Längsta arbete 5 år eller mer",
+        "Längsta sammanhängande lönearbete minst 5 år",
+        "Längsta anställning 5 år",
+        default=None,
+    )
     used_drugs_ever: YesNo = sv("Använt narkotika", "Någon gång i livet", default=None)
-    drugs_30d: YesNo = sv("Narkotika 30 dagar", "Använt narkotika senaste 30 dagarna", "Narkotika senaste 30 d", default=None)
-    alcohol_30d: YesNo = sv("Alkohol 30 dagar", "Druckit alkohol senaste 30 dagarna", "Alkohol senaste 30 d", default=None)
+    drugs_30d: YesNo = sv(
+        "Narkotika 30 dagar", "Använt narkotika senaste 30 dagarna", "Narkotika senaste 30 d", default=None
+    )
+    alcohol_30d: YesNo = sv(
+        "Alkohol 30 dagar", "Druckit alkohol senaste 30 dagarna", "Alkohol senaste 30 d", default=None
+    )
     sud_treatment_ever: YesNo = sv("Behandling missbruk", "Behandling för missbruk/beroende någon gång", default=None)
     legal_problems_30d: YesNo = sv("Rättsliga problem 30 dagar", "Rättsliga problem senaste 30 dagarna", default=None)
     psychiatric_diagnosis: YesNo = sv("Psykiatrisk diagnos", "Har en psykiatrisk diagnos", default=None)
@@ -356,13 +424,15 @@ class BaselineRow(SourceRow):
         age = self.baseline_on.year - self.birth_year
         if not 18 <= age <= 67:
             raise PydanticCustomError(
-                "age_range", "åldern blir {age} år vid baslinjen; studien tar 18–67 år",
+                "age_range",
+                "åldern blir {age} år vid baslinjen; studien tar 18–67 år",
                 {"column": header_of(BaselineRow, "birth_year"), "age": age},
             )
         return self
 
 
 # --- 5. follow-up assessments -----------------------------------------------------------------
+
 
 def _timepoint_text(value: object) -> object:
     """'6 mån', '6m', '6 månader' → '6' (Excel numbers pass through)."""
@@ -377,21 +447,31 @@ class FollowUpRow(SourceRow):
     grain_sv: ClassVar[str] = "en rad per deltagare och uppföljningstidpunkt"
 
     study_code: Code = sv("Studiekod", "Deltagarens studiekod", "Kod")
-    timepoint_months: Annotated[int, BeforeValidator(lambda v: _int_in(1, 120, "Tidpunkt")(_timepoint_text(_required(v))))] = sv(
-        "Tidpunkt", "Månader efter randomisering: 6, 12 eller 18", "Uppföljning", "Månad", "Mätpunkt"
-    )
+    timepoint_months: Annotated[
+        int, BeforeValidator(lambda v: _int_in(1, 120, "Tidpunkt")(_timepoint_text(_required(v))))
+    ] = sv("Tidpunkt", "Månader efter randomisering: 6, 12 eller 18", "Uppföljning", "Månad", "Mätpunkt")
     result: Choice(vocab.FOLLOWUP_RESULT) = sv("Status", "Genomförd eller Missad", "Resultat", "Genomförd/missad")
-    done_on: OptDay = sv("Datum", "Dag uppföljningen gjordes (tomt om missad)", "Genomförd datum", "Datum genomförd", "Uppföljningsdatum", default=None)
+    done_on: OptDay = sv(
+        "Datum",
+        "Dag uppföljningen gjordes (tomt om missad)",
+        "Genomförd datum",
+        "Datum genomförd",
+        "Uppföljningsdatum",
+        default=None,
+    )
     unit: str | None = sv("Enhet", "Enheten som gjorde uppföljningen", "Utförd av", "Vuxenenhet", default=None)
 
     @model_validator(mode="after")
     def _rules(self) -> FollowUpRow:
         if self.result == "done" and self.done_on is None:
-            raise PydanticCustomError("done_date", "genomförd uppföljning saknar datum", {"column": header_of(FollowUpRow, "done_on")})
+            raise PydanticCustomError(
+                "done_date", "genomförd uppföljning saknar datum", {"column": header_of(FollowUpRow, "done_on")}
+            )
         return self
 
 
 # --- 6. participation events ------------------------------------------------------------------
+
 
 class EventRow(SourceRow):
     source_key: ClassVar[str] = "events"
@@ -400,23 +480,33 @@ class EventRow(SourceRow):
 
     study_code: Code = sv("Studiekod", "Deltagarens studiekod", "Kod")
     event_on: Day = sv("Datum", "Dag händelsen inträffade", "Händelsedatum", "Avslutsdatum")
-    event_type: Choice(vocab.EVENT_TYPE) = sv("Händelse", "Avslutat IPS, Lämnat studien, Paus eller Återupptagen", "Typ", "Typ av händelse")
-    reason: Choice(vocab.EVENT_REASON, required=False) = sv("Orsak", "Skäl (krävs vid avslut och paus)", "Anledning", "Skäl", default=None)
+    event_type: Choice(vocab.EVENT_TYPE) = sv(
+        "Händelse", "Avslutat IPS, Lämnat studien, Paus eller Återupptagen", "Typ", "Typ av händelse"
+    )
+    reason: Choice(vocab.EVENT_REASON, required=False) = sv(
+        "Orsak", "Skäl (krävs vid avslut och paus)", "Anledning", "Skäl", default=None
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> EventRow:
         if self.event_type in ("stopped_ips", "left_study", "paused") and self.reason is None:
-            raise PydanticCustomError("reason_required", "orsak krävs för ”{what}”", {
-                "column": header_of(EventRow, "reason"), "what": vocab.EVENT_TYPE.label(self.event_type)})
+            raise PydanticCustomError(
+                "reason_required",
+                "orsak krävs för ”{what}”",
+                {"column": header_of(EventRow, "reason"), "what": vocab.EVENT_TYPE.label(self.event_type)},
+            )
         return self
 
 
 # --- 7. specialists and assignments -----------------------------------------------------------
 
+
 def _letter(value: object) -> str:
     text = str(_required(value)).strip().upper()
     if not re.fullmatch(r"[A-Z]{1,3}", text):
-        raise PydanticCustomError("letter", "arbetsspecialistens kod ska vara 1–3 bokstäver A–Z, inte ”{value}”", {"value": text})
+        raise PydanticCustomError(
+            "letter", "arbetsspecialistens kod ska vara 1–3 bokstäver A–Z, inte ”{value}”", {"value": text}
+        )
     return text
 
 
@@ -442,12 +532,16 @@ class SpecialistRow(SourceRow):
     title_sv: ClassVar[str] = "Arbetsspecialister"
     grain_sv: ClassVar[str] = "en rad per arbetsspecialist och period"
 
-    specialist_id: Annotated[str, BeforeValidator(_letter)] = sv("Kod", "Bokstaven i studiekoderna", "Bokstav", "Arbetsspecialist")
+    specialist_id: Annotated[str, BeforeValidator(_letter)] = sv(
+        "Kod", "Bokstaven i studiekoderna", "Bokstav", "Arbetsspecialist"
+    )
     name: str | None = sv("Namn", "Förnamn (valfritt)", default=None)
     district_ids: Annotated[tuple[str, ...], BeforeValidator(_districts)] = sv(
         "Stadsdelar", "En eller flera stadsdelar, åtskilda med semikolon", "Stadsdel", "Placering"
     )
-    employment_pct: Annotated[int, BeforeValidator(_share)] = sv("Tjänstgöringsgrad", "Procent av heltid", "Tjänst %", "Tjänst")
+    employment_pct: Annotated[int, BeforeValidator(_share)] = sv(
+        "Tjänstgöringsgrad", "Procent av heltid", "Tjänst %", "Tjänst"
+    )
     start_on: Day = sv("Från", "Första dag i tjänst", "Startdatum", "Från datum")
     end_on: AnyDay = sv("Till", "Sista dag (tomt om kvar)", "Slutdatum", "Till datum", default=None)
 
@@ -463,7 +557,9 @@ class AssignmentRow(SourceRow):
     grain_sv: ClassVar[str] = "en rad per deltagare och arbetsspecialist och period"
 
     study_code: Code = sv("Studiekod", "Deltagarens studiekod", "Kod")
-    specialist_id: Annotated[str, BeforeValidator(_letter)] = sv("Arbetsspecialist", "Arbetsspecialistens bokstav", "Specialist", "Kod arbetsspecialist")
+    specialist_id: Annotated[str, BeforeValidator(_letter)] = sv(
+        "Arbetsspecialist", "Arbetsspecialistens bokstav", "Specialist", "Kod arbetsspecialist"
+    )
     start_on: Day = sv("Från", "Första dag", "Startdatum", "Från datum")
     end_on: AnyDay = sv("Till", "Sista dag (tomt om pågår)", "Slutdatum", "Till datum", default=None)
 
@@ -475,6 +571,7 @@ class AssignmentRow(SourceRow):
 
 # --- 8. fidelity reviews ----------------------------------------------------------------------
 
+
 class FidelityRow(SourceRow):
     source_key: ClassVar[str] = "fidelity"
     title_sv: ClassVar[str] = "Programtrohetsskattningar"
@@ -482,8 +579,12 @@ class FidelityRow(SourceRow):
 
     reviewed_on: Day = sv("Skattningsdatum", "Dag skattningen gjordes", "Datum", "Granskningsdatum")
     section: str = sv("Område", "Personal, Organisation eller Tjänster", "Avsnitt", "Del")
-    item_number: Annotated[int, BeforeValidator(lambda v: _int_in(1, 14, "Punkt")(_required(v)))] = sv("Punkt", "Punktens nummer inom området", "Nr", "Fråga")
-    score: Annotated[int, BeforeValidator(lambda v: _int_in(1, 5, "Poäng")(_required(v)))] = sv("Poäng", "1–5", "Skattning", "Poang")
+    item_number: Annotated[int, BeforeValidator(lambda v: _int_in(1, 14, "Punkt")(_required(v)))] = sv(
+        "Punkt", "Punktens nummer inom området", "Nr", "Fråga"
+    )
+    score: Annotated[int, BeforeValidator(lambda v: _int_in(1, 5, "Poäng")(_required(v)))] = sv(
+        "Poäng", "1–5", "Skattning", "Poang"
+    )
 
     @property
     def item_key(self) -> str:
@@ -495,13 +596,15 @@ class FidelityRow(SourceRow):
     def _rules(self) -> FidelityRow:
         if vocab.parse_fidelity_item(self.section, self.item_number) is None:
             raise PydanticCustomError(
-                "fidelity_item", "det finns ingen punkt {n} i området ”{section}” (Personal 1–3, Organisation 1–8, Tjänster 1–14)",
+                "fidelity_item",
+                "det finns ingen punkt {n} i området ”{section}” (Personal 1–3, Organisation 1–8, Tjänster 1–14)",
                 {"column": header_of(FidelityRow, "item_number"), "n": self.item_number, "section": self.section},
             )
         return self
 
 
 # --- 9. sealed: IPS activity and employment outcomes -----------------------------------------
+
 
 class ActivityRow(SourceRow):
     """Sealed outcome data: loaded and validated, never shown before the study is closed."""
@@ -512,7 +615,9 @@ class ActivityRow(SourceRow):
 
     study_code: Code = sv("Studiekod", "Deltagarens studiekod", "Kod")
     activity_on: Day = sv("Datum", "Dag för kontakten eller starten", "Startdatum")
-    activity_type: Choice(vocab.ACTIVITY_TYPE) = sv("Aktivitet", "Arbetsgivarkontakt, Anställning, Studier eller Praktik", "Typ")
+    activity_type: Choice(vocab.ACTIVITY_TYPE) = sv(
+        "Aktivitet", "Arbetsgivarkontakt, Anställning, Studier eller Praktik", "Typ"
+    )
     end_on: OptDay = sv("Slutdatum", "Sista dag (anställning/studier/praktik)", "Till", default=None)
     extent: Choice(vocab.EXTENT, required=False) = sv("Omfattning", "Heltid eller Deltid", default=None)
     hours_per_week: Annotated[float | None, BeforeValidator(_number_at_least(0, "Timmar per vecka"))] = sv(
@@ -533,13 +638,25 @@ class EmploymentRow(SourceRow):
     grain_sv: ClassVar[str] = "en rad per deltagare och uppföljningstidpunkt"
 
     study_code: Code = sv("Studiekod", "Deltagarens studiekod", "Kod")
-    timepoint_months: Annotated[int, BeforeValidator(lambda v: _int_in(0, 120, "Tidpunkt")(_required(v)))] = sv("Tidpunkt", "Månader efter randomisering", "Månad")
+    timepoint_months: Annotated[int, BeforeValidator(lambda v: _int_in(0, 120, "Tidpunkt")(_required(v)))] = sv(
+        "Tidpunkt", "Månader efter randomisering", "Månad"
+    )
     worked_any: YesNo = sv("Arbetat minst en dag", "Ja/Nej under perioden", "Arbetat", default=None)
-    days_worked: Annotated[float | None, BeforeValidator(_number_at_least(0, "Arbetade dagar"))] = sv("Arbetade dagar", "Under perioden", default=None)
-    hours_worked: Annotated[float | None, BeforeValidator(_number_at_least(0, "Arbetade timmar"))] = sv("Arbetade timmar", "Under perioden", default=None)
-    income_sek: Annotated[float | None, BeforeValidator(_number_at_least(0, "Inkomst"))] = sv("Inkomst kr", "Arbetsinkomst före skatt under perioden", "Inkomst", default=None)
-    benefits_sek: Annotated[float | None, BeforeValidator(_number_at_least(0, "Bistånd"))] = sv("Bistånd kr", "Ekonomiskt bistånd/ersättning under perioden", "Bistånd", default=None)
-    asi_employment: Annotated[float | None, BeforeValidator(_number_at_least(0, "ASI arbete"))] = sv("ASI arbete", "ASI composite score arbete/försörjning (0–1)", default=None)
+    days_worked: Annotated[float | None, BeforeValidator(_number_at_least(0, "Arbetade dagar"))] = sv(
+        "Arbetade dagar", "Under perioden", default=None
+    )
+    hours_worked: Annotated[float | None, BeforeValidator(_number_at_least(0, "Arbetade timmar"))] = sv(
+        "Arbetade timmar", "Under perioden", default=None
+    )
+    income_sek: Annotated[float | None, BeforeValidator(_number_at_least(0, "Inkomst"))] = sv(
+        "Inkomst kr", "Arbetsinkomst före skatt under perioden", "Inkomst", default=None
+    )
+    benefits_sek: Annotated[float | None, BeforeValidator(_number_at_least(0, "Bistånd"))] = sv(
+        "Bistånd kr", "Ekonomiskt bistånd/ersättning under perioden", "Bistånd", default=None
+    )
+    asi_employment: Annotated[float | None, BeforeValidator(_number_at_least(0, "ASI arbete"))] = sv(
+        "ASI arbete", "ASI composite score arbete/försörjning (0–1)", default=None
+    )
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,12 @@ REFERRAL_SOURCE = Vocabulary(
         "other": "Annan",
     },
     {
-        "eb_vuxenenhet": ("eb + vuxenenhet", "ek bistånd vuxenenhet", "vuxenenhet", "ekonomiskt bistånd och vuxenenhet"),
+        "eb_vuxenenhet": (
+            "eb + vuxenenhet",
+            "ek bistånd vuxenenhet",
+            "vuxenenhet",
+            "ekonomiskt bistånd och vuxenenhet",
+        ),
         "eb_beroendecentrum": ("beroendecentrum", "eb + beroendecentrum", "ekonomiskt bistånd och beroendecentrum"),
         "prima_maria": ("primamaria",),
         "other": ("annat", "övrigt"),
@@ -318,8 +323,18 @@ def fidelity_band(total: int) -> tuple[str, str]:
 def parse_fidelity_item(section: object, number: object) -> str | None:
     """Item key from the section name (or letter) and its number within the section."""
     sec = normalize_token(str(section))
-    letters = {"personal": "P", "p": "P", "organisation": "O", "o": "O", "tjänster": "T", "t": "T",
-               "ips verksamheter": "T", "verksamheter": "T", "staffing": "P", "services": "T"}
+    letters = {
+        "personal": "P",
+        "p": "P",
+        "organisation": "O",
+        "o": "O",
+        "tjänster": "T",
+        "t": "T",
+        "ips verksamheter": "T",
+        "verksamheter": "T",
+        "staffing": "P",
+        "services": "T",
+    }
     letter = letters.get(sec)
     try:
         num = int(float(str(number).strip()))

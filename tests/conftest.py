@@ -13,13 +13,28 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
-PAGES = ["oversikt", "rekrytering", "balans", "bortfall", "uppfoljning", "belastning",
-         "programtrohet", "utfall", "datakvalitet"]
+PAGES = [
+    "oversikt",
+    "rekrytering",
+    "balans",
+    "bortfall",
+    "uppfoljning",
+    "belastning",
+    "programtrohet",
+    "utfall",
+    "datakvalitet",
+]
 
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session")
@@ -112,8 +127,19 @@ def render(db: Path, page: str | None = None, role: str = "projektledare", timeo
 def page_text(at: AppTest) -> str:
     """Everything a user can read on the rendered page: text elements, metrics and table cells."""
     parts: list[str] = []
-    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error",
-                 "success", "text", "expander"):
+    for kind in (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "caption",
+        "info",
+        "warning",
+        "error",
+        "success",
+        "text",
+        "expander",
+    ):
         for el in at.get(kind):
             parts.append(str(getattr(el, "value", "") or getattr(el, "label", "")))
     for m in at.metric:

@@ -24,70 +24,279 @@ D = date.fromisoformat
 
 # Participants: A0314M27 (IPS), B0320K11 (control), A0401M33 (IPS, stopped IPS), D0801M55
 # (control; re-referral of C0410M44, who was excluded for motivation).
-_REFERRAL_HEADERS = ["Studiekod", "Stadsdel", "Remissdatum", "Remitterande instans", "Informationsmöte",
-                     "Motivationsskattning", "Samtycke", "Inskrivningssamtal", "Baslinje", "Exkluderad vid",
-                     "Exklusionsorsak", "Tidigare studiekod"]
+_REFERRAL_HEADERS = [
+    "Studiekod",
+    "Stadsdel",
+    "Remissdatum",
+    "Remitterande instans",
+    "Informationsmöte",
+    "Motivationsskattning",
+    "Samtycke",
+    "Inskrivningssamtal",
+    "Baslinje",
+    "Exkluderad vid",
+    "Exklusionsorsak",
+    "Tidigare studiekod",
+]
 
 
-def _ref(code, district, referred, info=None, motivation=None, consent=None, enrol=None, base=None,
-         stage=None, reason=None, prev=None, source="Ekonomiskt bistånd + vuxenenhet"):
+def _ref(
+    code,
+    district,
+    referred,
+    info=None,
+    motivation=None,
+    consent=None,
+    enrol=None,
+    base=None,
+    stage=None,
+    reason=None,
+    prev=None,
+    source="Ekonomiskt bistånd + vuxenenhet",
+):
     values = [code, district, referred, source, info, motivation, consent, enrol, base, stage, reason, prev]
     return dict(zip(_REFERRAL_HEADERS, values, strict=True))
 
 
 def _fidelity_rows(day: date, score: int = 4) -> list[dict[str, object]]:
     names = {"staffing": "Personal", "organisation": "Organisation", "services": "Tjänster"}
-    return [{"Skattningsdatum": day, "Område": names[section], "Punkt": int(key[1:]), "Poäng": score}
-            for key, (section, _) in FIDELITY_ITEMS.items()]
+    return [
+        {"Skattningsdatum": day, "Område": names[section], "Punkt": int(key[1:]), "Poäng": score}
+        for key, (section, _) in FIDELITY_ITEMS.items()
+    ]
 
 
 def study_rows() -> dict[str, dict[str, object]]:
     """source key -> {"headers": [...], "rows": [{header: value}]}; a fresh deep copy each call."""
     data: dict[str, dict[str, object]] = {
-        "referrals": {"headers": _REFERRAL_HEADERS, "rows": [
-            _ref("A0314M27", "Södermalm", D("2023-03-01"), D("2023-03-05"), "Tillräcklig", D("2023-03-06"), D("2023-03-08"), D("2023-03-10")),
-            _ref("B0320K11", "Järva", D("2023-03-02"), D("2023-03-06"), "Tillräcklig", D("2023-03-07"), D("2023-03-09"), D("2023-03-15")),
-            _ref("A0401M33", "Södermalm", D("2023-03-20"), D("2023-03-25"), "Tillräcklig", D("2023-03-26"), D("2023-03-28"), D("2023-04-01")),
-            _ref("C0410M44", "Enheten för hemlösa", D("2023-04-01"), D("2023-04-10"), "Otillräcklig", stage="Informationsmöte", reason="Otillräcklig motivation"),
-            _ref("D0801M55", "Järva", D("2023-08-01"), D("2023-08-05"), "Tillräcklig", D("2023-08-06"), D("2023-08-10"), D("2023-08-15"), prev="C0410M44"),
-        ]},
-        "randomisations": {"headers": ["Studiekod", "Randomiseringsdatum", "Grupp", "Stratum"], "rows": [
-            {"Studiekod": "A0314M27", "Randomiseringsdatum": D("2023-03-14"), "Grupp": "IPS+TAU", "Stratum": "Södermalm"},
-            {"Studiekod": "B0320K11", "Randomiseringsdatum": D("2023-03-20"), "Grupp": "TVR+TAU", "Stratum": "Järva"},
-            {"Studiekod": "A0401M33", "Randomiseringsdatum": D("2023-04-05"), "Grupp": "IPS+TAU", "Stratum": "Södermalm"},
-            {"Studiekod": "D0801M55", "Randomiseringsdatum": D("2023-08-20"), "Grupp": "TVR+TAU", "Stratum": "Järva"},
-        ]},
-        "baseline": {"headers": ["Studiekod", "Baslinjedatum", "Kön", "Födelseår", "Född i Sverige", "Utbildning", "Boende"], "rows": [
-            {"Studiekod": "A0314M27", "Baslinjedatum": D("2023-03-10"), "Kön": "Man", "Födelseår": 1981, "Född i Sverige": "Ja", "Utbildning": "Gymnasium", "Boende": "Egen bostad"},
-            {"Studiekod": "B0320K11", "Baslinjedatum": D("2023-03-15"), "Kön": "Kvinna", "Födelseår": 1975, "Född i Sverige": "Nej", "Utbildning": "Grundskola", "Boende": "Andrahandskontrakt"},
-            {"Studiekod": "A0401M33", "Baslinjedatum": D("2023-04-01"), "Kön": "Man", "Födelseår": 1990, "Född i Sverige": "J", "Utbildning": None, "Boende": None},
-            {"Studiekod": "D0801M55", "Baslinjedatum": D("2023-08-15"), "Kön": "M", "Födelseår": 1968, "Född i Sverige": "x", "Utbildning": None, "Boende": None},
-        ]},
-        "followups": {"headers": ["Studiekod", "Tidpunkt", "Status", "Datum", "Enhet"], "rows": [
-            {"Studiekod": "A0314M27", "Tidpunkt": 6, "Status": "Genomförd", "Datum": D("2023-09-14"), "Enhet": "Vuxenenheten Södermalm"},
-            {"Studiekod": "B0320K11", "Tidpunkt": 6, "Status": "Missad", "Datum": None, "Enhet": "Vuxenenheten Järva"},
-            {"Studiekod": "A0314M27", "Tidpunkt": 12, "Status": "Genomförd", "Datum": D("2024-03-20"), "Enhet": "Vuxenenheten Södermalm"},
-        ]},
-        "events": {"headers": ["Studiekod", "Datum", "Händelse", "Orsak"], "rows": [
-            {"Studiekod": "A0401M33", "Datum": D("2024-01-10"), "Händelse": "Avslutat IPS", "Orsak": "Återfall"},
-            {"Studiekod": "B0320K11", "Datum": D("2024-02-01"), "Händelse": "Lämnat studien", "Orsak": "HVB-placering"},
-        ]},
-        "specialists": {"headers": ["Kod", "Namn", "Stadsdelar", "Tjänstgöringsgrad", "Från", "Till"], "rows": [
-            {"Kod": "A", "Namn": "Anna", "Stadsdelar": "Södermalm", "Tjänstgöringsgrad": 100, "Från": D("2023-02-01"), "Till": None},
-            {"Kod": "B", "Namn": "Bo", "Stadsdelar": "Järva; Enheten för hemlösa", "Tjänstgöringsgrad": "50 %", "Från": D("2023-02-01"), "Till": None},
-        ]},
-        "assignments": {"headers": ["Studiekod", "Arbetsspecialist", "Från", "Till"], "rows": [
-            {"Studiekod": "A0314M27", "Arbetsspecialist": "A", "Från": D("2023-03-15"), "Till": None},
-            {"Studiekod": "A0401M33", "Arbetsspecialist": "A", "Från": D("2023-04-06"), "Till": D("2024-01-10")},
-        ]},
-        "fidelity": {"headers": ["Skattningsdatum", "Område", "Punkt", "Poäng"], "rows": _fidelity_rows(D("2024-05-02"))},
-        "activity": {"headers": ["Studiekod", "Datum", "Aktivitet", "Slutdatum", "Omfattning", "Timmar per vecka"], "rows": [
-            {"Studiekod": "A0314M27", "Datum": D("2023-04-01"), "Aktivitet": "Arbetsgivarkontakt", "Slutdatum": None, "Omfattning": None, "Timmar per vecka": None},
-            {"Studiekod": "A0314M27", "Datum": D("2023-06-01"), "Aktivitet": "Anställning", "Slutdatum": None, "Omfattning": "Deltid", "Timmar per vecka": 20},
-        ]},
-        "employment": {"headers": ["Studiekod", "Tidpunkt", "Arbetat minst en dag", "Arbetade dagar", "Inkomst kr"], "rows": [
-            {"Studiekod": "A0314M27", "Tidpunkt": 6, "Arbetat minst en dag": "Ja", "Arbetade dagar": 40, "Inkomst kr": 52000},
-        ]},
+        "referrals": {
+            "headers": _REFERRAL_HEADERS,
+            "rows": [
+                _ref(
+                    "A0314M27",
+                    "Södermalm",
+                    D("2023-03-01"),
+                    D("2023-03-05"),
+                    "Tillräcklig",
+                    D("2023-03-06"),
+                    D("2023-03-08"),
+                    D("2023-03-10"),
+                ),
+                _ref(
+                    "B0320K11",
+                    "Järva",
+                    D("2023-03-02"),
+                    D("2023-03-06"),
+                    "Tillräcklig",
+                    D("2023-03-07"),
+                    D("2023-03-09"),
+                    D("2023-03-15"),
+                ),
+                _ref(
+                    "A0401M33",
+                    "Södermalm",
+                    D("2023-03-20"),
+                    D("2023-03-25"),
+                    "Tillräcklig",
+                    D("2023-03-26"),
+                    D("2023-03-28"),
+                    D("2023-04-01"),
+                ),
+                _ref(
+                    "C0410M44",
+                    "Enheten för hemlösa",
+                    D("2023-04-01"),
+                    D("2023-04-10"),
+                    "Otillräcklig",
+                    stage="Informationsmöte",
+                    reason="Otillräcklig motivation",
+                ),
+                _ref(
+                    "D0801M55",
+                    "Järva",
+                    D("2023-08-01"),
+                    D("2023-08-05"),
+                    "Tillräcklig",
+                    D("2023-08-06"),
+                    D("2023-08-10"),
+                    D("2023-08-15"),
+                    prev="C0410M44",
+                ),
+            ],
+        },
+        "randomisations": {
+            "headers": ["Studiekod", "Randomiseringsdatum", "Grupp", "Stratum"],
+            "rows": [
+                {
+                    "Studiekod": "A0314M27",
+                    "Randomiseringsdatum": D("2023-03-14"),
+                    "Grupp": "IPS+TAU",
+                    "Stratum": "Södermalm",
+                },
+                {
+                    "Studiekod": "B0320K11",
+                    "Randomiseringsdatum": D("2023-03-20"),
+                    "Grupp": "TVR+TAU",
+                    "Stratum": "Järva",
+                },
+                {
+                    "Studiekod": "A0401M33",
+                    "Randomiseringsdatum": D("2023-04-05"),
+                    "Grupp": "IPS+TAU",
+                    "Stratum": "Södermalm",
+                },
+                {
+                    "Studiekod": "D0801M55",
+                    "Randomiseringsdatum": D("2023-08-20"),
+                    "Grupp": "TVR+TAU",
+                    "Stratum": "Järva",
+                },
+            ],
+        },
+        "baseline": {
+            "headers": ["Studiekod", "Baslinjedatum", "Kön", "Födelseår", "Född i Sverige", "Utbildning", "Boende"],
+            "rows": [
+                {
+                    "Studiekod": "A0314M27",
+                    "Baslinjedatum": D("2023-03-10"),
+                    "Kön": "Man",
+                    "Födelseår": 1981,
+                    "Född i Sverige": "Ja",
+                    "Utbildning": "Gymnasium",
+                    "Boende": "Egen bostad",
+                },
+                {
+                    "Studiekod": "B0320K11",
+                    "Baslinjedatum": D("2023-03-15"),
+                    "Kön": "Kvinna",
+                    "Födelseår": 1975,
+                    "Född i Sverige": "Nej",
+                    "Utbildning": "Grundskola",
+                    "Boende": "Andrahandskontrakt",
+                },
+                {
+                    "Studiekod": "A0401M33",
+                    "Baslinjedatum": D("2023-04-01"),
+                    "Kön": "Man",
+                    "Födelseår": 1990,
+                    "Född i Sverige": "J",
+                    "Utbildning": None,
+                    "Boende": None,
+                },
+                {
+                    "Studiekod": "D0801M55",
+                    "Baslinjedatum": D("2023-08-15"),
+                    "Kön": "M",
+                    "Födelseår": 1968,
+                    "Född i Sverige": "x",
+                    "Utbildning": None,
+                    "Boende": None,
+                },
+            ],
+        },
+        "followups": {
+            "headers": ["Studiekod", "Tidpunkt", "Status", "Datum", "Enhet"],
+            "rows": [
+                {
+                    "Studiekod": "A0314M27",
+                    "Tidpunkt": 6,
+                    "Status": "Genomförd",
+                    "Datum": D("2023-09-14"),
+                    "Enhet": "Vuxenenheten Södermalm",
+                },
+                {
+                    "Studiekod": "B0320K11",
+                    "Tidpunkt": 6,
+                    "Status": "Missad",
+                    "Datum": None,
+                    "Enhet": "Vuxenenheten Järva",
+                },
+                {
+                    "Studiekod": "A0314M27",
+                    "Tidpunkt": 12,
+                    "Status": "Genomförd",
+                    "Datum": D("2024-03-20"),
+                    "Enhet": "Vuxenenheten Södermalm",
+                },
+            ],
+        },
+        "events": {
+            "headers": ["Studiekod", "Datum", "Händelse", "Orsak"],
+            "rows": [
+                {"Studiekod": "A0401M33", "Datum": D("2024-01-10"), "Händelse": "Avslutat IPS", "Orsak": "Återfall"},
+                {
+                    "Studiekod": "B0320K11",
+                    "Datum": D("2024-02-01"),
+                    "Händelse": "Lämnat studien",
+                    "Orsak": "HVB-placering",
+                },
+            ],
+        },
+        "specialists": {
+            "headers": ["Kod", "Namn", "Stadsdelar", "Tjänstgöringsgrad", "Från", "Till"],
+            "rows": [
+                {
+                    "Kod": "A",
+                    "Namn": "Anna",
+                    "Stadsdelar": "Södermalm",
+                    "Tjänstgöringsgrad": 100,
+                    "Från": D("2023-02-01"),
+                    "Till": None,
+                },
+                {
+                    "Kod": "B",
+                    "Namn": "Bo",
+                    "Stadsdelar": "Järva; Enheten för hemlösa",
+                    "Tjänstgöringsgrad": "50 %",
+                    "Från": D("2023-02-01"),
+                    "Till": None,
+                },
+            ],
+        },
+        "assignments": {
+            "headers": ["Studiekod", "Arbetsspecialist", "Från", "Till"],
+            "rows": [
+                {"Studiekod": "A0314M27", "Arbetsspecialist": "A", "Från": D("2023-03-15"), "Till": None},
+                {"Studiekod": "A0401M33", "Arbetsspecialist": "A", "Från": D("2023-04-06"), "Till": D("2024-01-10")},
+            ],
+        },
+        "fidelity": {
+            "headers": ["Skattningsdatum", "Område", "Punkt", "Poäng"],
+            "rows": _fidelity_rows(D("2024-05-02")),
+        },
+        "activity": {
+            "headers": ["Studiekod", "Datum", "Aktivitet", "Slutdatum", "Omfattning", "Timmar per vecka"],
+            "rows": [
+                {
+                    "Studiekod": "A0314M27",
+                    "Datum": D("2023-04-01"),
+                    "Aktivitet": "Arbetsgivarkontakt",
+                    "Slutdatum": None,
+                    "Omfattning": None,
+                    "Timmar per vecka": None,
+                },
+                {
+                    "Studiekod": "A0314M27",
+                    "Datum": D("2023-06-01"),
+                    "Aktivitet": "Anställning",
+                    "Slutdatum": None,
+                    "Omfattning": "Deltid",
+                    "Timmar per vecka": 20,
+                },
+            ],
+        },
+        "employment": {
+            "headers": ["Studiekod", "Tidpunkt", "Arbetat minst en dag", "Arbetade dagar", "Inkomst kr"],
+            "rows": [
+                {
+                    "Studiekod": "A0314M27",
+                    "Tidpunkt": 6,
+                    "Arbetat minst en dag": "Ja",
+                    "Arbetade dagar": 40,
+                    "Inkomst kr": 52000,
+                },
+            ],
+        },
     }
     return copy.deepcopy(data)
 
@@ -124,8 +333,14 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def write_csv(path: Path, headers: list[str], rows: list[dict[str, object]], sep: str = ";",
-              encoding: str = "utf-8-sig", preamble: list[list[str]] | None = None) -> Path:
+def write_csv(
+    path: Path,
+    headers: list[str],
+    rows: list[dict[str, object]],
+    sep: str = ";",
+    encoding: str = "utf-8-sig",
+    preamble: list[list[str]] | None = None,
+) -> Path:
     with open(path, "w", encoding=encoding, newline="") as fh:
         writer = csv.writer(fh, delimiter=sep)
         for line in preamble or []:
@@ -136,9 +351,15 @@ def write_csv(path: Path, headers: list[str], rows: list[dict[str, object]], sep
     return path
 
 
-def write_xlsx(path: Path, headers: list[str], rows: list[dict[str, object]], sheet: str = "Blad1",
-               preamble: list[list[object]] | None = None, blank_after: set[int] | None = None,
-               extra_sheets: dict[str, list[list[object]]] | None = None) -> Path:
+def write_xlsx(
+    path: Path,
+    headers: list[str],
+    rows: list[dict[str, object]],
+    sheet: str = "Blad1",
+    preamble: list[list[object]] | None = None,
+    blank_after: set[int] | None = None,
+    extra_sheets: dict[str, list[list[object]]] | None = None,
+) -> Path:
     """Dates as real Excel date cells; `blank_after` = data indices followed by an empty row."""
     import xlsxwriter
 
@@ -169,12 +390,15 @@ def write_xlsx(path: Path, headers: list[str], rows: list[dict[str, object]], sh
     return path
 
 
-def write_study(folder: Path, rows: dict | None = None, fmt: str = "csv", config_text: str | None = None,
-                skip: tuple[str, ...] = ()) -> Path:
+def write_study(
+    folder: Path, rows: dict | None = None, fmt: str = "csv", config_text: str | None = None, skip: tuple[str, ...] = ()
+) -> Path:
     """Write the study (config + one file per source) into `folder`; returns the folder."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = rows if rows is not None else study_rows()
-    (folder / "studie.toml").write_text(config_text if config_text is not None else CONFIG_PATH.read_text("utf-8"), "utf-8")
+    (folder / "studie.toml").write_text(
+        config_text if config_text is not None else CONFIG_PATH.read_text("utf-8"), "utf-8"
+    )
     for key, spec in rows.items():
         if key in skip:
             continue
@@ -200,10 +424,18 @@ def raw_tables(rows: dict | None = None, sheet: str | None = "Blad1") -> dict[st
         src = next(s for s in SOURCES if s.key == key)
         hmap = header_map(src.model)
         columns = {h: hmap[normalize_token(h)] for h in spec["headers"] if normalize_token(h) in hmap}
-        letters = {hmap[normalize_token(h)]: get_column_letter(i + 1)
-                   for i, h in enumerate(spec["headers"]) if normalize_token(h) in hmap}
-        table = RawTable(key, Path(f"{FILE_NAMES[key]}.xlsx"), sheet,
-                         headers={f: h for h, f in columns.items()}, header_letters=letters)
+        letters = {
+            hmap[normalize_token(h)]: get_column_letter(i + 1)
+            for i, h in enumerate(spec["headers"])
+            if normalize_token(h) in hmap
+        }
+        table = RawTable(
+            key,
+            Path(f"{FILE_NAMES[key]}.xlsx"),
+            sheet,
+            headers={f: h for h, f in columns.items()},
+            header_letters=letters,
+        )
         for i, row in enumerate(spec["rows"]):
             table.rows.append(RawRow(i + 2, {f: row.get(h) for h, f in columns.items()}))
         tables[key] = table

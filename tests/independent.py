@@ -61,7 +61,11 @@ def randomised(folder: Path) -> dict[str, dict]:
     district = {r["Studiekod"]: names[str(r["Stadsdel"]).strip().lower()] for r in rows(folder, "remisslogg")}
     out = {}
     for r in rows(folder, "randomisering"):
-        out[r["Studiekod"]] = {"district": district[r["Studiekod"]], "arm": r["Grupp"], "randomised_on": r["Randomiseringsdatum"]}
+        out[r["Studiekod"]] = {
+            "district": district[r["Studiekod"]],
+            "arm": r["Grupp"],
+            "randomised_on": r["Randomiseringsdatum"],
+        }
     return out
 
 

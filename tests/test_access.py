@@ -45,33 +45,40 @@ def _gate(db: Path, viewer: Viewer) -> Gate:
 
 # --- the gate's SQL check ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("sql", [
-    "select * from mart.participants",
-    'select * from "mart"."participants"',
-    "select * from mart /* x */ . participants",
-    "select * from mart --x\n.participants",
-    "select * from main.participants",
-    "select * from query('select * from mart.participants')",
-    "select * from query_table('participants')",
-    "select * from read_csv('/etc/passwd')",
-    "attach '/tmp/x.duckdb' as x",
-    "select 1; drop table participants",
-    "select getenv('HOME')",
-    "select * from duckdb_tables()",
-])
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select * from mart.participants",
+        'select * from "mart"."participants"',
+        "select * from mart /* x */ . participants",
+        "select * from mart --x\n.participants",
+        "select * from main.participants",
+        "select * from query('select * from mart.participants')",
+        "select * from query_table('participants')",
+        "select * from read_csv('/etc/passwd')",
+        "attach '/tmp/x.duckdb' as x",
+        "select 1; drop table participants",
+        "select getenv('HOME')",
+        "select * from duckdb_tables()",
+    ],
+)
 def test_gate_check_refuses_bypasses(demo_db, sql):
     gate = _gate(demo_db, Viewer("enhetschef", (SODERMALM,)))
     with pytest.raises(AccessDenied):
         gate.frame(sql)
 
 
-@pytest.mark.parametrize("sql", [
-    "select * from outcome_employment",
-    "select * from sealed.employment",
-    'select * from "sealed"."activity"',
-    "select * from sealed /**/ . activity",
-    "select * from query('select * from sealed.activity')",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select * from outcome_employment",
+        "select * from sealed.employment",
+        'select * from "sealed"."activity"',
+        "select * from sealed /**/ . activity",
+        "select * from query('select * from sealed.activity')",
+    ],
+)
 @pytest.mark.parametrize("role", ["projektledare", "admin", "forskare", "styrgrupp"])
 def test_gate_refuses_outcomes_while_locked(demo_db, sql, role):
     gate = _gate(demo_db, Viewer(role))
@@ -91,13 +98,21 @@ def test_gate_error_messages_name_no_data(demo_db):
 
 def test_gate_scopes_enhetschef_views(demo_db):
     gate = _gate(demo_db, Viewer("enhetschef", (SODERMALM,)))
-    for view in ("participants", "referral_funnel", "followup_status", "recruitment_monthly",
-                 "caseload_daily", "specialist_roster", "districts"):
+    for view in (
+        "participants",
+        "referral_funnel",
+        "followup_status",
+        "recruitment_monthly",
+        "caseload_daily",
+        "specialist_roster",
+        "districts",
+    ):
         ids = set(gate.frame(f"select distinct district_id from {view}")["district_id"])
         assert ids <= {SODERMALM}, view
 
 
 # --- district scope on every page ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def other_districts(demo_dir):
@@ -170,6 +185,7 @@ def test_enhetschef_sees_no_study_wide_totals(demo_db, other_districts):
 
 # --- caches ----------------------------------------------------------------------------------------
 
+
 def test_cached_queries_keyed_by_role_scope_and_close(demo_db, tmp_path):
     blinded = q.participants(_gate(demo_db, Viewer("forskare")), (SODERMALM,))
     open_ = q.participants(_gate(demo_db, Viewer("projektledare")), (SODERMALM,))
@@ -188,8 +204,12 @@ def test_cached_queries_keyed_by_role_scope_and_close(demo_db, tmp_path):
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "ipsdash.cli", "close-study", "--by", "Test", "--note", "test",
-                           "--db", str(db)], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-m", "ipsdash.cli", "close-study", "--by", "Test", "--note", "test", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert done.returncode == 0, done.stderr
     closed_gate = _gate(db, Viewer("forskare"))
     assert closed_gate.store_id != locked_gate.store_id and "closed=True" in closed_gate.cache_key
@@ -197,6 +217,7 @@ def test_cached_queries_keyed_by_role_scope_and_close(demo_db, tmp_path):
 
 
 # --- downloads -----------------------------------------------------------------------------------
+
 
 def _config(demo_db):
     from dashboard.access import read_config
@@ -226,6 +247,7 @@ def test_download_frame_refuses_row_level_data_for_styrgrupp(demo_db):
 
 # --- app audit trail -------------------------------------------------------------------------------
 
+
 def test_app_audit_records_events_append_only(tmp_path):
     db = tmp_path / "ips.duckdb"
     assert auth.read_app_audit(db).empty
@@ -245,29 +267,36 @@ def test_app_audit_records_events_append_only(tmp_path):
 
 # --- roles file ----------------------------------------------------------------------------------
 
+
 def test_roles_file_parses_users_case_insensitively():
-    roles = parse_roles('[users."Anna.A@Stad.se"]\nrole = "enhetschef"\ndistricts = ["Södermalm"]\n'
-                        '[users."bo@stad.se"]\nrole = "styrgrupp"\n')
+    roles = parse_roles(
+        '[users."Anna.A@Stad.se"]\nrole = "enhetschef"\ndistricts = ["Södermalm"]\n'
+        '[users."bo@stad.se"]\nrole = "styrgrupp"\n'
+    )
     assert roles.viewer_for(" anna.a@stad.SE ") == Viewer("enhetschef", ("Södermalm",), "anna.a@stad.se")
     assert roles.viewer_for("bo@stad.se").role == "styrgrupp"
     assert roles.viewer_for("eve@stad.se") is None and roles.viewer_for(None) is None
 
 
-@pytest.mark.parametrize("text", [
-    '[users."a@b.se"]\nrole = "superuser"\n',
-    '[users."a@b.se"]\nrole = "enhetschef"\n',
-    '[users."a@b.se"]\nrole = "styrgrupp"\ndistricts = ["Södermalm"]\n',
-    '[users."a@b.se"]\nrole = "admin"\nextra = 1\n',
-    '[users."not-an-email"]\nrole = "admin"\n',
-    'role = "admin"\n',
-    "[users\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[users."a@b.se"]\nrole = "superuser"\n',
+        '[users."a@b.se"]\nrole = "enhetschef"\n',
+        '[users."a@b.se"]\nrole = "styrgrupp"\ndistricts = ["Södermalm"]\n',
+        '[users."a@b.se"]\nrole = "admin"\nextra = 1\n',
+        '[users."not-an-email"]\nrole = "admin"\n',
+        'role = "admin"\n',
+        "[users\n",
+    ],
+)
 def test_roles_file_refuses_invalid_entries(text):
     with pytest.raises(RoleFileError):
         parse_roles(text)
 
 
 # --- closing the study ------------------------------------------------------------------------------
+
 
 def test_close_study_appends_audit_row_in_new_version(demo_db, tmp_path, capsys):
     shutil.copytree(demo_db.parent, tmp_path, dirs_exist_ok=True, symlinks=True)
@@ -277,7 +306,9 @@ def test_close_study_appends_audit_row_in_new_version(demo_db, tmp_path, capsys)
     reader = duckdb.connect(str(old), read_only=True)  # a dashboard reading during the close
     from ipsdash.cli import main
 
-    assert main(["close-study", "--by", "Projektledaren", "--note", "Styrgruppsbeslut", "--db", str(db)]) == 0, capsys.readouterr().err
+    assert main(["close-study", "--by", "Projektledaren", "--note", "Styrgruppsbeslut", "--db", str(db)]) == 0, (
+        capsys.readouterr().err
+    )
     assert db.resolve() != old and old.read_bytes() == old_bytes
     assert reader.execute("select count(*) from meta.audit_log").fetchone()[0] == 0
     reader.close()
@@ -304,6 +335,7 @@ def test_close_study_refuses_without_store(tmp_path):
 
 
 # --- personnummer end to end -------------------------------------------------------------------------
+
 
 def test_pnr_in_source_is_refused_and_dashboard_shows_previous_data(demo_dir, tmp_path):
     folder = tmp_path / "src"

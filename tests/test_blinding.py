@@ -24,8 +24,10 @@ from tests.test_access import _gate, xlsx_text
 ROLES = ["projektledare", "projektgrupp", "styrgrupp", "enhetschef:Södermalm", "forskare", "admin"]
 # Distinctive outcome values written into the demo's sysselsattning.csv before loading (matched as
 # numbers, so a chart's data hash that happens to contain the digits does not count).
-SENTINELS = [re.compile(p) for p in (r"(?<![\w.])987[\s\u00a0]?654(?!\d)", r"(?<![\w.])4321[.,]5(?!\d)",
-                                      r"(?<![\w.])876[\s\u00a0]?543(?!\d)")]
+SENTINELS = [
+    re.compile(p)
+    for p in (r"(?<![\w.])987[\s\u00a0]?654(?!\d)", r"(?<![\w.])4321[.,]5(?!\d)", r"(?<![\w.])876[\s\u00a0]?543(?!\d)")
+]
 CUTOFF = date(2024, 9, 30)
 
 
@@ -85,8 +87,12 @@ def locked_pages(sentinel_db):
                         continue
                     current.clear()
                     at.switch_page(f"pages/{page}.py").run()
-                    seen[(role, page)] = (page_text(at), [e.value for e in at.exception], len(at.dataframe),
-                                          list(current))
+                    seen[(role, page)] = (
+                        page_text(at),
+                        [e.value for e in at.exception],
+                        len(at.dataframe),
+                        list(current),
+                    )
     finally:
         ui.download_bytes = original
     return seen
@@ -140,8 +146,9 @@ def test_utfall_opens_after_close_with_audit_entry(closed_db, role):
     table = at.dataframe[0].value
     assert set(table["Grupp"]) == {"IPS+TAU", "TVR+TAU"}  # unblinded for the research lead too
     if role == "styrgrupp":
-        assert any(str(v) == "<5" for v in at.dataframe[0].value.to_numpy().ravel()) or \
-            all(int(v) > 4 for v in table["varav heltid"])
+        assert any(str(v) == "<5" for v in at.dataframe[0].value.to_numpy().ravel()) or all(
+            int(v) > 4 for v in table["varav heltid"]
+        )
 
 
 def test_utfall_after_close_refused_for_enhetschef(closed_db):
@@ -155,10 +162,14 @@ def _hand_counts(folder: Path):
         return list(csv.DictReader(io.StringIO((folder / name).read_text(encoding="utf-8-sig")), delimiter=";"))
 
     arm_of = {"IPS+TAU": "IPS+TAU", "TVR+TAU": "TVR+TAU"}
-    people = {r["Studiekod"]: (arm_of[r["Grupp"]], date.fromisoformat(r["Randomiseringsdatum"]))
-              for r in rows("randomisering.csv")}
-    per_arm: dict[str, dict] = {a: {"n": 0, "jobs": 0, "job_people": set(), "contact_days": {},
-                                    "income": {}, "worked_6": 0} for a in arm_of.values()}
+    people = {
+        r["Studiekod"]: (arm_of[r["Grupp"]], date.fromisoformat(r["Randomiseringsdatum"]))
+        for r in rows("randomisering.csv")
+    }
+    per_arm: dict[str, dict] = {
+        a: {"n": 0, "jobs": 0, "job_people": set(), "contact_days": {}, "income": {}, "worked_6": 0}
+        for a in arm_of.values()
+    }
     for arm, _ in people.values():
         per_arm[arm]["n"] += 1
     for r in rows("ips_aktivitet.csv"):
@@ -201,4 +212,6 @@ def test_outcomes_match_hand_counts(closed_db, sentinel_dir):
             assert row["income_mean"] == round(sum(h["income"].values()) / len(h["income"]))
         if (arm, 6) in timepoints.index:
             assert timepoints.loc[(arm, 6), "worked_n"] == h["worked_6"]
-    assert summary["jobs_total"].sum() > 0 and summary.loc["TVR+TAU", "contact_n"] <= summary.loc["IPS+TAU", "contact_n"]
+    assert (
+        summary["jobs_total"].sum() > 0 and summary.loc["TVR+TAU", "contact_n"] <= summary.loc["IPS+TAU", "contact_n"]
+    )

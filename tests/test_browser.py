@@ -59,10 +59,28 @@ class Server:
         env = dict(os.environ, IPSDASH_DB=str(db), IPSDASH_DEMO_ROLE=role)
         self.log = open(log, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-             "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "dashboard" / "app.py"),
+                "--server.port",
+                str(self.port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -137,7 +155,7 @@ def no_exception(page) -> None:
     assert boxes.count() == 0, boxes.first.inner_text()
     body = page.locator("body").inner_text()
     for marker in ("TypeError", "ReferenceError", "Error: "):
-        assert marker not in body, body[body.index(marker):body.index(marker) + 200]
+        assert marker not in body, body[body.index(marker) : body.index(marker) + 200]
 
 
 def screenshot(page, name: str) -> None:
@@ -162,6 +180,7 @@ def metric_value(page, label: str) -> str:
 
 
 # --- tests ------------------------------------------------------------------------------------------
+
 
 def test_browser_every_page_opens_without_error(page, server):
     open_app(page, server)
@@ -205,8 +224,13 @@ def test_browser_steering_pdf_from_cli_matches_source_files(demo_db, demo_dir, t
     shutil.copytree(demo_db.parent, db.parent, symlinks=True)  # the CLI writes a snapshot: not into demo_db
     out = ARTIFACTS / "styrgruppsrapport.pdf"
     ARTIFACTS.mkdir(exist_ok=True)
-    done = subprocess.run([sys.executable, "-m", "ipsdash.cli", "report", "styrgrupp", "--out", str(out), "--db", str(db)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "ipsdash.cli", "report", "styrgrupp", "--out", str(out), "--db", str(db)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True).stdout
     lines = [line.strip() for line in text.splitlines()]

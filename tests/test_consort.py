@@ -15,8 +15,13 @@ from tests import independent as ind
 from tests.conftest import render
 
 # Source file's stage label → the diagram's label.
-STAGE = {"Remiss": "Före informationsmöte", "Informationsmöte": "Informationsmöte/motivation",
-         "Samtycke": "Erbjudande/samtycke", "Inskrivningssamtal": "Inskrivningssamtal", "Baslinje": "Baslinje"}
+STAGE = {
+    "Remiss": "Före informationsmöte",
+    "Informationsmöte": "Informationsmöte/motivation",
+    "Samtycke": "Erbjudande/samtycke",
+    "Inskrivningssamtal": "Inskrivningssamtal",
+    "Baslinje": "Baslinje",
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +52,9 @@ def test_consort_enrolment_boxes_match_referral_log(counts, demo_dir):
     assert counts["assessed"] == len(referrals)
     assert counts["excluded"] == len(excluded)
     assert counts["randomised"] == len(randomised)
-    assert counts["in_progress"] == sum(1 for r in referrals if not r["Exkluderad vid"] and r["Studiekod"] not in randomised)
+    assert counts["in_progress"] == sum(
+        1 for r in referrals if not r["Exkluderad vid"] and r["Studiekod"] not in randomised
+    )
     by_stage = Counter(STAGE[r["Exkluderad vid"]] for r in excluded)
     assert {s["label"]: s["n"] for s in counts["excluded_by_stage"]} == dict(by_stage)
     reasons = Counter((STAGE[r["Exkluderad vid"]], r["Exklusionsorsak"]) for r in excluded)
@@ -130,8 +137,15 @@ def test_consort_chart_renders_to_png_with_swedish_labels(counts):
 
     chart = consort.consort_chart(counts)
     spec = chart.to_json()
-    for label in ("Bedömda för behörighet", "Exkluderade n = ", "Randomiserade n = ", "Tilldelade IPS+TAU",
-                  "Lämnat studien n = ", "Analyseras n = ", consort.PRELIMINARY):
+    for label in (
+        "Bedömda för behörighet",
+        "Exkluderade n = ",
+        "Randomiserade n = ",
+        "Tilldelade IPS+TAU",
+        "Lämnat studien n = ",
+        "Analyseras n = ",
+        consort.PRELIMINARY,
+    ):
         assert label in spec
     png = vlc.vegalite_to_png(spec, scale=1)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000

@@ -54,6 +54,7 @@ REPORT_DATE = date(2024, 2, 26)
 
 # --- reading the files as a user would ---------------------------------------------------------
 
+
 def read_rows(path: Path) -> list[dict[str, object]]:
     """Rows as header -> cell value (CSV: text, '' for blank; Excel: openpyxl values)."""
     if path.suffix == ".csv":
@@ -134,7 +135,11 @@ def cross_file_violations(v: dict[str, list], cfg: StudyConfig) -> list[tuple]:
         r = rand.get(f.study_code)
         if f.timepoint_months not in cfg.followup.timepoints_months:
             bad.append(("bad_timepoint", f.study_code))
-        if r and f.done_on and (f.done_on < r.randomised_on or (f.study_code in left and f.done_on >= left[f.study_code])):
+        if (
+            r
+            and f.done_on
+            and (f.done_on < r.randomised_on or (f.study_code in left and f.done_on >= left[f.study_code]))
+        ):
             bad.append(("followup_outside_participation", f.study_code))
     periods = defaultdict(list)
     for s in v["specialists"]:
@@ -149,8 +154,13 @@ def cross_file_violations(v: dict[str, list], cfg: StudyConfig) -> list[tuple]:
             bad.append(("assignment_in_control_arm", a.study_code))
         if a.start_on < r.randomised_on or (a.end_on and a.end_on > cutoff):
             bad.append(("assignment_dates", a.study_code))
-        serving = [s for s in periods[a.specialist_id] if ref.district_id in s.district_ids
-                   and s.start_on <= a.start_on and (s.end_on is None or (a.end_on and a.end_on <= s.end_on))]
+        serving = [
+            s
+            for s in periods[a.specialist_id]
+            if ref.district_id in s.district_ids
+            and s.start_on <= a.start_on
+            and (s.end_on is None or (a.end_on and a.end_on <= s.end_on))
+        ]
         if not serving:
             bad.append(("assignment_specialist_not_serving", a.study_code, a.specialist_id))
     for x in v["activity"]:
@@ -166,6 +176,7 @@ def cross_file_violations(v: dict[str, list], cfg: StudyConfig) -> list[tuple]:
 
 
 # --- fixtures ----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
@@ -195,6 +206,7 @@ def _left(tables) -> dict[str, date]:
 
 # --- formats -----------------------------------------------------------------------------------
 
+
 def test_generate_writes_exactly_the_contract_files(demo):
     out, tables, _, _ = demo
     assert sorted(p.name for p in out.iterdir()) == sorted([*(f for f, _, _ in FILES.values()), "studie.toml"])
@@ -218,7 +230,9 @@ def test_generate_excel_dates_are_date_cells_and_csv_dates_iso(demo):
     _, tables, _, _ = demo
     assert all(isinstance(r["Remissdatum"], datetime) for r in tables["referrals"])
     assert all(isinstance(r["Datum"], datetime) for r in tables["events"])
-    assert all(len(r["Randomiseringsdatum"]) == 10 and r["Randomiseringsdatum"][4] == "-" for r in tables["randomisations"])
+    assert all(
+        len(r["Randomiseringsdatum"]) == 10 and r["Randomiseringsdatum"][4] == "-" for r in tables["randomisations"]
+    )
 
 
 def test_config_is_a_copy_at_scale_one(demo):
@@ -256,6 +270,7 @@ def test_generate_is_deterministic(tmp_path):
 
 # --- realism (scale 1) -------------------------------------------------------------------------
 
+
 def test_randomisation_counts_match_interim_report(demo):
     _, tables, _, _ = demo
     days = [as_date(r["Randomiseringsdatum"]) for r in tables["randomisations"]]
@@ -273,7 +288,9 @@ def test_randomisation_blocks_balanced_and_waits_shrink(demo):
         day = as_date(r["Randomiseringsdatum"])
         arms[r["Stratum"]][r["Grupp"]] += 1
         wait = (day - baseline[r["Studiekod"]]).days
-        (early if day < date(2023, 10, 1) and day > date(2023, 3, 15) else late if day >= date(2024, 4, 1) else []).append(wait)
+        (
+            early if day < date(2023, 10, 1) and day > date(2023, 3, 15) else late if day >= date(2024, 4, 1) else []
+        ).append(wait)
     assert set(arms) == {"Södermalm", "Järva", "Enheten för hemlösa", "Enskede-Årsta-Vantör"}
     for stratum, c in arms.items():
         assert abs(c["IPS+TAU"] - c["TVR+TAU"]) <= 4, stratum
@@ -368,8 +385,11 @@ def _completion(tables, cutoff: date) -> dict[int, tuple[int, int]]:
     done = {(f["Studiekod"], int(f["Tidpunkt"])) for f in tables["followups"] if f["Status"] == "Genomförd"}
     out = {}
     for tp in (6, 12, 18):
-        due = [c for c, (day, _) in rand.items()
-               if add_months(day, tp) + timedelta(days=30) <= cutoff and not (c in left and left[c] <= add_months(day, tp))]
+        due = [
+            c
+            for c, (day, _) in rand.items()
+            if add_months(day, tp) + timedelta(days=30) <= cutoff and not (c in left and left[c] <= add_months(day, tp))
+        ]
         out[tp] = (sum((c, tp) in done for c in due), len(due))
     return out
 
@@ -383,8 +403,12 @@ def test_followups_completion_falls_with_timepoint(demo):
     assert 0.6 <= rate[6] <= 0.9
     assert any(f["Status"] == "Missad" and f["Datum"] == "" for f in tables["followups"])
     rand = _rand(tables)
-    late = [f for f in tables["followups"] if f["Datum"]
-            and as_date(f["Datum"]) > add_months(rand[f["Studiekod"]][0], int(f["Tidpunkt"])) + timedelta(days=30)]
+    late = [
+        f
+        for f in tables["followups"]
+        if f["Datum"]
+        and as_date(f["Datum"]) > add_months(rand[f["Studiekod"]][0], int(f["Tidpunkt"])) + timedelta(days=30)
+    ]
     assert late
 
 
@@ -394,8 +418,12 @@ def test_followups_one_unit_clearly_worse(demo):
     for f in tables["followups"]:
         per_unit[f["Enhet"]][f["Status"]] += 1
     rates = {u: c["Genomförd"] / sum(c.values()) for u, c in per_unit.items()}
-    assert set(rates) == {"Vuxenenheten Södermalm", "Vuxenenheten Järva", "Enheten för hemlösa",
-                          "Vuxenenheten Enskede-Årsta-Vantör"}
+    assert set(rates) == {
+        "Vuxenenheten Södermalm",
+        "Vuxenenheten Järva",
+        "Enheten för hemlösa",
+        "Vuxenenheten Enskede-Årsta-Vantör",
+    }
     worst = min(rates, key=rates.get)
     assert worst == "Vuxenenheten Järva"
     assert all(rates[u] - rates[worst] >= 0.1 for u in rates if u != worst)
@@ -411,8 +439,11 @@ def test_specialists_six_shared_and_a_gap(demo):
     gap = False
     for d in cfg.districts:
         for day in (date(2023, 12, 1), date(2024, 6, 1)):
-            active = {s.specialist_id for s in valid["specialists"] if d.id in s.district_ids
-                      and s.start_on <= day and (s.end_on is None or day <= s.end_on)}
+            active = {
+                s.specialist_id
+                for s in valid["specialists"]
+                if d.id in s.district_ids and s.start_on <= day and (s.end_on is None or day <= s.end_on)
+            }
             assert active, (d.id, day)
             gap = gap or len(active) == 1
     assert gap
@@ -420,7 +451,10 @@ def test_specialists_six_shared_and_a_gap(demo):
 
 def test_assignments_some_specialist_exceeds_cap(demo):
     _, tables, _, _ = demo
-    spans = [(a["Arbetsspecialist"], as_date(a["Från"]), as_date(a["Till"]) or date(2024, 9, 30)) for a in tables["assignments"]]
+    spans = [
+        (a["Arbetsspecialist"], as_date(a["Från"]), as_date(a["Till"]) or date(2024, 9, 30))
+        for a in tables["assignments"]
+    ]
     peak = 0
     day = date(2023, 2, 1)
     while day <= date(2024, 9, 30):
@@ -454,6 +488,7 @@ def test_sealed_outcomes_small_and_mostly_ips(demo):
 
 # --- scale and mistakes ------------------------------------------------------------------------
 
+
 def test_scale_three_triples_participants_with_valid_config(tmp_path, demo):
     generate(tmp_path, seed=42, scale=3)
     cfg = load_config(tmp_path / "studie.toml")
@@ -473,8 +508,15 @@ def test_scale_three_triples_participants_with_valid_config(tmp_path, demo):
 def test_mistakes_each_break_a_rule(demo, mistaken):
     out, tables, valid, errors = mistaken
     kinds = {e[2] for e in errors}
-    assert {"unknown_district", "date_impossible", "date_ambiguous", "after_cutoff", "required",
-            "out_of_range", "not_in_list"} <= kinds
+    assert {
+        "unknown_district",
+        "date_impossible",
+        "date_ambiguous",
+        "after_cutoff",
+        "required",
+        "out_of_range",
+        "not_in_list",
+    } <= kinds
     assert len({(src, row) for src, row, _ in errors}) == 7
     cross = {v[0] for v in cross_file_violations(valid, load_config(out / "studie.toml"))}
     assert {"duplicate_randomisation", "unknown_code", "event_before_randomisation"} <= cross

@@ -59,8 +59,14 @@ def test_page_run_during_a_load_shows_previous_store_without_error(two_versions,
     assert load(first, db, io.StringIO(), io.StringIO()) == 0
     target = ind.config(first)["target_randomised"]
     env = dict(os.environ, IPSDASH_TEST_PAUSE="before_swap")
-    proc = subprocess.Popen([sys.executable, "-m", "ipsdash.cli", "load", str(second), "--db", str(db)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ipsdash.cli", "load", str(second), "--db", str(db)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert "IPSDASH_PAUSE before_swap" in line, line + proc.stderr.read()

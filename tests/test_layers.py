@@ -39,12 +39,15 @@ def test_page_imports_only_dashboard(page: Path):
     assert wrong == [], f"{page.name} imports {wrong}; pages import only from dashboard"
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("from schema import vocab", ["schema"]),
-    ("import etl.validate as v", ["etl.validate"]),
-    ("from dashboard import ui\nimport pandas", ["dashboard"]),
-    ("def f():\n    from etl.paths import store_path", ["etl.paths"]),
-    ("from . import x", ["."]),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from schema import vocab", ["schema"]),
+        ("import etl.validate as v", ["etl.validate"]),
+        ("from dashboard import ui\nimport pandas", ["dashboard"]),
+        ("def f():\n    from etl.paths import store_path", ["etl.paths"]),
+        ("from . import x", ["."]),
+    ],
+)
 def test_project_imports_finds_every_kind(source, expected):
     assert project_imports(source) == expected

@@ -58,16 +58,27 @@ def test_load_exit_0_builds_store_with_log_matching_files(study):
     assert not Path(str(target) + ".wal").exists()
     files = dict(query(db, "select file_name, sha256 from meta.load_files where sha256 is not null"))
     assert files == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.glob("*.xlsx")}
-    counts = query(db, "select file_name, rows_read, rows_loaded, rows_rejected, status from meta.load_files "
-                       "where source_key = 'fidelity'")
+    counts = query(
+        db,
+        "select file_name, rows_read, rows_loaded, rows_rejected, status from meta.load_files "
+        "where source_key = 'fidelity'",
+    )
     assert counts == [("programtrohet.xlsx", 25, 25, 0, "inläst")]
     assert query(db, "select count(*), min(source_row) from raw.referrals") == [(5, 2)]
-    assert query(db, "select district_ids from raw.specialists order by specialist_id") == [(["sodermalm"],), (["jarva", "hemlosa"],)]
+    assert query(db, "select district_ids from raw.specialists order by specialist_id") == [
+        (["sodermalm"],),
+        (["jarva", "hemlosa"],),
+    ]
     assert query(db, "select count(*) from raw.fidelity where item_key = 'T6' and section_key = 'services'") == [(1,)]
     assert query(db, "select count(*) from sealed.employment") == [(1,)]
     assert query(db, "select exit_code, rows_loaded, rows_rejected from meta.loads") == [(0, 50, 0)]
-    assert query(db, "select id, display_name from meta.districts where id = 'jarva'") == [("jarva", "Järva (f.d. Rinkeby-Kista)")]
-    assert query(db, "select key, blinded_label from meta.arms order by key") == [("control", "Grupp B"), ("ips", "Grupp A")]
+    assert query(db, "select id, display_name from meta.districts where id = 'jarva'") == [
+        ("jarva", "Järva (f.d. Rinkeby-Kista)")
+    ]
+    assert query(db, "select key, blinded_label from meta.arms order by key") == [
+        ("control", "Grupp B"),
+        ("ips", "Grupp A"),
+    ]
     assert query(db, "select config->>'short_name' from meta.study_config") == [("IPS-ADAS Stockholm",)]
     assert query(db, "select count(*) from meta.audit_log") == [(0,)]
 
@@ -80,8 +91,11 @@ def test_load_exit_1_keeps_valid_rows_and_lists_rejections_until_corrected(tmp_p
     assert code == 1
     assert "remisslogg.xlsx: 5 rader, 4 inlästa, 1 avvisade" in out
     assert "remisslogg.xlsx Blad1!C3 ”Remissdatum”" in out
-    rejected = query(db, "select file_name, sheet, row_number, column_header, cell_ref, value, rule from meta.rejected_rows "
-                         "where source_key = 'referrals'")
+    rejected = query(
+        db,
+        "select file_name, sheet, row_number, column_header, cell_ref, value, rule from meta.rejected_rows "
+        "where source_key = 'referrals'",
+    )
     assert rejected == [("remisslogg.xlsx", "Blad1", 3, "Remissdatum", "Blad1!C3", "03/04/2023", "date_ambiguous")]
     assert query(db, "select count(*) from raw.referrals") == [(4,)]
     assert query(db, "select count(*) from meta.rejected_rows where rule = 'randomisation_without_referral'") == [(1,)]
@@ -123,15 +137,18 @@ def _two_files(folder):
     fx.write_csv(folder / "avslut.csv", spec["headers"], spec["rows"])
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (_drop_source, "obligatorisk källfil saknas: Randomiseringslogg"),
-    (_drop_config, "studie.toml saknas"),
-    (_bad_config, "armarna måste vara exakt 'ips' och 'control'"),
-    (_broken_toml, "ingen giltig TOML"),
-    (_missing_column, "baslinje.xlsx: obligatorisk kolumn saknas: ”Kön”"),
-    (_unreadable, "avslut.xlsx: filen kan inte läsas som Excel-fil"),
-    (_two_files, "flera filer för samma källa"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (_drop_source, "obligatorisk källfil saknas: Randomiseringslogg"),
+        (_drop_config, "studie.toml saknas"),
+        (_bad_config, "armarna måste vara exakt 'ips' och 'control'"),
+        (_broken_toml, "ingen giltig TOML"),
+        (_missing_column, "baslinje.xlsx: obligatorisk kolumn saknas: ”Kön”"),
+        (_unreadable, "avslut.xlsx: filen kan inte läsas som Excel-fil"),
+        (_two_files, "flera filer för samma källa"),
+    ],
+)
 def test_load_exit_2_writes_nothing(study, mutate, message):
     folder, db = study
     mutate(folder)
@@ -212,9 +229,14 @@ def test_load_refuses_personnummer_subprocess_and_in_config(tmp_path):
     db = tmp_path / "store" / "ips.duckdb"
     folder = fx.write_study(tmp_path / "in", fmt="csv")
     text = (folder / "studie.toml").read_text("utf-8")
-    (folder / "studie.toml").write_text(text + '\n# kontakt 19811218-9876\n', "utf-8")
-    proc = subprocess.run([sys.executable, "-m", "ipsdash.cli", "load", str(folder), "--db", str(db)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    (folder / "studie.toml").write_text(text + "\n# kontakt 19811218-9876\n", "utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ipsdash.cli", "load", str(folder), "--db", str(db)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "studie.toml, rad" in proc.stderr and "XXXXXXXX-XXXX" in proc.stderr
     assert not db.parent.exists() or not any(db.parent.iterdir())
@@ -226,7 +248,9 @@ def test_load_carries_over_audit_log_and_load_history(study):
     assert run(folder, db)[0] == 0
     first = current_target(db)
     con = duckdb.connect(str(first))  # nobody else has this file open in the test
-    con.execute("insert into meta.audit_log values (timestamp '2024-09-01 10:00', 'pl', 'unblind', 'beslut', date '2024-08-31')")
+    con.execute(
+        "insert into meta.audit_log values (timestamp '2024-09-01 10:00', 'pl', 'unblind', 'beslut', date '2024-08-31')"
+    )
     con.execute("insert into meta.balance_checkpoints values (1, date '2024-01-01', now(), '{}')")
     con.close()
     rows = fx.study_rows()
@@ -264,8 +288,14 @@ def test_load_killed_halfway_leaves_previous_store_intact(tmp_path, phase):
     fx.add_row(rows, "followups", {"Studiekod": "A0314M27", "Tidpunkt": 18, "Status": "Missad"})
     fx.write_study(folder, rows, fmt="xlsx")
     env = dict(os.environ, IPSDASH_TEST_PAUSE=phase)
-    proc = subprocess.Popen([sys.executable, "-m", "ipsdash.cli", "load", str(folder), "--db", str(db)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ipsdash.cli", "load", str(folder), "--db", str(db)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.strip() == f"IPSDASH_PAUSE {phase}", proc.stderr.read() if proc.poll() is not None else line

@@ -36,7 +36,8 @@ def _both(path):
 def _same(a, b):
     return len(a) == len(b) and all(
         len(x) == len(y) and all(type(u) is type(v) and u == v for u, v in zip(x, y, strict=True))
-        for x, y in zip(a, b, strict=True))
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 def test_fast_xlsx_equals_openpyxl_on_xlsxwriter_quirks(tmp_path):
@@ -48,7 +49,7 @@ def test_fast_xlsx_equals_openpyxl_on_xlsxwriter_quirks(tmp_path):
     ws = wb.add_worksheet("Instruktioner")
     ws.write(0, 0, "Fyll i bladet Data")
     ws = wb.add_worksheet("Data")
-    ws.write(2, 3, "Remisslogg 2024 & <stadsdelar> \"x\"")  # leading empty rows and columns
+    ws.write(2, 3, 'Remisslogg 2024 & <stadsdelar> "x"')  # leading empty rows and columns
     ws.write_row(4, 2, ["Studiekod", "Stadsdel", "Remissdatum", "Anteckning"])
     ws.write_row(5, 2, ["A0101M1001", "  Södermalm\u00a0", None, "  rad\r\nbrytning  "])
     ws.write_datetime(5, 4, datetime(2024, 3, 1), fmt)
@@ -87,7 +88,7 @@ def test_fast_xlsx_falls_back_to_openpyxl_for_formulas(tmp_path):
     wb = openpyxl.Workbook()
     ws = wb.active
     ws["A1"] = "Studiekod"
-    ws["A2"] = "=CONCAT(\"A\",\"1\")"
+    ws["A2"] = '=CONCAT("A","1")'
     wb.save(path)
     [(ref, fast)] = _both(path)
     assert fast is None
@@ -98,8 +99,14 @@ def test_fast_xlsx_falls_back_to_openpyxl_for_formulas(tmp_path):
 def test_read_grid_same_with_and_without_fast_path(tmp_path, monkeypatch):
     spec = fx.study_rows()["referrals"]
     path = tmp_path / "remisslogg.xlsx"
-    fx.write_xlsx(path, [*spec["headers"], "Anteckningar"], spec["rows"], preamble=[["Remisslogg"], []],
-                  blank_after={1, 3}, extra_sheets={"Läs mig": [["text"], [None, 5]]})
+    fx.write_xlsx(
+        path,
+        [*spec["headers"], "Anteckningar"],
+        spec["rows"],
+        preamble=[["Remisslogg"], []],
+        blank_after={1, 3},
+        extra_sheets={"Läs mig": [["text"], [None, 5]]},
+    )
     fast = read.read_xlsx_grid(path)
     monkeypatch.setattr(xlsx_fast, "sheet_rows", lambda ws: None)
     slow = read.read_xlsx_grid(path)
@@ -114,12 +121,27 @@ def _reference(table, ctx, monkeypatch):
 
 
 def _summary(res):
-    return ([(a.row_number, a.row.model_dump()) for a in res.accepted],
-            [(r.row_number, r.column, r.cell_ref, r.value, r.reason, r.rule) for r in res.rejected])
+    return (
+        [(a.row_number, a.row.model_dump()) for a in res.accepted],
+        [(r.row_number, r.column, r.cell_ref, r.value, r.reason, r.rule) for r in res.rejected],
+    )
 
 
-@pytest.mark.parametrize("key", ["referrals", "randomisations", "baseline", "followups", "events",
-                                 "specialists", "assignments", "fidelity", "activity", "employment"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "referrals",
+        "randomisations",
+        "baseline",
+        "followups",
+        "events",
+        "specialists",
+        "assignments",
+        "fidelity",
+        "activity",
+        "employment",
+    ],
+)
 def test_fast_validation_equals_full_model(key, monkeypatch):
     table = fx.raw_tables()[key]
     ctx = ValidationContext(fx.config())
@@ -132,7 +154,9 @@ def test_big_file_with_one_bad_row_gives_the_same_rejection(monkeypatch):
     for i in range(3000):  # many well-formed rows repeating the same values, then one bad cell
         template = base.rows[i % len(base.rows)]
         values = dict(template.values)
-        values["study_code"] = f"{values['study_code']}"[:-3] + f"{i:03d}"[-3:] if i >= len(base.rows) else values["study_code"]
+        values["study_code"] = (
+            f"{values['study_code']}"[:-3] + f"{i:03d}"[-3:] if i >= len(base.rows) else values["study_code"]
+        )
         rows.append(RawRow(i + 2, values))
     bad = dict(rows[2500].values)
     bad["referred_on"] = "31/12/2023 kl 9"
@@ -147,8 +171,19 @@ def test_big_file_with_one_bad_row_gives_the_same_rejection(monkeypatch):
     assert {r[0] for r in fast[1]} >= {2502, 2602}
 
 
-@pytest.mark.parametrize("value", ["198112189876", "19811218-9876", "811218-9876", "x 8112189876 y",
-                                   "８１１２１８９８７６", 8112189876, 198112189876, 8112189876.0])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "198112189876",
+        "19811218-9876",
+        "811218-9876",
+        "x 8112189876 y",
+        "８１１２１８９８７６",
+        8112189876,
+        198112189876,
+        8112189876.0,
+    ],
+)
 def test_pnr_prefilter_keeps_every_candidate(tmp_path, value):
     from schema import pnr
 

@@ -28,9 +28,13 @@ districts = ["Södermalm"]
 [users."styr@stad.se"]
 role = "styrgrupp"
 """
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
-        "client_id": "ipsdash", "client_secret": "secret",
-        "server_metadata_url": "http://localhost:9/.well-known/openid-configuration"}
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "client_id": "ipsdash",
+    "client_secret": "secret",
+    "server_metadata_url": "http://localhost:9/.well-known/openid-configuration",
+}
 
 
 @pytest.fixture(scope="session")
@@ -58,8 +62,11 @@ def run_app(db, roles_file, user=None, page=None, secrets=True, env=None, query=
 
 
 def _sidebar_text(at) -> str:
-    return "\n".join(str(getattr(e, "value", "")) for kind in ("warning", "caption", "info", "markdown")
-                     for e in at.sidebar.get(kind))
+    return "\n".join(
+        str(getattr(e, "value", ""))
+        for kind in ("warning", "caption", "info", "markdown")
+        for e in at.sidebar.get(kind)
+    )
 
 
 def test_login_logged_out_sees_only_login_button(demo_db, roles_file):
@@ -88,8 +95,10 @@ def test_login_enhetschef_sees_own_district_without_switcher(demo_db, roles_file
     assert "Järva" not in page_text(at)
 
 
-@pytest.mark.parametrize("query", [{"roll": "admin"}, {"role": "projektledare"}, {"closed": "1"},
-                                   {"demo_role": "admin", "user": "chef@stad.se"}])
+@pytest.mark.parametrize(
+    "query",
+    [{"roll": "admin"}, {"role": "projektledare"}, {"closed": "1"}, {"demo_role": "admin", "user": "chef@stad.se"}],
+)
 def test_login_query_params_cannot_change_role_or_lock(demo_db, roles_file, query):
     at = run_app(demo_db, roles_file, user="styr@stad.se", query=query)
     assert not at.exception
@@ -102,8 +111,13 @@ def test_login_query_params_cannot_change_role_or_lock(demo_db, roles_file, quer
 def test_login_session_state_cannot_change_role(demo_db, roles_file):
     from dashboard.access import Viewer
 
-    state = {"demo_role": "admin", "demo_districts": ["jarva"], "district_filter": ["jarva"],
-             "_ipsdash_run_context": None, "viewer": Viewer("admin")}
+    state = {
+        "demo_role": "admin",
+        "demo_districts": ["jarva"],
+        "district_filter": ["jarva"],
+        "_ipsdash_run_context": None,
+        "viewer": Viewer("admin"),
+    }
     at = run_app(demo_db, roles_file, user="chef@stad.se", state=state)
     assert not at.exception, [e.value for e in at.exception]
     assert "Enhetschef (sodermalm)" in _sidebar_text(at)
@@ -130,10 +144,13 @@ def test_login_records_login_event(demo_db, roles_file, tmp_path):
     run_app(db, roles_file, user="eve@stad.se")
     log = auth.read_app_audit(db)
     assert list(zip(log["actor"], log["action"], strict=True)) == [
-        ("eve@stad.se", "login_refused"), ("styr@stad.se", "login")]
+        ("eve@stad.se", "login_refused"),
+        ("styr@stad.se", "login"),
+    ]
 
 
 # --- the real flow ------------------------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -157,13 +174,36 @@ def oidc_server(demo_db, roles_file, tmp_path_factory):
             f'cookie_secret = "{"k" * 40}"\n'
             'client_id = "ipsdash"\nclient_secret = "secret"\n'
             f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n',
-            encoding="utf-8")
-        env = dict(os.environ, IPSDASH_DB=str(demo_db), IPSDASH_ROLES=str(roles_file),
-                   IPSDASH_DEMO_ROLE="admin", HOME=str(home))
+            encoding="utf-8",
+        )
+        env = dict(
+            os.environ,
+            IPSDASH_DB=str(demo_db),
+            IPSDASH_ROLES=str(roles_file),
+            IPSDASH_DEMO_ROLE="admin",
+            HOME=str(home),
+        )
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=home, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                APP,
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=home,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             for _ in range(150):
                 try:
@@ -180,10 +220,13 @@ def oidc_server(demo_db, roles_file, tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("email,expect,absent", [
-    ("chef@stad.se", "Enhetschef (sodermalm)", "Järva"),
-    ("eve@stad.se", "ingen behörighet", "Randomiserade"),
-])
+@pytest.mark.parametrize(
+    "email,expect,absent",
+    [
+        ("chef@stad.se", "Enhetschef (sodermalm)", "Järva"),
+        ("eve@stad.se", "ingen behörighet", "Randomiserade"),
+    ],
+)
 def test_login_real_oidc_flow(oidc_server, browser, email, expect, absent):
     done = '[data-testid="stApp"][data-test-script-state="notRunning"]'
     context = browser.new_context()  # a fresh cookie jar per user

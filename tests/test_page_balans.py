@@ -35,14 +35,24 @@ def read_xlsx(path: Path) -> list[dict]:
 def source_people(folder: Path) -> list[dict]:
     """One dict per randomised participant, in randomisation order (date, then code)."""
     base = {r["Studiekod"]: r for r in read_csv(folder / "baslinje.csv")}
-    district = {r["Studiekod"]: DISTRICT_OF.get(r["Stadsdel"], r["Stadsdel"]) for r in read_xlsx(folder / "remisslogg.xlsx")}
+    district = {
+        r["Studiekod"]: DISTRICT_OF.get(r["Stadsdel"], r["Stadsdel"]) for r in read_xlsx(folder / "remisslogg.xlsx")
+    }
     people = []
     for r in read_csv(folder / "randomisering.csv"):
         b = base[r["Studiekod"]]
-        people.append({"code": r["Studiekod"], "on": r["Randomiseringsdatum"], "arm": r["Grupp"],
-                       "district": district[r["Studiekod"]], "gender": b["Kön"],
-                       "age": int(r["Randomiseringsdatum"][:4]) - int(b["Födelseår"]),
-                       "born_se": b["Född i Sverige"], "civil": b["Civilstånd"]})
+        people.append(
+            {
+                "code": r["Studiekod"],
+                "on": r["Randomiseringsdatum"],
+                "arm": r["Grupp"],
+                "district": district[r["Studiekod"]],
+                "gender": b["Kön"],
+                "age": int(r["Randomiseringsdatum"][:4]) - int(b["Födelseår"]),
+                "born_se": b["Född i Sverige"],
+                "civil": b["Civilstånd"],
+            }
+        )
     return sorted(people, key=lambda p: (p["on"], p["code"]))
 
 
@@ -52,7 +62,9 @@ def smd_binary(a: list[bool], b: list[bool]) -> float:
 
 
 def smd_age(a: list[int], b: list[int]) -> float:
-    return abs(statistics.mean(a) - statistics.mean(b)) / math.sqrt((statistics.variance(a) + statistics.variance(b)) / 2)
+    return abs(statistics.mean(a) - statistics.mean(b)) / math.sqrt(
+        (statistics.variance(a) + statistics.variance(b)) / 2
+    )
 
 
 def frame_with(tab, column: str):
@@ -83,7 +95,12 @@ def page(demo_db):
 
 def test_balans_renders_headings_and_tabs(page):
     assert page.title[0].value == "Balans"
-    assert [t.label for t in page.tabs] == ["Nuläge", "Kontrollpunkt 1 (80)", "Kontrollpunkt 2 (160)", "Kontrollpunkt 3 (240)"]
+    assert [t.label for t in page.tabs] == [
+        "Nuläge",
+        "Kontrollpunkt 1 (80)",
+        "Kontrollpunkt 2 (160)",
+        "Kontrollpunkt 3 (240)",
+    ]
     text = page_text(page)
     assert "Vad är en kontrollpunkt?" in text and "fryses" in text
     assert "Bakgrundsfaktorer per grupp" in text

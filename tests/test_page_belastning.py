@@ -48,17 +48,27 @@ class Demo:
             code = r["Studiekod"]
             if code not in self.district:
                 continue
-            end = min(_day(r["Till"]) or self.cutoff, stopped.get(code, date.max), left.get(code, date.max), self.cutoff)
+            end = min(
+                _day(r["Till"]) or self.cutoff, stopped.get(code, date.max), left.get(code, date.max), self.cutoff
+            )
             self.spans.append((r["Arbetsspecialist"], self.district[code], _day(r["Från"]), end))
         self.roster = []
         for r in _csv(demo_dir / "arbetsspecialister.csv"):
             districts = [names[p.strip().lower()] for p in r["Stadsdelar"].split(";") if p.strip()]
-            self.roster.append({"id": r["Kod"], "districts": districts, "pct": int(r["Tjänstgöringsgrad"]),
-                                "start": _day(r["Från"]), "end": _day(r["Till"])})
+            self.roster.append(
+                {
+                    "id": r["Kod"],
+                    "districts": districts,
+                    "pct": int(r["Tjänstgöringsgrad"]),
+                    "start": _day(r["Från"]),
+                    "end": _day(r["Till"]),
+                }
+            )
 
     def active_on(self, specialist: str, day: date, district: str | None = None) -> int:
-        return sum(1 for s, d, a, b in self.spans
-                   if s == specialist and a <= day <= b and (district is None or d == district))
+        return sum(
+            1 for s, d, a, b in self.spans if s == specialist and a <= day <= b and (district is None or d == district)
+        )
 
     def series(self, specialist: str, start: date, end: date) -> list[int]:
         out, day = [], start
@@ -68,12 +78,20 @@ class Demo:
         return out
 
     def in_service_at_cutoff(self) -> dict[str, int]:
-        return {r["id"]: r["pct"] for r in self.roster
-                if r["start"] <= self.cutoff and (r["end"] is None or r["end"] >= self.cutoff)}
+        return {
+            r["id"]: r["pct"]
+            for r in self.roster
+            if r["start"] <= self.cutoff and (r["end"] is None or r["end"] >= self.cutoff)
+        }
 
     def staffed(self, district: str, day: date) -> int:
-        return len({r["id"] for r in self.roster if district in r["districts"]
-                    and r["start"] <= day and (r["end"] is None or r["end"] >= day)})
+        return len(
+            {
+                r["id"]
+                for r in self.roster
+                if district in r["districts"] and r["start"] <= day and (r["end"] is None or r["end"] >= day)
+            }
+        )
 
 
 def _points(per_fte: float) -> int:
@@ -97,10 +115,19 @@ def page(demo_db):
 def test_belastning_renders_headings_and_metrics(page):
     assert not page.exception, [e.value for e in page.exception]
     text = page_text(page)
-    for heading in ("Belastning per arbetsspecialist", "Belastning över tid", "Bemanning per stadsdel",
-                    "Arbetsspecialister som delas mellan stadsdelar"):
+    for heading in (
+        "Belastning per arbetsspecialist",
+        "Belastning över tid",
+        "Bemanning per stadsdel",
+        "Arbetsspecialister som delas mellan stadsdelar",
+    ):
         assert heading in text
-    assert {m.label for m in page.metric} >= {"Specialister i tjänst", "Högsta belastning nu", "Över taket nu", "Under minimum"}
+    assert {m.label for m in page.metric} >= {
+        "Specialister i tjänst",
+        "Högsta belastning nu",
+        "Över taket nu",
+        "Under minimum",
+    }
     assert page.get("vega_lite_chart"), "caseload chart drawn"
 
 
@@ -161,12 +188,16 @@ def test_belastning_unit_manager_counts_own_district_only(demo_db, demo):
     assert not at.exception, [e.value for e in at.exception]
     table = _table(at, "Aktiva vid datauttaget").set_index("Arbetsspecialist")
     for specialist in table.index:
-        assert int(table.at[specialist, "Aktiva vid datauttaget"]) == demo.active_on(specialist, demo.cutoff, "sodermalm")
+        assert int(table.at[specialist, "Aktiva vid datauttaget"]) == demo.active_on(
+            specialist, demo.cutoff, "sodermalm"
+        )
     assert "Räknar bara deltagare i valda stadsdelar" in page_text(at)
 
 
-@pytest.mark.parametrize("per_fte, points", [(4, 5), (20, 5), (20.5, 4), (21, 4), (22, 4), (23, 3), (24, 3),
-                                             (25, 2), (25.5, 1), (26, 1), (40, 1)])
+@pytest.mark.parametrize(
+    "per_fte, points",
+    [(4, 5), (20, 5), (20.5, 4), (21, 4), (22, 4), (23, 3), (24, 3), (25, 2), (25.5, 1), (26, 1), (40, 1)],
+)
 def test_belastning_caseload_points_follow_fidelity_item_1(per_fte, points):
     assert ops.caseload_points(per_fte) == points
 
@@ -202,14 +233,22 @@ def test_belastning_alert_names_specialists_over_cap_at_cutoff(demo_db, demo, ro
         gate = Gate(con.cursor(), viewer, store_id=f"alert-test|{role}")
         cap = 3
         low_cap = config.model_copy(update={"caseload": config.caseload.model_copy(update={"cap": cap})})
-        got = alerts.collect(gate, low_cap, gate.districts, q.participants.uncached(gate, gate.districts),
-                             q.followup_status.uncached(gate, gate.districts))
+        got = alerts.collect(
+            gate,
+            low_cap,
+            gate.districts,
+            q.participants.uncached(gate, gate.districts),
+            q.followup_status.uncached(gate, gate.districts),
+        )
     finally:
         con.close()
     district = None if viewer.districts is None else "sodermalm"
     expected = {s for s in demo.in_service_at_cutoff() if demo.active_on(s, demo.cutoff, district) > cap}
-    named = {text.split()[1]: int(text.split()[3]) for text, page_key, _ in got
-             if page_key == "belastning" and "aktiva deltagare" in text}
+    named = {
+        text.split()[1]: int(text.split()[3])
+        for text, page_key, _ in got
+        if page_key == "belastning" and "aktiva deltagare" in text
+    }
     assert expected and set(named) == expected
     # a shared specialist's count in a unit manager's alert holds only their district's participants
     for specialist, n in named.items():

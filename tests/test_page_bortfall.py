@@ -57,9 +57,14 @@ def metric(at, label: str) -> str:
 def test_bortfall_renders_sections(page):
     assert page.title[0].value == "Bortfall"
     headers = [h.value for h in page.header]
-    assert headers == ["Kvar i studien över tid", "Lämnat studien (båda grupperna)", "Avslutat IPS (interventionsgruppen)",
-                       "Bortfall vid varje tredjedel av rekryteringen", "Prognos: utvärderingsbara vid studiens slut",
-                       "Per stadsdel"]
+    assert headers == [
+        "Kvar i studien över tid",
+        "Lämnat studien (båda grupperna)",
+        "Avslutat IPS (interventionsgruppen)",
+        "Bortfall vid varje tredjedel av rekryteringen",
+        "Prognos: utvärderingsbara vid studiens slut",
+        "Per stadsdel",
+    ]
     assert page.get("vega_lite_chart"), "retention and reason charts"
 
 
@@ -97,7 +102,9 @@ def test_bortfall_stopped_ips_kept_apart_from_leaving(page, people):
     assert metric(page, "Avslutat IPS och sedan lämnat studien") == str(len(then_left))
     assert {p["arm"] for p in still_in + then_left} == {"IPS+TAU"}
     table = frame_with(page, "Kvar i studien")
-    assert dict(zip(table["Orsak"], table["Totalt"], strict=True)) == dict(Counter(p["stopped"]["Orsak"] for p in still_in + then_left))
+    assert dict(zip(table["Orsak"], table["Totalt"], strict=True)) == dict(
+        Counter(p["stopped"]["Orsak"] for p in still_in + then_left)
+    )
 
 
 def test_bortfall_checkpoint_cohort_attrition_matches_source(page, people, cutoff):
@@ -109,7 +116,8 @@ def test_bortfall_checkpoint_cohort_attrition_matches_source(page, people, cutof
     assert int(row["Lämnat t.o.m. datauttaget"]) == sum(p["left"] is not None for p in first)
     reached = first[-1]["on"]
     assert int(row["Lämnat när kontrollpunkten nåddes"]) == sum(
-        p["left"] is not None and p["left"]["Datum"].date().isoformat() <= reached for p in first)
+        p["left"] is not None and p["left"]["Datum"].date().isoformat() <= reached for p in first
+    )
     six = table[table["Kohort"].str.contains("minst 6 mån")].iloc[0]
     limit = (pd.Timestamp(cutoff) - pd.Timedelta(days=round(6 * 365.25 / 12))).date().isoformat()
     old = [p for p in people if p["on"] <= limit]
@@ -122,6 +130,7 @@ def test_bortfall_projection_uses_km_at_18_months(page, people, cutoff):
     def days(p):
         end = p["left"]["Datum"].date() if p["left"] else cutoff
         return (end - date.fromisoformat(p["on"])).days
+
     times = sorted((days(p), p["left"] is not None) for p in people)
     horizon, s, at_risk = 18 * 365.25 / 12, 1.0, len(times)
     for t in sorted({t for t, _ in times}):

@@ -25,8 +25,17 @@ def test_datakvalitet_shows_each_injected_mistake(mistakes_db):
     assert not at.exception
     overview = at.dataframe[2].value
     text = overview.to_csv(index=False)
-    for expected in ["Södermalmm", "2023-02-30", "8/12/2023", "Sjukhusvistelse", "redan randomiserad",
-                     "ligger efter datauttagets datum", "inte 6", "värde saknas", "inte (giltigt) randomiserad"]:
+    for expected in [
+        "Södermalmm",
+        "2023-02-30",
+        "8/12/2023",
+        "Sjukhusvistelse",
+        "redan randomiserad",
+        "ligger efter datauttagets datum",
+        "inte 6",
+        "värde saknas",
+        "inte (giltigt) randomiserad",
+    ]:
         assert expected in text, expected
     # the 24 rows of the incomplete fidelity review are one line, not 24
     assert overview["Cell"].str.contains(r"\(24 rader\)").sum() == 1

@@ -121,9 +121,18 @@ def test_programtrohet_single_review_shows_no_change_and_overdue_next_review(mis
 
 
 def test_programtrohet_incomplete_review_is_marked():
-    items = pd.DataFrame([{"reviewed_on": pd.Timestamp("2024-01-10"), "item_key": key, "section_key": section,
-                           "item_number": int(key[1:]), "score": 4}
-                          for key, (section, _) in list(ops.vocab.FIDELITY_ITEMS.items())[1:]])
+    items = pd.DataFrame(
+        [
+            {
+                "reviewed_on": pd.Timestamp("2024-01-10"),
+                "item_key": key,
+                "section_key": section,
+                "item_number": int(key[1:]),
+                "score": 4,
+            }
+            for key, (section, _) in list(ops.vocab.FIDELITY_ITEMS.items())[1:]
+        ]
+    )
     table = ops.review_table(items)
     assert table.loc[0, "Punkter"] == "24 av 25"
     assert not table.loc[0, "complete"]
@@ -132,4 +141,7 @@ def test_programtrohet_incomplete_review_is_marked():
 
 @pytest.mark.parametrize("band, months", [("good", 12), ("exemplary", 12), ("fair", 6), ("not_ips", 6)])
 def test_programtrohet_next_review_yearly_once_good(band, months):
-    assert ops.next_review_due(date(2024, 3, 31), band) == (pd.Timestamp("2024-03-31") + pd.DateOffset(months=months)).date()
+    assert (
+        ops.next_review_due(date(2024, 3, 31), band)
+        == (pd.Timestamp("2024-03-31") + pd.DateOffset(months=months)).date()
+    )

@@ -15,9 +15,15 @@ import pytest
 from dashboard import operations as ops
 from tests.conftest import page_text, render
 
-STATUS_LABEL = {"not_due": "Ej aktuell än", "due": "Aktuell (i fönstret)", "done_on_time": "Genomförd i tid",
-                "done_late": "Genomförd sent", "overdue": "Försenad", "missed": "Missad",
-                "not_applicable": "Ej tillämplig"}
+STATUS_LABEL = {
+    "not_due": "Ej aktuell än",
+    "due": "Aktuell (i fönstret)",
+    "done_on_time": "Genomförd i tid",
+    "done_late": "Genomförd sent",
+    "overdue": "Försenad",
+    "missed": "Missad",
+    "not_applicable": "Ej tillämplig",
+}
 
 
 def _csv(path):
@@ -81,20 +87,38 @@ def independent_followups(demo_dir) -> list[dict]:
                 status = "overdue"
             else:
                 status = "missed"
-            rows.append({"code": code, "district": district["id"], "months": months, "due": due,
-                         "window": (start, end), "status": status,
-                         "days_overdue": (cutoff - end).days if result is None and code not in left and cutoff > end else None,
-                         "left": code in left,
-                         "unit": (rec["Enhet"] if rec and rec["Enhet"] else district["units"][0])})
+            rows.append(
+                {
+                    "code": code,
+                    "district": district["id"],
+                    "months": months,
+                    "due": due,
+                    "window": (start, end),
+                    "status": status,
+                    "days_overdue": (cutoff - end).days
+                    if result is None and code not in left and cutoff > end
+                    else None,
+                    "left": code in left,
+                    "unit": (rec["Enhet"] if rec and rec["Enhet"] else district["units"][0]),
+                }
+            )
     return rows
 
 
 def independent_action_list(rows: list[dict], cutoff: date, due_soon: int) -> list[tuple]:
     # Someone who has left the study is owed no follow-up, so is never on the list.
-    picked = [r for r in rows if not r["left"] and (r["status"] in ("due", "overdue")
-              or (r["status"] == "not_due" and r["due"] <= cutoff + timedelta(days=due_soon)))]
-    picked.sort(key=lambda r: (-(r["days_overdue"] if r["days_overdue"] is not None else -1),
-                               r["due"], r["code"], r["months"]))
+    picked = [
+        r
+        for r in rows
+        if not r["left"]
+        and (
+            r["status"] in ("due", "overdue")
+            or (r["status"] == "not_due" and r["due"] <= cutoff + timedelta(days=due_soon))
+        )
+    ]
+    picked.sort(
+        key=lambda r: (-(r["days_overdue"] if r["days_overdue"] is not None else -1), r["due"], r["code"], r["months"])
+    )
     return [(r["code"], f"{r['months']} mån", r["due"], r["days_overdue"], r["status"]) for r in picked]
 
 
@@ -121,8 +145,9 @@ def test_uppfoljning_renders_headings_and_window_in_words(page):
     assert "Uppföljning (ASI)" in text
     for heading in ("Status per tidpunkt", "Status per enhet", "Andel genomförda över tid"):
         assert heading in text
-    assert ("fönster: 14 dagar före till 30 dagar efter förfallodagen; "
-            "ej gjord 90 dagar efter fönstret räknas som missad") in text
+    assert (
+        "fönster: 14 dagar före till 30 dagar efter förfallodagen; ej gjord 90 dagar efter fönstret räknas som missad"
+    ) in text
     assert "genomförda (i tid eller sent) / uppföljningar vars fönster har stängt" in text
 
 
@@ -161,13 +186,30 @@ def test_uppfoljning_unit_manager_list_is_own_district_most_overdue_first(demo_d
     at = render(demo_db, "uppfoljning", role="enhetschef:Södermalm")
     assert not at.exception, [e.value for e in at.exception]
     table = _frame_with(at, "Studiekod", "Förfallodag", "Dagar försenad")
-    assert list(table.columns) == ["Studiekod", "Enhet", "Tidpunkt", "Förfallodag", "Fönster", "Dagar försenad", "Status"]
+    assert list(table.columns) == [
+        "Studiekod",
+        "Enhet",
+        "Tidpunkt",
+        "Förfallodag",
+        "Fönster",
+        "Dagar försenad",
+        "Status",
+    ]
     own = [r for r in expected if r["district"] == "sodermalm"]
     want = independent_action_list(own, cfg["data_cutoff"], cfg["followup"]["due_soon_days"])
     assert want, "the demo has Södermalm follow-ups to act on"
-    got = [(r["Studiekod"], r["Tidpunkt"], r["Förfallodag"],
-            None if r["Dagar försenad"] is None or str(r["Dagar försenad"]) in ("<NA>", "nan") else int(r["Dagar försenad"]),
-            r["Status"]) for _, r in table.iterrows()]
+    got = [
+        (
+            r["Studiekod"],
+            r["Tidpunkt"],
+            r["Förfallodag"],
+            None
+            if r["Dagar försenad"] is None or str(r["Dagar försenad"]) in ("<NA>", "nan")
+            else int(r["Dagar försenad"]),
+            r["Status"],
+        )
+        for _, r in table.iterrows()
+    ]
     labels = {"due": "Aktuell (i fönstret)", "overdue": "Försenad", "not_due": ops.DUE_SOON_LABEL}
     assert got == [(c, t, d, n, labels[s]) for c, t, d, n, s in want]
     others = {r["code"] for r in expected if r["district"] != "sodermalm"}
@@ -192,14 +234,18 @@ def test_uppfoljning_steering_group_gets_no_participant_list(demo_db):
 def test_uppfoljning_action_list_pure_function_sorts_and_filters():
     import pandas as pd
 
-    rows = pd.DataFrame({
-        "study_code": ["A", "B", "C", "D", "E"], "unit": ["u"] * 5, "timepoint_months": [6] * 5,
-        "due_on": pd.to_datetime(["2024-06-01", "2024-07-01", "2024-09-20", "2024-10-25", "2024-12-01"]),
-        "window_start": pd.to_datetime(["2024-05-18", "2024-06-17", "2024-09-06", "2024-10-11", "2024-11-17"]),
-        "window_end": pd.to_datetime(["2024-07-01", "2024-07-31", "2024-10-20", "2024-11-24", "2024-12-31"]),
-        "days_overdue": pd.array([91, 61, None, None, None], dtype="Int64"),
-        "status": ["missed", "overdue", "due", "not_due", "not_due"],
-        "is_on_action_list": [False, True, True, True, False],
-    })
+    rows = pd.DataFrame(
+        {
+            "study_code": ["A", "B", "C", "D", "E"],
+            "unit": ["u"] * 5,
+            "timepoint_months": [6] * 5,
+            "due_on": pd.to_datetime(["2024-06-01", "2024-07-01", "2024-09-20", "2024-10-25", "2024-12-01"]),
+            "window_start": pd.to_datetime(["2024-05-18", "2024-06-17", "2024-09-06", "2024-10-11", "2024-11-17"]),
+            "window_end": pd.to_datetime(["2024-07-01", "2024-07-31", "2024-10-20", "2024-11-24", "2024-12-31"]),
+            "days_overdue": pd.array([91, 61, None, None, None], dtype="Int64"),
+            "status": ["missed", "overdue", "due", "not_due", "not_due"],
+            "is_on_action_list": [False, True, True, True, False],
+        }
+    )
     out = ops.action_list(rows, date(2024, 9, 30), 30)
     assert list(out["Studiekod"]) == ["B", "C", "D"]  # most overdue first; flagged rows only

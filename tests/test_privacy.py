@@ -34,13 +34,16 @@ def _recoverable(grid: list[list[int]], hidden: set[tuple[int, int]]) -> set[tup
     return hidden & known
 
 
-@pytest.mark.parametrize("grid", [
-    [[10, 3, 20]],
-    [[10, 3], [20, 7], [1, 30]],
-    [[2, 9, 9], [9, 9, 9], [9, 9, 9]],
-    [[0, 3, 12], [12, 0, 3], [3, 12, 0]],
-    [[5, 6], [7, 1]],
-])
+@pytest.mark.parametrize(
+    "grid",
+    [
+        [[10, 3, 20]],
+        [[10, 3], [20, 7], [1, 30]],
+        [[2, 9, 9], [9, 9, 9], [9, 9, 9]],
+        [[0, 3, 12], [12, 0, 3], [3, 12, 0]],
+        [[5, 6], [7, 1]],
+    ],
+)
 def test_hidden_cells_cannot_be_backed_out_of_row_or_column_totals(grid):
     hidden = privacy.hidden_cells(grid, 4)
     small = {(i, j) for i, row in enumerate(grid) for j, v in enumerate(row) if 0 < v <= 4}

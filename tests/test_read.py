@@ -32,7 +32,9 @@ def _referral_file(tmp_path, fmt="xlsx", headers=None, **kw):
     return path
 
 
-@pytest.mark.parametrize("variant", ["Remissdatum", "Datum för remiss", "remiss datum ", "REMISSDATUM", " Remiss_datum"])
+@pytest.mark.parametrize(
+    "variant", ["Remissdatum", "Datum för remiss", "remiss datum ", "REMISSDATUM", " Remiss_datum"]
+)
 def test_read_header_variant_maps_to_field(tmp_path, variant):
     table = read.read_source(_referral_file(tmp_path, headers={"Remissdatum": variant}), REF)
     assert table.headers["referred_on"] == variant.strip()
@@ -44,8 +46,13 @@ def test_read_title_rows_blank_rows_and_notes_column(tmp_path):
     spec = fx.study_rows()["referrals"]
     rows = [dict(r, Anteckningar="ring tisdag") for r in spec["rows"]]
     path = tmp_path / "Remisslogg.xlsx"
-    fx.write_xlsx(path, [*spec["headers"], "Anteckningar"], rows,
-                  preamble=[["Remisslogg IPS-studien, Södermalm"], ["uppdaterad av AB"]], blank_after={0, 2})
+    fx.write_xlsx(
+        path,
+        [*spec["headers"], "Anteckningar"],
+        rows,
+        preamble=[["Remisslogg IPS-studien, Södermalm"], ["uppdaterad av AB"]],
+        blank_after={0, 2},
+    )
     table = read.read_source(path, REF)
     # header on Excel row 3, data from row 4; blank rows after data 0 and 2 are skipped but counted
     assert [r.row_number for r in table.rows] == [4, 6, 7, 9, 10]
@@ -56,17 +63,23 @@ def test_read_title_rows_blank_rows_and_notes_column(tmp_path):
 def test_read_sheet_found_by_name_or_header_after_instruction_sheet(tmp_path):
     spec = fx.study_rows()["referrals"]
     path = tmp_path / "remisslogg.xlsx"
-    fx.write_xlsx(path, spec["headers"], spec["rows"], sheet="Data",
-                  extra_sheets={"Instruktioner": [["Fyll i en rad per remiss"], ["Inga personnummer!"]]})
+    fx.write_xlsx(
+        path,
+        spec["headers"],
+        spec["rows"],
+        sheet="Data",
+        extra_sheets={"Instruktioner": [["Fyll i en rad per remiss"], ["Inga personnummer!"]]},
+    )
     table = read.read_source(path, REF)
     assert table.sheet == "Data"
     assert len(table.rows) == 5
 
 
-@pytest.mark.parametrize(("sep", "encoding"), [(";", "utf-8-sig"), (";", "utf-8"), (",", "utf-8"), ("\t", "utf-8"), (";", "cp1252")])
+@pytest.mark.parametrize(
+    ("sep", "encoding"), [(";", "utf-8-sig"), (";", "utf-8"), (",", "utf-8"), ("\t", "utf-8"), (";", "cp1252")]
+)
 def test_read_csv_separator_and_encoding(tmp_path, sep, encoding):
-    path = _referral_file(tmp_path, fmt="csv", sep=sep, encoding=encoding,
-                          preamble=[["Remisslogg Södermalm"]])
+    path = _referral_file(tmp_path, fmt="csv", sep=sep, encoding=encoding, preamble=[["Remisslogg Södermalm"]])
     table = read.read_source(path, REF)
     assert table.sheet is None
     assert [r.row_number for r in table.rows][:2] == [3, 4]
@@ -148,12 +161,15 @@ def test_read_match_sources_by_stem_case_insensitive_and_duplicates(tmp_path):
     assert [p.name for p in unmatched] == ["anteckningar.xlsx"]
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("a;b;c\n1;2,5;3\n", ";"),
-    ("a,b,c\n1,2,3\n", ","),
-    ("a\tb\tc\n1\t2\t3\n", "\t"),
-    ("Titel, med komma\na;b;c\n1;2;3\n4;5;6\n", ";"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a;b;c\n1;2,5;3\n", ";"),
+        ("a,b,c\n1,2,3\n", ","),
+        ("a\tb\tc\n1\t2\t3\n", "\t"),
+        ("Titel, med komma\na;b;c\n1;2;3\n4;5;6\n", ";"),
+    ],
+)
 def test_read_sniff_separator(text, expected):
     assert read.sniff_separator(text) == expected
 

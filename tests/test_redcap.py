@@ -107,8 +107,13 @@ unit = "Vuxenenheten Järva"
 """
 
 
-def make_export(folder: Path, records: str = RECORDS, dictionary: str = DICTIONARY,
-                mapping: str | None = MAPPING, event_mapping: str = EVENT_MAPPING) -> Path:
+def make_export(
+    folder: Path,
+    records: str = RECORDS,
+    dictionary: str = DICTIONARY,
+    mapping: str | None = MAPPING,
+    event_mapping: str = EVENT_MAPPING,
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     # REDCap's download names, not ours: files are recognised by their header.
     (folder / "IPSADAS_DATA_2024-09-30_1200.csv").write_text(records, encoding="utf-8-sig")
@@ -149,8 +154,16 @@ def test_redcap_raw_export_gives_baseline_rows_in_file_reader_form(tmp_path):
 
 def test_redcap_raw_export_gives_followups_done_and_missed(tmp_path):
     fu = tables(make_export(tmp_path))["followups"]
-    got = sorted((r.values["study_code"], r.values["timepoint_months"], r.values["result"],
-                  r.values["done_on"], r.values["unit"]) for r in fu.rows)
+    got = sorted(
+        (
+            r.values["study_code"],
+            r.values["timepoint_months"],
+            r.values["result"],
+            r.values["done_on"],
+            r.values["unit"],
+        )
+        for r in fu.rows
+    )
     assert got == [
         ("A0314M27", 6, "Genomförd", date(2023, 9, 19), "Vuxenenheten Södermalm"),
         ("A0314M27", 12, "Missad", None, "Vuxenenheten Södermalm"),
@@ -162,8 +175,9 @@ def test_redcap_raw_export_gives_followups_done_and_missed(tmp_path):
 
 def test_redcap_row_number_is_line_in_records_csv_and_headers_are_field_names(tmp_path):
     t = tables(make_export(tmp_path))
-    lines = {(r.values["study_code"], r.values.get("timepoint_months")): r.row_number
-             for tab in t.values() for r in tab.rows}
+    lines = {
+        (r.values["study_code"], r.values.get("timepoint_months")): r.row_number for tab in t.values() for r in tab.rows
+    }
     # A's baseline row spans lines 2–3 (line break in a notes field); the repeat row is line 4.
     assert lines[("A0314M27", None)] == 2
     assert lines[("A0314M27", 6)] == 5 and lines[("A0314M27", 12)] == 6
@@ -217,28 +231,51 @@ def test_redcap_mapping_defaults_to_folder_then_config(tmp_path):
 @pytest.mark.parametrize(
     ("change", "file_name", "words"),
     [
-        (lambda m, r: (m.replace('field = "alder"', 'field = "alder_ar"'), r), "mapping.toml",
-         ["alder_ar", "datalexikon"]),
-        (lambda m, r: (m.replace('"18_man_arm_1"', '"24_man_arm_1"'), r), "mapping.toml",
-         ["24_man_arm_1", "händelser"]),
-        (lambda m, r: (m.replace('"9" = ""', '"8" = ""'), r), "mapping.toml",
-         ["svarskoden ”8”", "utb"]),
-        (lambda m, r: (m.replace('"4" = "university"', '"4" = "doktor"'), r), "mapping.toml",
-         ["doktor", "utbildning"]),
-        (lambda m, r: (m.replace('district = "jarva"', 'district = "Kungsholmen"'), r), "mapping.toml",
-         ["Kungsholmen", "stadsdel"]),
-        (lambda m, r: (m.replace('checkbox = "2"', 'checkbox = "5"'), r), "mapping.toml",
-         ["svarskoden ”5”", "substans"]),
-        (lambda m, r: (m, r.replace("C0501M33,6_man_arm_1", "C0501M33,24_man_arm_1")),
-         "IPSADAS_DATA_2024-09-30_1200.csv", ["24_man_arm_1", "rad 11"]),
-        (lambda m, r: (m, r.replace("B0402K11,12_man_arm_1,,,jarva", "B0402K11,12_man_arm_1,,,spanga")),
-         "IPSADAS_DATA_2024-09-30_1200.csv", ["spanga", "dataåtkomstgrupp"]),
-        (lambda m, r: (m.replace('form = "asi"', 'form = "asi_ny"'), r), "mapping.toml",
-         ["asi_ny", "instrument"]),
+        (
+            lambda m, r: (m.replace('field = "alder"', 'field = "alder_ar"'), r),
+            "mapping.toml",
+            ["alder_ar", "datalexikon"],
+        ),
+        (
+            lambda m, r: (m.replace('"18_man_arm_1"', '"24_man_arm_1"'), r),
+            "mapping.toml",
+            ["24_man_arm_1", "händelser"],
+        ),
+        (lambda m, r: (m.replace('"9" = ""', '"8" = ""'), r), "mapping.toml", ["svarskoden ”8”", "utb"]),
+        (lambda m, r: (m.replace('"4" = "university"', '"4" = "doktor"'), r), "mapping.toml", ["doktor", "utbildning"]),
+        (
+            lambda m, r: (m.replace('district = "jarva"', 'district = "Kungsholmen"'), r),
+            "mapping.toml",
+            ["Kungsholmen", "stadsdel"],
+        ),
+        (
+            lambda m, r: (m.replace('checkbox = "2"', 'checkbox = "5"'), r),
+            "mapping.toml",
+            ["svarskoden ”5”", "substans"],
+        ),
+        (
+            lambda m, r: (m, r.replace("C0501M33,6_man_arm_1", "C0501M33,24_man_arm_1")),
+            "IPSADAS_DATA_2024-09-30_1200.csv",
+            ["24_man_arm_1", "rad 11"],
+        ),
+        (
+            lambda m, r: (m, r.replace("B0402K11,12_man_arm_1,,,jarva", "B0402K11,12_man_arm_1,,,spanga")),
+            "IPSADAS_DATA_2024-09-30_1200.csv",
+            ["spanga", "dataåtkomstgrupp"],
+        ),
+        (lambda m, r: (m.replace('form = "asi"', 'form = "asi_ny"'), r), "mapping.toml", ["asi_ny", "instrument"]),
     ],
-    ids=["field_missing", "event_unknown", "code_missing", "code_target_not_in_list",
-         "district_unknown", "checkbox_code_missing", "export_event_unknown", "export_dag_unknown",
-         "form_missing"],
+    ids=[
+        "field_missing",
+        "event_unknown",
+        "code_missing",
+        "code_target_not_in_list",
+        "district_unknown",
+        "checkbox_code_missing",
+        "export_event_unknown",
+        "export_dag_unknown",
+        "form_missing",
+    ],
 )
 def test_redcap_mapping_error_is_swedish_and_names_the_culprit(tmp_path, change, file_name, words):
     mapping, records = change(MAPPING, RECORDS)
@@ -283,14 +320,31 @@ def demo_rows(n: int = 40, seed: int = 42):
         districts[code] = district.name if i % 2 else district.id
         if i % 7 != 3:  # a few referred to baseline but never randomised
             randomised[code] = start + timedelta(days=5)
-        row = {"study_code": code, "baseline_on": start if i % 3 else start.isoformat(), "gender": gender,
-               "birth_year": rng.randrange(1960, 2000)}
-        for name, voc in (("education", vocab.EDUCATION), ("housing", vocab.HOUSING),
-                          ("income_source", vocab.INCOME), ("civil_status", vocab.CIVIL_STATUS)):
+        row = {
+            "study_code": code,
+            "baseline_on": start if i % 3 else start.isoformat(),
+            "gender": gender,
+            "birth_year": rng.randrange(1960, 2000),
+        }
+        for name, voc in (
+            ("education", vocab.EDUCATION),
+            ("housing", vocab.HOUSING),
+            ("income_source", vocab.INCOME),
+            ("civil_status", vocab.CIVIL_STATUS),
+        ):
             row[name] = rng.choice([*voc.labels.values(), None])
-        for name in ("born_in_sweden", "worked_before", "longest_job_5y", "used_drugs_ever", "drugs_30d",
-                     "alcohol_30d", "sud_treatment_ever", "legal_problems_30d", "psychiatric_diagnosis",
-                     "mental_health_treatment"):
+        for name in (
+            "born_in_sweden",
+            "worked_before",
+            "longest_job_5y",
+            "used_drugs_ever",
+            "drugs_30d",
+            "alcohol_30d",
+            "sud_treatment_ever",
+            "legal_problems_30d",
+            "psychiatric_diagnosis",
+            "mental_health_treatment",
+        ):
             row[name] = rng.choice(yes_no)
         baseline.append(row)
         for months in CONFIG.followup.timepoints_months:
@@ -298,10 +352,15 @@ def demo_rows(n: int = 40, seed: int = 42):
             if due + timedelta(days=20) > CONFIG.data_cutoff or rng.random() < 0.2:
                 continue
             done = rng.random() < 0.7
-            followups.append({"study_code": code, "timepoint_months": months,
-                              "result": "Genomförd" if done else "Missad",
-                              "done_on": due + timedelta(days=rng.randrange(0, 20)) if done else None,
-                              "unit": district.units[0] if rng.random() < 0.8 else "Mottagningen"})
+            followups.append(
+                {
+                    "study_code": code,
+                    "timepoint_months": months,
+                    "result": "Genomförd" if done else "Missad",
+                    "done_on": due + timedelta(days=rng.randrange(0, 20)) if done else None,
+                    "unit": district.units[0] if rng.random() < 0.8 else "Mottagningen",
+                }
+            )
     return baseline, followups, districts, randomised
 
 
@@ -315,9 +374,11 @@ def test_redcap_round_trip_rows_export_read_same_values(tmp_path):
     assert {p.name for p in paths} >= {"records.csv", "dictionary.csv", "event_mapping.csv", "mapping.toml"}
     t = tables(tmp_path)
     assert dumps(validated(t["baseline"], BaselineRow)) == dumps(
-        BaselineRow.model_validate(r, context=CTX) for r in baseline)
+        BaselineRow.model_validate(r, context=CTX) for r in baseline
+    )
     assert dumps(validated(t["followups"], FollowUpRow)) == dumps(
-        FollowUpRow.model_validate(r, context=CTX) for r in followups)
+        FollowUpRow.model_validate(r, context=CTX) for r in followups
+    )
 
 
 def test_redcap_labels_export_is_detected_and_reads_like_raw(tmp_path):
@@ -383,12 +444,17 @@ class FakeRedcap:
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
                 fake.requests.append(form)
                 if form.get("token") != TOKEN:
-                    return self._send(403, "application/json",
-                                      json.dumps({"error": "You do not have permissions to use the API"}))
+                    return self._send(
+                        403, "application/json", json.dumps({"error": "You do not have permissions to use the API"})
+                    )
                 files = {"record": "records.csv", "metadata": "dictionary.csv", "formEventMapping": "event_mapping.csv"}
                 name = files.get(form.get("content", ""))
                 if name is None:
-                    return self._send(400, "application/json", json.dumps({"error": "The value of the parameter \"content\" is not valid"}))
+                    return self._send(
+                        400,
+                        "application/json",
+                        json.dumps({"error": 'The value of the parameter "content" is not valid'}),
+                    )
                 return self._send(200, "text/csv; charset=utf-8", (fake.export / name).read_text(encoding="utf-8"))
 
             def _send(self, status, ctype, body):
@@ -424,8 +490,15 @@ def test_redcap_pull_fetches_export_over_loopback(tmp_path, recorded):
         written = pull(tmp_path / "pulled", api.url, TOKEN)
     assert sorted(p.name for p in written) == ["dictionary.csv", "event_mapping.csv", "records.csv"]
     record_req = next(r for r in api.requests if r["content"] == "record")
-    assert {k: record_req[k] for k in ("format", "type", "rawOrLabel", "exportDataAccessGroups", "exportSurveyFields")} == {
-        "format": "csv", "type": "flat", "rawOrLabel": "raw", "exportDataAccessGroups": "true", "exportSurveyFields": "true"}
+    assert {
+        k: record_req[k] for k in ("format", "type", "rawOrLabel", "exportDataAccessGroups", "exportSurveyFields")
+    } == {
+        "format": "csv",
+        "type": "flat",
+        "rawOrLabel": "raw",
+        "exportDataAccessGroups": "true",
+        "exportSurveyFields": "true",
+    }
     assert {r["content"] for r in api.requests} == {"record", "metadata", "formEventMapping"}
     pulled = tables(tmp_path / "pulled", recorded / "mapping.toml")
     assert [r.values for r in pulled["baseline"].rows] == [r.values for r in tables(recorded)["baseline"].rows]

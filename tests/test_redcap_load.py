@@ -41,7 +41,9 @@ def test_redcap_counts_match_records_file(stores):
     with open(base / "redcap" / "redcap" / "records.csv", encoding="utf-8", newline="") as fh:
         records = list(csv.DictReader(fh))
     women = sum(1 for r in records if r["redcap_event_name"] == "baseline_arm_1" and r["kon"] == "2")
-    done = sum(1 for r in records if r["redcap_event_name"] != "baseline_arm_1" and r["asi_uppfoljning_complete"] == "2")
+    done = sum(
+        1 for r in records if r["redcap_event_name"] != "baseline_arm_1" and r["asi_uppfoljning_complete"] == "2"
+    )
     with duckdb.connect(str(dbs["redcap"]), read_only=True) as con:
         assert con.execute("select count(*) from mart.participants where gender = 'woman'").fetchone()[0] == women
         assert con.execute("select count(*) from raw.followups where result = 'done'").fetchone()[0] == done

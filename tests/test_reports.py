@@ -25,8 +25,7 @@ SENTINEL = "987654"
 
 
 def pdf_text(path: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +81,7 @@ def _sheet_rows(ws) -> list[dict]:
 
 # --- steering report ----------------------------------------------------------------------------------
 
+
 def test_steering_report_randomised_total_matches_source_files(steering, sentinel_dir):
     _, text = steering
     n = len(ind.randomised(sentinel_dir))
@@ -122,9 +122,17 @@ def test_steering_report_has_no_outcome_values(steering):
 
 def test_steering_report_has_every_section(steering):
     _, text = steering
-    for heading in ("1. Nyckeltal", "2. Rekrytering mot målet", "3. Flödesschema (CONSORT)",
-                    "4. Balans mellan grupperna", "5. Bortfall", "6. Uppföljning per stadsdel",
-                    "7. Belastning per arbetsspecialist", "8. Programtrohet", "9. Att uppmärksamma"):
+    for heading in (
+        "1. Nyckeltal",
+        "2. Rekrytering mot målet",
+        "3. Flödesschema (CONSORT)",
+        "4. Balans mellan grupperna",
+        "5. Bortfall",
+        "6. Uppföljning per stadsdel",
+        "7. Belastning per arbetsspecialist",
+        "8. Programtrohet",
+        "9. Att uppmärksamma",
+    ):
         assert heading in text
     assert re.search(r"nås troligen \w+ \d{4} \(80 % prognosintervall", text)
     assert "Kontrollpunkt 1 (fryst)" in text
@@ -149,7 +157,9 @@ def test_steering_report_snapshot_is_written_and_compared(report_db, tmp_path):
     assert "datauttag 2024-06-30" in text
     con = duckdb.connect(str(current_target(db)), read_only=True)
     try:
-        rows = con.execute("select report, data_cutoff, payload from meta.report_snapshots order by created_at").fetchall()
+        rows = con.execute(
+            "select report, data_cutoff, payload from meta.report_snapshots order by created_at"
+        ).fetchall()
     finally:
         con.close()
     assert [r[0] for r in rows[-2:]] == ["styrgrupp", "styrgrupp"]  # the fake one, then this report's
@@ -179,6 +189,7 @@ def test_report_cli_refuses_wrong_file_type(report_db, tmp_path):
 
 
 # --- project pack ---------------------------------------------------------------------------------------
+
 
 def test_project_pack_recruitment_per_district_matches_source_files(pack, sentinel_dir):
     _, wb = pack
@@ -229,8 +240,19 @@ def test_project_pack_unit_sheets_list_own_study_codes_only(pack, sentinel_dir):
 
 def test_project_pack_has_every_topic_sheet(pack):
     _, wb = pack
-    for sheet in ("Innehåll", "Rekrytering", "Remissflöde", "Exklusioner", "Flödesschema", "Bortfall",
-                  "Bortfallsorsaker", "Avslutat IPS", "Uppföljning", "Belastning", "Programtrohet"):
+    for sheet in (
+        "Innehåll",
+        "Rekrytering",
+        "Remissflöde",
+        "Exklusioner",
+        "Flödesschema",
+        "Bortfall",
+        "Bortfallsorsaker",
+        "Avslutat IPS",
+        "Uppföljning",
+        "Belastning",
+        "Programtrohet",
+    ):
         assert sheet in wb.sheetnames
 
 

@@ -26,29 +26,67 @@ D = date.fromisoformat
 # A small study typed into the templates: three referrals (one excluded), two randomised.
 FILLED: dict[str, list[dict]] = {
     "referrals": [
-        {"Studiekod": "A0314M27", "Stadsdel": "Södermalm", "Remissdatum": D("2023-03-14"),
-         "Remitterande instans": "Ekonomiskt bistånd + vuxenenhet", "Informationsmöte": D("2023-03-20"),
-         "Motivationsskattning": "Tillräcklig", "Samtycke": D("2023-03-22"),
-         "Inskrivningssamtal": D("2023-03-25"), "Baslinje": D("2023-03-28")},
-        {"Studiekod": "A0320K11", "Stadsdel": "Södermalm", "Remissdatum": D("2023-03-15"),
-         "Remitterande instans": "Prima Maria", "Informationsmöte": D("2023-03-21"),
-         "Motivationsskattning": "Tillräcklig", "Samtycke": D("2023-03-23"),
-         "Inskrivningssamtal": D("2023-03-26"), "Baslinje": D("2023-03-29")},
-        {"Studiekod": "A0401M05", "Stadsdel": "Södermalm", "Remissdatum": D("2023-04-01"),
-         "Remitterande instans": "Ekonomiskt bistånd + Beroendecentrum", "Informationsmöte": D("2023-04-05"),
-         "Motivationsskattning": "Otillräcklig", "Exkluderad vid": "Informationsmöte",
-         "Exklusionsorsak": "Otillräcklig motivation"},
+        {
+            "Studiekod": "A0314M27",
+            "Stadsdel": "Södermalm",
+            "Remissdatum": D("2023-03-14"),
+            "Remitterande instans": "Ekonomiskt bistånd + vuxenenhet",
+            "Informationsmöte": D("2023-03-20"),
+            "Motivationsskattning": "Tillräcklig",
+            "Samtycke": D("2023-03-22"),
+            "Inskrivningssamtal": D("2023-03-25"),
+            "Baslinje": D("2023-03-28"),
+        },
+        {
+            "Studiekod": "A0320K11",
+            "Stadsdel": "Södermalm",
+            "Remissdatum": D("2023-03-15"),
+            "Remitterande instans": "Prima Maria",
+            "Informationsmöte": D("2023-03-21"),
+            "Motivationsskattning": "Tillräcklig",
+            "Samtycke": D("2023-03-23"),
+            "Inskrivningssamtal": D("2023-03-26"),
+            "Baslinje": D("2023-03-29"),
+        },
+        {
+            "Studiekod": "A0401M05",
+            "Stadsdel": "Södermalm",
+            "Remissdatum": D("2023-04-01"),
+            "Remitterande instans": "Ekonomiskt bistånd + Beroendecentrum",
+            "Informationsmöte": D("2023-04-05"),
+            "Motivationsskattning": "Otillräcklig",
+            "Exkluderad vid": "Informationsmöte",
+            "Exklusionsorsak": "Otillräcklig motivation",
+        },
     ],
     "randomisations": [
         {"Studiekod": "A0314M27", "Randomiseringsdatum": D("2023-04-03"), "Grupp": "IPS+TAU", "Stratum": "Södermalm"},
         {"Studiekod": "A0320K11", "Randomiseringsdatum": D("2023-04-03"), "Grupp": "TVR+TAU", "Stratum": "Södermalm"},
     ],
     "baseline": [
-        {"Studiekod": "A0314M27", "Baslinjedatum": D("2023-03-28"), "Kön": "Man", "Födelseår": 1980, "Född i Sverige": "Ja"},
-        {"Studiekod": "A0320K11", "Baslinjedatum": D("2023-03-29"), "Kön": "Kvinna", "Födelseår": 1990, "Född i Sverige": "Nej"},
+        {
+            "Studiekod": "A0314M27",
+            "Baslinjedatum": D("2023-03-28"),
+            "Kön": "Man",
+            "Födelseår": 1980,
+            "Född i Sverige": "Ja",
+        },
+        {
+            "Studiekod": "A0320K11",
+            "Baslinjedatum": D("2023-03-29"),
+            "Kön": "Kvinna",
+            "Födelseår": 1990,
+            "Född i Sverige": "Nej",
+        },
     ],
     "followups": [
-        {"Studiekod": "A0314M27", "Tidpunkt": 6, "Status": "Genomförd", "Datum": D("2023-10-05"), "Enhet": "Vuxenenheten Södermalm"},
+        {
+            "Studiekod": "A0314M27",
+            "Tidpunkt": 6,
+            "Status": "Genomförd",
+            "Datum": D("2023-10-05"),
+            "Enhet": "Vuxenenheten Södermalm",
+        },
     ],
     "events": [
         {"Studiekod": "A0320K11", "Datum": D("2024-01-10"), "Händelse": "Lämnat studien", "Orsak": "Återfall"},
@@ -59,7 +97,8 @@ FILLED: dict[str, list[dict]] = {
     "assignments": [{"Studiekod": "A0314M27", "Arbetsspecialist": "A", "Från": D("2023-04-03")}],
     "fidelity": [
         {"Skattningsdatum": D("2023-09-15"), "Område": section, "Punkt": n, "Poäng": 4}
-        for section, count in (("Personal", 3), ("Organisation", 8), ("Tjänster", 14)) for n in range(1, count + 1)
+        for section, count in (("Personal", 3), ("Organisation", 8), ("Tjänster", 14))
+        for n in range(1, count + 1)
     ],
     "activity": [{"Studiekod": "A0314M27", "Datum": D("2023-05-01"), "Aktivitet": "Arbetsgivarkontakt"}],
     "employment": [{"Studiekod": "A0314M27", "Tidpunkt": 6, "Arbetat minst en dag": "Nej"}],
@@ -113,8 +152,13 @@ def test_filled_templates_figures_on_pages(filled, tmp_path):
 
 # --- quirky staff files --------------------------------------------------------------------------
 
-VARIANT_HEADERS = {"Remissdatum": "Datum för remiss", "Stadsdel": " stadsdel ", "Informationsmöte": "Datum informationsmöte",
-                   "Samtycke": "samtyckesdatum", "Baslinje": "Baslinjedatum "}
+VARIANT_HEADERS = {
+    "Remissdatum": "Datum för remiss",
+    "Stadsdel": " stadsdel ",
+    "Informationsmöte": "Datum informationsmöte",
+    "Samtycke": "samtyckesdatum",
+    "Baslinje": "Baslinjedatum ",
+}
 
 
 def _quirky_referral_log(rows: list[dict], path: Path) -> None:

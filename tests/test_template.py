@@ -67,10 +67,21 @@ EXPECTED_LISTS = [
     ("baseline", "Boende", list(vocab.HOUSING.labels.values())),
     ("baseline", "Inkomstkälla", list(vocab.INCOME.labels.values())),
     ("baseline", "Civilstånd", list(vocab.CIVIL_STATUS.labels.values())),
-    *(("baseline", h, ["Ja", "Nej"]) for h in (
-        "Född i Sverige", "Lönearbete tidigare", "Längsta arbete 5 år eller mer", "Använt narkotika",
-        "Narkotika 30 dagar", "Alkohol 30 dagar", "Behandling missbruk", "Rättsliga problem 30 dagar",
-        "Psykiatrisk diagnos", "Behandling psykisk ohälsa")),
+    *(
+        ("baseline", h, ["Ja", "Nej"])
+        for h in (
+            "Född i Sverige",
+            "Lönearbete tidigare",
+            "Längsta arbete 5 år eller mer",
+            "Använt narkotika",
+            "Narkotika 30 dagar",
+            "Alkohol 30 dagar",
+            "Behandling missbruk",
+            "Rättsliga problem 30 dagar",
+            "Psykiatrisk diagnos",
+            "Behandling psykisk ohälsa",
+        )
+    ),
     ("followups", "Status", list(vocab.FOLLOWUP_RESULT.labels.values())),
     ("events", "Händelse", list(vocab.EVENT_TYPE.labels.values())),
     ("events", "Orsak", list(vocab.EVENT_REASON.labels.values())),
@@ -111,8 +122,9 @@ def test_template_every_vocabulary_column_has_exactly_its_dropdown(templates):
     for src in SOURCES:
         lists = list_validations(templates[src.stems[0]])
         kinds = column_kinds(src.model, CONFIG)
-        with_list = {header_of(src.model, f) for f, k in kinds.items()
-                     if k.kind in ("vocab", "district", "fidelity_section")}
+        with_list = {
+            header_of(src.model, f) for f, k in kinds.items() if k.kind in ("vocab", "district", "fidelity_section")
+        }
         assert set(lists) == with_list
         assert {(src.key, h) for h in with_list} <= listed  # nothing offered that this test does not check
         for header, values in lists.items():
@@ -160,37 +172,110 @@ def test_template_instructions_explain_every_column_without_personnummer(templat
 # A few valid rows per source, typed as a person would pick them in the template.
 FILLED: dict[str, list[dict[str, object]]] = {
     "referrals": [
-        {"study_code": "A0314M27", "district_id": "Södermalm", "referred_on": date(2023, 3, 1),
-         "referral_source": "Prima Maria", "info_meeting_on": date(2023, 3, 5), "motivation": "Tillräcklig",
-         "consent_on": date(2023, 3, 10), "enrolment_on": date(2023, 3, 14), "baseline_on": date(2023, 3, 14)},
-        {"study_code": "B0401K11", "district_id": "Järva", "referred_on": date(2023, 4, 1),
-         "referral_source": "Ekonomiskt bistånd + vuxenenhet", "info_meeting_on": date(2023, 4, 5),
-         "motivation": "Otillräcklig", "excluded_stage": "Informationsmöte",
-         "exclusion_reason": "Otillräcklig motivation"},
+        {
+            "study_code": "A0314M27",
+            "district_id": "Södermalm",
+            "referred_on": date(2023, 3, 1),
+            "referral_source": "Prima Maria",
+            "info_meeting_on": date(2023, 3, 5),
+            "motivation": "Tillräcklig",
+            "consent_on": date(2023, 3, 10),
+            "enrolment_on": date(2023, 3, 14),
+            "baseline_on": date(2023, 3, 14),
+        },
+        {
+            "study_code": "B0401K11",
+            "district_id": "Järva",
+            "referred_on": date(2023, 4, 1),
+            "referral_source": "Ekonomiskt bistånd + vuxenenhet",
+            "info_meeting_on": date(2023, 4, 5),
+            "motivation": "Otillräcklig",
+            "excluded_stage": "Informationsmöte",
+            "exclusion_reason": "Otillräcklig motivation",
+        },
     ],
-    "randomisations": [{"study_code": "A0314M27", "randomised_on": date(2023, 3, 20), "arm": "IPS+TAU", "stratum": "Södermalm"}],
-    "baseline": [{"study_code": "A0314M27", "baseline_on": date(2023, 3, 14), "gender": "Man", "birth_year": 1981,
-                  "born_in_sweden": "Ja", "education": "Gymnasium", "housing": "Egen bostad",
-                  "income_source": "Ekonomiskt bistånd", "civil_status": "Ensamstående", "worked_before": "Ja",
-                  "longest_job_5y": "Nej", "drugs_30d": "Nej", "alcohol_30d": "Ja"}],
+    "randomisations": [
+        {"study_code": "A0314M27", "randomised_on": date(2023, 3, 20), "arm": "IPS+TAU", "stratum": "Södermalm"}
+    ],
+    "baseline": [
+        {
+            "study_code": "A0314M27",
+            "baseline_on": date(2023, 3, 14),
+            "gender": "Man",
+            "birth_year": 1981,
+            "born_in_sweden": "Ja",
+            "education": "Gymnasium",
+            "housing": "Egen bostad",
+            "income_source": "Ekonomiskt bistånd",
+            "civil_status": "Ensamstående",
+            "worked_before": "Ja",
+            "longest_job_5y": "Nej",
+            "drugs_30d": "Nej",
+            "alcohol_30d": "Ja",
+        }
+    ],
     "followups": [
-        {"study_code": "A0314M27", "timepoint_months": 6, "result": "Genomförd", "done_on": date(2023, 9, 20),
-         "unit": "Vuxenenheten Södermalm"},
+        {
+            "study_code": "A0314M27",
+            "timepoint_months": 6,
+            "result": "Genomförd",
+            "done_on": date(2023, 9, 20),
+            "unit": "Vuxenenheten Södermalm",
+        },
         {"study_code": "A0314M27", "timepoint_months": 12, "result": "Missad"},
     ],
-    "events": [{"study_code": "A0314M27", "event_on": date(2024, 1, 10), "event_type": "Lämnat studien", "reason": "HVB-placering"}],
-    "specialists": [{"specialist_id": "A", "name": "Anna", "district_ids": "Södermalm", "employment_pct": 50,
-                     "start_on": date(2023, 2, 1)},
-                    {"specialist_id": "B", "district_ids": "Järva; Enheten för hemlösa", "employment_pct": 100,
-                     "start_on": date(2023, 2, 1), "end_on": date(2025, 1, 31)}],
+    "events": [
+        {
+            "study_code": "A0314M27",
+            "event_on": date(2024, 1, 10),
+            "event_type": "Lämnat studien",
+            "reason": "HVB-placering",
+        }
+    ],
+    "specialists": [
+        {
+            "specialist_id": "A",
+            "name": "Anna",
+            "district_ids": "Södermalm",
+            "employment_pct": 50,
+            "start_on": date(2023, 2, 1),
+        },
+        {
+            "specialist_id": "B",
+            "district_ids": "Järva; Enheten för hemlösa",
+            "employment_pct": 100,
+            "start_on": date(2023, 2, 1),
+            "end_on": date(2025, 1, 31),
+        },
+    ],
     "assignments": [{"study_code": "A0314M27", "specialist_id": "A", "start_on": date(2023, 3, 20)}],
-    "fidelity": [{"reviewed_on": date(2023, 10, 1), "section": "Personal", "item_number": 1, "score": 4},
-                 {"reviewed_on": date(2023, 10, 1), "section": "Tjänster", "item_number": 14, "score": 5}],
-    "activity": [{"study_code": "A0314M27", "activity_on": date(2023, 5, 2), "activity_type": "Arbetsgivarkontakt"},
-                 {"study_code": "A0314M27", "activity_on": date(2023, 6, 1), "activity_type": "Anställning",
-                  "end_on": date(2023, 12, 31), "extent": "Deltid", "hours_per_week": 20}],
-    "employment": [{"study_code": "A0314M27", "timepoint_months": 6, "worked_any": "Ja", "days_worked": 30,
-                    "hours_worked": 400, "income_sek": 52000, "benefits_sek": 18000, "asi_employment": 0.4}],
+    "fidelity": [
+        {"reviewed_on": date(2023, 10, 1), "section": "Personal", "item_number": 1, "score": 4},
+        {"reviewed_on": date(2023, 10, 1), "section": "Tjänster", "item_number": 14, "score": 5},
+    ],
+    "activity": [
+        {"study_code": "A0314M27", "activity_on": date(2023, 5, 2), "activity_type": "Arbetsgivarkontakt"},
+        {
+            "study_code": "A0314M27",
+            "activity_on": date(2023, 6, 1),
+            "activity_type": "Anställning",
+            "end_on": date(2023, 12, 31),
+            "extent": "Deltid",
+            "hours_per_week": 20,
+        },
+    ],
+    "employment": [
+        {
+            "study_code": "A0314M27",
+            "timepoint_months": 6,
+            "worked_any": "Ja",
+            "days_worked": 30,
+            "hours_worked": 400,
+            "income_sek": 52000,
+            "benefits_sek": 18000,
+            "asi_employment": 0.4,
+        }
+    ],
 }
 
 

@@ -23,8 +23,9 @@ def test_kaplan_meier_matches_hand_computation():
 
 
 def test_kaplan_meier_groups_are_separate():
-    frame = pd.DataFrame({"days_in_study": [1, 2, 3, 4], "is_left": [True, False, False, False],
-                          "g": ["a", "a", "b", "b"]})
+    frame = pd.DataFrame(
+        {"days_in_study": [1, 2, 3, 4], "is_left": [True, False, False, False], "g": ["a", "a", "b", "b"]}
+    )
     curve = tf.kaplan_meier(frame, "g")
     assert tf.retention_at(curve, 10) == {"a": pytest.approx(0.5), "b": pytest.approx(1.0)}
 
@@ -96,10 +97,16 @@ def test_checkpoint_sizes_are_thirds_rounded_up():
 
 
 def test_fidelity_interim_report_table2_totals_92_fair():
-    scores = {"staffing": [5, 5, 5], "organisation": [5, 3, 3, 5, 5, 5, 3, 5],
-              "services": [5, 5, 4, 3, 5, 2, 4, 1, 1, 1, 4, 4, 1, 3]}
-    rows = [{"reviewed_on": date(2023, 9, 15), "section_key": s, "item_number": i + 1, "score": v}
-            for s, values in scores.items() for i, v in enumerate(values)]
+    scores = {
+        "staffing": [5, 5, 5],
+        "organisation": [5, 3, 3, 5, 5, 5, 3, 5],
+        "services": [5, 5, 4, 3, 5, 2, 4, 1, 1, 1, 4, 4, 1, 3],
+    }
+    rows = [
+        {"reviewed_on": date(2023, 9, 15), "section_key": s, "item_number": i + 1, "score": v}
+        for s, values in scores.items()
+        for i, v in enumerate(values)
+    ]
     review = tf.fidelity_reviews(pd.DataFrame(rows)).iloc[0]
     assert (review["Personal"], review["Organisation"], review["Tjänster"]) == (15, 34, 43)
     assert review["Totalt"] == 92 and review["band"] == "fair" and review["complete"]

@@ -38,14 +38,38 @@ FIELD_CASES = [
     ("referrals", 0, "Remissdatum", None, "missing", "värde saknas", "Remissdatum"),
     ("referrals", 0, "Remissdatum", "  ", "missing", "värde saknas", "Remissdatum"),
     ("referrals", 0, "Baslinje", D("2024-10-01"), "after_cutoff", "efter datauttagets datum 2024-09-30", "Baslinje"),
-    ("referrals", 0, "Remitterande instans", "Polisen", "not_in_list", "inget tillåtet värde för remitterande instans", "Remitterande instans"),
+    (
+        "referrals",
+        0,
+        "Remitterande instans",
+        "Polisen",
+        "not_in_list",
+        "inget tillåtet värde för remitterande instans",
+        "Remitterande instans",
+    ),
     ("referrals", 0, "Studiekod", "A314M27", "code_pattern", "följer inte mönstret", "Studiekod"),
     ("referrals", 0, "Stadsdel", "Vasastan", "unknown_district", "finns inte i studien", "Stadsdel"),
     ("referrals", 0, "Samtycke", D("2023-03-04"), "date_order", "ligger före Informationsmöte", "Samtycke"),
-    ("referrals", 0, "Exkluderad vid", "Samtycke", "exclusion_pair", "ska fyllas i, eller ingen av dem", "Exklusionsorsak"),
+    (
+        "referrals",
+        0,
+        "Exkluderad vid",
+        "Samtycke",
+        "exclusion_pair",
+        "ska fyllas i, eller ingen av dem",
+        "Exklusionsorsak",
+    ),
     ("referrals", 3, "Exkluderad vid", "Remiss", "after_exclusion", "exkluderades vid remiss", "Informationsmöte"),
     ("referrals", 3, "Exkluderad vid", None, "exclusion_pair", "ska fyllas i", "Exkluderad vid"),
-    ("referrals", 0, "Motivationsskattning", "Otillräcklig", "motivation_excl", "ingen exklusion angiven", "Exkluderad vid"),
+    (
+        "referrals",
+        0,
+        "Motivationsskattning",
+        "Otillräcklig",
+        "motivation_excl",
+        "ingen exklusion angiven",
+        "Exkluderad vid",
+    ),
     ("referrals", 0, "Tidigare studiekod", "A0314M27", "self_reref", "kan inte vara samma", "Tidigare studiekod"),
     ("randomisations", 0, "Grupp", "Placebo", "not_in_list", "inget tillåtet värde för arm", "Grupp"),
     ("baseline", 0, "Födelseår", "nittonåttio", "not_number", "är inget tal", "Födelseår"),
@@ -75,8 +99,11 @@ FIELD_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("key", "index", "header", "value", "rule", "reason", "column"), FIELD_CASES,
-                         ids=[f"{c[0]}-{c[4]}-{c[2]}" for c in FIELD_CASES])
+@pytest.mark.parametrize(
+    ("key", "index", "header", "value", "rule", "reason", "column"),
+    FIELD_CASES,
+    ids=[f"{c[0]}-{c[4]}-{c[2]}" for c in FIELD_CASES],
+)
 def test_validate_field_rule_rejects_with_swedish_reason(key, index, header, value, rule, reason, column):
     rows = fx.set_cell(fx.study_rows(), key, index, header, value)
     results = _run(rows)
@@ -88,7 +115,8 @@ def test_validate_field_rule_rejects_with_swedish_reason(key, index, header, val
     assert rej.sheet == "Blad1"
     assert rej.column == column
     letter = fx.raw_tables(rows)[key].header_letters[
-        next(f for f, h in fx.raw_tables(rows)[key].headers.items() if h == column)]
+        next(f for f, h in fx.raw_tables(rows)[key].headers.items() if h == column)
+    ]
     assert rej.cell_ref == f"Blad1!{letter}{fx.row_number(index)}"
     assert all(a.row_number != fx.row_number(index) for a in results[key].accepted)
 
@@ -117,8 +145,11 @@ GOOD_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("key", "index", "header", "value", "field", "stored"), GOOD_CASES,
-                         ids=[f"{c[0]}-{c[2]}-{c[3]!s}" for c in GOOD_CASES])
+@pytest.mark.parametrize(
+    ("key", "index", "header", "value", "field", "stored"),
+    GOOD_CASES,
+    ids=[f"{c[0]}-{c[2]}-{c[3]!s}" for c in GOOD_CASES],
+)
 def test_validate_field_accepts_typed_variant(key, index, header, value, field, stored):
     results = _run(fx.set_cell(fx.study_rows(), key, index, header, value))
     assert _all_rejections(results) == []
@@ -127,6 +158,7 @@ def test_validate_field_accepts_typed_variant(key, index, header, value, field, 
 
 
 # --- cross-file rules ---------------------------------------------------------------------------
+
 
 def _dup_referral(rows):
     return fx.add_row(rows, "referrals", dict(rows["referrals"]["rows"][1]))
@@ -144,11 +176,15 @@ def _reref_too_soon(rows):
 
 
 def _rand_without_referral(rows):
-    return fx.add_row(rows, "randomisations", {"Studiekod": "E0101M11", "Randomiseringsdatum": D("2023-05-01"), "Grupp": "IPS+TAU"})
+    return fx.add_row(
+        rows, "randomisations", {"Studiekod": "E0101M11", "Randomiseringsdatum": D("2023-05-01"), "Grupp": "IPS+TAU"}
+    )
 
 
 def _rand_excluded(rows):
-    return fx.add_row(rows, "randomisations", {"Studiekod": "C0410M44", "Randomiseringsdatum": D("2023-05-01"), "Grupp": "IPS+TAU"})
+    return fx.add_row(
+        rows, "randomisations", {"Studiekod": "C0410M44", "Randomiseringsdatum": D("2023-05-01"), "Grupp": "IPS+TAU"}
+    )
 
 
 def _rand_no_baseline(rows):
@@ -162,11 +198,15 @@ def _rand_before_baseline(rows):
 
 
 def _rand_twice(rows):
-    return fx.add_row(rows, "randomisations", {"Studiekod": "A0314M27", "Randomiseringsdatum": D("2023-03-18"), "Grupp": "TVR+TAU"})
+    return fx.add_row(
+        rows, "randomisations", {"Studiekod": "A0314M27", "Randomiseringsdatum": D("2023-03-18"), "Grupp": "TVR+TAU"}
+    )
 
 
 def _baseline_unrandomised(rows):
-    return fx.add_row(rows, "baseline", {"Studiekod": "C0410M44", "Baslinjedatum": D("2023-04-10"), "Kön": "Man", "Födelseår": 1980})
+    return fx.add_row(
+        rows, "baseline", {"Studiekod": "C0410M44", "Baslinjedatum": D("2023-04-10"), "Kön": "Man", "Födelseår": 1980}
+    )
 
 
 def _followup_unrandomised(rows):
@@ -174,7 +214,11 @@ def _followup_unrandomised(rows):
 
 
 def _event_unrandomised(rows):
-    return fx.add_row(rows, "events", {"Studiekod": "C0410M44", "Datum": D("2023-06-01"), "Händelse": "Lämnat studien", "Orsak": "Återfall"})
+    return fx.add_row(
+        rows,
+        "events",
+        {"Studiekod": "C0410M44", "Datum": D("2023-06-01"), "Händelse": "Lämnat studien", "Orsak": "Återfall"},
+    )
 
 
 def _assignment_unrandomised(rows):
@@ -205,11 +249,17 @@ def _followup_bad_timepoint(rows):
 
 
 def _followup_twice(rows):
-    return fx.add_row(rows, "followups", {"Studiekod": "A0314M27", "Tidpunkt": 6, "Status": "Genomförd", "Datum": D("2023-09-20")})
+    return fx.add_row(
+        rows, "followups", {"Studiekod": "A0314M27", "Tidpunkt": 6, "Status": "Genomförd", "Datum": D("2023-09-20")}
+    )
 
 
 def _stopped_ips_control(rows):
-    return fx.add_row(rows, "events", {"Studiekod": "B0320K11", "Datum": D("2023-06-01"), "Händelse": "Avslutat IPS", "Orsak": "Återfall"})
+    return fx.add_row(
+        rows,
+        "events",
+        {"Studiekod": "B0320K11", "Datum": D("2023-06-01"), "Händelse": "Avslutat IPS", "Orsak": "Återfall"},
+    )
 
 
 def _unknown_specialist(rows):
@@ -243,10 +293,22 @@ CROSS_CASES = [
     (_dup_referral, "referrals", "duplicate_referral", "finns redan på rad 3", "Studiekod"),
     (_prev_unknown, "referrals", "previous_unknown", "Z0101M99 finns inte i remissloggen", "Tidigare studiekod"),
     (_reref_too_soon, "referrals", "rereferral_too_soon", "mindre än 3 månader efter exklusion", "Remissdatum"),
-    (_rand_without_referral, "randomisations", "randomisation_without_referral", "finns inte (giltig) i remissloggen", "Studiekod"),
+    (
+        _rand_without_referral,
+        "randomisations",
+        "randomisation_without_referral",
+        "finns inte (giltig) i remissloggen",
+        "Studiekod",
+    ),
     (_rand_excluded, "randomisations", "randomised_excluded", "är exkluderad (vid informationsmöte)", "Studiekod"),
     (_rand_no_baseline, "randomisations", "randomised_without_baseline", "har inget baslinjedatum", "Studiekod"),
-    (_rand_before_baseline, "randomisations", "randomised_before_baseline", "före baslinjedatum 2023-03-10", "Randomiseringsdatum"),
+    (
+        _rand_before_baseline,
+        "randomisations",
+        "randomised_before_baseline",
+        "före baslinjedatum 2023-03-10",
+        "Randomiseringsdatum",
+    ),
     (_rand_twice, "randomisations", "duplicate_randomisation", "redan randomiserad på rad 2", "Studiekod"),
     (_baseline_unrandomised, "baseline", "not_randomised", "C0410M44 är inte (giltigt) randomiserad", "Studiekod"),
     (_followup_unrandomised, "followups", "not_randomised", "inte (giltigt) randomiserad", "Studiekod"),
@@ -256,7 +318,13 @@ CROSS_CASES = [
     (_employment_unrandomised, "employment", "not_randomised", "inte (giltigt) randomiserad", "Studiekod"),
     (_event_before_rand, "events", "before_randomisation", "före randomiseringen 2023-04-05", "Datum"),
     (_followup_before_rand, "followups", "before_randomisation", "före randomiseringen 2023-03-14", "Datum"),
-    (_followup_bad_timepoint, "followups", "timepoint_unknown", "finns inte i uppföljningsschemat (6, 12, 18)", "Tidpunkt"),
+    (
+        _followup_bad_timepoint,
+        "followups",
+        "timepoint_unknown",
+        "finns inte i uppföljningsschemat (6, 12, 18)",
+        "Tidpunkt",
+    ),
     (_followup_twice, "followups", "duplicate_followup", "finns redan på rad 2", "Tidpunkt"),
     (_stopped_ips_control, "events", "stopped_ips_control", "gäller bara IPS-gruppen", "Händelse"),
     (_unknown_specialist, "assignments", "unknown_specialist", "arbetsspecialisten Q finns inte", "Arbetsspecialist"),
@@ -268,7 +336,9 @@ CROSS_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("mutate", "key", "rule", "reason", "column"), CROSS_CASES, ids=[c[2] + "-" + c[1] for c in CROSS_CASES])
+@pytest.mark.parametrize(
+    ("mutate", "key", "rule", "reason", "column"), CROSS_CASES, ids=[c[2] + "-" + c[1] for c in CROSS_CASES]
+)
 def test_validate_cross_rule_rejects_with_swedish_reason(mutate, key, rule, reason, column):
     rows = fx.study_rows()
     index = mutate(rows)
@@ -302,14 +372,17 @@ def test_validate_rejected_randomisation_cascades_to_dependents():
     assert ("assignments", "not_randomised") in rules
 
 
-@pytest.mark.parametrize(("err", "expected"), [
-    ({"type": "missing", "msg": "Field required"}, "värde saknas"),
-    ({"type": "int_parsing", "msg": "Input should be a valid integer"}, "är inget heltal"),
-    ({"type": "string_type", "msg": "Input should be a valid string"}, "ska vara text"),
-    ({"type": "date_from_datetime_inexact", "msg": "x"}, "klockslag"),
-    ({"type": "date_ambiguous", "msg": "datumet 03/04 kan läsas på två sätt"}, "kan läsas på två sätt"),
-    ({"type": "uuid_parsing", "msg": "Input should be a valid UUID"}, "ogiltigt värde (uuid_parsing)"),
-])
+@pytest.mark.parametrize(
+    ("err", "expected"),
+    [
+        ({"type": "missing", "msg": "Field required"}, "värde saknas"),
+        ({"type": "int_parsing", "msg": "Input should be a valid integer"}, "är inget heltal"),
+        ({"type": "string_type", "msg": "Input should be a valid string"}, "ska vara text"),
+        ({"type": "date_from_datetime_inexact", "msg": "x"}, "klockslag"),
+        ({"type": "date_ambiguous", "msg": "datumet 03/04 kan läsas på två sätt"}, "kan läsas på två sätt"),
+        ({"type": "uuid_parsing", "msg": "Input should be a valid UUID"}, "ogiltigt värde (uuid_parsing)"),
+    ],
+)
 def test_validate_reason_translates_builtin_errors(err, expected):
     assert expected in reason_sv(err)
 

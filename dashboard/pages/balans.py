@@ -37,7 +37,9 @@ frozen_rows = q.balance_checkpoint_rows(ctx.gate, ctx.selected)
 frozen_on = {int(r["checkpoint"]): r["reached_on"] for _, r in frozen.iterrows()}
 frozen_size = {int(r["checkpoint"]): json.loads(r["payload"]).get("size") for _, r in frozen.iterrows()}
 
-part = {2: "halva", 3: "tredjedel", 4: "fjärdedel"}.get(config.balance.checkpoints, f"1/{config.balance.checkpoints}-del")
+part = {2: "halva", 3: "tredjedel", 4: "fjärdedel"}.get(
+    config.balance.checkpoints, f"1/{config.balance.checkpoints}-del"
+)
 st.markdown(
     f"**Vad är en kontrollpunkt?** Efter varje {part} av målet ({config.target_randomised} randomiserade) "
     "jämförs grupperna: kön och ålder per grupp och standardiserade medelvärdesskillnader (SMD) för alla "
@@ -71,19 +73,31 @@ ui.downloads(status_table, "Balans kontrollpunkter", "dl_bal_status")
 
 # --- one balance view (frozen or current) ------------------------------------------------------------
 
+
 def _gender_chart(shares: pd.DataFrame, expected: float) -> alt.Chart:
     """Stacked 100 % columns of gender per arm, women at the bottom so the expected share reads off."""
     order = ["Kvinna", "Man", "Annat/icke-binär"]
     data = shares.assign(o=shares["Nivå"].map({label: i for i, label in enumerate(order)}))
-    bars = alt.Chart(data).mark_bar(size=48).encode(
-        x=alt.X("Grupp:N", title="", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("Andel:Q", title="Andel av gruppen", stack="normalize", axis=alt.Axis(format="%")),
-        color=alt.Color("Nivå:N", title="Kön", scale=alt.Scale(domain=order, range=[charts.PALETTE[1], charts.PALETTE[0], charts.PALETTE[5]])),
-        order=alt.Order("o:Q"),
-        tooltip=["Grupp:N", alt.Tooltip("Nivå:N", title="Kön"), alt.Tooltip("Andel:Q", format=".0%")],
+    bars = (
+        alt.Chart(data)
+        .mark_bar(size=48)
+        .encode(
+            x=alt.X("Grupp:N", title="", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("Andel:Q", title="Andel av gruppen", stack="normalize", axis=alt.Axis(format="%")),
+            color=alt.Color(
+                "Nivå:N",
+                title="Kön",
+                scale=alt.Scale(domain=order, range=[charts.PALETTE[1], charts.PALETTE[0], charts.PALETTE[5]]),
+            ),
+            order=alt.Order("o:Q"),
+            tooltip=["Grupp:N", alt.Tooltip("Nivå:N", title="Kön"), alt.Tooltip("Andel:Q", format=".0%")],
+        )
     )
-    rule = alt.Chart(pd.DataFrame({"y": [expected], "t": [f"Förväntad andel kvinnor {expected:.0%}"]})).mark_rule(
-        strokeDash=[6, 4], color="#333").encode(y="y:Q", tooltip=alt.Tooltip("t:N", title=""))
+    rule = (
+        alt.Chart(pd.DataFrame({"y": [expected], "t": [f"Förväntad andel kvinnor {expected:.0%}"]}))
+        .mark_rule(strokeDash=[6, 4], color="#333")
+        .encode(y="y:Q", tooltip=alt.Tooltip("t:N", title=""))
+    )
     return charts._finish(alt.layer(bars, rule), 280)
 
 
@@ -93,24 +107,37 @@ def age_box_stats(frame: pd.DataFrame) -> pd.DataFrame:
     data = frame[["arm", "age"]].dropna()
     grouped = data.groupby("arm", sort=True)["age"]
     quartiles = grouped.quantile([0.25, 0.5, 0.75]).unstack()
-    out = pd.DataFrame({"Grupp": quartiles.index, "lägst": grouped.min().to_numpy(), "q1": quartiles[0.25].to_numpy(),
-                        "median": quartiles[0.5].to_numpy(), "q3": quartiles[0.75].to_numpy(),
-                        "högst": grouped.max().to_numpy()})
+    out = pd.DataFrame(
+        {
+            "Grupp": quartiles.index,
+            "lägst": grouped.min().to_numpy(),
+            "q1": quartiles[0.25].to_numpy(),
+            "median": quartiles[0.5].to_numpy(),
+            "q3": quartiles[0.75].to_numpy(),
+            "högst": grouped.max().to_numpy(),
+        }
+    )
     return out.astype({c: float for c in ["lägst", "q1", "median", "q3", "högst"]}).reset_index(drop=True)
 
 
 def _age_chart(stats: pd.DataFrame) -> alt.Chart:
     """Box plot (min–max whiskers) from precomputed statistics per arm: rule, box and median tick."""
     x = alt.X("Grupp:N", title="", axis=alt.Axis(labelAngle=0))
-    tooltip = ["Grupp:N", alt.Tooltip("högst:Q", title="Högst"), alt.Tooltip("q3:Q", title="Q3"),
-               alt.Tooltip("median:Q", title="Median"), alt.Tooltip("q1:Q", title="Q1"),
-               alt.Tooltip("lägst:Q", title="Lägst")]
+    tooltip = [
+        "Grupp:N",
+        alt.Tooltip("högst:Q", title="Högst"),
+        alt.Tooltip("q3:Q", title="Q3"),
+        alt.Tooltip("median:Q", title="Median"),
+        alt.Tooltip("q1:Q", title="Q1"),
+        alt.Tooltip("lägst:Q", title="Lägst"),
+    ]
     base = alt.Chart(stats).encode(x=x, tooltip=tooltip)
     whisker = base.mark_rule().encode(
-        y=alt.Y("lägst:Q", title="Ålder vid randomisering (år)", scale=alt.Scale(zero=False)), y2="högst:Q")
+        y=alt.Y("lägst:Q", title="Ålder vid randomisering (år)", scale=alt.Scale(zero=False)), y2="högst:Q"
+    )
     box = base.mark_bar(size=48).encode(
-        y="q1:Q", y2="q3:Q",
-        color=alt.Color("Grupp:N", legend=None, scale=alt.Scale(range=charts.PALETTE[2:])))
+        y="q1:Q", y2="q3:Q", color=alt.Color("Grupp:N", legend=None, scale=alt.Scale(range=charts.PALETTE[2:]))
+    )
     median = base.mark_tick(size=48, color="white").encode(y="median:Q")
     return charts._finish(alt.layer(whisker, box, median), 280)
 
@@ -118,12 +145,23 @@ def _age_chart(stats: pd.DataFrame) -> alt.Chart:
 def _smd_chart(smd: pd.DataFrame, limit: float) -> alt.Chart:
     data = smd.dropna(subset=["SMD"]).assign(order=range(len(smd.dropna(subset=["SMD"]))))
     data["Flagga"] = data["Bedömning"].where(data["Bedömning"] == "ok", f"|SMD| > {_sv(limit)}")
-    points = alt.Chart(data).mark_point(filled=True, size=80).encode(
-        y=alt.Y("Egenskap:N", sort=alt.SortField("order"), title="", axis=alt.Axis(labelLimit=320)),
-        x=alt.X("SMD:Q", title="|SMD| mellan grupperna", scale=alt.Scale(domain=[0, max(0.3, float(data["SMD"].max() or 0) + 0.05)])),
-        color=alt.Color("Flagga:N", title="", scale=alt.Scale(domain=["ok", f"|SMD| > {_sv(limit)}"],
-                                                               range=[charts.PALETTE[0], "#b94a48"])),
-        tooltip=["Egenskap:N", alt.Tooltip("SMD:Q", format=".3f"), "n med uppgift:Q"],
+    points = (
+        alt.Chart(data)
+        .mark_point(filled=True, size=80)
+        .encode(
+            y=alt.Y("Egenskap:N", sort=alt.SortField("order"), title="", axis=alt.Axis(labelLimit=320)),
+            x=alt.X(
+                "SMD:Q",
+                title="|SMD| mellan grupperna",
+                scale=alt.Scale(domain=[0, max(0.3, float(data["SMD"].max() or 0) + 0.05)]),
+            ),
+            color=alt.Color(
+                "Flagga:N",
+                title="",
+                scale=alt.Scale(domain=["ok", f"|SMD| > {_sv(limit)}"], range=[charts.PALETTE[0], "#b94a48"]),
+            ),
+            tooltip=["Egenskap:N", alt.Tooltip("SMD:Q", format=".3f"), "n med uppgift:Q"],
+        )
     )
     rule = alt.Chart(pd.DataFrame({"x": [limit]})).mark_rule(strokeDash=[6, 4], color="#b94a48").encode(x="x:Q")
     return charts._finish(alt.layer(points, rule), 24 * max(len(data), 1) + 40)
@@ -131,11 +169,13 @@ def _smd_chart(smd: pd.DataFrame, limit: float) -> alt.Chart:
 
 def _tables(frame: pd.DataFrame, arms: list[str]) -> dict:
     """The view's tables (pure functions of the frame): cached per store, scope, selection and view."""
-    out = {"shares": at.share_by_arm(frame, "gender", vocab.GENDER, arms),
-           "ages": at.age_summary(frame, arms),
-           "bands": at.age_bands_by_arm(frame, arms),
-           "table": at.table_one(frame, arms),
-           "age_box": age_box_stats(frame)}
+    out = {
+        "shares": at.share_by_arm(frame, "gender", vocab.GENDER, arms),
+        "ages": at.age_summary(frame, arms),
+        "bands": at.age_bands_by_arm(frame, arms),
+        "table": at.table_one(frame, arms),
+        "age_box": age_box_stats(frame),
+    }
     if len(arms) >= 2:
         out["smd"] = at.flagged_smd(tf.smd_table(frame, arms[0], arms[1]), threshold)
     return out
@@ -151,12 +191,22 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     known = frame["gender"].notna()
     cols = st.columns(2 + len(arms))
     cols[0].metric("Deltagare", count(len(frame)))
-    cols[1].metric("Andel kvinnor, alla", tf.pct(int(women.sum()), int(known.sum())),
-                   delta=f"förväntat {tf.pct(expected_women, 1)}", delta_color="off", delta_arrow="off")
+    cols[1].metric(
+        "Andel kvinnor, alla",
+        tf.pct(int(women.sum()), int(known.sum())),
+        delta=f"förväntat {tf.pct(expected_women, 1)}",
+        delta_color="off",
+        delta_arrow="off",
+    )
     for col, arm in zip(cols[2:], arms, strict=True):
         part = frame[frame["arm"] == arm]
-        col.metric(f"{arm}: andel kvinnor", tf.pct(int((part["gender"] == "woman").sum()), int(part["gender"].notna().sum())),
-                   delta=f"n = {count(len(part))}", delta_color="off", delta_arrow="off")
+        col.metric(
+            f"{arm}: andel kvinnor",
+            tf.pct(int((part["gender"] == "woman").sum()), int(part["gender"].notna().sum())),
+            delta=f"n = {count(len(part))}",
+            delta_color="off",
+            delta_arrow="off",
+        )
     if len(arms) < 2:
         st.info("Bara en grupp finns i urvalet, så grupperna kan inte jämföras.", icon="ℹ️")
     elif len(frame) < 20:
@@ -173,8 +223,11 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
         ui.chart(ctx, "balance_age", lambda: _age_chart(tables["age_box"]), key)
         st.caption("Låda: kvartiler och median; streck: lägsta–högsta.")
     st.caption("Underlag till diagrammet Kön per grupp:")
-    ui.downloads(ui.suppress_table(ctx, shares.rename(columns={"Nivå": "Kön"}), ["Antal"]),
-                 f"{topic} kön per grupp", f"{key}_gender")
+    ui.downloads(
+        ui.suppress_table(ctx, shares.rename(columns={"Nivå": "Kön"}), ["Antal"]),
+        f"{topic} kön per grupp",
+        f"{key}_gender",
+    )
     st.markdown("**Ålder per grupp**")
     ages = tables["ages"]
     st.dataframe(ages, hide_index=True, width="stretch")
@@ -192,15 +245,24 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
         smd = tables["smd"]
         flagged = smd[smd["Bedömning"].str.startswith("⚠")]
         if len(flagged):
-            st.warning(f"{len(flagged)} egenskap(er) har |SMD| > {_sv(threshold)}: "
-                       + ", ".join(flagged["Egenskap"]) + ".", icon="⚠️")
+            st.warning(
+                f"{len(flagged)} egenskap(er) har |SMD| > {_sv(threshold)}: " + ", ".join(flagged["Egenskap"]) + ".",
+                icon="⚠️",
+            )
         else:
             st.success(f"Ingen egenskap har |SMD| > {_sv(threshold)}.", icon="✅")
-        st.caption("Flaggan är en signal att titta närmare, inget test: med några tiotal per grupp ger slumpen "
-                   "ofta |SMD| över gränsen, särskilt för egenskaper med många svarsalternativ.")
+        st.caption(
+            "Flaggan är en signal att titta närmare, inget test: med några tiotal per grupp ger slumpen "
+            "ofta |SMD| över gränsen, särskilt för egenskaper med många svarsalternativ."
+        )
         ui.chart(ctx, "balance_smd", lambda: _smd_chart(smd, threshold), key)
-        st.dataframe(smd, hide_index=True, width="stretch", height=38 + 35 * len(smd),
-                     column_config={"SMD": st.column_config.NumberColumn("SMD", format="%.3f")})
+        st.dataframe(
+            smd,
+            hide_index=True,
+            width="stretch",
+            height=38 + 35 * len(smd),
+            column_config={"SMD": st.column_config.NumberColumn("SMD", format="%.3f")},
+        )
         ui.downloads(smd, f"{topic} SMD", f"{key}_smd")
 
     st.markdown("**Bakgrundsfaktorer per grupp (som Tabell 1 i delrapporten)**")
@@ -208,8 +270,10 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     count_columns = [c for c in table.columns if c.endswith("· n")]
     table = ui.suppress_table(ctx, table, count_columns)
     st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 720))
-    st.caption("n och % per rad; procent räknas på dem som besvarat frågan (n=… i radens namn när uppgift saknas "
-               "för några). Ålder: medelvärde (lägsta–högsta).")
+    st.caption(
+        "n och % per rad; procent räknas på dem som besvarat frågan (n=… i radens namn när uppgift saknas "
+        "för några). Ålder: medelvärde (lägsta–högsta)."
+    )
     ui.downloads(table, f"{topic} bakgrundsfaktorer", f"{key}_table1")
 
 
@@ -223,13 +287,18 @@ for k, size in enumerate(sizes, start=1):
     with tabs[k]:
         if k not in frozen_on:
             if study_total is not None and study_total < size:
-                st.info(f"Kontrollpunkt {k} nås när {size} har randomiserats. Hittills {study_total}: "
-                        f"**{size - study_total} till** behövs.", icon="⏳")
+                st.info(
+                    f"Kontrollpunkt {k} nås när {size} har randomiserats. Hittills {study_total}: "
+                    f"**{size - study_total} till** behövs.",
+                    icon="⏳",
+                )
             elif study_total is None:
                 st.info(f"Kontrollpunkt {k} nås när {size} har randomiserats i hela studien.", icon="⏳")
             else:
-                st.info(f"{size} har randomiserats men kontrollpunkten frystes inte än; den fryses vid nästa inläsning.",
-                        icon="⏳")
+                st.info(
+                    f"{size} har randomiserats men kontrollpunkten frystes inte än; den fryses vid nästa inläsning.",
+                    icon="⏳",
+                )
             continue
         rows_k = frozen_rows[frozen_rows["checkpoint"] == k]
         st.caption(

@@ -10,7 +10,10 @@ from dashboard import metrics, ui
 from dashboard import operations as ops
 from dashboard import queries as q
 
-ctx = ui.page("Belastning", "Hur många deltagare har varje arbetsspecialist, och har varje stadsdel tillräckligt många specialister?")
+ctx = ui.page(
+    "Belastning",
+    "Hur många deltagare har varje arbetsspecialist, och har varje stadsdel tillräckligt många specialister?",
+)
 if ctx is None:
     st.stop()
 ui.require_page(ctx, "belastning")
@@ -34,39 +37,58 @@ st.markdown(
 # A shared specialist whose other district is outside the selection (or the viewer's scope).
 periods = roster.groupby(["specialist_id", "start_on"], dropna=False)
 if len(roster) and (roster["n_districts"] > periods["district_id"].transform("nunique")).any():
-    st.caption("Räknar bara deltagare i valda stadsdelar: en specialist som delas med en annan stadsdel "
-               "kan ha fler deltagare totalt.")
+    st.caption(
+        "Räknar bara deltagare i valda stadsdelar: en specialist som delas med en annan stadsdel "
+        "kan ha fler deltagare totalt."
+    )
 
 # --- date range -----------------------------------------------------------------------------------
 first = pd.Timestamp(first_day).date() if pd.notna(first_day) else min(pd.to_datetime(roster["start_on"])).date()
-period = st.date_input("Period", value=(first, cutoff), min_value=first, max_value=cutoff,
-                       format="YYYY-MM-DD", key="caseload_period")
-start, end = (period if isinstance(period, tuple) and len(period) == 2 else (first, cutoff))
+period = st.date_input(
+    "Period", value=(first, cutoff), min_value=first, max_value=cutoff, format="YYYY-MM-DD", key="caseload_period"
+)
+start, end = period if isinstance(period, tuple) and len(period) == 2 else (first, cutoff)
 
 # --- headline -------------------------------------------------------------------------------------
 aggregate = q.caseload_specialist_summary(ctx.gate, ctx.selected, cutoff, start, end, cap)
-summary = ui.memo(ctx, "caseload_summary", lambda: ops.caseload_summary_agg(aggregate, roster, cutoff),
-                  str(start), str(end))
+summary = ui.memo(
+    ctx, "caseload_summary", lambda: ops.caseload_summary_agg(aggregate, roster, cutoff), str(start), str(end)
+)
 short_now = metrics.districts_short_of_specialists(roster, config, ctx.selected)
 in_service = summary[summary["Aktiva vid datauttaget"].notna()]
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Specialister i tjänst", len(in_service), help=f"Arbetsspecialister i tjänst vid datauttaget {cutoff.isoformat()}")
+c1.metric(
+    "Specialister i tjänst", len(in_service), help=f"Arbetsspecialister i tjänst vid datauttaget {cutoff.isoformat()}"
+)
 count = ui.counter(ctx)
-c2.metric("Högsta belastning nu", count(in_service["Aktiva vid datauttaget"].max()) if len(in_service) else "–",
-          help=f"Flest aktiva deltagare hos en arbetsspecialist vid datauttaget (taket är {cap})")
-c3.metric("Över taket nu", int((in_service["Aktiva vid datauttaget"] > cap).sum()),
-          help=f"Arbetsspecialister med fler än {cap} aktiva deltagare vid datauttaget")
+c2.metric(
+    "Högsta belastning nu",
+    count(in_service["Aktiva vid datauttaget"].max()) if len(in_service) else "–",
+    help=f"Flest aktiva deltagare hos en arbetsspecialist vid datauttaget (taket är {cap})",
+)
+c3.metric(
+    "Över taket nu",
+    int((in_service["Aktiva vid datauttaget"] > cap).sum()),
+    help=f"Arbetsspecialister med fler än {cap} aktiva deltagare vid datauttaget",
+)
 c4.metric("Under minimum", len(short_now), help=f"Stadsdelar med färre än {need} arbetsspecialister vid datauttaget")
 
 # --- per specialist ---------------------------------------------------------------------------------
 st.subheader("Belastning per arbetsspecialist")
-st.caption(f"Aktiva vid datauttaget {cutoff.isoformat()}; högsta antal och dagar över taket ({cap}) "
-           f"under perioden {start.isoformat()} – {end.isoformat()}.")
+st.caption(
+    f"Aktiva vid datauttaget {cutoff.isoformat()}; högsta antal och dagar över taket ({cap}) "
+    f"under perioden {start.isoformat()} – {end.isoformat()}."
+)
 summary_shown = ui.suppress_table(ctx, summary, ["Aktiva vid datauttaget", "Högsta antal"])
-st.dataframe(summary_shown, hide_index=True, width="stretch", column_config={
-    "Dag med högsta antal": st.column_config.DateColumn("Dag med högsta antal", format="YYYY-MM-DD"),
-    "Per heltid": st.column_config.NumberColumn("Per heltid", format="%.1f"),
-})
+st.dataframe(
+    summary_shown,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "Dag med högsta antal": st.column_config.DateColumn("Dag med högsta antal", format="YYYY-MM-DD"),
+        "Per heltid": st.column_config.NumberColumn("Per heltid", format="%.1f"),
+    },
+)
 ui.downloads(summary_shown, "Belastning per arbetsspecialist", "dl_caseload_summary")
 
 st.subheader("Belastning över tid")
@@ -79,9 +101,13 @@ else:
     if len(specialists) > ops.MAX_CHART_SPECIALISTS:
         peaks = in_range.set_index("specialist_id")["peak"].astype("int32").sort_index()
         busiest = peaks.sort_values(ascending=False).head(ops.MAX_CHART_SPECIALISTS).index.tolist()
-        shown = st.multiselect("Arbetsspecialister i diagrammet", specialists, default=sorted(busiest),
-                               key="caseload_specialists",
-                               help=f"Förvalt: de {ops.MAX_CHART_SPECIALISTS} med högst belastning under perioden.")
+        shown = st.multiselect(
+            "Arbetsspecialister i diagrammet",
+            specialists,
+            default=sorted(busiest),
+            key="caseload_specialists",
+            help=f"Förvalt: de {ops.MAX_CHART_SPECIALISTS} med högst belastning under perioden.",
+        )
     chosen = tuple(sorted(shown))
     daily = q.caseload_series(ctx.gate, ctx.selected, chosen, start, end)
     data = ops.attach_fte(daily, roster)
@@ -93,17 +119,22 @@ else:
         st.altair_chart(ops.caseload_chart(series, cap, per_fte), width="stretch")
         if weekly:
             st.caption("Många dagar och specialister: diagrammet visar varje veckas högsta värde.")
-        st.caption(f"Streckad linje: taket {cap} deltagare. Bakgrunden: programtrohetsskalans band per heltid"
-                   + (" (jämför med kurvorna när de är omräknade till heltid)." if not per_fte else "."))
-        export = series.rename(columns={"day": "Vecka" if weekly else "Datum", "active_n": "Aktiva",
-                                        "per_fte": "Per heltid"})
+        st.caption(
+            f"Streckad linje: taket {cap} deltagare. Bakgrunden: programtrohetsskalans band per heltid"
+            + (" (jämför med kurvorna när de är omräknade till heltid)." if not per_fte else ".")
+        )
+        export = series.rename(
+            columns={"day": "Vecka" if weekly else "Datum", "active_n": "Aktiva", "per_fte": "Per heltid"}
+        )
         ui.downloads(export, "Belastning över tid", "dl_caseload_series")
 
 # --- staffing per district --------------------------------------------------------------------------
 st.subheader("Bemanning per stadsdel")
 if short_now:
-    st.warning("Färre än " f"{need} arbetsspecialister vid datauttaget: "
-               + ", ".join(ctx.short_name(d) for d in short_now) + ".", icon="⚠️")
+    st.warning(
+        f"Färre än {need} arbetsspecialister vid datauttaget: " + ", ".join(ctx.short_name(d) for d in short_now) + ".",
+        icon="⚠️",
+    )
 else:
     st.success(f"Alla valda stadsdelar har minst {need} arbetsspecialister vid datauttaget.", icon="✅")
 
@@ -113,25 +144,34 @@ def _staffing_table() -> pd.DataFrame:
     now = active.groupby("district_id")["specialist_id"].nunique()
     by_id = {d.id: d for d in config.districts}
     below = ops.days_below_many(roster, {d: max(by_id[d].start, start) for d in ctx.selected}, end, need)
-    return pd.DataFrame([{
-        "Stadsdel": by_id[district_id].display_name(),
-        "Arbetsspecialister nu": int(now.get(district_id, 0)),
-        "Minst": need,
-        "Dagar under minimum": below[district_id],
-    } for district_id in ctx.selected])
+    return pd.DataFrame(
+        [
+            {
+                "Stadsdel": by_id[district_id].display_name(),
+                "Arbetsspecialister nu": int(now.get(district_id, 0)),
+                "Minst": need,
+                "Dagar under minimum": below[district_id],
+            }
+            for district_id in ctx.selected
+        ]
+    )
 
 
 staffing_table = ui.memo(ctx, "staffing_table", _staffing_table, str(start), str(end))
 st.dataframe(staffing_table, hide_index=True, width="stretch")
 st.caption(f"Dagar under minimum räknas från stadsdelens start (eller periodens början) till {end.isoformat()}.")
 ui.downloads(staffing_table, "Bemanning per stadsdel", "dl_staffing")
-over_time = ui.memo(ctx, "staffing_over_time", lambda: ops.staffing_over_time(roster, ctx.selected, start, end),
-                    str(start), str(end))
+over_time = ui.memo(
+    ctx, "staffing_over_time", lambda: ops.staffing_over_time(roster, ctx.selected, start, end), str(start), str(end)
+)
 if not over_time.empty:
     over_time["Stadsdel"] = over_time["district_id"].map(ctx.short_name)
     st.altair_chart(ops.staffing_chart(over_time, need), width="stretch")
-    ui.downloads(over_time[["Stadsdel", "day", "n"]].rename(columns={"day": "Från", "n": "Arbetsspecialister"}),
-                 "Bemanning över tid", "dl_staffing_time")
+    ui.downloads(
+        over_time[["Stadsdel", "day", "n"]].rename(columns={"day": "Från", "n": "Arbetsspecialister"}),
+        "Bemanning över tid",
+        "dl_staffing_time",
+    )
 
 # --- shared specialists -----------------------------------------------------------------------------
 st.subheader("Arbetsspecialister som delas mellan stadsdelar")
@@ -141,11 +181,24 @@ if shared.empty:
 else:
     split = q.caseload_by_district_on(ctx.gate, ctx.selected, cutoff)
     split = split[split["specialist_id"].isin(shared["Arbetsspecialist"])]
-    text = split.groupby("specialist_id").apply(
-        lambda p: ", ".join(f"{ctx.short_name(d)} {int(n)}" for d, n in zip(p["district_id"], p["active_n"], strict=True)),
-        include_groups=False) if len(split) else pd.Series(dtype=str)
+    text = (
+        split.groupby("specialist_id").apply(
+            lambda p: ", ".join(
+                f"{ctx.short_name(d)} {int(n)}" for d, n in zip(p["district_id"], p["active_n"], strict=True)
+            ),
+            include_groups=False,
+        )
+        if len(split)
+        else pd.Series(dtype=str)
+    )
     shared["Aktiva per stadsdel vid datauttaget"] = shared["Arbetsspecialist"].map(text).fillna("–")
-    st.dataframe(shared, hide_index=True, width="stretch", column_config={
-        "Från": st.column_config.DateColumn("Från", format="YYYY-MM-DD"),
-        "Till": st.column_config.DateColumn("Till", format="YYYY-MM-DD")})
+    st.dataframe(
+        shared,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Från": st.column_config.DateColumn("Från", format="YYYY-MM-DD"),
+            "Till": st.column_config.DateColumn("Till", format="YYYY-MM-DD"),
+        },
+    )
     ui.downloads(shared, "Delade arbetsspecialister", "dl_shared")

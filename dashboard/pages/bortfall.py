@@ -47,19 +47,28 @@ def readable(frame: pd.DataFrame, shares: list[str]) -> pd.DataFrame:
     """For display and download: shares as whole per cent, missing cells as a dash."""
     out = frame.copy()
     for column in shares:
-        out[column] = [v if isinstance(v, str) else (None if v is None or pd.isna(v) else round(100 * float(v)))
-                       for v in out[column]]
+        out[column] = [
+            v if isinstance(v, str) else (None if v is None or pd.isna(v) else round(100 * float(v)))
+            for v in out[column]
+        ]
     out = out.rename(columns={c: f"{c} (%)" for c in shares})
     return out.astype(object).where(out.notna(), "–")
 
 
 def reason_chart(frame: pd.DataFrame) -> alt.Chart:
-    bars = alt.Chart(frame).mark_bar(color=charts.PALETTE[1]).encode(
-        y=alt.Y("Orsak:N", sort="-x", title=""), x=alt.X("Antal:Q", title="Antal deltagare"),
-        tooltip=["Orsak:N", "Antal:Q"],
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(color=charts.PALETTE[1])
+        .encode(
+            y=alt.Y("Orsak:N", sort="-x", title=""),
+            x=alt.X("Antal:Q", title="Antal deltagare"),
+            tooltip=["Orsak:N", "Antal:Q"],
+        )
     )
-    return charts._finish(alt.layer(bars, bars.mark_text(align="left", dx=4, color="#333").encode(text="Antal:Q")),
-                          28 * max(len(frame), 1) + 40)
+    return charts._finish(
+        alt.layer(bars, bars.mark_text(align="left", dx=4, color="#333").encode(text="Antal:Q")),
+        28 * max(len(frame), 1) + 40,
+    )
 
 
 # --- headline ----------------------------------------------------------------------------------------
@@ -69,24 +78,42 @@ stopped = at.stopped_ips_counts(people)
 projection = ui.memo(ctx, "evaluable", lambda: at.project_evaluable(people, target, horizon_days), target, horizon_days)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Randomiserade", count(len(people)))
-c2.metric("Har lämnat studien", f"{count(left_n)} ({tf.pct(left_n, len(people))})",
-          delta=f"larmnivå {tf.pct(rules.alert_level, 1)}", delta_color="off", delta_arrow="off",
-          help=f"Förväntat bortfall {expected_range}. "
-               "Andelen av alla randomiserade hittills; nyligen randomiserade har ännu inte hunnit lämna.")
-c3.metric("Avslutat IPS, kvar i studien", count(stopped["still_in"]),
-          help="Deltagare i interventionsgruppen som slutat med IPS men fortfarande följs upp i studien.")
-c4.metric("Förväntat utvärderingsbara vid studiens slut", f"{projection.expected:.0f}",
-          delta=f"behövs {rules.evaluable_needed}" if whole_study else None, delta_color="off", delta_arrow="off",
-          help=f"Kvar i studien {horizon_months} månader efter randomisering; se metoden längre ned.")
+c2.metric(
+    "Har lämnat studien",
+    f"{count(left_n)} ({tf.pct(left_n, len(people))})",
+    delta=f"larmnivå {tf.pct(rules.alert_level, 1)}",
+    delta_color="off",
+    delta_arrow="off",
+    help=f"Förväntat bortfall {expected_range}. "
+    "Andelen av alla randomiserade hittills; nyligen randomiserade har ännu inte hunnit lämna.",
+)
+c3.metric(
+    "Avslutat IPS, kvar i studien",
+    count(stopped["still_in"]),
+    help="Deltagare i interventionsgruppen som slutat med IPS men fortfarande följs upp i studien.",
+)
+c4.metric(
+    "Förväntat utvärderingsbara vid studiens slut",
+    f"{projection.expected:.0f}",
+    delta=f"behövs {rules.evaluable_needed}" if whole_study else None,
+    delta_color="off",
+    delta_arrow="off",
+    help=f"Kvar i studien {horizon_months} månader efter randomisering; se metoden längre ned.",
+)
 if share_left > rules.alert_level:
-    st.warning(f"Bortfallet ({tf.pct(left_n, len(people))}) är över larmnivån {tf.pct(rules.alert_level, 1)}: "
-               "överväg överrekrytering.", icon="⚠️")
+    st.warning(
+        f"Bortfallet ({tf.pct(left_n, len(people))}) är över larmnivån {tf.pct(rules.alert_level, 1)}: "
+        "överväg överrekrytering.",
+        icon="⚠️",
+    )
 
 # --- retention over time -----------------------------------------------------------------------------
 st.header("Kvar i studien över tid")
-st.caption("Kaplan–Meier: andelen som är kvar i studien efter så många dagar sedan randomisering. Den som "
-           "fortfarande är med vid datauttaget räknas som kvar fram till dess (censurerad). Att avsluta IPS "
-           "räknas inte som bortfall.")
+st.caption(
+    "Kaplan–Meier: andelen som är kvar i studien efter så många dagar sedan randomisering. Den som "
+    "fortfarande är med vid datauttaget räknas som kvar fram till dess (censurerad). Att avsluta IPS "
+    "räknas inte som bortfall."
+)
 groupings = {"Alla": None, "Stadsdel": "district", "Kön": "gender_label", "Åldersgrupp": "age_band", "Grupp": "arm"}
 if not ctx.viewer.is_blinded:
     # Only the IPS arm has specialists: grouping by specialist next to coded arms would unblind.
@@ -100,17 +127,36 @@ km_input = people.assign(
 )
 curve = ui.memo(ctx, "km", lambda: tf.kaplan_meier(km_input, column), column)
 st.altair_chart(charts.retention(curve, choice), width="stretch")
-ui.downloads(ui.suppress_table(ctx, curve.rename(columns={
-    "group": choice, "day": "Dag", "at_risk": "I risk", "events": "Lämnade", "censored": "Censurerade",
-    "retention": "Andel kvar"}), ["I risk", "Lämnade", "Censurerade"]), "Bortfall Kaplan-Meier", "dl_km")
+ui.downloads(
+    ui.suppress_table(
+        ctx,
+        curve.rename(
+            columns={
+                "group": choice,
+                "day": "Dag",
+                "at_risk": "I risk",
+                "events": "Lämnade",
+                "censored": "Censurerade",
+                "retention": "Andel kvar",
+            }
+        ),
+        ["I risk", "Lämnade", "Censurerade"],
+    ),
+    "Bortfall Kaplan-Meier",
+    "dl_km",
+)
 months = sorted(set(config.followup.timepoints_months))
 summary = ui.memo(ctx, "retention_summary", lambda: at.retention_summary(km_input, column, months), column, months)
 summary = summary.rename(columns={"Grupp": choice})
-shown = readable(masked(summary, ["Randomiserade", "Lämnat studien"], {f"Kvar {m} mån": "Lämnat studien" for m in months}),
-                 [f"Kvar {m} mån" for m in months])
+shown = readable(
+    masked(summary, ["Randomiserade", "Lämnat studien"], {f"Kvar {m} mån": "Lämnat studien" for m in months}),
+    [f"Kvar {m} mån" for m in months],
+)
 st.dataframe(shown, hide_index=True, width="stretch")
-st.caption("Kvar X mån = skattad andel kvar i studien X månader efter randomisering (tomt om ingen i gruppen "
-           "har följts så länge).")
+st.caption(
+    "Kvar X mån = skattad andel kvar i studien X månader efter randomisering (tomt om ingen i gruppen "
+    "har följts så länge)."
+)
 ui.downloads(shown, "Bortfall kvar över tid", "dl_km_summary")
 
 # --- left the study ----------------------------------------------------------------------------------
@@ -132,20 +178,28 @@ else:
 
 # --- stopped IPS -------------------------------------------------------------------------------------
 st.header("Avslutat IPS (interventionsgruppen)")
-st.caption("Deltagaren har slutat med IPS-insatsen men är **kvar i studien** och följs upp som alla andra. "
-           "Det är inte bortfall. Bara interventionsgruppen kan avsluta IPS.")
+st.caption(
+    "Deltagaren har slutat med IPS-insatsen men är **kvar i studien** och följs upp som alla andra. "
+    "Det är inte bortfall. Bara interventionsgruppen kan avsluta IPS."
+)
 c1, c2, c3 = st.columns(3)
 c1.metric("Avslutat IPS, kvar i studien", count(stopped["still_in"]))
-c2.metric("Avslutat IPS och sedan lämnat studien", count(stopped["then_left"]),
-          help="Räknas också under ”Lämnat studien” ovan.")
+c2.metric(
+    "Avslutat IPS och sedan lämnat studien",
+    count(stopped["then_left"]),
+    help="Räknas också under ”Lämnat studien” ovan.",
+)
 c3.metric("Avslutat IPS totalt", count(stopped["stopped"]))
 if ctx.viewer.is_blinded:
-    st.caption("🔒 Din roll ser grupperna kodade: avslutad IPS visas bara totalt, inte per grupp, eftersom det "
-               "annars skulle avslöja vilken kod som är IPS.")
+    st.caption(
+        "🔒 Din roll ser grupperna kodade: avslutad IPS visas bara totalt, inte per grupp, eftersom det "
+        "annars skulle avslöja vilken kod som är IPS."
+    )
 stopped_rows = people[people["is_stopped_ips"]]
 if not stopped_rows.empty:
     still = at.reason_counts(stopped_rows[~stopped_rows["is_left"]], "stopped_ips_reason").rename(
-        columns={"Antal": "Kvar i studien"})
+        columns={"Antal": "Kvar i studien"}
+    )
     total = at.reason_counts(stopped_rows, "stopped_ips_reason").rename(columns={"Antal": "Totalt"})
     stop_table = total.merge(still, on="Orsak", how="left").fillna({"Kvar i studien": 0})
     stop_table["Kvar i studien"] = stop_table["Kvar i studien"].astype(int)
@@ -162,8 +216,9 @@ reached_on = {int(r["checkpoint"]): pd.Timestamp(r["reached_on"]).date() for _, 
 sees_whole_study = len(ctx.gate.districts) == len(config.districts)
 study_total = len(q.participants(ctx.gate, ctx.gate.districts)) if sees_whole_study else None
 cohorts = at.cohort_attrition(people, sizes, reached_on, ctx.cutoff)
-cohorts["Bedömning"] = [at.alert_text(s, rules.alert_level, rules.expected_low, rules.expected_high)
-                        for s in cohorts["Andel lämnat"]]
+cohorts["Bedömning"] = [
+    at.alert_text(s, rules.alert_level, rules.expected_low, rules.expected_high) for s in cohorts["Andel lämnat"]
+]
 st.caption(
     f"Kohorterna är de första n randomiserade i hela studien (i valda stadsdelar). Jämförs med larmnivån "
     f"{tf.pct(rules.alert_level, 1)} och det förväntade bortfallet {expected_range}. Andelen för alla randomiserade underskattar det slutliga bortfallet "
@@ -173,15 +228,30 @@ st.caption(
 reached_rows = cohorts[cohorts["Randomiserade"].notna()]
 chart_data = reached_rows.dropna(subset=["Andel lämnat"])
 if not chart_data.empty and not suppressing:
-    bars = alt.Chart(chart_data).mark_bar(color=charts.PALETTE[0]).encode(
-        y=alt.Y("Kohort:N", sort=None, title="", axis=alt.Axis(labelLimit=340)),
-        x=alt.X("Andel lämnat:Q", title="Andel som lämnat studien", axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, max(0.5, float(chart_data["Andel lämnat"].max()) + 0.05)])),
-        tooltip=["Kohort:N", alt.Tooltip("Andel lämnat:Q", format=".0%"), "Randomiserade:Q"],
+    bars = (
+        alt.Chart(chart_data)
+        .mark_bar(color=charts.PALETTE[0])
+        .encode(
+            y=alt.Y("Kohort:N", sort=None, title="", axis=alt.Axis(labelLimit=340)),
+            x=alt.X(
+                "Andel lämnat:Q",
+                title="Andel som lämnat studien",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, max(0.5, float(chart_data["Andel lämnat"].max()) + 0.05)]),
+            ),
+            tooltip=["Kohort:N", alt.Tooltip("Andel lämnat:Q", format=".0%"), "Randomiserade:Q"],
+        )
     )
-    band = alt.Chart(pd.DataFrame({"a": [rules.expected_low], "b": [rules.expected_high]})).mark_rect(
-        opacity=0.15, color="#c9a227").encode(x="a:Q", x2="b:Q")
-    rule = alt.Chart(pd.DataFrame({"x": [rules.alert_level]})).mark_rule(strokeDash=[6, 4], color="#b94a48").encode(x="x:Q")
+    band = (
+        alt.Chart(pd.DataFrame({"a": [rules.expected_low], "b": [rules.expected_high]}))
+        .mark_rect(opacity=0.15, color="#c9a227")
+        .encode(x="a:Q", x2="b:Q")
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"x": [rules.alert_level]}))
+        .mark_rule(strokeDash=[6, 4], color="#b94a48")
+        .encode(x="x:Q")
+    )
     st.altair_chart(charts._finish(alt.layer(band, bars, rule), 40 * len(chart_data) + 50), width="stretch")
     st.caption("Streckad linje: larmnivån. Skuggat: förväntat bortfall.")
 cohort_table = cohorts.copy()
@@ -190,16 +260,25 @@ for k, size in enumerate(sizes, start=1):
         more = f" ({size - study_total} randomiserade till behövs)" if study_total and study_total < size else ""
         cohort_table.loc[k - 1, "Bedömning"] = "ej nådd" + more
 cohort_table["Nådd"] = cohort_table["Nådd"].map(lambda d: d.isoformat() if d is not None and not pd.isna(d) else None)
-shown = readable(masked(cohort_table, ["Randomiserade", "Lämnat när kontrollpunkten nåddes", "Lämnat t.o.m. datauttaget"],
-                        {"Andel lämnat": "Lämnat t.o.m. datauttaget"}), ["Andel lämnat"])
+shown = readable(
+    masked(
+        cohort_table,
+        ["Randomiserade", "Lämnat när kontrollpunkten nåddes", "Lämnat t.o.m. datauttaget"],
+        {"Andel lämnat": "Lämnat t.o.m. datauttaget"},
+    ),
+    ["Andel lämnat"],
+)
 st.dataframe(shown, hide_index=True, width="stretch")
 ui.downloads(shown, "Bortfall per kohort", "dl_cohorts")
 
 # --- projection ---------------------------------------------------------------------------------------
 st.header("Prognos: utvärderingsbara vid studiens slut")
 r = projection.retention
-interval = (f" (95 % intervall {projection.low:.0f}–{projection.high:.0f})"
-            if projection.low is not None and projection.high is not None else "")
+interval = (
+    f" (95 % intervall {projection.low:.0f}–{projection.high:.0f})"
+    if projection.low is not None and projection.high is not None
+    else ""
+)
 need_text = ""
 if whole_study:
     verdict = "räcker" if projection.expected >= rules.evaluable_needed else "räcker **inte**"
@@ -207,13 +286,16 @@ if whole_study:
         verdict += " (men intervallets nedre gräns ligger under)"
     need_text = f" Analysen behöver {rules.evaluable_needed}: prognosen {verdict}."
 else:
-    need_text = (f" Behovet {rules.evaluable_needed} gäller hela studien; välj alla stadsdelar för att jämföra.")
+    need_text = f" Behovet {rules.evaluable_needed} gäller hela studien; välj alla stadsdelar för att jämföra."
 st.markdown(
     f"**Omkring {projection.expected:.0f}** förväntas vara kvar i studien {horizon_months} månader efter "
     f"randomisering{interval}.{need_text}"
 )
-basis = (f"skattad andel kvar vid {horizon_months} mån" if not r.extrapolated else
-         f"senast observerade andel kvar (dag {r.observed_to:.0f}; ingen har följts {horizon_months} mån än)")
+basis = (
+    f"skattad andel kvar vid {horizon_months} mån"
+    if not r.extrapolated
+    else f"senast observerade andel kvar (dag {r.observed_to:.0f}; ingen har följts {horizon_months} mån än)"
+)
 st.markdown(
     f"**Metod.** Förväntat antal = (randomiserade hittills {count(projection.randomised)} + återstår till målet "
     f"{projection.remaining}) × {basis} = {projection.total} × {pct(r.retention)}. Andelen kvar är "
@@ -221,26 +303,40 @@ st.markdown(
     f"(Greenwood, log-log) för den andelen"
     + (f", baserat på {count(r.at_risk)} deltagare som följts så länge" if not r.extrapolated else "")
     + ". Antagandena: de som återstår att randomisera lämnar i samma takt som hittills, och alla som är kvar "
-      "i studien räknas som utvärderingsbara (även de som avslutat IPS). Uteblivna uppföljningar är inte "
-      "medräknade, så antalet med faktiska data kan bli lägre."
+    "i studien räknas som utvärderingsbara (även de som avslutat IPS). Uteblivna uppföljningar är inte "
+    "medräknade, så antalet med faktiska data kan bli lägre."
 )
-proj_table = pd.DataFrame([{
-    "Randomiserade hittills": projection.randomised, "Återstår till målet": projection.remaining,
-    "Andel kvar": r.retention, "Andel kvar, nedre": r.low, "Andel kvar, övre": r.high,
-    "Förväntat utvärderingsbara": round(projection.expected, 1),
-    "Nedre": None if projection.low is None else round(projection.low, 1),
-    "Övre": None if projection.high is None else round(projection.high, 1),
-    "Behövs (hela studien)": rules.evaluable_needed,
-}])
+proj_table = pd.DataFrame(
+    [
+        {
+            "Randomiserade hittills": projection.randomised,
+            "Återstår till målet": projection.remaining,
+            "Andel kvar": r.retention,
+            "Andel kvar, nedre": r.low,
+            "Andel kvar, övre": r.high,
+            "Förväntat utvärderingsbara": round(projection.expected, 1),
+            "Nedre": None if projection.low is None else round(projection.low, 1),
+            "Övre": None if projection.high is None else round(projection.high, 1),
+            "Behövs (hela studien)": rules.evaluable_needed,
+        }
+    ]
+)
 ui.downloads(ui.suppress_table(ctx, proj_table, ["Randomiserade hittills"]), "Bortfall prognos", "dl_projection")
 
 # --- per district ------------------------------------------------------------------------------------
 st.header("Per stadsdel")
 districts = at.district_attrition(people, names)
-districts["Bedömning"] = [at.alert_text(s, rules.alert_level, rules.expected_low, rules.expected_high)
-                          for s in districts["Andel lämnat"]]
-shown = readable(masked(districts, ["Randomiserade", "Lämnat studien", "Avslutat IPS, kvar i studien"],
-                        {"Andel lämnat": "Lämnat studien"}), ["Andel lämnat"])
+districts["Bedömning"] = [
+    at.alert_text(s, rules.alert_level, rules.expected_low, rules.expected_high) for s in districts["Andel lämnat"]
+]
+shown = readable(
+    masked(
+        districts,
+        ["Randomiserade", "Lämnat studien", "Avslutat IPS, kvar i studien"],
+        {"Andel lämnat": "Lämnat studien"},
+    ),
+    ["Andel lämnat"],
+)
 st.dataframe(shown, hide_index=True, width="stretch")
 st.caption("Andel av alla randomiserade i stadsdelen hittills; stadsdelar som startat senare har kortare uppföljning.")
 ui.downloads(shown, "Bortfall per stadsdel", "dl_districts")

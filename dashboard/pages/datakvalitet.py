@@ -40,8 +40,16 @@ else:
 current = files[files["load_id"] == latest["load_id"]].copy()
 current["Källa"] = current["source_key"].map(titles)
 current["SHA-256 (början)"] = current["sha256"].fillna("").str[:12]
-table = current[["Källa", "file_name", "status", "rows_read", "rows_loaded", "rows_rejected", "SHA-256 (början)"]].rename(
-    columns={"file_name": "Fil", "status": "Status", "rows_read": "Rader", "rows_loaded": "Inlästa", "rows_rejected": "Avvisade"}
+table = current[
+    ["Källa", "file_name", "status", "rows_read", "rows_loaded", "rows_rejected", "SHA-256 (början)"]
+].rename(
+    columns={
+        "file_name": "Fil",
+        "status": "Status",
+        "rows_read": "Rader",
+        "rows_loaded": "Inlästa",
+        "rows_rejected": "Avvisade",
+    }
 )
 st.dataframe(table, hide_index=True, width="stretch")
 ui.downloads(table, "Inlästa filer", "dl_files")
@@ -51,35 +59,84 @@ st.subheader("Avvisade rader")
 if rejected.empty:
     st.info("Inga avvisade rader.", icon="✅")
 else:
-    summary = rejected.groupby("file_name").size().reset_index(name="Avvisade rader").rename(columns={"file_name": "Fil"})
+    summary = (
+        rejected.groupby("file_name").size().reset_index(name="Avvisade rader").rename(columns={"file_name": "Fil"})
+    )
     st.dataframe(summary, hide_index=True, width="stretch")
-    chosen = st.multiselect("Visa filer", sorted(rejected["file_name"].unique()), key="dq_files",
-                            placeholder="Alla filer")
+    chosen = st.multiselect(
+        "Visa filer", sorted(rejected["file_name"].unique()), key="dq_files", placeholder="Alla filer"
+    )
     shown = rejected[rejected["file_name"].isin(chosen)] if chosen else rejected
     # One line per file and reason: an incomplete fidelity review rejects all its 25 rows at once.
     groups = group_rejections(list(zip(shown["file_name"], shown["reason"], shown["cell_ref"], strict=True)))
     first = shown.drop_duplicates(["file_name", "reason"]).set_index(["file_name", "reason"])
-    overview = pd.DataFrame([
-        {"Fil": f, "Cell": refs_text(refs), "Kolumn": first.loc[(f, reason), "column_header"],
-         "Värde": "" if len(refs) > 1 or pd.isna(first.loc[(f, reason), "value"]) else first.loc[(f, reason), "value"],
-         "Varför raden avvisades": reason}
-        for f, reason, refs in groups
-    ])
-    st.dataframe(overview, hide_index=True, width="stretch", column_config={
-        "Varför raden avvisades": st.column_config.TextColumn(width="large")})
-    detail = shown[["file_name", "cell_ref", "row_number", "column_header", "value", "reason"]].fillna("").rename(columns={
-        "file_name": "Fil", "cell_ref": "Cell", "row_number": "Rad", "column_header": "Kolumn",
-        "value": "Värde", "reason": "Varför raden avvisades"})
-    st.caption(f"{len(groups)} olika fel i {shown['file_name'].nunique()} filer; nedladdningen har en rad per avvisad rad.")
+    overview = pd.DataFrame(
+        [
+            {
+                "Fil": f,
+                "Cell": refs_text(refs),
+                "Kolumn": first.loc[(f, reason), "column_header"],
+                "Värde": ""
+                if len(refs) > 1 or pd.isna(first.loc[(f, reason), "value"])
+                else first.loc[(f, reason), "value"],
+                "Varför raden avvisades": reason,
+            }
+            for f, reason, refs in groups
+        ]
+    )
+    st.dataframe(
+        overview,
+        hide_index=True,
+        width="stretch",
+        column_config={"Varför raden avvisades": st.column_config.TextColumn(width="large")},
+    )
+    detail = (
+        shown[["file_name", "cell_ref", "row_number", "column_header", "value", "reason"]]
+        .fillna("")
+        .rename(
+            columns={
+                "file_name": "Fil",
+                "cell_ref": "Cell",
+                "row_number": "Rad",
+                "column_header": "Kolumn",
+                "value": "Värde",
+                "reason": "Varför raden avvisades",
+            }
+        )
+    )
+    st.caption(
+        f"{len(groups)} olika fel i {shown['file_name'].nunique()} filer; nedladdningen har en rad per avvisad rad."
+    )
     ui.downloads(detail, "Avvisade rader", "dl_rejected")
 
 # --- history -----------------------------------------------------------------------------------------
 st.subheader("Inläsningshistorik")
-history = loads[["load_id", "loaded_at", "status", "data_cutoff", "rows_read", "rows_loaded", "rows_rejected", "seconds"]].rename(
-    columns={"load_id": "Nr", "loaded_at": "Inläst", "status": "Status", "data_cutoff": "Datauttag",
-             "rows_read": "Rader", "rows_loaded": "Inlästa", "rows_rejected": "Avvisade", "seconds": "Sekunder"})
-history["Status"] = history["Status"].map({"loaded": "Inläst", "loaded_with_rejections": "Inläst med avvisade rader"}).fillna(history["Status"])
-st.dataframe(history, hide_index=True, width="stretch",
-             column_config={"Inläst": st.column_config.DatetimeColumn("Inläst", format="YYYY-MM-DD HH:mm"),
-                            "Datauttag": st.column_config.DateColumn("Datauttag", format="YYYY-MM-DD")})
+history = loads[
+    ["load_id", "loaded_at", "status", "data_cutoff", "rows_read", "rows_loaded", "rows_rejected", "seconds"]
+].rename(
+    columns={
+        "load_id": "Nr",
+        "loaded_at": "Inläst",
+        "status": "Status",
+        "data_cutoff": "Datauttag",
+        "rows_read": "Rader",
+        "rows_loaded": "Inlästa",
+        "rows_rejected": "Avvisade",
+        "seconds": "Sekunder",
+    }
+)
+history["Status"] = (
+    history["Status"]
+    .map({"loaded": "Inläst", "loaded_with_rejections": "Inläst med avvisade rader"})
+    .fillna(history["Status"])
+)
+st.dataframe(
+    history,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "Inläst": st.column_config.DatetimeColumn("Inläst", format="YYYY-MM-DD HH:mm"),
+        "Datauttag": st.column_config.DateColumn("Datauttag", format="YYYY-MM-DD"),
+    },
+)
 ui.downloads(history, "Inläsningshistorik", "dl_history")

@@ -18,8 +18,13 @@ people = q.participants(ctx.gate, ctx.selected)
 all_districts = len(ctx.selected) == len(config.districts)
 target = config.target_randomised if all_districts else sum(config.district(d).target for d in ctx.selected)
 start = min(config.district(d).start for d in ctx.selected)
-projection = ui.memo(ctx, "projection", lambda: tf.project_accrual(people["randomised_on"], target,
-                                                                  config.data_cutoff, start), target, start)
+projection = ui.memo(
+    ctx,
+    "projection",
+    lambda: tf.project_accrual(people["randomised_on"], target, config.data_cutoff, start),
+    target,
+    start,
+)
 followups = q.followup_status(ctx.gate, ctx.selected)
 completion = metrics.followup_completion(followups)
 attr = metrics.attrition(people)
@@ -31,25 +36,44 @@ c1.metric("Randomiserade", f"{count(len(people))} / {target}", help="Randomisera
 if projection.reached_on:
     c2.metric("Målet nåddes", projection.reached_on.isoformat())
 elif projection.median:
-    c2.metric("Målet nås (prognos)", tf.month_label(projection.median),
-              help=f"80 % prognosintervall {tf.month_label(projection.low)} – {tf.month_label(projection.high)}")
+    c2.metric(
+        "Målet nås (prognos)",
+        tf.month_label(projection.median),
+        help=f"80 % prognosintervall {tf.month_label(projection.low)} – {tf.month_label(projection.high)}",
+    )
 else:
     c2.metric("Målet nås (prognos)", "–", help="Ingen rekrytering de senaste 12 månaderna")
-c3.metric("Bortfall", tf.pct(attr["left"], attr["randomised"]),
-          delta=f"larmnivå {tf.pct(config.attrition.alert_level, 1)}", delta_color="off", delta_arrow="off")
-c4.metric("Uppföljning genomförd", tf.pct(completion["done"], completion["eligible"]) if completion["eligible"] else "–",
-          help="Andel genomförda av de uppföljningar vars fönster har stängt")
+c3.metric(
+    "Bortfall",
+    tf.pct(attr["left"], attr["randomised"]),
+    delta=f"larmnivå {tf.pct(config.attrition.alert_level, 1)}",
+    delta_color="off",
+    delta_arrow="off",
+)
+c4.metric(
+    "Uppföljning genomförd",
+    tf.pct(completion["done"], completion["eligible"]) if completion["eligible"] else "–",
+    help="Andel genomförda av de uppföljningar vars fönster har stängt",
+)
 if len(fidelity):
     newest = fidelity.iloc[-1]
-    c5.metric("Programtrohet", f"{newest['Totalt']} p", delta=newest["Nivå"].replace(" överens med IPS", ""), delta_color="off", delta_arrow="off",
-              help=f"Senaste skattning {pd.Timestamp(newest['reviewed_on']):%Y-%m-%d}")
+    c5.metric(
+        "Programtrohet",
+        f"{newest['Totalt']} p",
+        delta=newest["Nivå"].replace(" överens med IPS", ""),
+        delta_color="off",
+        delta_arrow="off",
+        help=f"Senaste skattning {pd.Timestamp(newest['reviewed_on']):%Y-%m-%d}",
+    )
 else:
     c5.metric("Programtrohet", "–")
 
 if projection.median:
-    st.caption(f"Målet {target} randomiserade nås troligen {tf.month_label(projection.median)} "
-               f"(80 % prognosintervall {tf.month_label(projection.low)} – {tf.month_label(projection.high)}); "
-               f"planerat slut på rekryteringen {config.planned_recruitment_end.isoformat()}.")
+    st.caption(
+        f"Målet {target} randomiserade nås troligen {tf.month_label(projection.median)} "
+        f"(80 % prognosintervall {tf.month_label(projection.low)} – {tf.month_label(projection.high)}); "
+        f"planerat slut på rekryteringen {config.planned_recruitment_end.isoformat()}."
+    )
 
 # --- active participants per arm ------------------------------------------------------------------
 st.subheader("Aktiva deltagare per grupp")
@@ -72,12 +96,26 @@ for district_id in ctx.selected:
     n_left = int(per_district["sum"].get(district_id, 0))
     shown = count(n)
     masked = shown != str(n)  # a masked count must not be backed out of its share
-    rows.append({"Stadsdel": d.display_name(), "Randomiserade": shown, "Mål": d.target,
-                 "Andel av mål (%)": None if masked or not d.target else round(100 * n / d.target, 1),
-                 "Bortfall": "–" if masked else tf.pct(n_left, n)})
+    rows.append(
+        {
+            "Stadsdel": d.display_name(),
+            "Randomiserade": shown,
+            "Mål": d.target,
+            "Andel av mål (%)": None if masked or not d.target else round(100 * n / d.target, 1),
+            "Bortfall": "–" if masked else tf.pct(n_left, n),
+        }
+    )
 table = pd.DataFrame(rows)
-st.dataframe(table, hide_index=True, width="stretch", column_config={
-    "Andel av mål (%)": st.column_config.ProgressColumn("Andel av mål", format="%.0f %%", min_value=0, max_value=100)})
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "Andel av mål (%)": st.column_config.ProgressColumn(
+            "Andel av mål", format="%.0f %%", min_value=0, max_value=100
+        )
+    },
+)
 ui.downloads(table, "Översikt per stadsdel", "dl_overview")
 
 # --- alerts -----------------------------------------------------------------------------------------
@@ -96,18 +134,29 @@ may_steer = ctx.viewer.role in reports.STEERING_ROLES
 may_pack = ctx.viewer.role in reports.PROJECT_ROLES
 if may_steer or may_pack:
     st.subheader("Rapporter")
-    st.caption("Rapporterna byggs från hela studien för mottagarens roll (styrgruppens med små tal maskerade), "
-               "oberoende av stadsdelsfiltret. Nedladdning här sparar **ingen** ögonblicksbild i databasen: "
-               "jämförelsen ”sedan förra rapporten” utgår från den senaste rapport som projektledaren skrev med "
-               "`ipsdash report styrgrupp --out FIL.pdf`.")
+    st.caption(
+        "Rapporterna byggs från hela studien för mottagarens roll (styrgruppens med små tal maskerade), "
+        "oberoende av stadsdelsfiltret. Nedladdning här sparar **ingen** ögonblicksbild i databasen: "
+        "jämförelsen ”sedan förra rapporten” utgår från den senaste rapport som projektledaren skrev med "
+        "`ipsdash report styrgrupp --out FIL.pdf`."
+    )
     stamp = ctx.cutoff.isoformat() if ctx.cutoff else "tom"
     left, right, _ = st.columns([1, 1, 1])
     if may_steer:
-        left.download_button("⬇ Styrgruppsrapport (PDF)", reports.app_download(reports.STEERING),
-                             f"ips_styrgruppsrapport_{stamp}.pdf", "application/pdf", key="dl_report_steering",
-                             on_click="ignore")
+        left.download_button(
+            "⬇ Styrgruppsrapport (PDF)",
+            reports.app_download(reports.STEERING),
+            f"ips_styrgruppsrapport_{stamp}.pdf",
+            "application/pdf",
+            key="dl_report_steering",
+            on_click="ignore",
+        )
     if may_pack:
-        right.download_button("⬇ Månadspaket (Excel)", reports.app_download(reports.PROJECT),
-                              f"ips_projektgrupp_{stamp}.xlsx",
-                              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                              key="dl_report_pack", on_click="ignore")
+        right.download_button(
+            "⬇ Månadspaket (Excel)",
+            reports.app_download(reports.PROJECT),
+            f"ips_projektgrupp_{stamp}.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key="dl_report_pack",
+            on_click="ignore",
+        )

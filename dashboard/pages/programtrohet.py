@@ -39,11 +39,19 @@ delta = None
 if len(reviews) > 1:
     change = int(newest["Totalt"]) - int(reviews.iloc[-2]["Totalt"])
     delta = f"{change:+d} sedan {reviews.iloc[-2]['Skattning']}"
-c1.metric("Totalpoäng", f"{int(newest['Totalt'])} av 125", delta=delta,
-          help=f"Senaste skattning {newest['Skattning']}: summan av de 25 punkterna")
+c1.metric(
+    "Totalpoäng",
+    f"{int(newest['Totalt'])} av 125",
+    delta=delta,
+    help=f"Senaste skattning {newest['Skattning']}: summan av de 25 punkterna",
+)
 c2.metric("Nivå", SHORT_BAND[newest["band"]], help=newest["Nivå"])
-c3.metric("Nästa skattning senast", next_due.isoformat(),
-          delta="försenad" if next_due < cutoff else None, delta_color="inverse")
+c3.metric(
+    "Nästa skattning senast",
+    next_due.isoformat(),
+    delta="försenad" if next_due < cutoff else None,
+    delta_color="inverse",
+)
 st.caption(
     f"Senaste skattning **{newest['Skattning']}**: {band_text}. Skattning görs årligen, och var sjätte "
     "månad tills verksamheten når nivån *bra* (100 poäng) – därför nästa skattning inom "
@@ -51,12 +59,16 @@ st.caption(
 )
 incomplete = reviews[~reviews["complete"]]
 for _, row in incomplete.iterrows():
-    st.warning(f"Skattningen {row['Skattning']} har bara {row['Punkter']} punkter: totalen och nivån är "
-               "inte jämförbara med en fullständig skattning.", icon="⚠️")
+    st.warning(
+        f"Skattningen {row['Skattning']} har bara {row['Punkter']} punkter: totalen och nivån är "
+        "inte jämförbara med en fullständig skattning.",
+        icon="⚠️",
+    )
 st.info(
     f"Delrapporten (2024-04-08) anger i texten {ops.REPORT_TEXT_TOTAL} poäng för skattningen i september 2023, "
     f"men punkterna i dess Tabell 2 summerar till {ops.REPORT_TABLE_TOTAL}. Dashboarden visar alltid summan av "
-    "punkterna.", icon="ℹ️",
+    "punkterna.",
+    icon="ℹ️",
 )
 
 # --- totals and sections ------------------------------------------------------------------------------
@@ -91,7 +103,11 @@ else:
     if changed.empty:
         st.info("Ingen punkt har ändrats.", icon="ℹ️")
     else:
-        st.dataframe(changed, hide_index=True, width="stretch", column_config={
-            "Förändring": st.column_config.NumberColumn("Förändring", format="%+d")})
+        st.dataframe(
+            changed,
+            hide_index=True,
+            width="stretch",
+            column_config={"Förändring": st.column_config.NumberColumn("Förändring", format="%+d")},
+        )
     st.caption(f"{unchanged} punkter oförändrade. Nedladdningen innehåller alla punkter.")
     ui.downloads(change_table, "Förändring programtrohet", "dl_fid_change")

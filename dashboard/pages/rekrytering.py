@@ -22,14 +22,28 @@ if all_selected:
     target = config.target_randomised
 
 # --- headline -------------------------------------------------------------------------------------
-overall = ui.memo(ctx, "projection", lambda: tf.project_accrual(
-    people["randomised_on"], target, config.data_cutoff, min(config.district(d).start for d in ctx.selected)), target)
+overall = ui.memo(
+    ctx,
+    "projection",
+    lambda: tf.project_accrual(
+        people["randomised_on"], target, config.data_cutoff, min(config.district(d).start for d in ctx.selected)
+    ),
+    target,
+)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Randomiserade", f"{len(people)} av {target}", help="Mål enligt studiekonfigurationen")
 c2.metric("Andel av målet", tf.pct(len(people), target))
-c3.metric("Takt senaste 12 mån", f"{overall.rate_per_month:.1f} per månad".replace(".", ",") if overall.rate_per_month else "–")
-c4.metric("Målet nås (prognos)", metrics.projection_text(overall) if not overall.median else tf.month_label(overall.median),
-          help=None if not overall.median else f"80 % prognosintervall {tf.month_label(overall.low)}–{tf.month_label(overall.high)}")
+c3.metric(
+    "Takt senaste 12 mån",
+    f"{overall.rate_per_month:.1f} per månad".replace(".", ",") if overall.rate_per_month else "–",
+)
+c4.metric(
+    "Målet nås (prognos)",
+    metrics.projection_text(overall) if not overall.median else tf.month_label(overall.median),
+    help=None
+    if not overall.median
+    else f"80 % prognosintervall {tf.month_label(overall.low)}–{tf.month_label(overall.high)}",
+)
 if overall.median:
     st.caption(
         f"Prognos: målet {target} nås troligen **{tf.month_label(overall.median)}** "
@@ -40,18 +54,33 @@ if overall.median:
 # --- accrual against target -------------------------------------------------------------------------
 st.subheader("Randomiserade över tid mot målet")
 per_district = st.toggle("Visa per stadsdel", value=False, key="accrual_per_district")
-series = ui.memo(ctx, "cumulative", lambda: metrics.cumulative_series(people, config, ctx.selected,
-                                                                      overall=not per_district), per_district)
+series = ui.memo(
+    ctx,
+    "cumulative",
+    lambda: metrics.cumulative_series(people, config, ctx.selected, overall=not per_district),
+    per_district,
+)
 st.altair_chart(charts.accrual(series, None if per_district else target), width="stretch")
-ui.downloads(series.rename(columns={"series": "Serie", "month": "Månad", "cumulative_n": "Kumulativt"}),
-             "Rekrytering kumulativt", "dl_cum")
+ui.downloads(
+    series.rename(columns={"series": "Serie", "month": "Månad", "cumulative_n": "Kumulativt"}),
+    "Rekrytering kumulativt",
+    "dl_cum",
+)
 
 st.subheader("Per stadsdel")
-table, projections = ui.memo(ctx, "district_accrual", lambda: metrics.district_accrual_table(people, config, ctx.selected))
+table, projections = ui.memo(
+    ctx, "district_accrual", lambda: metrics.district_accrual_table(people, config, ctx.selected)
+)
 st.dataframe(
-    table, hide_index=True, width="stretch",
-    column_config={"Andel av mål (%)": st.column_config.ProgressColumn("Andel av mål", format="%.0f %%", min_value=0, max_value=100),
-                   "Start": st.column_config.DateColumn("Start", format="YYYY-MM-DD")},
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "Andel av mål (%)": st.column_config.ProgressColumn(
+            "Andel av mål", format="%.0f %%", min_value=0, max_value=100
+        ),
+        "Start": st.column_config.DateColumn("Start", format="YYYY-MM-DD"),
+    },
 )
 ui.downloads(table, "Rekrytering per stadsdel", "dl_table")
 with st.expander("Hur beräknas prognosen?"):
@@ -69,9 +98,18 @@ if not monthly.empty:
     st.subheader("Randomiserade per månad")
     monthly = monthly.assign(district=monthly["district_id"].map(ctx.short_name))
     st.altair_chart(charts.monthly_bars(monthly), width="stretch")
-    ui.downloads(monthly[["district", "month", "randomised_n", "cumulative_n"]].rename(columns={
-        "district": "Stadsdel", "month": "Månad", "randomised_n": "Randomiserade", "cumulative_n": "Kumulativt"}),
-        "Rekrytering per månad", "dl_monthly")
+    ui.downloads(
+        monthly[["district", "month", "randomised_n", "cumulative_n"]].rename(
+            columns={
+                "district": "Stadsdel",
+                "month": "Månad",
+                "randomised_n": "Randomiserade",
+                "cumulative_n": "Kumulativt",
+            }
+        ),
+        "Rekrytering per månad",
+        "dl_monthly",
+    )
 
 # --- funnel ------------------------------------------------------------------------------------------
 st.subheader("Remissflödet")
@@ -79,17 +117,29 @@ if referrals.empty:
     ui.empty("Inga remisser i urvalet.")
     st.stop()
 first, last = referrals["referred_on"].min(), referrals["referred_on"].max()
-period = st.date_input("Remisser inkomna mellan", value=(first, last), min_value=first, max_value=last,
-                       format="YYYY-MM-DD", key="funnel_period")
+period = st.date_input(
+    "Remisser inkomna mellan",
+    value=(first, last),
+    min_value=first,
+    max_value=last,
+    format="YYYY-MM-DD",
+    key="funnel_period",
+)
 if isinstance(period, tuple) and len(period) == 2:
-    referrals = referrals[(referrals["referred_on"] >= pd.Timestamp(period[0])) & (referrals["referred_on"] <= pd.Timestamp(period[1]))]
+    referrals = referrals[
+        (referrals["referred_on"] >= pd.Timestamp(period[0])) & (referrals["referred_on"] <= pd.Timestamp(period[1]))
+    ]
 period_key = tuple(str(p) for p in period) if isinstance(period, tuple) else str(period)
 stages = ui.memo(ctx, "funnel", lambda: metrics.funnel_counts(referrals), period_key)
 left, right = st.columns([3, 2])
 left.altair_chart(charts.funnel(stages), width="stretch")
-right.dataframe(stages[["Steg", "Antal", "Exkluderade här", "Pågår (väntar på nästa steg)"]], hide_index=True, width="stretch")
-st.caption("Räknat per remiss: en person som remitteras på nytt efter minst tre månader räknas två gånger "
-           f"({int(referrals['is_rereferral'].sum())} nya remisser i urvalet).")
+right.dataframe(
+    stages[["Steg", "Antal", "Exkluderade här", "Pågår (väntar på nästa steg)"]], hide_index=True, width="stretch"
+)
+st.caption(
+    "Räknat per remiss: en person som remitteras på nytt efter minst tre månader räknas två gånger "
+    f"({int(referrals['is_rereferral'].sum())} nya remisser i urvalet)."
+)
 ui.downloads(stages.drop(columns=["order", "stage"]), "Remissflöde", "dl_funnel")
 
 reasons = ui.memo(ctx, "exclusions", lambda: metrics.exclusions_by_reason(referrals), period_key)
@@ -99,8 +149,10 @@ ui.downloads(reasons, "Exklusioner", "dl_excl")
 
 # --- waiting times -----------------------------------------------------------------------------------
 st.subheader("Väntetider")
-st.caption("Dagar. Median och kvartiler (Q1–Q3). Långa väntetider mellan baslinje och lottning uppstod när "
-           "lottningen gjordes i block om 8.")
+st.caption(
+    "Dagar. Median och kvartiler (Q1–Q3). Långa väntetider mellan baslinje och lottning uppstod när "
+    "lottningen gjordes i block om 8."
+)
 
 
 def _waits(referrals: pd.DataFrame) -> pd.DataFrame:
@@ -108,22 +160,33 @@ def _waits(referrals: pd.DataFrame) -> pd.DataFrame:
     by_district = dict(iter(referrals.groupby("district_id", sort=False)))
     for district_id in ctx.selected:
         part = by_district.get(district_id, referrals.iloc[0:0])
-        for label, column in [("Remiss → informationsmöte", "days_referral_to_info"),
-                              ("Baslinje → randomisering", "days_baseline_to_randomisation")]:
-            rows.append({"Stadsdel": ctx.short_name(district_id), "Väntetid": label, **metrics.wait_summary(part[column])})
+        for label, column in [
+            ("Remiss → informationsmöte", "days_referral_to_info"),
+            ("Baslinje → randomisering", "days_baseline_to_randomisation"),
+        ]:
+            rows.append(
+                {"Stadsdel": ctx.short_name(district_id), "Väntetid": label, **metrics.wait_summary(part[column])}
+            )
     return pd.DataFrame(rows)
 
 
 waits = ui.memo(ctx, "waits", lambda: _waits(referrals), period_key)
-st.dataframe(waits, hide_index=True, width="stretch",
-             column_config={c: st.column_config.NumberColumn(c, format="%.0f") for c in ["Median", "Q1", "Q3"]})
+st.dataframe(
+    waits,
+    hide_index=True,
+    width="stretch",
+    column_config={c: st.column_config.NumberColumn(c, format="%.0f") for c in ["Median", "Q1", "Q3"]},
+)
 ui.downloads(waits, "Väntetider per stadsdel", "dl_waits")
 
 randomised = referrals[referrals["is_randomised"]].copy()
 if not randomised.empty:
     randomised["Kvartal"] = pd.to_datetime(randomised["randomised_on"]).dt.to_period("Q").astype(str)
-    over_time = randomised.groupby("Kvartal")["days_baseline_to_randomisation"].agg(
-        Median="median", Q1=lambda s: s.quantile(0.25), Q3=lambda s: s.quantile(0.75), n="count").reset_index()
+    over_time = (
+        randomised.groupby("Kvartal")["days_baseline_to_randomisation"]
+        .agg(Median="median", Q1=lambda s: s.quantile(0.25), Q3=lambda s: s.quantile(0.75), n="count")
+        .reset_index()
+    )
     st.markdown("**Baslinje → randomisering per kvartal (randomiseringsdatum)**")
     st.bar_chart(over_time, x="Kvartal", y="Median", y_label="Median dagar", height=240)
     ui.downloads(over_time, "Väntetid över tid", "dl_waits_time")
@@ -136,16 +199,22 @@ arm_order = [a.blinded_label if blinded else a.label for a in config.arms]
 
 def _flow() -> dict:
     flow_refs = q.referral_funnel(ctx.gate, ctx.selected)  # the whole period, not the funnel's date filter
-    return consort.consort_counts(flow_refs, people, arms=[a for a in arm_order if a in set(people["arm"])],
-                                  intervention_arm=None if blinded else next(
-                                      (a.label for a in config.arms if a.key == "ips"), None))
+    return consort.consort_counts(
+        flow_refs,
+        people,
+        arms=[a for a in arm_order if a in set(people["arm"])],
+        intervention_arm=None if blinded else next((a.label for a in config.arms if a.key == "ips"), None),
+    )
 
 
 flow = ui.memo(ctx, "consort", _flow, blinded)
-mask = ((config.privacy.small_cell_threshold, config.privacy.small_cell_text)
-        if ctx.viewer.suppress_small_cells else None)
-st.caption("Från remiss till analys enligt CONSORT 2025 (punkt 22a). Bedömda = remisser (en ny remiss räknas "
-           "igen); analyseras = randomiserade minus de som lämnat studien, **preliminärt – studien pågår**."
-           + (" 🔒 Grupperna visas kodade: vilken grupp som fick IPS framgår inte." if blinded else ""))
+mask = (
+    (config.privacy.small_cell_threshold, config.privacy.small_cell_text) if ctx.viewer.suppress_small_cells else None
+)
+st.caption(
+    "Från remiss till analys enligt CONSORT 2025 (punkt 22a). Bedömda = remisser (en ny remiss räknas "
+    "igen); analyseras = randomiserade minus de som lämnat studien, **preliminärt – studien pågår**."
+    + (" 🔒 Grupperna visas kodade: vilken grupp som fick IPS framgår inte." if blinded else "")
+)
 st.altair_chart(consort.consort_chart(flow, mask), width="content")
 ui.downloads(consort.box_table(flow, mask), "Flödesschema CONSORT", "dl_consort")

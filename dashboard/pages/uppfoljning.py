@@ -10,7 +10,9 @@ from dashboard import operations as ops
 from dashboard import queries as q
 from dashboard import transforms as tf
 
-ctx = ui.page("Uppföljning (ASI)", "Vilka ASI-uppföljningar är gjorda, aktuella eller försenade – och vilka ska göras nu?")
+ctx = ui.page(
+    "Uppföljning (ASI)", "Vilka ASI-uppföljningar är gjorda, aktuella eller försenade – och vilka ska göras nu?"
+)
 if ctx is None:
     st.stop()
 ui.require_page(ctx, "uppfoljning")
@@ -28,8 +30,13 @@ if followups.empty:
     st.stop()
 
 units = sorted(followups["unit"].dropna().unique())
-chosen = st.multiselect("Enheter", units, default=units, key="followup_units",
-                        help="Enheten som gör uppföljningen (den som registrerat den, annars stadsdelens enhet).")
+chosen = st.multiselect(
+    "Enheter",
+    units,
+    default=units,
+    key="followup_units",
+    help="Enheten som gör uppföljningen (den som registrerat den, annars stadsdelens enhet).",
+)
 if not chosen:
     ui.empty("Ingen enhet vald.")
     st.stop()
@@ -40,15 +47,21 @@ followups["Tidpunkt"] = followups["timepoint_months"].map(ops.timepoint_label)
 completion = metrics.followup_completion(followups)
 actions = ops.action_list(followups, config.data_cutoff, fu.due_soon_days)
 c1, c2, c3, c4, c5 = st.columns(5)
-c1.metric("Andel genomförda",
-          tf.pct(completion["done"], completion["eligible"]) if completion["eligible"] else "–",
-          help=f"{completion['done']} genomförda av {completion['eligible']} med stängt fönster")
+c1.metric(
+    "Andel genomförda",
+    tf.pct(completion["done"], completion["eligible"]) if completion["eligible"] else "–",
+    help=f"{completion['done']} genomförda av {completion['eligible']} med stängt fönster",
+)
 c2.metric("Aktuella", count(completion["due"]), help="Fönstret är öppet och uppföljningen är inte gjord")
-c3.metric("Försenade", count(completion["overdue"]),
-          help=f"Fönstret har stängt, inte gjord, ännu inte {fu.missed_after_days} dagar efter fönstret")
+c3.metric(
+    "Försenade",
+    count(completion["overdue"]),
+    help=f"Fönstret har stängt, inte gjord, ännu inte {fu.missed_after_days} dagar efter fönstret",
+)
 c4.metric("Missade", count(int((followups["status"] == "missed").sum())))
-c5.metric("Att göra nu", count(len(actions)),
-          help=f"Aktuella, försenade och de som förfaller inom {fu.due_soon_days} dagar")
+c5.metric(
+    "Att göra nu", count(len(actions)), help=f"Aktuella, försenade och de som förfaller inom {fu.due_soon_days} dagar"
+)
 st.caption(
     "**Andel genomförda** = genomförda (i tid eller sent) / uppföljningar vars fönster har stängt "
     "(genomförda, försenade och missade). Uppföljningar som inte är aktuella än, som har öppet "
@@ -58,24 +71,31 @@ st.caption(
 # --- status per timepoint and unit ------------------------------------------------------------------
 st.subheader("Status per tidpunkt")
 by_timepoint = ops.status_table(followups.sort_values("timepoint_months"), ["Tidpunkt"])
-by_timepoint = by_timepoint.set_index("Tidpunkt").reindex(
-    [ops.timepoint_label(m) for m in sorted(followups["timepoint_months"].unique())]).reset_index()
+by_timepoint = (
+    by_timepoint.set_index("Tidpunkt")
+    .reindex([ops.timepoint_label(m) for m in sorted(followups["timepoint_months"].unique())])
+    .reset_index()
+)
 count_columns = [c for c in by_timepoint.columns if c != "Tidpunkt"]
 order = [ops.timepoint_label(m) for m in sorted(followups["timepoint_months"].unique())]
-st.altair_chart(ops.stacked_status_chart(ops.status_long(followups, "Tidpunkt"), "Tidpunkt", "Tidpunkt", order),
-                width="stretch")
+st.altair_chart(
+    ops.stacked_status_chart(ops.status_long(followups, "Tidpunkt"), "Tidpunkt", "Tidpunkt", order), width="stretch"
+)
 st.dataframe(ui.suppress_table(ctx, by_timepoint, count_columns), hide_index=True, width="stretch")
-st.caption(f"*{ops.NOT_APPLICABLE_LABEL}*: deltagaren lämnade studien innan fönstret stängdes utan att "
-           "uppföljningen gjordes – uppföljning görs bara medan deltagaren är kvar i studien. Visas i "
-           "tabellen men inte i diagrammet.")
+st.caption(
+    f"*{ops.NOT_APPLICABLE_LABEL}*: deltagaren lämnade studien innan fönstret stängdes utan att "
+    "uppföljningen gjordes – uppföljning görs bara medan deltagaren är kvar i studien. Visas i "
+    "tabellen men inte i diagrammet."
+)
 ui.downloads(ui.suppress_table(ctx, by_timepoint, count_columns), "Uppföljning per tidpunkt", "dl_fu_timepoint")
 
 st.subheader("Status per enhet")
 followups["Enhet"] = followups["unit"]
 by_unit = ops.status_table(followups, ["Enhet", "timepoint_months"])
 by_unit.insert(1, "Tidpunkt", by_unit.pop("timepoint_months").map(ops.timepoint_label))
-st.altair_chart(ops.stacked_status_chart(ops.status_long(followups, "Enhet"), "Enhet", "Enhet", sorted(chosen)),
-                width="stretch")
+st.altair_chart(
+    ops.stacked_status_chart(ops.status_long(followups, "Enhet"), "Enhet", "Enhet", sorted(chosen)), width="stretch"
+)
 st.dataframe(ui.suppress_table(ctx, by_unit, count_columns), hide_index=True, width="stretch")
 ui.downloads(ui.suppress_table(ctx, by_unit, count_columns), "Uppföljning per enhet", "dl_fu_unit")
 
@@ -89,8 +109,12 @@ else:
     st.altair_chart(ops.completion_chart(over_time), width="stretch")
     shown = ui.suppress_table(ctx, over_time, ["Genomförda", "Stängda fönster"])
     shown = shown.assign(**{"Andel genomförda": (shown["Andel genomförda"] * 100).round(0)})
-    st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        "Andel genomförda": st.column_config.NumberColumn("Andel genomförda", format="%.0f %%")})
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config={"Andel genomförda": st.column_config.NumberColumn("Andel genomförda", format="%.0f %%")},
+    )
     ui.downloads(shown, "Andel genomförda per kvartal", "dl_fu_quarter")
 
 # --- the action list --------------------------------------------------------------------------------
@@ -104,8 +128,13 @@ else:
         f"Endast studiekod. Sorterad med mest försenade först. {ops.window_text(fu).capitalize()}. "
         "Uppföljningar som redan räknas som missade finns inte i listan."
     )
-    st.dataframe(actions, hide_index=True, width="stretch", column_config={
-        "Förfallodag": st.column_config.DateColumn("Förfallodag", format="YYYY-MM-DD"),
-        "Dagar försenad": st.column_config.NumberColumn("Dagar försenad", format="%d"),
-    })
+    st.dataframe(
+        actions,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Förfallodag": st.column_config.DateColumn("Förfallodag", format="YYYY-MM-DD"),
+            "Dagar försenad": st.column_config.NumberColumn("Dagar försenad", format="%d"),
+        },
+    )
     ui.downloads(actions, "Uppföljningar att göra", "dl_fu_actions")

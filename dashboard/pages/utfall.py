@@ -33,8 +33,10 @@ if not state.closed:
     )
     st.markdown("**Det här visas när studien har stängts**, per grupp och med datauttagets datum:")
     st.markdown("\n".join(f"- {item}" for item in PLANNED))
-    st.caption("Studien stängs av projektledaren med `ipsdash close-study --by NAMN --note TEXT`. "
-               "Stängningen loggas (vem, när, varför, datauttag) och kan inte ångras.")
+    st.caption(
+        "Studien stängs av projektledaren med `ipsdash close-study --by NAMN --note TEXT`. "
+        "Stängningen loggas (vem, när, varför, datauttag) och kan inte ångras."
+    )
     st.stop()
 
 if ctx.viewer.role not in OUTCOME_ROLES:
@@ -59,30 +61,43 @@ st.subheader("Primära och sekundära utfall per grupp")
 summary = outcomes.summary_by_arm(pp)
 shown = ui.suppress_table(ctx, summary, outcomes.SUMMARY_COUNTS).rename(columns=outcomes.SUMMARY_LABELS)
 st.dataframe(shown, hide_index=True, width="stretch")
-ui.downloads(summary.rename(columns=outcomes.SUMMARY_LABELS), "Utfall per grupp", "dl_outcomes",
-             count_columns=[outcomes.SUMMARY_LABELS[c] for c in outcomes.SUMMARY_COUNTS])
+ui.downloads(
+    summary.rename(columns=outcomes.SUMMARY_LABELS),
+    "Utfall per grupp",
+    "dl_outcomes",
+    count_columns=[outcomes.SUMMARY_LABELS[c] for c in outcomes.SUMMARY_COUNTS],
+)
 
 st.subheader("Per uppföljningstidpunkt")
 timepoints = outcomes.by_timepoint(people, employment)
 if timepoints.empty:
     st.info("Inga uppföljningar av sysselsättning är inlästa.")
 else:
-    st.dataframe(ui.suppress_table(ctx, timepoints, outcomes.TIMEPOINT_COUNTS).rename(columns=outcomes.TIMEPOINT_LABELS),
-                 hide_index=True, width="stretch")
-    ui.downloads(timepoints.rename(columns=outcomes.TIMEPOINT_LABELS), "Utfall per tidpunkt", "dl_outcomes_tp",
-                 count_columns=[outcomes.TIMEPOINT_LABELS[c] for c in outcomes.TIMEPOINT_COUNTS])
+    st.dataframe(
+        ui.suppress_table(ctx, timepoints, outcomes.TIMEPOINT_COUNTS).rename(columns=outcomes.TIMEPOINT_LABELS),
+        hide_index=True,
+        width="stretch",
+    )
+    ui.downloads(
+        timepoints.rename(columns=outcomes.TIMEPOINT_LABELS),
+        "Utfall per tidpunkt",
+        "dl_outcomes_tp",
+        count_columns=[outcomes.TIMEPOINT_LABELS[c] for c in outcomes.TIMEPOINT_COUNTS],
+    )
 
 st.caption("Hälsoskattningarna (HADS, EQ-5D, WHO-5, MANSA m.fl.) finns inte i databasen och visas inte här.")
 with st.expander("Så beräknas utfallen"):
-    st.markdown("- **Tid i studien**: från randomisering till avslut i studien, annars till datauttaget.\n"
-                "- **Dagar till arbetsgivarkontakt / anställning**: första arbetsgivarkontakt respektive "
-                "anställning på eller efter randomiseringsdagen (t.o.m. datauttaget).\n"
-                "- **Arbetat minst en dag**: en anställning (praktik och studier räknas inte) eller "
-                "”Arbetat minst en dag = Ja” vid någon uppföljning.\n"
-                "- **Arbetade dagar / dagar i studien**: uppföljningarnas arbetade dagar summerade, "
-                "delat med antalet dagar i studien.\n"
-                f"- **Kontinuerligt arbete**: en anställning som varat minst {outcomes.CONTINUOUS_DAYS} dagar "
-                "(till slutdatum, annars till slutet av tiden i studien).\n"
-                "- **Inkomst och bistånd**: summerat över de uppföljningar som rapporterats; medel per "
-                "deltagare med minst en rapport.\n"
-                "- **ASI arbete**: senaste uppföljningens värde minus den första.")
+    st.markdown(
+        "- **Tid i studien**: från randomisering till avslut i studien, annars till datauttaget.\n"
+        "- **Dagar till arbetsgivarkontakt / anställning**: första arbetsgivarkontakt respektive "
+        "anställning på eller efter randomiseringsdagen (t.o.m. datauttaget).\n"
+        "- **Arbetat minst en dag**: en anställning (praktik och studier räknas inte) eller "
+        "”Arbetat minst en dag = Ja” vid någon uppföljning.\n"
+        "- **Arbetade dagar / dagar i studien**: uppföljningarnas arbetade dagar summerade, "
+        "delat med antalet dagar i studien.\n"
+        f"- **Kontinuerligt arbete**: en anställning som varat minst {outcomes.CONTINUOUS_DAYS} dagar "
+        "(till slutdatum, annars till slutet av tiden i studien).\n"
+        "- **Inkomst och bistånd**: summerat över de uppföljningar som rapporterats; medel per "
+        "deltagare med minst en rapport.\n"
+        "- **ASI arbete**: senaste uppföljningens värde minus den första."
+    )
