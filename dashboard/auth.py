@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.access import RoleFile, RoleFileError, Viewer, load_roles, normalize_email
+from etl import audit
 
 _LOG = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,68 +149,25 @@ def stop_broken() -> None:
     _stop_with(BROKEN_TEXT, logout=False)
 
 
-# --- app-side audit trail --------------------------------------------------------------------------
+# --- the audit trail (one trail for the whole system: etl/audit.py) -------------------------------
 
 AUDIT_COLUMNS = ["at", "actor", "action", "detail", "store_file"]
-_AUDIT_SCHEMA = """
-create table if not exists events (
-    id integer primary key autoincrement,
-    "at" text not null,          -- UTC, ISO 8601
-    actor text not null,         -- e-mail, or demo:<role>
-    action text not null,        -- login, login_refused, download
-    detail text,
-    store_file text               -- the store version the event concerned
-);
-create trigger if not exists events_no_update before update on events
-    begin select raise(abort, 'audit log is append-only'); end;
-create trigger if not exists events_no_delete before delete on events
-    begin select raise(abort, 'audit log is append-only'); end;
-"""
 
 
 def audit_path(db: Path) -> Path:
-    """`<db>.audit.sqlite` next to the store link (the store itself is opened read-only)."""
-    db = Path(db)
-    return db.with_name(db.name + ".audit.sqlite")
+    """`<db>.audit.sqlite` next to the store link: the one audit trail (see etl/audit.py)."""
+    return audit.audit_path(db)
 
 
 def record_event(db: Path, actor: str, action: str, detail: str = "", store_file: str = "") -> bool:
-    """Append one event (one INSERT, rollback journal, no WAL). Never raises: a failure is logged."""
-    try:
-        path = audit_path(db)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(path, timeout=10, isolation_level=None)
-        try:
-            con.execute("pragma journal_mode=delete")
-            con.executescript(_AUDIT_SCHEMA)
-            con.execute(
-                'insert into events ("at", actor, action, detail, store_file) values (?, ?, ?, ?, ?)',
-                (
-                    datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
-                    actor,
-                    action,
-                    detail,
-                    Path(store_file).name if store_file else "",
-                ),
-            )
-        finally:
-            con.close()
-        return True
-    except Exception:  # noqa: BLE001
-        _LOG.exception("could not write the app audit log")
-        return False
+    """Append one event to the audit trail. Never raises: a failure is logged."""
+    return audit.record(db, actor, action, detail, store_file)
 
 
 def read_app_audit(db: Path) -> pd.DataFrame:
-    """Every app-side event (logins, downloads), newest first; empty when none was recorded."""
-    path = audit_path(db)
-    if not path.exists():
-        return pd.DataFrame(columns=AUDIT_COLUMNS)
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        rows = con.execute('select "at", actor, action, detail, store_file from events order by id desc').fetchall()
-    finally:
-        con.close()
-    frame = pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+    """Every audit entry (logins, downloads, publishes, roll backs, refusals, close-study), newest
+    first; empty when none was recorded."""
+    rows = audit.entries(db)
+    frame = pd.DataFrame([{k: r[k] for k in AUDIT_COLUMNS} for r in rows], columns=AUDIT_COLUMNS)
     frame["at"] = pd.to_datetime(frame["at"])
     return frame

@@ -3,7 +3,8 @@
 Like a load, it never writes into the file readers have open: it copies the current store file to
 a new version (`store.write_new_version`), appends one row to the append-only `meta.audit_log` (who,
 when, why, data cut-off), checkpoints and closes it, renames it and swaps the link atomically.
-Later loads carry the audit log over, so the study stays closed.
+Later loads carry the audit log over, so the study stays closed. The act is also appended to the
+one audit trail (`etl/audit.py`), which outlives every store version.
 
 Exit status: 0 closed; 1 already closed (nothing changed); 2 refused (no store, empty name or
 note, a personnummer in the text, an error; nothing changed).
@@ -19,7 +20,7 @@ from typing import Any, TextIO
 
 import duckdb
 
-from etl import store
+from etl import audit, store
 from etl.paths import current_target, store_path
 from schema import pnr
 
@@ -75,11 +76,11 @@ def close_study(db: Path, by: str, note: str, out: TextIO | None = None, err: Te
     except Exception as exc:  # noqa: BLE001
         print(f"Studien kunde inte stängas ({type(exc).__name__}). Inget har ändrats.", file=err)
         return 2
-    print(
-        f"Studien är stängd {now:%Y-%m-%d %H:%M} UTC av {by} (datauttag {cutoff[0]}). "
-        f"Utfallen visas nu i dashboarden ({final.name}).",
-        file=out,
-    )
+    # The one audit trail gets the act too; the lock itself is the store's row written above.
+    if not audit.record(db, by, ACTION, note, str(final), {"data_cutoff": cutoff[0]}):
+        print("Varning: händelsen kunde inte skrivas till granskningsloggen (se serverns logg).", file=err)
+    print(f"Studien är stängd {now:%Y-%m-%d %H:%M} UTC av {by} (datauttag {cutoff[0]}). "
+          f"Utfallen visas nu i dashboarden ({final.name}).", file=out)
     return 0
 
 
