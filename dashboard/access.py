@@ -25,6 +25,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from schema.sources import SOURCES
+
 ROLES: dict[str, str] = {
     "projektledare": "Projektledare",
     "projektgrupp": "Projektgrupp",
@@ -53,16 +55,21 @@ ALL_PAGES = (
     "programtrohet",
     "utfall",
     "datakvalitet",
+    "inlasning",
 )
+# Pages that change what is published (upload, check, publish, roll back): project lead and admin.
+PUBLISHING_ROLES = {"projektledare", "admin"}
+# Roll back to the previous source set: admin only.
+ROLLBACK_ROLES = {"admin"}
 # Pages per role. The blinded research lead does not get the caseload page: only the IPS arm has
 # specialists, so caseloads next to coded arms would reveal which code is IPS.
 PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
     "projektledare": ALL_PAGES,
     "admin": ALL_PAGES,
-    "projektgrupp": tuple(p for p in ALL_PAGES if p != "datakvalitet"),
-    "styrgrupp": tuple(p for p in ALL_PAGES if p != "datakvalitet"),
-    "enhetschef": tuple(p for p in ALL_PAGES if p != "datakvalitet"),
-    "forskare": tuple(p for p in ALL_PAGES if p not in ("datakvalitet", "belastning")),
+    "projektgrupp": tuple(p for p in ALL_PAGES if p not in ("datakvalitet", "inlasning")),
+    "styrgrupp": tuple(p for p in ALL_PAGES if p not in ("datakvalitet", "inlasning")),
+    "enhetschef": tuple(p for p in ALL_PAGES if p not in ("datakvalitet", "inlasning")),
+    "forskare": tuple(p for p in ALL_PAGES if p not in ("datakvalitet", "belastning", "inlasning")),
 }
 
 
@@ -131,6 +138,15 @@ def read_config(con: duckdb.DuckDBPyConnection):
     from schema.config import StudyConfig
 
     return StudyConfig.model_validate(json.loads(con.execute("select config from meta.study_config").fetchone()[0]))
+
+
+# Sources whose values are outcomes: never shown, not even in a rejected row, while locked.
+SEALED_SOURCES = frozenset(s.key for s in SOURCES if s.sealed)
+
+
+def rejected_values_visible(source_key: str, state: StudyState) -> bool:
+    """May a rejected row's values of this source be shown (page, fix-list workbook, CLI)?"""
+    return state.closed or source_key not in SEALED_SOURCES
 
 
 def read_study_state(con: duckdb.DuckDBPyConnection) -> StudyState:

@@ -34,6 +34,48 @@ def _serve(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, env=env, cwd=app.parent.parent)
 
 
+def _check(args: argparse.Namespace) -> int:
+    """`ipsdash check DIR`: the page's dry run from the command line, and the fix-list workbooks.
+    Sealed sources' values stay masked while the study is locked (the one rule in the access gate)."""
+    from dashboard.access import StudyState, read_study_state, rejected_values_visible
+    from etl import fixlist
+    from etl.staging import check_folder
+    from etl.store import open_store_readonly
+
+    db = store_path(args.db)
+    check = check_folder(Path(args.dir), db)
+    if check.status >= 2:
+        for message in check.refused:
+            print(message, file=sys.stderr)
+        print("Inläsningen skulle vägras; ingen felrapport skrevs.", file=sys.stderr)
+        return 2
+    state = StudyState(closed=False)
+    try:
+        con = open_store_readonly(db)
+    except FileNotFoundError:
+        con = None
+    if con is not None:
+        try:
+            state = read_study_state(con)
+        finally:
+            con.close()
+
+    def visible(key: str) -> bool:
+        return rejected_values_visible(key, state)
+
+    for f in check.files:
+        if f.source_key:
+            same = " (oförändrad)" if f.unchanged else ""
+            print(f"{f.name}: {f.rows_read} rader, {f.rows_accepted} godkända, {f.rows_rejected} avvisade{same}")
+    if args.out:
+        print(f"Felrapport: {fixlist.write(check, Path(args.out), visible)}")
+    if args.per_district:
+        for path in fixlist.write_per_district(check, Path(args.per_district), visible):
+            print(f"Felrapport: {path}")
+    print("Inget har lästs in (kontroll).")
+    return check.status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ipsdash", description="Uppföljning av IPS-studien")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
     load = sub.add_parser("load", help="läs in källfilerna i en mapp till databasen")
     load.add_argument("dir", help="mapp med studie.toml och källfilerna")
     load.add_argument("--db", help="databasens sökväg (standard $IPSDASH_DB eller data/ips.duckdb)")
+
+    check = sub.add_parser(
+        "check",
+        help="kontrollera källfilerna i en mapp utan att läsa in något (torrkörning); "
+             "avslutas med 0 om allt godkänns, 1 om rader avvisas, 2 om inläsningen skulle vägras",
+    )
+    check.add_argument("dir", help="mapp med studie.toml och källfilerna")
+    check.add_argument("--out", help="felrapport (.xlsx) med de avvisade raderna, ett blad per fil")
+    check.add_argument("--per-district", metavar="DIR",
+                       help="skriv en felrapport per stadsdel (felrapport-<stadsdel>.xlsx) i DIR")
+    check.add_argument("--db", help="jämför med databasen (standard $IPSDASH_DB eller data/ips.duckdb)")
+
+    sync = sub.add_parser(
+        "sync",
+        help="hämta från REDCap (om konfigurerat) och läs in källmappen; för cron eller systemd-timer",
+    )
+    sync.add_argument("--sources", help="källmappen (standard $IPSDASH_SOURCES eller <databasens mapp>/sources)")
+    sync.add_argument("--db", help="databasens sökväg (standard $IPSDASH_DB eller data/ips.duckdb)")
 
     pull = sub.add_parser(
         "pull-redcap",
@@ -98,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         from etl.load import run_load_command
 
         return run_load_command(args)
+    if args.command == "check":
+        return _check(args)
+    if args.command == "sync":
+        from etl.sync import run_sync_command
+
+        return run_sync_command(args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "pull-redcap":
