@@ -26,6 +26,7 @@ PAGES = [
     ("pages/programtrohet.py", "Programtrohet", "✅", "programtrohet"),
     ("pages/utfall.py", "Utfall", "🔒", "utfall"),
     ("pages/datakvalitet.py", "Datakvalitet", "🧾", "datakvalitet"),
+    ("pages/inlasning.py", "Inläsning", "📥", "inlasning"),
 ]
 
 ctx = ui.build_context()

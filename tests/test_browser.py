@@ -40,6 +40,7 @@ PAGES = [
     ("Programtrohet", "programtrohet", None),
     ("Utfall", "utfall", None),
     ("Datakvalitet", "datakvalitet", None),
+    ("Inläsning", "inlasning", "Inläsning"),
 ]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
