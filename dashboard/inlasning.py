@@ -24,6 +24,9 @@ from dashboard.access import (
 )
 from etl import audit, fixlist, read, staging
 from etl.paths import store_path
+from schema.sources import SOURCES
+
+__all__ = ["staging"]  # the page reaches etl.staging through this module (pages import only dashboard)
 
 # Session-state keys of the page's own state (widget keys are `inl_*`).
 TOKEN = "_inl_session"
@@ -33,8 +36,17 @@ DONE = "_inl_done"
 UPLOADER = "_inl_uploader"
 MASKED = "(dolt medan studien är låst)"
 PLAIN_TABLE_ROWS = 60  # up to this many rejected rows are drawn as a plain table
-ACTIONS_SV = {"publish": "Publicering", "rollback": "Återställning", "refused_upload": "Vägrad fil",
-              "sync_failed": "Synkronisering misslyckades", "close_study": "Studien stängd"}
+ACTIONS_SV = {
+    "publish": "Publicering",
+    "rollback": "Återställning",
+    "refused_upload": "Vägrad fil",
+    "sync_failed": "Synkronisering misslyckades",
+    "close_study": "Studien stängd",
+}
+
+
+def source_titles() -> dict[str, str]:
+    return {s.key: s.title_sv for s in SOURCES}
 
 
 def db_path():
@@ -52,17 +64,23 @@ def _require(viewer: Viewer, roles: set[str]) -> None:
 
 # --- source folder -------------------------------------------------------------------------------
 
+
 def folder_files(sources) -> pd.DataFrame:
     rows = []
     if sources.is_dir():
         for path in sorted(p for p in sources.rglob("*") if p.is_file()):
-            rows.append({"Fil": path.relative_to(sources).as_posix(),
-                         "SHA-256 (början)": read.sha256_file(path)[:12],
-                         "Storlek (kB)": round(path.stat().st_size / 1024, 1)})
+            rows.append(
+                {
+                    "Fil": path.relative_to(sources).as_posix(),
+                    "SHA-256 (början)": read.sha256_file(path)[:12],
+                    "Storlek (kB)": round(path.stat().st_size / 1024, 1),
+                }
+            )
     return pd.DataFrame(rows, columns=["Fil", "SHA-256 (början)", "Storlek (kB)"])
 
 
 # --- uploads -------------------------------------------------------------------------------------
+
 
 def start(root) -> staging.Session:
     session = staging.new_session(root)
@@ -108,6 +126,7 @@ def ui_viewer() -> Viewer:
 
 # --- check ---------------------------------------------------------------------------------------
 
+
 def run_check(session: staging.Session, sources, db) -> None:
     _require(ui_viewer(), PUBLISHING_ROLES)
     staged = staging.assemble(session, sources)
@@ -124,11 +143,20 @@ def current_check(session: staging.Session | None) -> tuple[staging.Check | None
 
 
 def file_table(check: staging.Check, titles: dict[str, str]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "Fil": f.name, "Källa": titles.get(f.source_key or "", "–"),
-        "Rader": f.rows_read, "Godkända": f.rows_accepted, "Avvisade": f.rows_rejected,
-        "Oförändrad": "Ja" if f.unchanged else "Nej", "SHA-256 (början)": (f.sha256 or "")[:12],
-    } for f in check.files])
+    return pd.DataFrame(
+        [
+            {
+                "Fil": f.name,
+                "Källa": titles.get(f.source_key or "", "–"),
+                "Rader": f.rows_read,
+                "Godkända": f.rows_accepted,
+                "Avvisade": f.rows_rejected,
+                "Oförändrad": "Ja" if f.unchanged else "Nej",
+                "SHA-256 (början)": (f.sha256 or "")[:12],
+            }
+            for f in check.files
+        ]
+    )
 
 
 def rejection_table(check: staging.Check, state: StudyState) -> pd.DataFrame:
@@ -137,11 +165,15 @@ def rejection_table(check: staging.Check, state: StudyState) -> pd.DataFrame:
     rows = []
     for r in check.rejections:
         shown = rejected_values_visible(r.source_key, state)
-        rows.append({
-            "Fil": r.file_name, "Cell": r.cell_ref, "Kolumn": r.column or "",
-            "Värde": (r.value or "") if shown else MASKED,
-            "Varför raden avvisades": r.reason if shown else fixlist.MASKED_REASON.format(column=r.column or "?"),
-        })
+        rows.append(
+            {
+                "Fil": r.file_name,
+                "Cell": r.cell_ref,
+                "Kolumn": r.column or "",
+                "Värde": (r.value or "") if shown else MASKED,
+                "Varför raden avvisades": r.reason if shown else fixlist.MASKED_REASON.format(column=r.column or "?"),
+            }
+        )
     return pd.DataFrame(rows, columns=["Fil", "Cell", "Kolumn", "Värde", "Varför raden avvisades"])
 
 
@@ -149,8 +181,14 @@ def diff_table(diff: staging.Diff, names: dict[str, str]) -> pd.DataFrame:
     rows = []
     for district, (before, after) in diff.randomised.items():
         change = after - before
-        rows.append({"Stadsdel": names.get(district, district), "Randomiserade nu": before,
-                     "Efter publicering": after, "Förändring": f"+{change}" if change > 0 else ("±0" if change == 0 else str(change))})
+        rows.append(
+            {
+                "Stadsdel": names.get(district, district),
+                "Randomiserade nu": before,
+                "Efter publicering": after,
+                "Förändring": f"+{change}" if change > 0 else ("±0" if change == 0 else str(change)),
+            }
+        )
     return pd.DataFrame(rows, columns=["Stadsdel", "Randomiserade nu", "Efter publicering", "Förändring"])
 
 
@@ -178,23 +216,41 @@ def fixlist_downloads(check: staging.Check, ctx) -> None:
     sheets = fixlist.fix_sheets(check)
     mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     left, right = st.columns(2)
-    left.download_button("⬇ Felrapport (alla rader)", fixlist.workbook_bytes(sheets, visible), "felrapport.xlsx",
-                         mime, key="inl_dl_all", on_click=_record_download, args=(ctx, "Felrapport (alla)"))
+    left.download_button(
+        "⬇ Felrapport (alla rader)",
+        fixlist.workbook_bytes(sheets, visible),
+        "felrapport.xlsx",
+        mime,
+        key="inl_dl_all",
+        on_click=_record_download,
+        args=(ctx, "Felrapport (alla)"),
+    )
     parts = fixlist.per_district(sheets)
     names = {d.id: d.name for d in check.config.districts} if check.config else {}
     options = list(parts)
-    chosen = right.selectbox("Felrapport per stadsdel", options, key="inl_dl_district",
-                             format_func=lambda d: names.get(d, "Utan känd stadsdel"))
+    chosen = right.selectbox(
+        "Felrapport per stadsdel",
+        options,
+        key="inl_dl_district",
+        format_func=lambda d: names.get(d, "Utan känd stadsdel"),
+    )
     if chosen is not None:
         note = f"Stadsdel: {names.get(chosen, 'rader utan känd stadsdel')}"
-        right.download_button(f"⬇ Felrapport {names.get(chosen, 'utan stadsdel')}",
-                              fixlist.workbook_bytes(parts[chosen], visible, note),
-                              f"felrapport-{chosen}.xlsx", mime, key="inl_dl_district_btn",
-                              on_click=_record_download, args=(ctx, f"Felrapport {chosen}"))
+        right.download_button(
+            f"⬇ Felrapport {names.get(chosen, 'utan stadsdel')}",
+            fixlist.workbook_bytes(parts[chosen], visible, note),
+            f"felrapport-{chosen}.xlsx",
+            mime,
+            key="inl_dl_district_btn",
+            on_click=_record_download,
+            args=(ctx, f"Felrapport {chosen}"),
+        )
 
 
 def _record_download(ctx, topic: str) -> None:
-    auth.record_event(db_path(), actor(ctx.viewer), "download", f"{topic} (xlsx) · {ctx.viewer.label()}", ctx.target or "")
+    auth.record_event(
+        db_path(), actor(ctx.viewer), "download", f"{topic} (xlsx) · {ctx.viewer.label()}", ctx.target or ""
+    )
 
 
 def load_takes_extract_date() -> bool:
@@ -204,6 +260,7 @@ def load_takes_extract_date() -> bool:
 
 
 # --- publish and roll back -----------------------------------------------------------------------
+
 
 def publish(viewer: Viewer, session: staging.Session, sources, db, who: str, extract: date | None) -> None:
     _require(viewer, PUBLISHING_ROLES)
@@ -215,8 +272,9 @@ def publish(viewer: Viewer, session: staging.Session, sources, db, who: str, ext
     for key in (TOKEN, CHECK):
         st.session_state.pop(key, None)
     rejected = len(done.check.rejections)
-    st.session_state[DONE] = (f"Publicerat ({done.store_file}). "
-                              + (f"{rejected} avvisade rader finns på Datakvalitet." if rejected else "Alla rader godkändes."))
+    st.session_state[DONE] = f"Publicerat ({done.store_file}). " + (
+        f"{rejected} avvisade rader finns på Datakvalitet." if rejected else "Alla rader godkändes."
+    )
 
 
 def roll_back(viewer: Viewer, sources, db, who: str) -> None:
@@ -232,6 +290,15 @@ def roll_back(viewer: Viewer, sources, db, who: str) -> None:
 
 def recent_trail(db, limit: int = 15) -> pd.DataFrame:
     rows = [e for e in audit.entries(db) if e["action"] in ACTIONS_SV][:limit]
-    return pd.DataFrame([{"Tid (UTC)": pd.Timestamp(e["at"]), "Vem": e["actor"],
-                          "Händelse": ACTIONS_SV[e["action"]], "Detaljer": e["detail"]} for e in rows],
-                        columns=["Tid (UTC)", "Vem", "Händelse", "Detaljer"])
+    return pd.DataFrame(
+        [
+            {
+                "Tid (UTC)": pd.Timestamp(e["at"]),
+                "Vem": e["actor"],
+                "Händelse": ACTIONS_SV[e["action"]],
+                "Detaljer": e["detail"],
+            }
+            for e in rows
+        ],
+        columns=["Tid (UTC)", "Vem", "Händelse", "Detaljer"],
+    )

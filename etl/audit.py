@@ -54,8 +54,16 @@ def _connect(path: Path) -> sqlite3.Connection:
     return con
 
 
-def record(db: Path, actor: str, action: str, detail: str = "", store_file: str = "",
-           data: dict[str, Any] | None = None, *, strict: bool = False) -> bool:
+def record(
+    db: Path,
+    actor: str,
+    action: str,
+    detail: str = "",
+    store_file: str = "",
+    data: dict[str, Any] | None = None,
+    *,
+    strict: bool = False,
+) -> bool:
     """Append one entry (one INSERT). `data` is stored as JSON (file names, SHA-256, row counts).
     Returns False on failure (logged), or raises when `strict` (acts that must not go unrecorded)."""
     try:
@@ -65,9 +73,14 @@ def record(db: Path, actor: str, action: str, detail: str = "", store_file: str 
         try:
             con.execute(
                 'insert into events ("at", actor, action, detail, store_file, data) values (?, ?, ?, ?, ?, ?)',
-                (datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"), actor, action, detail,
-                 Path(store_file).name if store_file else "",
-                 json.dumps(data, ensure_ascii=False, default=str) if data is not None else None),
+                (
+                    datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
+                    actor,
+                    action,
+                    detail,
+                    Path(store_file).name if store_file else "",
+                    json.dumps(data, ensure_ascii=False, default=str) if data is not None else None,
+                ),
             )
         finally:
             con.close()

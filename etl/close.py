@@ -79,8 +79,11 @@ def close_study(db: Path, by: str, note: str, out: TextIO | None = None, err: Te
     # The one audit trail gets the act too; the lock itself is the store's row written above.
     if not audit.record(db, by, ACTION, note, str(final), {"data_cutoff": cutoff[0]}):
         print("Varning: händelsen kunde inte skrivas till granskningsloggen (se serverns logg).", file=err)
-    print(f"Studien är stängd {now:%Y-%m-%d %H:%M} UTC av {by} (datauttag {cutoff[0]}). "
-          f"Utfallen visas nu i dashboarden ({final.name}).", file=out)
+    print(
+        f"Studien är stängd {now:%Y-%m-%d %H:%M} UTC av {by} (datauttag {cutoff[0]}). "
+        f"Utfallen visas nu i dashboarden ({final.name}).",
+        file=out,
+    )
     return 0
 
 

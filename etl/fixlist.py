@@ -128,8 +128,13 @@ def fix_sheets(check: Check) -> list[FixSheet]:
                     typed = [None] * len(header)
                     for name, pos in positions.items():
                         typed[pos] = raw_values.get(name)
-                row = rows[rej.row_number] = FixRow(rej.row_number, typed[: max(len(header), len(typed))], set(), [],
-                                                    _row_districts(check, src.key, raw_values, by_code))
+                row = rows[rej.row_number] = FixRow(
+                    rej.row_number,
+                    typed[: max(len(header), len(typed))],
+                    set(),
+                    [],
+                    _row_districts(check, src.key, raw_values, by_code),
+                )
             bad = _bad_column(rej, header, positions)
             if bad is not None:
                 row.bad_columns.add(bad)
@@ -142,8 +147,10 @@ def fix_sheets(check: Check) -> list[FixSheet]:
 def _header_row(cells: dict[int, list[object]], headers: dict[str, str], positions: dict[str, int]) -> int | None:
     for number in sorted(cells)[:12]:
         values = cells[number]
-        if all(pos < len(values) and str(values[pos]).strip() == str(headers[name]).strip()
-               for name, pos in positions.items()):
+        if all(
+            pos < len(values) and str(values[pos]).strip() == str(headers[name]).strip()
+            for name, pos in positions.items()
+        ):
             return number
     return None
 
@@ -185,8 +192,8 @@ def build_workbook(sheets: list[FixSheet], visible: Callable[[str], bool], note:
     info["A1"].font = Font(bold=True, size=14)
     lines = [
         "Varje blad är en källfil. Raderna står som de skrevs i filen; cellen med felet är markerad.",
-        "Rätta raden i er egen fil (kolumnen \"Rad i filen\" anger raden som Excel visar den) och skicka filen igen.",
-        "Kolumnen \"Varför raden avvisades\" förklarar felet.",
+        'Rätta raden i er egen fil (kolumnen "Rad i filen" anger raden som Excel visar den) och skicka filen igen.',
+        'Kolumnen "Varför raden avvisades" förklarar felet.',
     ]
     if note:
         lines.append(note)
@@ -212,8 +219,10 @@ def build_workbook(sheets: list[FixSheet], visible: Callable[[str], bool], note:
                     values.append(_cell(v))
             values += [None] * (len(sheet.header) - len(values))
             if masked:
-                reasons = [MASKED_REASON.format(column=sheet.header[c] if c < len(sheet.header) else "?")
-                           for c in sorted(row.bad_columns)] or ["raden avvisades (värdena visas inte medan studien är låst)"]
+                reasons = [
+                    MASKED_REASON.format(column=sheet.header[c] if c < len(sheet.header) else "?")
+                    for c in sorted(row.bad_columns)
+                ] or ["raden avvisades (värdena visas inte medan studien är låst)"]
             else:
                 reasons = row.reasons
             ws.append([*values, row.row_number, "; ".join(dict.fromkeys(reasons))])
@@ -243,8 +252,9 @@ def per_district(sheets: list[FixSheet]) -> dict[str, list[FixSheet]]:
             for d in sorted(row.districts) or [NO_DISTRICT]:
                 by.setdefault(d, []).append(row)
         for d, rows in by.items():
-            out.setdefault(d, []).append(FixSheet(sheet.file_name, sheet.source_key, sheet.header,
-                                                  sheet.code_column, rows))
+            out.setdefault(d, []).append(
+                FixSheet(sheet.file_name, sheet.source_key, sheet.header, sheet.code_column, rows)
+            )
     return out
 
 

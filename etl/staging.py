@@ -53,6 +53,7 @@ _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 # --- where things live -------------------------------------------------------------------------
 
+
 def sources_dir(db: Path, value: str | os.PathLike[str] | None = None) -> Path:
     """The configured source folder: `value`, else $IPSDASH_SOURCES, else `<store folder>/sources`."""
     if value:
@@ -86,6 +87,7 @@ def ttl_seconds() -> int:
 
 
 # --- the dry run -------------------------------------------------------------------------------
+
 
 @dataclass
 class FileCheck:
@@ -165,8 +167,15 @@ def check_folder(folder: Path, db: Path | None = None) -> Check:
         return Check(folder, 2, refused=list(exc.messages))
     except SourceFileError as exc:
         return Check(folder, 2, refused=[str(exc)])
-    check = Check(folder, 1 if any(r.rejected for r in results.values()) else 0, results=results,
-                  grids={p.name: g for p, g in grids.items()}, config=config, notes=notes, hashes=inputs.hashes)
+    check = Check(
+        folder,
+        1 if any(r.rejected for r in results.values()) else 0,
+        results=results,
+        grids={p.name: g for p, g in grids.items()},
+        config=config,
+        notes=notes,
+        hashes=inputs.hashes,
+    )
     published = _published_hashes(db) if db is not None else {}
     for src in SOURCES:
         res = results.get(src.key)
@@ -174,15 +183,30 @@ def check_folder(folder: Path, db: Path | None = None) -> Check:
             continue
         name = _shown_name(folder, res.table.path)
         sha = inputs.hashes.get(name)
-        check.files.append(FileCheck(name, src.key, sha, res.rows_read, res.rows_loaded, res.rows_rejected,
-                                     unchanged=sha is not None and published.get(name) == sha))
+        check.files.append(
+            FileCheck(
+                name,
+                src.key,
+                sha,
+                res.rows_read,
+                res.rows_loaded,
+                res.rows_rejected,
+                unchanged=sha is not None and published.get(name) == sha,
+            )
+        )
     listed = {f.name for f in check.files}
     for name, sha in sorted(inputs.hashes.items()):
         if name not in listed:  # REDCap dictionary/mapping, unmatched files
             check.files.append(FileCheck(name, None, sha, unchanged=published.get(name) == sha))
     config_name = inputs.config_path.name
-    check.files.append(FileCheck(config_name, None, read.sha256_file(inputs.config_path),
-                                 unchanged=published.get(config_name) == read.sha256_file(inputs.config_path)))
+    check.files.append(
+        FileCheck(
+            config_name,
+            None,
+            read.sha256_file(inputs.config_path),
+            unchanged=published.get(config_name) == read.sha256_file(inputs.config_path),
+        )
+    )
     if db is not None:
         check.diff = diff_against_store(db, check)
     return check
@@ -219,6 +243,7 @@ def _published_hashes(db: Path) -> dict[str, str]:
 
 # --- diff against the published data -----------------------------------------------------------
 
+
 def _staged_keys(check: Check) -> dict[str, Any]:
     res = check.results
     district = {a.row.study_code: a.row.district_id for a in res["referrals"].accepted} if "referrals" in res else {}
@@ -227,8 +252,14 @@ def _staged_keys(check: Check) -> dict[str, Any]:
         d = district.get(a.row.study_code)
         if d is not None:
             randomised.setdefault(d, set()).add(a.row.study_code)
-    leavers = {a.row.study_code for a in res["events"].accepted if a.row.event_type == "left_study"} if "events" in res else set()
-    followups = {(a.row.study_code, a.row.timepoint_months) for a in res["followups"].accepted} if "followups" in res else set()
+    leavers = (
+        {a.row.study_code for a in res["events"].accepted if a.row.event_type == "left_study"}
+        if "events" in res
+        else set()
+    )
+    followups = (
+        {(a.row.study_code, a.row.timepoint_months) for a in res["followups"].accepted} if "followups" in res else set()
+    )
     reviews = {a.row.reviewed_on for a in res["fidelity"].accepted} if "fidelity" in res else set()
     return {"randomised": randomised, "leavers": leavers, "followups": followups, "reviews": reviews}
 
@@ -241,12 +272,15 @@ def _store_keys(db: Path) -> dict[str, Any] | None:
     try:
         randomised: dict[str, set[str]] = {}
         for d, code in con.execute(
-            "select f.district_id, r.study_code from raw.randomisations r "
-            "join raw.referrals f using (study_code)"
+            "select f.district_id, r.study_code from raw.randomisations r join raw.referrals f using (study_code)"
         ).fetchall():
             randomised.setdefault(d, set()).add(code)
-        leavers = {r[0] for r in con.execute("select study_code from raw.events where event_type = 'left_study'").fetchall()}
-        followups = {(r[0], r[1]) for r in con.execute("select study_code, timepoint_months from raw.followups").fetchall()}
+        leavers = {
+            r[0] for r in con.execute("select study_code from raw.events where event_type = 'left_study'").fetchall()
+        }
+        followups = {
+            (r[0], r[1]) for r in con.execute("select study_code, timepoint_months from raw.followups").fetchall()
+        }
         reviews = {r[0] for r in con.execute("select distinct reviewed_on from raw.fidelity").fetchall()}
     finally:
         con.close()
@@ -272,6 +306,7 @@ def diff_against_store(db: Path, check: Check) -> Diff:
 
 
 # --- upload sessions ---------------------------------------------------------------------------
+
 
 class UploadRefused(Exception):
     """An uploaded file was refused whole (personnummer, wrong kind); its bytes are gone. The
@@ -354,8 +389,9 @@ def scan_upload(path: Path, shown: str) -> list[pnr.PnrHit]:
     return read.scan_text_pnr(shown, read.decode_text(path.read_bytes()))
 
 
-def add_upload(session: Session, name: str, data: bytes, *, redcap: bool = False,
-               db: Path | None = None, actor: str = "") -> str:
+def add_upload(
+    session: Session, name: str, data: bytes, *, redcap: bool = False, db: Path | None = None, actor: str = ""
+) -> str:
     """Keep one uploaded file in the session (mode 0600), scanned first: a file holding a
     personnummer is deleted at once, the refusal audited (file and place, never the number) and
     UploadRefused raised with the masked message. Returns the name as shown."""
@@ -378,10 +414,14 @@ def add_upload(session: Session, name: str, data: bytes, *, redcap: bool = False
     if hits:
         path.unlink(missing_ok=True)
         if db is not None:
-            audit.record(db, actor or "okänd", "refused_upload",
-                         f"{shown}: personnummer eller samordningsnummer, filen raderades", "",
-                         {"file": shown, "places": [f"rad {h.row}, kolumn {h.column}" for h in hits[:20]],
-                          "hits": len(hits)})
+            audit.record(
+                db,
+                actor or "okänd",
+                "refused_upload",
+                f"{shown}: personnummer eller samordningsnummer, filen raderades",
+                "",
+                {"file": shown, "places": [f"rad {h.row}, kolumn {h.column}" for h in hits[:20]], "hits": len(hits)},
+            )
         shown_hits = [h.message_sv() for h in hits[:5]]
         more = f" (och {len(hits) - 5} till)" if len(hits) > 5 else ""
         raise UploadRefused("Filen innehåller personnummer och har raderats: " + "; ".join(shown_hits) + more)
@@ -458,6 +498,7 @@ def pull_redcap(session: Session, db: Path | None = None, actor: str = "") -> li
 
 # --- publishing and rolling back ---------------------------------------------------------------
 
+
 class PublishRefused(Exception):
     """Nothing was published; the message is Swedish and names no data."""
 
@@ -482,7 +523,9 @@ def folder_lock(sources: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PublishRefused("en annan publicering eller synkronisering pågår just nu; försök igen om en stund") from None
+            raise PublishRefused(
+                "en annan publicering eller synkronisering pågår just nu; försök igen om en stund"
+            ) from None
         yield
     finally:
         os.close(fd)
@@ -503,8 +546,16 @@ def _run_load(folder: Path, db: Path, extract_date: date | None) -> tuple[int, s
 
 
 def file_entries(check: Check) -> list[dict[str, Any]]:
-    return [{"name": f.name, "sha256": f.sha256, "rows_read": f.rows_read, "rows_accepted": f.rows_accepted,
-             "rows_rejected": f.rows_rejected} for f in check.files]
+    return [
+        {
+            "name": f.name,
+            "sha256": f.sha256,
+            "rows_read": f.rows_read,
+            "rows_accepted": f.rows_accepted,
+            "rows_rejected": f.rows_rejected,
+        }
+        for f in check.files
+    ]
 
 
 def install_set(new: Path, sources: Path, db: Path, extract_date: date | None = None) -> tuple[int, str, str]:
@@ -555,10 +606,20 @@ def publish(session: Session, sources: Path, db: Path, actor: str, extract_date:
         if code >= 2:
             raise PublishRefused(first_line(err))
         target = current_target(db)
-        audit.record(db, actor, "publish",
-                     f"{len(check.files)} filer, {sum(f.rows_rejected for f in check.files)} avvisade rader",
-                     str(target or ""), {"files": file_entries(check), "rejected": len(check.rejections),
-                                         "extract_date": extract_date, "status": code}, strict=True)
+        audit.record(
+            db,
+            actor,
+            "publish",
+            f"{len(check.files)} filer, {sum(f.rows_rejected for f in check.files)} avvisade rader",
+            str(target or ""),
+            {
+                "files": file_entries(check),
+                "rejected": len(check.rejections),
+                "extract_date": extract_date,
+                "status": code,
+            },
+            strict=True,
+        )
     cancel(session)
     return Published(code, target.name if target else "", check, out)
 
@@ -585,9 +646,15 @@ def roll_back(sources: Path, db: Path, actor: str) -> Published:
         if code >= 2:
             raise PublishRefused(first_line(err))
         target = current_target(db)
-        audit.record(db, actor, "rollback",
-                     f"föregående version återställd: {len(check.files)} filer", str(target or ""),
-                     {"files": file_entries(check), "rejected": len(check.rejections), "status": code}, strict=True)
+        audit.record(
+            db,
+            actor,
+            "rollback",
+            f"föregående version återställd: {len(check.files)} filer",
+            str(target or ""),
+            {"files": file_entries(check), "rejected": len(check.rejections), "status": code},
+            strict=True,
+        )
     return Published(code, target.name if target else "", check, out)
 
 
@@ -599,6 +666,21 @@ def first_line(text: str) -> str:
     return lines[0] + more
 
 
-__all__ = ["Check", "Diff", "Published", "PublishRefused", "Session", "UploadRefused", "add_upload", "assemble",
-           "can_roll_back", "cancel", "check_folder", "new_session", "open_session", "publish", "roll_back",
-           "sweep"]
+__all__ = [
+    "Check",
+    "Diff",
+    "Published",
+    "PublishRefused",
+    "Session",
+    "UploadRefused",
+    "add_upload",
+    "assemble",
+    "can_roll_back",
+    "cancel",
+    "check_folder",
+    "new_session",
+    "open_session",
+    "publish",
+    "roll_back",
+    "sweep",
+]

@@ -79,8 +79,10 @@ def sync(db: Path, sources: Path, out: TextIO | None = None, err: TextIO | None 
         print(f"Synkroniseringen misslyckades: {exc}. Den tidigare databasen gäller.", file=err)
         return 2
     except Exception as exc:  # noqa: BLE001 - never a traceback that could quote a cell
-        print(f"Synkroniseringen misslyckades av ett oväntat fel ({type(exc).__name__}). "
-              "Den tidigare databasen gäller.", file=err)
+        print(
+            f"Synkroniseringen misslyckades av ett oväntat fel ({type(exc).__name__}). Den tidigare databasen gäller.",
+            file=err,
+        )
         return 2
     print(message, file=out)
     return code
@@ -117,8 +119,14 @@ def _sync_locked(db: Path, sources: Path) -> tuple[int, str]:
             raise SyncFailed(staging.first_line(errors))
     target = current_target(db)
     rejected = len(check.rejections)
-    audit.record(db, ACTOR, "publish", f"synkronisering: {len(check.files)} filer, {rejected} avvisade rader",
-                 str(target or ""), {"files": staging.file_entries(check), "rejected": rejected, "status": code})
+    audit.record(
+        db,
+        ACTOR,
+        "publish",
+        f"synkronisering: {len(check.files)} filer, {rejected} avvisade rader",
+        str(target or ""),
+        {"files": staging.file_entries(check), "rejected": rejected, "status": code},
+    )
     note = f", {rejected} rader avvisades (se Datakvalitet eller ipsdash check)" if rejected else ""
     return code, f"Inläst: {target.name if target else db}{note}."
 

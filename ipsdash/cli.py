@@ -96,12 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check",
         help="kontrollera källfilerna i en mapp utan att läsa in något (torrkörning); "
-             "avslutas med 0 om allt godkänns, 1 om rader avvisas, 2 om inläsningen skulle vägras",
+        "avslutas med 0 om allt godkänns, 1 om rader avvisas, 2 om inläsningen skulle vägras",
     )
     check.add_argument("dir", help="mapp med studie.toml och källfilerna")
     check.add_argument("--out", help="felrapport (.xlsx) med de avvisade raderna, ett blad per fil")
-    check.add_argument("--per-district", metavar="DIR",
-                       help="skriv en felrapport per stadsdel (felrapport-<stadsdel>.xlsx) i DIR")
+    check.add_argument(
+        "--per-district", metavar="DIR", help="skriv en felrapport per stadsdel (felrapport-<stadsdel>.xlsx) i DIR"
+    )
     check.add_argument("--db", help="jämför med databasen (standard $IPSDASH_DB eller data/ips.duckdb)")
 
     sync = sub.add_parser(

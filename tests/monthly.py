@@ -15,8 +15,12 @@ import openpyxl
 from tests import independent as ind
 
 # (file, date column) of the rows that move the study forward in time.
-DATED = [("randomisering.csv", "Randomiseringsdatum"), ("avslut.xlsx", "Datum"),
-         ("uppfoljning.csv", "Datum"), ("programtrohet.xlsx", "Skattningsdatum")]
+DATED = [
+    ("randomisering.csv", "Randomiseringsdatum"),
+    ("avslut.xlsx", "Datum"),
+    ("uppfoljning.csv", "Datum"),
+    ("programtrohet.xlsx", "Skattningsdatum"),
+]
 
 
 def _as_date(value: object) -> date | None:

@@ -55,8 +55,15 @@ def site(demo_dir, tmp_path):
         shutil.copy2(demo_dir / name, upload / name)
     path = upload / "uppfoljning.csv"
     path.write_bytes(path.read_bytes().replace(";Genomf\u00f6rd;".encode(), b";Kanske;", 1))
-    return {"db": db, "sources": sources, "staging": base / "staging", "old": old, "new": demo_dir,
-            "upload": upload, "logs": base}
+    return {
+        "db": db,
+        "sources": sources,
+        "staging": base / "staging",
+        "old": old,
+        "new": demo_dir,
+        "upload": upload,
+        "logs": base,
+    }
 
 
 def start(site, role: str) -> Server:
@@ -190,10 +197,13 @@ def test_browser_other_roles_cannot_open_or_post_to_the_page(browser, site, role
         assert "Källmappen" not in body and page.locator('input[type="file"]').count() == 0
         assert page.get_by_role("button", name="Publicera").count() == 0
         # A replayed upload request (Streamlit's upload endpoint, made-up session and file ids).
-        request = urllib.request.Request(f"{server.url}/_stcore/upload_file/abc/def", method="PUT",
-                                         data=b"--x\r\nContent-Disposition: form-data; name=\"file\"; "
-                                              b"filename=\"randomisering.csv\"\r\n\r\nStudiekod\r\n--x--\r\n",
-                                         headers={"Content-Type": "multipart/form-data; boundary=x"})
+        request = urllib.request.Request(
+            f"{server.url}/_stcore/upload_file/abc/def",
+            method="PUT",
+            data=b'--x\r\nContent-Disposition: form-data; name="file"; '
+            b'filename="randomisering.csv"\r\n\r\nStudiekod\r\n--x--\r\n',
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as r:
                 status = r.status

@@ -78,15 +78,31 @@ def test_checked_state_shows_counts_rejections_and_diff(place, months, monkeypat
     # This month's files, one follow-up status typed wrong.
     data = (new / "uppfoljning.csv").read_bytes().replace(b";Genomf\xc3\xb6rd;", b";Kanske;", 1)
     at = open_page("projektledare", monkeypatch)
-    upload(at, new, ["randomisering.csv", "avslut.xlsx", "uppfoljning.csv", "programtrohet.xlsx"],
-           {"uppfoljning.csv": data})
+    upload(
+        at,
+        new,
+        ["randomisering.csv", "avslut.xlsx", "uppfoljning.csv", "programtrohet.xlsx"],
+        {"uppfoljning.csv": data},
+    )
     button(at, "inl_check").click().run()
     assert not at.exception, at.exception
     assert current_target(db) == before  # a check writes nothing
     metrics = {m.label: m.value for m in at.metric}
-    rows_read = sum(len(ind.rows(new, stem)) for stem in
-                    ("remisslogg", "randomisering", "baslinje", "uppfoljning", "avslut", "arbetsspecialister",
-                     "tilldelning", "programtrohet", "ips_aktivitet", "sysselsattning"))
+    rows_read = sum(
+        len(ind.rows(new, stem))
+        for stem in (
+            "remisslogg",
+            "randomisering",
+            "baslinje",
+            "uppfoljning",
+            "avslut",
+            "arbetsspecialister",
+            "tilldelning",
+            "programtrohet",
+            "ips_aktivitet",
+            "sysselsattning",
+        )
+    )
     assert metrics["Rader lästa"] == str(rows_read) and metrics["Avvisade"] == "1"
     added = sum(monthly.per_district(new).values()) - sum(monthly.per_district(old).values())
     assert metrics["Nya randomiserade"] == f"+{added}"

@@ -69,6 +69,7 @@ def upload_month(session: staging.Session, folder: Path, names: list[str]) -> No
 
 # --- check ---------------------------------------------------------------------------------------
 
+
 def test_check_writes_nothing_to_store_or_folders(published, months, tmp_path):
     db, sources = published
     before = tree_digest(db.parent)
@@ -103,8 +104,11 @@ def test_diff_figures_match_counts_from_the_files(published, months):
     assert diff.new_leavers == len(set(ind.left_study(new)) - set(ind.left_study(old))) > 0
     assert diff.new_followups == len(monthly.followup_keys(new) - monthly.followup_keys(old)) > 0
     assert set(diff.new_fidelity_reviews) == monthly.review_days(new) - monthly.review_days(old) != set()
-    same = {p.name for p in new.iterdir() if p.is_file() and p.suffix != ".toml"
-            and (old / p.name).read_bytes() == p.read_bytes()}
+    same = {
+        p.name
+        for p in new.iterdir()
+        if p.is_file() and p.suffix != ".toml" and (old / p.name).read_bytes() == p.read_bytes()
+    }
     assert set(diff.unchanged_files) == same and "randomisering.csv" not in same
 
 
@@ -120,6 +124,7 @@ def test_check_refuses_personnummer_with_masked_message(demo_dir, tmp_path):
 
 
 # --- upload sessions -------------------------------------------------------------------------------
+
 
 def test_session_folder_is_private_and_files_are_0600(root, demo_dir):
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
@@ -184,6 +189,7 @@ def test_assemble_replaces_files_of_the_same_source_and_keeps_the_rest(root, pub
 
 # --- publish and roll back ---------------------------------------------------------------------------
 
+
 def _randomised(db: Path) -> int:
     con = duckdb.connect(str(current_target(db)), read_only=True)
     try:
@@ -203,7 +209,9 @@ def test_publish_then_roll_back_carries_audit_close_state_and_snapshots(publishe
     assert done.status == 0 and current_target(db) != first
     assert _randomised(db) == len(ind.randomised(new))
     assert not session.root.exists()
-    assert (staging.previous_dir(sources) / "randomisering.csv").read_bytes() == (old / "randomisering.csv").read_bytes()
+    assert (staging.previous_dir(sources) / "randomisering.csv").read_bytes() == (
+        old / "randomisering.csv"
+    ).read_bytes()
     assert (sources / "randomisering.csv").read_bytes() == (new / "randomisering.csv").read_bytes()
     entry = audit.entries(db, "publish")[0]
     files = {f["name"]: f for f in entry["data"]["files"]}
@@ -214,8 +222,13 @@ def test_publish_then_roll_back_carries_audit_close_state_and_snapshots(publishe
 
     # Things that happen after the publish must survive the roll back.
     assert close_study(db, "Projektledaren", "Styrgruppsbeslut") == 0
-    store.write_new_version(db, lambda con: con.execute(
-        "insert into meta.report_snapshots values ('styrgrupp', now(), date '2024-09-30', '{}')"), "report")
+    store.write_new_version(
+        db,
+        lambda con: con.execute(
+            "insert into meta.report_snapshots values ('styrgrupp', now(), date '2024-09-30', '{}')"
+        ),
+        "report",
+    )
     snapshots = 1
     back = staging.roll_back(sources, db, "admin@stad.se")
     assert back.status == 1
@@ -228,7 +241,9 @@ def test_publish_then_roll_back_carries_audit_close_state_and_snapshots(publishe
     actions = [e["action"] for e in audit.entries(db)]
     assert actions[:3] == ["rollback", "close_study", "publish"]
     # The set replaced by the roll back is now the previous one: rolling back again re-applies it.
-    assert (staging.previous_dir(sources) / "randomisering.csv").read_bytes() == (new / "randomisering.csv").read_bytes()
+    assert (staging.previous_dir(sources) / "randomisering.csv").read_bytes() == (
+        new / "randomisering.csv"
+    ).read_bytes()
 
 
 def test_roll_back_needs_a_previous_set(published):

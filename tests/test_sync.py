@@ -73,8 +73,13 @@ def test_sync_failure_is_one_swedish_line_and_keeps_the_store(place):
 def test_sync_cli_exit_and_one_line(place, tmp_path):
     db, sources = place
     shutil.rmtree(sources)
-    proc = subprocess.run([sys.executable, "-m", "etl.cli", "sync", "--db", str(db), "--sources", str(sources)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ipsdash.cli", "sync", "--db", str(db), "--sources", str(sources)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "källmappen" in proc.stderr and not db.parent.joinpath("ips.duckdb").exists()
 
@@ -108,9 +113,11 @@ def test_sync_pulls_redcap_and_loads_only_when_the_export_changed(tmp_path, monk
 
 # --- ipsdash check -------------------------------------------------------------------------------
 
+
 def check_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "etl.cli", "check", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ipsdash.cli", "check", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
 
 
 def test_check_cli_exit_codes(demo_dir, mistakes_dir, tmp_path):
@@ -129,8 +136,15 @@ def test_check_cli_exit_codes(demo_dir, mistakes_dir, tmp_path):
 @pytest.fixture(scope="module")
 def fixlists(mistakes_dir, tmp_path_factory) -> tuple[Path, Path]:
     out = tmp_path_factory.mktemp("fixlist")
-    proc = check_cli(str(mistakes_dir), "--db", str(out / "none.duckdb"), "--out", str(out / "felrapport.xlsx"),
-                     "--per-district", str(out / "units"))
+    proc = check_cli(
+        str(mistakes_dir),
+        "--db",
+        str(out / "none.duckdb"),
+        "--out",
+        str(out / "felrapport.xlsx"),
+        "--per-district",
+        str(out / "units"),
+    )
     assert proc.returncode == 1, proc.stderr
     return out / "felrapport.xlsx", out / "units"
 
@@ -175,8 +189,9 @@ def test_fixlist_masks_sealed_values_while_locked(fixlists, mistakes_dir):
 def test_fixlist_per_district_holds_only_that_districts_rows(fixlists, mistakes_dir):
     folder = fixlists[1]
     names = ind.district_of_name(mistakes_dir)
-    district_of = {r["Studiekod"]: names.get(str(r["Stadsdel"]).strip().lower())
-                   for r in ind.rows(mistakes_dir, "remisslogg")}
+    district_of = {
+        r["Studiekod"]: names.get(str(r["Stadsdel"]).strip().lower()) for r in ind.rows(mistakes_dir, "remisslogg")
+    }
     ids = {d["id"]: d["name"] for d in ind.config(mistakes_dir)["districts"]}
     written = sorted(p.name for p in folder.glob("*.xlsx"))
     assert written, "no per-district workbooks"

@@ -10,8 +10,7 @@ import streamlit as st
 from dashboard import inlasning as inl
 from dashboard import ui
 from dashboard.access import PUBLISHING_ROLES, ROLLBACK_ROLES
-from etl import staging
-from schema.sources import SOURCES
+from dashboard.inlasning import staging
 
 ctx = ui.context()
 st.title("Inläsning")
@@ -29,7 +28,7 @@ session = staging.open_session(root, st.session_state.get(inl.TOKEN))
 if session is None:
     st.session_state.pop(inl.TOKEN, None)
     st.session_state.pop(inl.CHECK, None)
-titles = {s.key: s.title_sv for s in SOURCES}
+titles = inl.source_titles()
 
 # --- after a publish or roll back ----------------------------------------------------------------
 done = st.session_state.pop(inl.DONE, None)
@@ -42,8 +41,10 @@ current = inl.folder_files(sources)
 if current.empty:
     st.info(f"Källmappen `{sources}` är tom: inget har publicerats härifrån än.", icon="📭")
 else:
-    st.caption(f"`{sources}` · {len(current)} filer. Uppladdade filer ersätter filen för samma källa; "
-               "övriga filer tas härifrån.")
+    st.caption(
+        f"`{sources}` · {len(current)} filer. Uppladdade filer ersätter filen för samma källa; "
+        "övriga filer tas härifrån."
+    )
     st.dataframe(current, hide_index=True, width="stretch")
 
 # --- bring in files ------------------------------------------------------------------------------
@@ -54,12 +55,16 @@ for message in refused:
 counter = st.session_state.setdefault(inl.UPLOADER, 0)
 left, right = st.columns(2)
 files = left.file_uploader(
-    "Personalens loggar (.xlsx eller .csv) och studie.toml", type=["xlsx", "csv", "toml"],
-    accept_multiple_files=True, key=f"inl_files_{counter}",
+    "Personalens loggar (.xlsx eller .csv) och studie.toml",
+    type=["xlsx", "csv", "toml"],
+    accept_multiple_files=True,
+    key=f"inl_files_{counter}",
     help="Filnamnen avgör källan, t.ex. randomisering.xlsx eller uppfoljning.csv (se Datakvalitet).",
 )
 redcap_files = right.file_uploader(
-    "REDCap-export (records, dictionary, event mapping)", type=["csv"], accept_multiple_files=True,
+    "REDCap-export (records, dictionary, event mapping)",
+    type=["csv"],
+    accept_multiple_files=True,
     key=f"inl_redcap_{counter}",
 )
 if files or redcap_files:
@@ -79,12 +84,15 @@ if uploaded:
         inl.cancel(session)
         st.rerun()
 
+
 # --- check and publish ---------------------------------------------------------------------------
-def check_and_publish(session: staging.Session | None) -> None:
+def check_and_publish(session) -> None:
     """Steps 2 and 3: check the staged set (dry run), show what it would change, publish it."""
     st.subheader("2. Kontrollera")
-    st.caption("En torrkörning: filerna läses, söks igenom efter personnummer och kontrolleras precis som vid "
-               "publicering, men inget skrivs till databasen.")
+    st.caption(
+        "En torrkörning: filerna läses, söks igenom efter personnummer och kontrolleras precis som vid "
+        "publicering, men inget skrivs till databasen."
+    )
     if session is None and current.empty:
         st.info("Ladda upp filer för att kunna kontrollera dem.", icon="⬆️")
         return
@@ -99,7 +107,10 @@ def check_and_publish(session: staging.Session | None) -> None:
     if stale:
         st.warning("Filerna har ändrats sedan kontrollen: kontrollera igen innan du publicerar.", icon="🔁")
     if check.status >= 2:
-        st.error("**Filerna kan inte läsas in.** Inget har ändrats.\n\n" + "\n".join(f"- {m}" for m in check.refused), icon="⛔")
+        st.error(
+            "**Filerna kan inte läsas in.** Inget har ändrats.\n\n" + "\n".join(f"- {m}" for m in check.refused),
+            icon="⛔",
+        )
         return
 
     rejected = len(check.rejections)
@@ -115,26 +126,40 @@ def check_and_publish(session: staging.Session | None) -> None:
         if len(table) <= inl.PLAIN_TABLE_ROWS:  # plain text: readable, searchable, copyable
             st.table(table, hide_index=True)
         else:
-            st.dataframe(table, hide_index=True, width="stretch",
-                         column_config={"Varför raden avvisades": st.column_config.TextColumn(width="large")})
+            st.dataframe(
+                table,
+                hide_index=True,
+                width="stretch",
+                column_config={"Varför raden avvisades": st.column_config.TextColumn(width="large")},
+            )
         inl.fixlist_downloads(check, ctx)
     else:
         st.success("Alla rader godkändes.", icon="✅")
 
     diff = check.diff
-    st.markdown("**Vad som ändras mot de publicerade siffrorna**" if diff and diff.has_published
-                else "**Vad som publiceras** (inget är publicerat än)")
+    st.markdown(
+        "**Vad som ändras mot de publicerade siffrorna**"
+        if diff and diff.has_published
+        else "**Vad som publiceras** (inget är publicerat än)"
+    )
     if diff is not None:
         inl.show_diff(diff, check)
 
     # --- publish -------------------------------------------------------------------------------------
     st.subheader("3. Publicera")
     newest = check.newest_date
-    extract = st.date_input("Datauttagets datum", value=newest or date.today(), key="inl_extract",
-                            format="YYYY-MM-DD", help="Förvalt: det senaste datumet i filerna.")
+    extract = st.date_input(
+        "Datauttagets datum",
+        value=newest or date.today(),
+        key="inl_extract",
+        format="YYYY-MM-DD",
+        help="Förvalt: det senaste datumet i filerna.",
+    )
     if not inl.load_takes_extract_date():
         st.caption("Databasen använder datauttagets datum i studie.toml (`data_cutoff`).")
-    if st.button("Publicera", type="primary", key="inl_publish", disabled=stale or session is None or not session.uploaded()):
+    if st.button(
+        "Publicera", type="primary", key="inl_publish", disabled=stale or session is None or not session.uploaded()
+    ):
         inl.publish(ctx.viewer, session, sources, db, actor, extract)
         st.rerun()
     if session is None or not session.uploaded():
@@ -147,8 +172,10 @@ check_and_publish(session)
 if ctx.viewer.role in ROLLBACK_ROLES:
     st.subheader("Återställ")
     if staging.can_roll_back(sources):
-        st.caption("Läser in föregående källfiler igen som en ny version. Granskningsloggen, stängningen av "
-                   "studien och sparade rapporter följer med.")
+        st.caption(
+            "Läser in föregående källfiler igen som en ny version. Granskningsloggen, stängningen av "
+            "studien och sparade rapporter följer med."
+        )
         sure = st.checkbox("Jag vill återställa föregående version", key="inl_rollback_sure")
         if st.button("Återställ föregående version", key="inl_rollback", disabled=not sure):
             inl.roll_back(ctx.viewer, sources, db, actor)
@@ -160,5 +187,9 @@ if ctx.viewer.role in ROLLBACK_ROLES:
 trail = inl.recent_trail(db)
 if not trail.empty:
     st.subheader("Senaste händelser")
-    st.dataframe(trail, hide_index=True, width="stretch",
-                 column_config={"Tid (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+    st.dataframe(
+        trail,
+        hide_index=True,
+        width="stretch",
+        column_config={"Tid (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+    )
