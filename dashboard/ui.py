@@ -201,9 +201,9 @@ def page(title: str, question: str) -> RunContext | None:
     st.caption(caption)
     if ctx.gate is None:
         st.info(
-            "Det finns ingen inläst data än. Projektledaren läser in studiens filer med "
-            "`ipsdash load MAPP`; prova demostudien med `ipsdash demo --out demo` följt av "
-            "`ipsdash load demo`.",
+            "Det finns ingen inläst data än. Projektledaren läser in studiens filer på sidan "
+            "**Inläsning** (eller med `ipsdash load MAPP`); prova demostudien med "
+            "`ipsdash demo --out demo` följt av `ipsdash load demo`.",
             icon="📭",
         )
         return None

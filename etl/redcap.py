@@ -461,24 +461,33 @@ class Record:
     values: dict[str, str]  # raw REDCap column name -> raw value (codes, unique names)
 
 
+def export_kind(path: Path) -> str | None:
+    """Which file of a REDCap export a CSV is, told by its header row: "dictionary",
+    "event_mapping", "events", "raw" or "labels" (records); None for anything else."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            header = {h.strip().lower() for h in next(csv.reader(fh), [])}
+    except (UnicodeDecodeError, StopIteration):
+        return None
+    if "variable / field name" in header or "field_name" in header:
+        return "dictionary"
+    if {"arm_num", "unique_event_name", "form"} <= header:
+        return "event_mapping"
+    if {"event_name", "arm_num", "unique_event_name"} <= header:
+        return "events"
+    if "redcap_event_name" in header:
+        return "raw"
+    if header & {"event name", "händelsenamn"}:
+        return "labels"
+    return None
+
+
 def _classify(folder: Path) -> dict[str, list[Path]]:
     found: dict[str, list[Path]] = {"dictionary": [], "event_mapping": [], "events": [], "raw": [], "labels": []}
     for path in sorted(folder.glob("*.csv")):
-        try:
-            with open(path, encoding="utf-8-sig", newline="") as fh:
-                header = {h.strip().lower() for h in next(csv.reader(fh), [])}
-        except (UnicodeDecodeError, StopIteration):
-            continue
-        if "variable / field name" in header or "field_name" in header:
-            found["dictionary"].append(path)
-        elif {"arm_num", "unique_event_name", "form"} <= header:
-            found["event_mapping"].append(path)
-        elif {"event_name", "arm_num", "unique_event_name"} <= header:
-            found["events"].append(path)
-        elif "redcap_event_name" in header:
-            found["raw"].append(path)
-        elif header & {"event name", "händelsenamn"}:
-            found["labels"].append(path)
+        kind = export_kind(path)
+        if kind is not None:
+            found[kind].append(path)
     return found
 
 

@@ -466,12 +466,27 @@ def assemble(session: Session, sources: Path) -> Path:
         shutil.copy2(path, staged / path.name)
     redcap_uploads = session.uploads / "redcap"
     if redcap_uploads.is_dir():
-        (staged / "redcap").mkdir(exist_ok=True)
-        for path in redcap_uploads.iterdir():
-            if path.is_file():
-                shutil.copy2(path, staged / "redcap" / path.name)
+        target = staged / "redcap"
+        target.mkdir(exist_ok=True)
+        for path in sorted(p for p in redcap_uploads.iterdir() if p.is_file()):
+            # An uploaded export file replaces the current one of the same name or the same kind
+            # (records, dictionary, event mapping), whatever REDCap named the download.
+            kind = _redcap_kind(path)
+            for old in list(target.iterdir()):
+                if old.is_file() and (old.name.lower() == path.name.lower() or (kind and _redcap_kind(old) == kind)):
+                    old.unlink()
+            shutil.copy2(path, target / path.name)
     session.touch()
     return staged
+
+
+def _redcap_kind(path: Path) -> str | None:
+    from etl.redcap import export_kind
+
+    if path.suffix.lower() != ".csv":
+        return None
+    kind = export_kind(path)
+    return "records" if kind in ("raw", "labels") else kind
 
 
 def redcap_configured() -> bool:

@@ -213,3 +213,34 @@ def test_actions_refuse_other_roles_on_the_server(place, months, role, tmp_path)
     with pytest.raises(AccessDenied):
         inl.roll_back(Viewer("projektledare"), sources, db, "pl")
     assert current_target(db) == before and not staging.can_roll_back(sources)
+
+
+def test_pull_from_redcap_then_cancel_removes_the_files(tmp_path, monkeypatch):
+    """'Hämta från REDCap' with the token from the environment (never typed on the page), then
+    'Avbryt' deletes what was fetched."""
+    from etl.demo import generate
+    from tests.test_redcap import TOKEN, FakeRedcap
+
+    db = tmp_path / "data" / "ips.duckdb"
+    monkeypatch.setenv("IPSDASH_DB", str(db))
+    monkeypatch.setenv("IPSDASH_STAGING", str(tmp_path / "staging"))
+    monkeypatch.delenv("IPSDASH_SOURCES", raising=False)
+    sources = staging.sources_dir(db)
+    generate(sources, seed=42, scale=1, redcap=True)
+    assert load_quietly(sources, db) == 0
+    with FakeRedcap(sources / "redcap") as api:
+        monkeypatch.setenv("IPSDASH_REDCAP_URL", api.url)
+        monkeypatch.setenv("IPSDASH_REDCAP_TOKEN", TOKEN)
+        at = open_page("projektledare", monkeypatch)
+        button(at, "inl_pull").click().run()
+        assert not at.exception, at.exception
+    assert "redcap/records.csv" in page_text(at)
+    assert TOKEN not in page_text(at)
+    fetched = [p for p in (tmp_path / "staging").rglob("*.csv")]
+    assert {p.name for p in fetched} == {"records.csv", "dictionary.csv", "event_mapping.csv"}
+    button(at, "inl_check").click().run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Nya randomiserade"] == "+0" and metrics["Avvisade"] == "0"
+    button(at, "inl_cancel").click().run()
+    assert not [p for p in (tmp_path / "staging").rglob("*") if p.is_file()]
+    assert "Uppladdade filer:" not in page_text(at)

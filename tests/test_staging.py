@@ -269,3 +269,20 @@ def test_a_second_publish_waits_for_the_lock(published, root):
     with staging.folder_lock(sources), pytest.raises(staging.PublishRefused):
         with staging.folder_lock(sources):
             pass
+
+
+def test_assemble_replaces_redcap_export_files_by_kind(root, tmp_path):
+    from etl.demo import generate
+
+    sources = tmp_path / "sources"
+    generate(sources, seed=42, scale=1, redcap=True)
+    records = (sources / "redcap" / "records.csv").read_bytes()
+    session = staging.new_session(root)
+    # REDCap names its downloads after the project and the date: the kind decides, not the name.
+    shown = staging.add_upload(session, "IPSADAS_DATA_2024-10-01_0915.csv", records, redcap=True)
+    assert shown == "redcap/IPSADAS_DATA_2024-10-01_0915.csv"
+    staged = staging.assemble(session, sources)
+    names = sorted(p.name for p in (staged / "redcap").iterdir())
+    assert "records.csv" not in names and "IPSADAS_DATA_2024-10-01_0915.csv" in names
+    assert "dictionary.csv" in names and "event_mapping.csv" in names
+    assert staging.check_folder(staged).status == 0
