@@ -75,6 +75,9 @@ def staging_root(value: str | os.PathLike[str] | None = None) -> Path:
     """The private staging folder (created with mode 0700; the mode is re-applied every time)."""
     root = staging_path(value)
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if root.is_symlink() or root.stat().st_uid != os.getuid():
+        # Someone else made the folder (e.g. in a shared /tmp): never put uploads there.
+        raise PermissionError(f"uppladdningsmappen {root} tillhör inte tjänstens användare")
     os.chmod(root, 0o700)
     return root
 

@@ -286,3 +286,11 @@ def test_assemble_replaces_redcap_export_files_by_kind(root, tmp_path):
     assert "records.csv" not in names and "IPSADAS_DATA_2024-10-01_0915.csv" in names
     assert "dictionary.csv" in names and "event_mapping.csv" in names
     assert staging.check_folder(staged).status == 0
+
+
+def test_staging_root_refuses_a_link_planted_in_its_place(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "staging").symlink_to(elsewhere)
+    with pytest.raises(PermissionError):
+        staging.staging_root(tmp_path / "staging")
