@@ -244,3 +244,21 @@ def test_pull_from_redcap_then_cancel_removes_the_files(tmp_path, monkeypatch):
     button(at, "inl_cancel").click().run()
     assert not [p for p in (tmp_path / "staging").rglob("*") if p.is_file()]
     assert "Uppladdade filer:" not in page_text(at)
+
+
+def test_sealed_rejected_values_are_masked_on_the_page_while_locked(place, months, monkeypatch):
+    old, new = months
+    publish_last_month(place, old)
+    data = (new / "ips_aktivitet.csv").read_bytes()
+    lines = data.decode("utf-8-sig").splitlines()
+    header, first = lines[0].split(";"), lines[1].split(";")
+    first[header.index("Datum")] = "2031-13-45"  # an impossible date: the row is rejected
+    lines[1] = ";".join(first)
+    at = open_page("projektledare", monkeypatch)
+    upload(at, new, ["ips_aktivitet.csv"], {"ips_aktivitet.csv": ("\ufeff" + "\n".join(lines) + "\n").encode()})
+    button(at, "inl_check").click().run()
+    assert not at.exception, at.exception
+    table = next(t.value for t in [*at.dataframe, *at.get("table")] if "Varför raden avvisades" in t.value.columns)
+    row = table[table["Fil"] == "ips_aktivitet.csv"].iloc[0]
+    assert row["Kolumn"] == "Datum" and "dolt" in row["Värde"]
+    assert "2031-13-45" not in page_text(at)
