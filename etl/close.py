@@ -20,9 +20,8 @@ from typing import Any, TextIO
 
 import duckdb
 
-from etl import audit, store
+from etl import audit, scan, store
 from etl.paths import current_target, store_path
-from schema import pnr
 
 ACTION = "close_study"
 
@@ -41,8 +40,11 @@ def close_study(db: Path, by: str, note: str, out: TextIO | None = None, err: Te
     if not by or not note:
         print("Ange vem som stänger studien (--by) och varför (--note).", file=err)
         return 2
-    if pnr.looks_like_pnr(by) or pnr.looks_like_pnr(note):
-        print("Texten innehåller något som liknar ett personnummer; inget har ändrats.", file=err)
+    try:
+        scan.scan_text(by, "--by")
+        scan.scan_text(note, "--note")
+    except scan.PnrRefused as exc:
+        print(f"{exc}\nStudien har inte stängts; inget har ändrats.", file=err)
         return 2
     previous = current_target(db)
     if previous is None or not previous.exists():

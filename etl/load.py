@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from etl import read, store
+from etl import read, scan, store
 from etl.paths import current_target, store_path
 from etl.tables import RawTable, SourceFileError
 from etl.validate import (
@@ -75,6 +75,7 @@ def _code_version() -> str:
             *(root / "etl" / "sql").glob("*.sql"),
             *(root / "schema").glob("*.py"),
             root / "etl" / "validate.py",
+            root / "etl" / "scan.py",
             root / "etl" / "checkpoints.py",
             root / "etl" / "store.py",
         ]
@@ -118,27 +119,34 @@ def collect_inputs(folder: Path) -> Inputs:
 # --- personnummer -------------------------------------------------------------------------------
 
 
-def scan_inputs(inputs: Inputs) -> tuple[dict[Path, read.Grid], list[pnr.PnrHit], list[SourceFileError]]:
-    """Read every file once into a grid and scan it (and the configuration and REDCap files)."""
+def scan_inputs(inputs: Inputs) -> tuple[dict[Path, read.Grid], list[scan.Hit], list[SourceFileError]]:
+    """Scan every input (the folder's name, each file's name and bytes, every part of a workbook:
+    `etl.scan`), then, if nothing was found, read each data file once into a grid."""
     grids: dict[Path, read.Grid] = {}
     errors: list[SourceFileError] = []
-    hits = read.scan_text_pnr(inputs.config_path.name, inputs.config_text)
-    for path in inputs.files:
+    hits = scan.name_hits(inputs.folder.resolve().name, folder=True)
+    targets = [
+        (inputs.config_path, inputs.config_path.name),
+        *((p, p.name) for p in inputs.files),
+        *((p, p.relative_to(inputs.folder).as_posix()) for p in inputs.redcap_files),
+    ]
+    for path, shown in targets:
         try:
-            grids[path] = read.read_grid(path)
+            scan.scan_file(path, shown)
+        except scan.PnrRefused as exc:
+            hits += exc.hits
         except SourceFileError as exc:
             errors.append(exc)
+    if hits:
+        return grids, hits, errors
+    failed = {e.file_name for e in errors}
+    for path in inputs.files:
+        if path.name in failed:
             continue
-        hits += read.scan_grid_pnr(grids[path])
-    for path in inputs.redcap_files:
-        shown = path.relative_to(inputs.folder).as_posix()
-        if path.suffix.lower() in read.EXTENSIONS:
-            try:
-                hits += read.scan_grid_pnr(read.read_grid(path), shown)
-            except SourceFileError as exc:
-                errors.append(exc)
-        else:
-            hits += read.scan_text_pnr(shown, read.decode_text(path.read_bytes()))
+        try:
+            grids[path] = read.read_grid(path, scanned=True)
+        except SourceFileError as exc:
+            errors.append(exc)
     return grids, hits, errors
 
 
@@ -230,7 +238,10 @@ def _redcap_tables(inputs: Inputs, config: StudyConfig) -> list[RawTable]:
         from etl.redcap import read_redcap_dir  # type: ignore[attr-defined]
     except ImportError:
         return []
-    tables = list(read_redcap_dir(folder, config))
+    try:
+        tables = list(read_redcap_dir(folder, config))
+    except scan.PnrRefused as exc:  # the mapping file outside the folder
+        raise LoadRefused(exc.messages) from None
     hits = scan_tables(tables)
     if hits:
         raise LoadRefused([h.message_sv() for h in hits])

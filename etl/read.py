@@ -1,7 +1,8 @@
 """Read the study team's source files (CSV or Excel) into `RawTable`s.
 
-A file is read once into a grid of cells (`Grid`); the same grid is scanned for personnummer
-(`scan_pnr`) before anything else happens and then turned into a `RawTable` (`table_from_grid`).
+A file is scanned for personnummer (`etl.scan.scan_file`: its bytes, every xlsx part, its name)
+before it is read, then read once into a grid of cells (`Grid`) and turned into a `RawTable`
+(`table_from_grid`).
 Staff quirks handled here: a title row or notes above the header, blank rows, notes columns,
 header variants and stray spaces, CSV in UTF-8 (with or without BOM) or cp1252 with `;`, `,` or
 tab as separator. Row numbers are always as Excel shows them.
@@ -21,9 +22,8 @@ from pathlib import Path
 
 from openpyxl.utils import get_column_letter
 
-from etl import xlsx_fast
+from etl import scan, xlsx_fast
 from etl.tables import RawRow, RawTable, SourceFileError
-from schema import pnr
 from schema.sources import CONFIG_STEMS, SOURCES, Source, header_map
 from schema.vocab import normalize_token
 
@@ -179,61 +179,14 @@ def read_xlsx_grid(path: Path) -> Grid:
         wb.close()
 
 
-def read_grid(path: Path) -> Grid:
+def read_grid(path: Path, scanned: bool = False) -> Grid:
+    """The file's cells; scanned for personnummer first unless the caller already did
+    (`etl.scan.scan_file`, which raises PnrRefused)."""
+    if not scanned:
+        scan.scan_file(path)
     if path.suffix.lower() == ".xlsx":
         return read_xlsx_grid(path)
     return read_csv_grid(path)
-
-
-# --- personnummer -------------------------------------------------------------------------------
-
-
-def _column_name(letter: str, header: object) -> str:
-    if isinstance(header, str) and header and not pnr.looks_like_pnr(header):
-        return f"{letter} ({header})"
-    return letter
-
-
-def scan_grid_pnr(grid: Grid, display_name: str | None = None) -> list[pnr.PnrHit]:
-    """Every cell (header cells included) that looks like a personnummer, masked."""
-    hits: list[pnr.PnrHit] = []
-    name = display_name or grid.path.name
-    for sheet in grid.sheets:
-        top = [values for number, values in sheet.rows if number <= HEADER_SEARCH_ROWS]
-        header_row: list[object] = max(top, key=lambda v: sum(x is not None for x in v), default=[])
-        prefix = f"{name} (blad {sheet.name})" if sheet.name and len(grid.sheets) > 1 else name
-        for number, values in sheet.rows:
-            for i, value in enumerate(values):
-                if value is None or isinstance(value, (date, datetime, bool)):
-                    continue
-                if isinstance(value, str):
-                    if len(value) < 10 or _few_digits(value):
-                        continue  # a personnummer has at least 10 digits
-                elif isinstance(value, int) and -(10**9) < value < 10**9:
-                    continue
-                if pnr.looks_like_pnr(value):
-                    header = header_row[i] if i < len(header_row) else None
-                    hits.append(
-                        pnr.PnrHit(prefix, number, _column_name(get_column_letter(i + 1), header), pnr.mask(value))
-                    )
-    return hits
-
-
-_DIGITS = str.maketrans("", "", "0123456789")
-
-
-def _few_digits(text: str) -> bool:
-    """ASCII text with fewer than 10 digits cannot hold a personnummer (cheap prefilter for the
-    scan; non-ASCII text is always checked in full, since the pattern's \\d matches any digit)."""
-    return text.isascii() and len(text) - len(text.translate(_DIGITS)) < 10
-
-
-def scan_text_pnr(name: str, text: str) -> list[pnr.PnrHit]:
-    hits = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if pnr.looks_like_pnr(line):
-            hits.append(pnr.PnrHit(name, number, "–", pnr.mask(line)))
-    return hits
 
 
 # --- from grid to RawTable ----------------------------------------------------------------------

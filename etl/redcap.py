@@ -31,6 +31,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from etl import scan
 from etl.tables import RawRow, RawTable, SourceFileError
 from etl.template import column_kinds
 from schema import pnr
@@ -285,6 +286,9 @@ def _as_list(value: Any) -> list[str]:
 def load_mapping(path: Path) -> Mapping:
     """Parse the mapping TOML (shape only; checked against the project by `check_mapping`)."""
     name = path.name
+    if not path.is_file():
+        raise _fail(name, "kartläggningsfilen finns inte")
+    scan.scan_file(path)
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -819,6 +823,14 @@ def read_redcap_dir(folder: Path, config: StudyConfig, mapping_path: Path | None
     folder = Path(folder)
     if not folder.is_dir():
         raise _fail(folder.name, "mappen med REDCap-exporten finns inte")
+    hits: list[scan.Hit] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:  # every file of the export, before any is read
+            scan.scan_file(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
+        except scan.PnrRefused as exc:
+            hits += exc.hits
+    if hits:
+        raise scan.PnrRefused(hits)
     if mapping_path is None:
         mapping_path = folder / "mapping.toml" if (folder / "mapping.toml").exists() else DEFAULT_MAPPING
     m = load_mapping(Path(mapping_path))

@@ -312,6 +312,14 @@ def run_template_command(args) -> int:
     config_path = (
         Path(args.config) if args.config else Path(__file__).resolve().parent.parent / "config" / "studie.toml"
     )
+    from etl import scan
+    from etl.tables import SourceFileError
+
+    try:
+        scan.scan_file(config_path)
+    except (scan.PnrRefused, SourceFileError) as exc:
+        print(f"{exc}\nInga mallar har skrivits.", file=sys.stderr)
+        return 2
     config = load_config(config_path)
     paths = write_templates(Path(args.dir), config)
     for path in paths:

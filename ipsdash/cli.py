@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import dashboard
+from etl import scan
 from etl.paths import store_path
 
 
@@ -150,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:  # every argument (paths, names, free text) before anything is read or written
+        scan.scan_args(argv)
+    except scan.PnrRefused as exc:
+        print(f"{exc}\nInget har ändrats.", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         from etl.demo import run_demo_command

@@ -1,17 +1,50 @@
-"""Detection and masking of Swedish personal identity and coordination numbers.
+"""The one detector of Swedish personal identity and coordination numbers (personnummer,
+samordningsnummer). Every path that decides whether input holds one calls this module: cells,
+CSV and TOML text, xlsx XML parts, file and folder names, command-line arguments.
 
-A cell "looks like" a personnummer when it holds 10 or 12 digits (optionally with `-` or `+`
-before the last four) whose date part is a real month and day (day + 60 for a
-samordningsnummer) and whose last digit is the Luhn check digit of the last ten. The number itself
-is never returned, only its position and a masked form, so that it cannot leak into a message.
+A candidate is, in any text, bounded by characters that are not digits (letters may touch it:
+`pnr8112181234` is a candidate):
+- 10 digits `YYMMDDNNNN`, or 12 digits `CCYYMMDDNNNN` with century 18, 19 or 20;
+- optionally one separator before the last four: `-`, `+`, any Unicode dash or minus sign, a
+  space (any Unicode space, also zero-width ones), or a dash with a space on either side;
+- a run of exactly 9 digits that is a whole field (text start/end, a line break, `;`, `,`, tab or
+  a quote on both sides): a 10-digit number that lost its leading zero when it went through a
+  numeric Excel cell (people born 2000–2009) and was then saved as CSV.
+A numeric value (an Excel number, int or float) is judged by its integer digits: 9 digits are read
+as 10 with the leading zero restored, 10 and 12 as they are; a number with a fractional part
+never is one.
+
+A candidate is refused when its date part is a real date (month 1–12, day valid for the month;
+day + 60 for a samordningsnummer; with a century, the exact calendar date incl. leap years) and
+its last digit is the Luhn check digit of the last ten. Values failing either rule are never
+refused; that is what keeps false refusals rare (measured in tests/test_pnr.py).
+
+The number itself is never returned, only its position and a masked form (digits as X), so that
+it cannot leak into a message.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-_CANDIDATE = re.compile(r"(?<![\dA-Za-z])(\d{2})?(\d{6})[-+]?(\d{4})(?![\dA-Za-z])")
+# Dash punctuation (Unicode category Pd) and minus signs, besides ASCII `-` and `+`.
+DASHES = (
+    "\u002d\u058a\u05be\u1400\u1806\u2010\u2011\u2012\u2013\u2014\u2015\u2e17\u2e1a\u2e3a\u2e3b"
+    "\u2e40\u2e5d\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d\u2212\u207b\u208b\u2796\u00ad\u2043"
+)
+# Spaces that may stand between the date and the last four (incl. zero-width ones).
+SPACES = "\u0020\u00a0\u1680\u2000-\u200d\u202f\u205f\u2060\u3000\ufeff"
+
+_SEP = f"(?:[{SPACES}]?[{re.escape(DASHES)}+][{SPACES}]?|[{SPACES}])?"
+_TEN_OR_TWELVE = re.compile(rf"(?<!\d)(\d{{2}})?(\d{{6}}){_SEP}(\d{{4}})(?!\d)")
+# Nine digits forming a whole field: a 10-digit number that lost its leading zero.
+_FIELD_EDGE = "\\n\\r;,\\t\"'"
+_NINE = re.compile(rf"(?<![^{_FIELD_EDGE}])(\d{{9}})(?![^{_FIELD_EDGE}])")
+# Every candidate contains its six date digits in a row: the cheap whole-text prefilter.
+PREFILTER = re.compile(r"\d{6}")
 
 
 def _luhn_ok(ten: str) -> bool:
@@ -22,40 +55,80 @@ def _luhn_ok(ten: str) -> bool:
     return (10 - total % 10) % 10 == int(ten[9])
 
 
-def _date_ok(yymmdd: str) -> bool:
+def _date_ok(yymmdd: str, century: str | None) -> bool:
     month, day = int(yymmdd[2:4]), int(yymmdd[4:6])
     if day > 60:  # samordningsnummer
         day -= 60
-    return 1 <= month <= 12 and 1 <= day <= 31
+    if not 1 <= month <= 12 or day < 1:
+        return False
+    if century is None:  # year unknown: 29 February may be real
+        return day <= (29 if month == 2 else calendar.monthrange(2001, month)[1])
+    return day <= calendar.monthrange(int(century + yymmdd[:2]), month)[1]
 
 
-def _candidates(text: str):
-    for m in _CANDIDATE.finditer(text):
+def _valid(century: str | None, yymmdd: str, last4: str) -> bool:
+    if century is not None and century not in ("18", "19", "20"):
+        return False
+    ten = yymmdd + last4
+    return ten.isdigit() and _date_ok(yymmdd, century) and _luhn_ok(ten)
+
+
+def _ascii_digits(text: str) -> str:
+    return "".join(str(int(ch)) for ch in text)  # `\d` matches any Unicode digit
+
+
+def spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of every personnummer-like number in the text, in order."""
+    found: list[tuple[int, int]] = []
+    if not PREFILTER.search(text):
+        return iter(found)
+    for m in _TEN_OR_TWELVE.finditer(text):
         century, yymmdd, last4 = m.group(1), m.group(2), m.group(3)
-        if century is not None and century not in ("18", "19", "20"):
-            continue
-        ten = yymmdd + last4
-        if _date_ok(yymmdd) and _luhn_ok(ten):
-            yield m
+        century = _ascii_digits(century) if century else None
+        if _valid(century, _ascii_digits(yymmdd), _ascii_digits(last4)):
+            found.append(m.span())
+    for m in _NINE.finditer(text):
+        nine = _ascii_digits(m.group(1))
+        if _valid(None, "0" + nine[:5], nine[5:]):
+            found.append(m.span())
+    return iter(sorted(found))
+
+
+def _as_text(value: object) -> str | None:
+    """The text the detector reads for a value; None when the value cannot hold one."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        if not value.is_integer():
+            return None
+        value = int(value)
+    if isinstance(value, int):
+        digits = str(abs(value))
+        return digits.zfill(10) if len(digits) == 9 else digits
+    if hasattr(value, "isoformat"):  # dates and times
+        return None
+    return str(value)
 
 
 def looks_like_pnr(value: object) -> bool:
-    """True when the cell value contains something that looks like a personnummer."""
-    if value is None:
-        return False
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return any(True for _ in _candidates(str(value)))
+    """True when the value (text, or an Excel number) contains something that looks like a
+    personnummer or samordningsnummer."""
+    text = _as_text(value)
+    return text is not None and next(spans(text), None) is not None
 
 
 def mask(value: object) -> str:
-    """The cell text with every digit of each personnummer-like number replaced by X."""
-    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    """The value as text with every digit of each personnummer-like number replaced by X."""
+    text = _as_text(value)
+    if text is None:
+        return str(value)
     out, last = [], 0
-    for m in _candidates(text):
-        out.append(text[last : m.start()])
-        out.append(re.sub(r"\d", "X", m.group(0)))
-        last = m.end()
+    for start, end in spans(text):
+        if start < last:
+            continue
+        out.append(text[last:start])
+        out.append(re.sub(r"\d", "X", text[start:end]))
+        last = end
     out.append(text[last:])
     return "".join(out)
 

@@ -217,7 +217,8 @@ def test_load_refuses_personnummer_in_xlsx_notes_and_csv_cell(tmp_path):
     fx.write_csv(folder / "avslut.csv", spec["headers"], events)
     code, out, err = run(folder, db)
     assert code == 2
-    assert "remisslogg.xlsx, rad 4, kolumn ”M (Anteckning)”" in err
+    # issue 10 §4: the place names the sheet and cell (read from the workbook's XML) and the header
+    assert "remisslogg.xlsx, blad ”Blad1”, cell M4 (rad 4, kolumn ”M (Anteckning)”)" in err
     assert "Pnr XXXXXX-XXXX, ring först" in err
     assert "avslut.csv, rad 3, kolumn ”A (Studiekod)”" in err and "(XXXXXXXXXX)" in err
     assert "Ingenting har lästs in" in err

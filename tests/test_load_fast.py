@@ -185,7 +185,17 @@ def test_big_file_with_one_bad_row_gives_the_same_rejection(monkeypatch):
     ],
 )
 def test_pnr_prefilter_keeps_every_candidate(tmp_path, value):
+    from etl import scan
     from schema import pnr
 
-    grid = read.Grid(tmp_path / "x.csv", [read.Sheet(None, [(1, ["Kod"]), (2, [value])])])
-    assert bool(read.scan_grid_pnr(grid)) == pnr.looks_like_pnr(value)
+    path = tmp_path / "x.xlsx"
+    fx.write_xlsx(path, ["Kod"], [{"Kod": value}])
+    csv_path = tmp_path / "x.csv"
+    csv_path.write_text(f"Kod\n{value}\n", "utf-8")
+    for file in (path, csv_path):
+        try:
+            scan.scan_file(file)
+            refused = False
+        except scan.PnrRefused:
+            refused = True
+        assert refused == pnr.looks_like_pnr(value)

@@ -7,6 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from etl import read
+from etl.scan import PnrRefused
 from etl.tables import SourceFileError
 from etl.validate import validate_table, validate_tables
 from schema.sources import ValidationContext, source
@@ -180,6 +181,8 @@ def test_read_pnr_scan_masks_and_locates(tmp_path):
     rows[1]["Anteckning"] = "pnr 811218-9876 enl. soc"
     path = tmp_path / "remisslogg.xlsx"
     fx.write_xlsx(path, [*spec["headers"], "Anteckning"], rows)
-    [hit] = read.scan_grid_pnr(read.read_grid(path))
-    assert (hit.file, hit.row, hit.column) == ("remisslogg.xlsx", 3, "M (Anteckning)")
+    with pytest.raises(PnrRefused) as exc:  # read_grid scans the file before it reads it
+        read.read_grid(path)
+    [hit] = exc.value.hits
+    assert hit.place == "remisslogg.xlsx, blad ”Blad1”, cell M3 (rad 3, kolumn ”M (Anteckning)”)"
     assert "XXXXXX-XXXX" in hit.masked and "8112" not in hit.message_sv()

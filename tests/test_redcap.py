@@ -206,11 +206,14 @@ def test_redcap_record_without_randomisation_is_passed_through(tmp_path):
     assert len(base.rows) == 2
 
 
-def test_redcap_personnummer_in_study_code_is_masked(tmp_path):
+def test_redcap_personnummer_in_study_code_refuses_the_export(tmp_path):
+    # Issue 10 §4: a personnummer anywhere refuses the whole input (it used to be masked and read).
+    from etl.scan import PnrRefused
+
     records = RECORDS.replace("B0402K11", "19811218-9876")
-    base = tables(make_export(tmp_path, records=records))["baseline"]
-    codes = [r.values["study_code"] for r in base.rows]
-    assert "19811218-9876" not in codes and any("X" in c for c in codes)
+    with pytest.raises(PnrRefused) as exc:
+        tables(make_export(tmp_path, records=records))
+    assert "IPSADAS_DATA_2024-09-30_1200.csv, rad" in str(exc.value) and "9876" not in str(exc.value)
 
 
 def test_redcap_mapping_defaults_to_folder_then_config(tmp_path):

@@ -1,0 +1,694 @@
+"""The input scan for personnummer: every file, name and argument the system reads or is given,
+before anything is parsed further or written.
+
+`scan_file` reads the file's bytes itself, never through a library that might skip text:
+- an xlsx is a zip: every XML part is scanned (cells incl. numeric values and inline strings,
+  shared strings mapped back to the cells that use them, sheet names, defined names, comments,
+  notes, threaded comments, document properties, headers and footers, tables, drawings, pivot
+  caches, anything else), and every part name;
+- any other file (CSV incl. the REDCap exports, TOML) as text: UTF-8 with or without BOM, UTF-16
+  with BOM, else Windows-1252; a CSV hit names its line and column (with the header text).
+- the file's name as shown (with the folders it is shown with).
+`scan_text` scans a name or argument. Both raise `PnrRefused` naming every place (in Swedish) with
+the value masked. The decision is always `schema.pnr` (the one detector): a whole-text regex pass
+finds candidates (every candidate has six digits in a row) and the detector judges them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import html
+import io
+import posixpath
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from etl.tables import SourceFileError
+from schema import pnr
+
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted xlsx, or an old .xls
+MAX_UNZIPPED = 2 << 30  # a workbook that unzips to more than 2 GiB is refused, not scanned
+SHOW = 40  # characters of context shown around a masked number
+
+
+@dataclass(frozen=True)
+class Hit:
+    place: str  # Swedish, names exactly what to fix
+    masked: str  # the value (or a window of it) with the number's digits as X
+
+    def message_sv(self) -> str:
+        return (f"{self.place}: värdet ser ut som ett personnummer ({self.masked}). Personnummer får "
+                "aldrig finnas i studiens filer, namn eller argument – använd studiekoden. "
+                "Ingenting har lästs in.")
+
+
+class PnrRefused(Exception):
+    """Something that may be a personnummer was found; `str()` is Swedish and masked."""
+
+    def __init__(self, hits: list[Hit]):
+        self.hits = hits
+        super().__init__("\n".join(h.message_sv() for h in hits))
+
+    @property
+    def messages(self) -> list[str]:
+        return [h.message_sv() for h in self.hits]
+
+
+def masked_window(text: str) -> str:
+    """The text masked; when long, only the part around the first number."""
+    found = list(pnr.spans(text))
+    out, last = [], 0
+    for start, end in found:
+        if start < last:
+            continue
+        out.append(text[last:start])
+        out.append(re.sub(r"\d", "X", text[start:end]))
+        last = end
+    out.append(text[last:])
+    masked = "".join(out).replace("\n", " ").replace("\r", " ")
+    if len(masked) <= 2 * SHOW + 20 or not found:
+        return masked
+    start = found[0][0]
+    lo, hi = max(0, start - SHOW), min(len(masked), start + 20 + SHOW)
+    return ("…" if lo else "") + masked[lo:hi] + ("…" if hi < len(masked) else "")
+
+
+def _hit(text: str, place: str) -> Hit | None:
+    return Hit(place, masked_window(text)) if pnr.looks_like_pnr(text) else None
+
+
+# --- names and arguments -----------------------------------------------------------------------
+
+def scan_text(text: str, place: str) -> None:
+    """Refuse a name or free text (an argument, a note) that holds a personnummer."""
+    if not pnr.looks_like_pnr(text):
+        return
+    lines = text.splitlines() or [text]
+    if len(lines) == 1:
+        raise PnrRefused([Hit(place, masked_window(text))])
+    raise PnrRefused([Hit(f"{place}, rad {i}", masked_window(line))
+                      for i, line in enumerate(lines, start=1) if pnr.looks_like_pnr(line)])
+
+
+def scan_args(argv: Iterable[str], place: str = "kommandoraden") -> None:
+    """Every command-line argument (options, paths, free text)."""
+    hits = [Hit(f"{place}, argument {i}", masked_window(arg))
+            for i, arg in enumerate(argv, start=1) if pnr.looks_like_pnr(arg)]
+    if hits:
+        raise PnrRefused(hits)
+
+
+def name_hits(shown: str, folder: bool = False) -> list[Hit]:
+    """The file name (or, with `folder`, the folder name) and every folder it is shown with."""
+    parts = shown.replace("\\", "/").split("/")
+    hits = []
+    for i, part in enumerate(parts):
+        if pnr.looks_like_pnr(part):
+            what = "filnamnet" if i == len(parts) - 1 and not folder else "mappnamnet"
+            masked = "/".join(masked_window(p) for p in parts)
+            hits.append(Hit(f"{what} {masked}", masked_window(part)))
+    return hits
+
+
+# --- files -------------------------------------------------------------------------------------
+
+def scan_file(path: Path, shown_name: str | None = None) -> None:
+    """Refuse the file (raise PnrRefused) if its name or any text in it holds a personnummer.
+    A file that cannot be read at all raises SourceFileError naming it and what to do."""
+    path = Path(path)
+    shown = shown_name or path.name
+    hits = name_hits(shown)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        if hits:
+            raise PnrRefused(hits) from None
+        raise SourceFileError(shown, f"filen kan inte läsas ({_os_reason(exc)}); kontrollera att den "
+                                     "finns, att du har behörighet och att den inte är öppen i ett annat "
+                                     "program") from None
+    if data.startswith(ZIP_MAGIC) or path.suffix.lower() in XLSX_SUFFIXES:
+        try:
+            hits += scan_xlsx_bytes(data, shown)
+        except SourceFileError:
+            if hits:
+                raise PnrRefused(hits) from None
+            raise
+    else:
+        hits += scan_text_bytes(data, shown, is_csv=path.suffix.lower() in (".csv", ".txt", ".tsv"))
+    if hits:
+        raise PnrRefused(hits)
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "filen finns inte"
+    if isinstance(exc, PermissionError):
+        return "behörighet saknas"
+    if isinstance(exc, IsADirectoryError):
+        return "det är en mapp"
+    return type(exc).__name__
+
+
+def decode_for_scan(data: bytes) -> str:
+    """Text as any reader of the project could see it: UTF-8 (BOM or not), UTF-16 with BOM, else
+    Windows-1252 (where every byte is some character, so nothing is skipped)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0, *(m.end() for m in re.finditer(r"\r\n|\r|\n", text))]
+
+
+def scan_text_bytes(data: bytes, shown: str, is_csv: bool = True) -> list[Hit]:
+    text = decode_for_scan(data)
+    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # UTF-16 without BOM or a binary file: also read it with the NULs taken out
+        text += "\n" + data.replace(b"\x00", b"").decode("cp1252", errors="replace")
+    found = list(pnr.spans(text))
+    if not found:
+        return []
+    starts = _line_starts(text)
+    lines = text.splitlines()
+    sep = _sniff(lines) if is_csv else None
+    header = _header_row(lines, sep) if sep else []
+    hits: list[Hit] = []
+    seen: set[str] = set()
+    for start, _end in found:
+        n = bisect.bisect_right(starts, start) - 1
+        line = lines[n] if n < len(lines) else ""
+        col = start - starts[n]
+        if sep:
+            index, field_text = _field_at(line, col, sep)
+            place = f"{shown}, rad {n + 1}, kolumn ”{_column_name(index, header)}”"
+            hit = Hit(place, masked_window(field_text) if pnr.looks_like_pnr(field_text) else masked_window(line))
+        else:
+            hit = Hit(f"{shown}, rad {n + 1}, tecken {col + 1}", masked_window(line))
+        if hit.place not in seen:
+            seen.add(hit.place)
+            hits.append(hit)
+    return hits
+
+
+def _sniff(lines: list[str]) -> str:
+    sample = [ln for ln in lines[:30] if ln.strip()]
+    best, best_score = ";", (-1, -1)
+    for sep in (";", ",", "\t"):
+        counts = [_split(ln, sep) for ln in sample]
+        multi = [len(c) for c in counts if len(c) > 1]
+        if multi:
+            width, freq = Counter(multi).most_common(1)[0]
+            if (freq, width) > best_score:
+                best, best_score = sep, (freq, width)
+    return best
+
+
+def _split(line: str, sep: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=sep), [])
+    except csv.Error:
+        return line.split(sep)
+
+
+def _header_row(lines: list[str], sep: str) -> list[str]:
+    top = [_split(ln, sep) for ln in lines[:10]]
+    return max(top, key=lambda cells: sum(1 for c in cells if c.strip()), default=[])
+
+
+def _field_at(line: str, col: int, sep: str) -> tuple[int, str]:
+    """Index of the CSV field the character at `col` belongs to, and that field's text."""
+    index, quoted = 0, False
+    for ch in line[:col]:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == sep and not quoted:
+            index += 1
+    cells = _split(line, sep)
+    return index, (cells[index] if index < len(cells) else line)
+
+
+def column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _column_name(index: int, header: list[str]) -> str:
+    letter = column_letter(index)
+    name = header[index].strip() if index < len(header) else ""
+    if name and not pnr.looks_like_pnr(name):
+        return f"{letter} ({name})"
+    return letter
+
+
+# --- xlsx --------------------------------------------------------------------------------------
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _rel_target(base: str, target: str) -> str:
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return posixpath.normpath(posixpath.join(posixpath.dirname(base), target))
+
+
+def _rels(zf: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    """Relationship id -> (type tail, target part) of a part."""
+    name = posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
+    try:
+        root = ET.fromstring(zf.read(name))
+    except (KeyError, ET.ParseError):
+        return {}
+    out = {}
+    for rel in root:
+        target = rel.get("Target", "")
+        if rel.get("TargetMode") == "External":
+            continue
+        out[rel.get("Id", "")] = (rel.get("Type", "").rsplit("/", 1)[-1], _rel_target(part, target))
+    return out
+
+
+class _Book:
+    """Which sheet name each worksheet, comments and threaded-comments part belongs to."""
+
+    def __init__(self, zf: zipfile.ZipFile):
+        self.sheet_of: dict[str, str] = {}
+        self.sheet_parts: list[str] = []
+        try:
+            root = ET.fromstring(zf.read("xl/workbook.xml"))
+        except (KeyError, ET.ParseError):
+            return
+        rels = _rels(zf, "xl/workbook.xml")
+        for el in root.iter():
+            if _local(el.tag) == "sheet":
+                rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
+                kind, target = rels.get(rid, ("", ""))
+                name = el.get("name", "")
+                if target:
+                    self.sheet_of[target] = name if not pnr.looks_like_pnr(name) else masked_window(name)
+                    if kind == "worksheet":
+                        self.sheet_parts.append(target)
+                        for sub_kind, sub in _rels(zf, target).values():
+                            if sub_kind in ("comments", "threadedComment", "vmlDrawing", "table", "drawing"):
+                                self.sheet_of[sub] = self.sheet_of[target]
+
+
+def scan_xlsx_bytes(data: bytes, shown: str) -> list[Hit]:
+    if not data:
+        raise SourceFileError(shown, "filen kan inte läsas som Excel-fil: den är tom (0 byte); spara "
+                                     "arbetsboken igen i Excel")
+    if data.startswith(OLE_MAGIC):
+        raise SourceFileError(shown, "filen kan inte läsas som Excel-fil: den är lösenordsskyddad eller "
+                                     "krypterad (eller en äldre .xls-fil); spara den i Excel som .xlsx utan "
+                                     "lösenord")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise SourceFileError(shown, "filen kan inte läsas som Excel-fil: den är ingen .xlsx-arbetsbok eller "
+                                     "är skadad; öppna den i Excel och spara den igen som Excel-arbetsbok "
+                                     "(.xlsx)") from None
+    if sum(i.file_size for i in infos) > MAX_UNZIPPED:
+        raise SourceFileError(shown, "arbetsboken är för stor uppackad (över 2 GiB); dela upp den")
+    try:
+        return _scan_zip(zf, infos, shown, data)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
+        raise SourceFileError(shown, "filen kan inte läsas som Excel-fil: den är skadad; öppna den i Excel "
+                                     "och spara den igen som Excel-arbetsbok (.xlsx) utan lösenord") from None
+
+
+def _scan_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], shown: str, data: bytes) -> list[Hit]:
+    book = _Book(zf)
+    hits: list[Hit] = []
+    shared_hits: dict[int, Hit] = {}
+    for info in infos:
+        name = info.filename
+        if pnr.looks_like_pnr(name):
+            hits.append(Hit(f"{shown}, delnamn i arbetsboken", masked_window(name)))
+        if info.is_dir():
+            continue
+        raw = zf.read(name)
+        lower = name.lower()
+        if not lower.endswith((".xml", ".rels", ".vml")):
+            # binary part (image, printer settings, VBA): its readable text
+            hits += [Hit(f"{shown}, delen {name}", h.masked) for h in scan_text_bytes(raw, name, is_csv=False)]
+            continue
+        if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+            raise SourceFileError(shown, "filen innehåller XML-konstruktioner som Excel aldrig skriver "
+                                         "(DOCTYPE); spara den igen i Excel som .xlsx")
+        if name in book.sheet_parts:
+            hits += _scan_sheet(raw, shown, book.sheet_of.get(name, name))
+        elif posixpath.basename(lower) == "sharedstrings.xml":
+            shared_hits.update(_scan_shared(raw, shown))
+        elif _may_hold(raw):
+            hits += _scan_part(raw, name, shown, book)
+    if shared_hits:
+        hits += _map_shared(zf, book, shown, shared_hits)
+    return _with_headers(data, hits)
+
+
+_CELL_PLACE = re.compile(r"blad ”(?P<sheet>[^”]*)”, (?:formel i )?cell (?P<col>[A-Z]+)\d+ \(rad \d+, kolumn (?P<letter>[A-Z]+)\)")
+
+
+def _with_headers(data: bytes, hits: list[Hit]) -> list[Hit]:
+    """Name the column of each cell hit by its header (the fullest of the first 10 rows), as the
+    loader's messages do. Only runs when something was found."""
+    if not any(_CELL_PLACE.search(h.place) for h in hits):
+        return hits
+    import openpyxl
+
+    headers: dict[str, list[object]] = {}
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            for ws in wb.worksheets:
+                top = list(ws.iter_rows(min_row=1, max_row=10, values_only=True))
+                headers[ws.title] = list(max(top, key=lambda r: sum(v is not None for v in r), default=()))
+        finally:
+            wb.close()
+    except Exception:  # noqa: BLE001 - the header is a courtesy; the place is named without it
+        return hits
+    out = []
+    for hit in hits:
+        m = _CELL_PLACE.search(hit.place)
+        row = headers.get(m.group("sheet")) if m else None
+        if m and row is not None:
+            index = _column_index(m.group("letter"))
+            header = row[index] if index < len(row) else None
+            if isinstance(header, str) and header.strip() and not pnr.looks_like_pnr(header):
+                named = f"kolumn ”{m.group('letter')} ({header.strip()})”)"
+                hit = Hit(hit.place.replace(f"kolumn {m.group('letter')})", named), hit.masked)
+        out.append(hit)
+    return out
+
+
+def _column_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _text(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _may_hold(raw: bytes) -> bool:
+    """Prefilter for a whole part: with markup taken out and character references resolved,
+    does it have six digits in a row? (Removing tags can only join digit runs, never split one.)"""
+    text = _text(raw)
+    if text is None:
+        return True
+    views = [text, _TAG.sub("", text)]  # attribute values are in the first, joined runs in the second
+    if "&" in text:
+        views += [html.unescape(v) for v in views]
+    return any(pnr.PREFILTER.search(v) for v in views)
+
+
+def _parse(raw: bytes, shown: str, name: str) -> ET.Element:
+    try:
+        return ET.fromstring(raw)
+    except ET.ParseError:
+        raise SourceFileError(shown, f"arbetsbokens del {name} är skadad; öppna filen i Excel och spara "
+                                     "den igen som Excel-arbetsbok (.xlsx)") from None
+
+
+def _has_runs(el: ET.Element) -> bool:
+    return any(_local(c.tag) in ("r", "t") for c in el)
+
+
+def _judge_tree(root: ET.Element, place_of) -> list[Hit]:
+    """Every attribute value and text of the tree, and the joined text of every element made of
+    runs (rich text); `place_of(element, attribute name or None)` names where it is."""
+    hits: list[Hit] = []
+    for el in root.iter():
+        for key, value in el.attrib.items():
+            hit = _hit(value, place_of(el, _local(key)))
+            if hit:
+                hits.append(hit)
+        if _has_runs(el):
+            hit = _hit("".join(el.itertext()), place_of(el, None))
+            if hit:
+                hits.append(hit)
+        for text in (el.text, el.tail):
+            if text:
+                hit = _hit(text, place_of(el, None))
+                if hit:
+                    hits.append(hit)
+    return _dedupe(hits)
+
+
+def _dedupe(hits: list[Hit]) -> list[Hit]:
+    seen, out = set(), []
+    for h in hits:
+        if h.place not in seen:
+            seen.add(h.place)
+            out.append(h)
+    return out
+
+
+DOC_PROPS = {"docProps/core.xml": "dokumentegenskap", "docProps/app.xml": "dokumentegenskap"}
+
+
+def _scan_part(raw: bytes, name: str, shown: str, book: _Book) -> list[Hit]:
+    root = _parse(raw, shown, name)
+    sheet = book.sheet_of.get(name)
+    base = posixpath.basename(name).lower()
+
+    if name == "xl/workbook.xml":
+        def place(el, attr):
+            tag = _local(el.tag)
+            if tag == "sheet":
+                return f"{shown}, bladnamn"
+            if tag == "definedName":
+                return f"{shown}, definierat namn"
+            return f"{shown}, arbetsbokens inställningar ({tag})"
+    elif name in DOC_PROPS:
+        def place(el, attr):
+            return f"{shown}, dokumentegenskap ”{_local(el.tag)}”"
+    elif name == "docProps/custom.xml":
+        def place(el, attr):
+            prop = el
+            for p in root.iter():
+                if _local(p.tag) == "property" and (p is el or el in list(p.iter())):
+                    prop = p
+            label = prop.get("name", "")
+            label = "" if pnr.looks_like_pnr(label) else f" ”{label}”"
+            return f"{shown}, anpassad dokumentegenskap{label}"
+    elif base.startswith(("comment", "threadedcomment")):
+        def place(el, attr):
+            owner = el
+            for c in root.iter():
+                if _local(c.tag) in ("comment", "threadedComment") and (c is el or el in list(c.iter())):
+                    owner = c
+            ref = owner.get("ref")
+            where = f"{sheet}!{ref}" if sheet and ref else (ref or sheet or name)
+            if _local(el.tag) in ("author", "authors"):
+                return f"{shown}, kommentarernas författare"
+            return f"{shown}, kommentar till {where}"
+    elif base.startswith("table"):
+        def place(el, attr):
+            return f"{shown}, tabell{' på ' + sheet if sheet else ''} ({_local(el.tag)})"
+    elif base.startswith("person"):
+        def place(el, attr):
+            return f"{shown}, kommentarernas författare"
+    else:
+        def place(el, attr):
+            return f"{shown}, delen {name} ({_local(el.tag)})"
+    return _judge_tree(root, place)
+
+
+# --- worksheets --------------------------------------------------------------------------------
+
+_NUMBERISH = re.compile(r"\d{6}|\d[Ee]\+?\d")
+_CELL_OPEN = re.compile(r"<(?:\w+:)?c\b([^>]*)>")
+_ATTR = re.compile(r'([\w:]+)\s*=\s*"([^"]*)"')
+HEADER_FOOTER = {"oddHeader", "oddFooter", "evenHeader", "evenFooter", "firstHeader", "firstFooter"}
+
+
+def _scan_sheet(raw: bytes, shown: str, sheet: str) -> list[Hit]:
+    text = _text(raw)
+    if text is None or "&#" in text or "<is>" in text or "<is " in text:
+        return _scan_sheet_tree(raw, shown, sheet)
+    hits: list[Hit] = []
+    done: set[int] = set()
+    for m in _NUMBERISH.finditer(text):
+        pos = m.start()
+        lt, gt = text.rfind("<", 0, pos), text.rfind(">", 0, pos)
+        if lt > gt:  # inside a tag: an attribute value
+            tag_end = text.find(">", pos)
+            tag = text[lt:tag_end + 1]
+            if lt in done:
+                continue
+            done.add(lt)
+            tag_name = re.match(r"<\s*([\w:]+)", tag)
+            tname = tag_name.group(1).split(":")[-1] if tag_name else "?"
+            attrs = dict(_ATTR.findall(tag))
+            for value in attrs.values():
+                hit = _hit(html.unescape(value), _sheet_place(shown, sheet, tname, attrs.get("ref") or attrs.get("sqref")))
+                if hit:
+                    hits.append(hit)
+            continue
+        if gt in done:
+            continue
+        done.add(gt)
+        end = text.find("<", pos)
+        node = html.unescape(text[gt + 1:end if end >= 0 else len(text)])
+        open_tag = text[text.rfind("<", 0, gt):gt + 1]
+        tname = re.match(r"<\s*([\w:]+)", open_tag)
+        tname = tname.group(1).split(":")[-1] if tname else "?"
+        if tname in ("v", "f", "t"):
+            cell = _enclosing_cell(text, pos)
+            ref, ctype = (cell.get("r"), cell.get("t")) if cell is not None else (None, None)
+            if tname == "v" and ctype == "s":
+                continue  # an index into the shared strings (scanned with them)
+            if tname == "v" and ctype in (None, "n"):
+                try:
+                    value: object = float(node)
+                except ValueError:
+                    value = node
+            else:
+                value = node
+            if pnr.looks_like_pnr(value):
+                what = "formel i " if tname == "f" else ""
+                shown_value = node if isinstance(value, str) else pnr.mask(value)
+                hits.append(Hit(_cell_place(shown, sheet, ref, what), masked_window(shown_value)))
+        else:
+            hit = _hit(node, _sheet_place(shown, sheet, tname, None))
+            if hit:
+                hits.append(hit)
+    return _dedupe(hits)
+
+
+def _cell_place(shown: str, sheet: str, ref: str | None, what: str = "") -> str:
+    if ref:
+        m = re.match(r"([A-Z]+)(\d+)$", ref)
+        row = m.group(2) if m else "?"
+        return f"{shown}, blad ”{sheet}”, {what}cell {ref} (rad {row}, kolumn {m.group(1) if m else '?'})"
+    return f"{shown}, blad ”{sheet}”, {what}en cell"
+
+
+def _sheet_place(shown: str, sheet: str, tag: str, ref: str | None) -> str:
+    if tag in HEADER_FOOTER:
+        return f"{shown}, sidhuvud/sidfot på {sheet}"
+    if tag == "hyperlink":
+        return f"{shown}, länk på {sheet}" + (f"!{ref}" if ref else "")
+    if tag in ("dataValidation", "formula1", "formula2"):
+        return f"{shown}, dataverifiering på {sheet}" + (f"!{ref}" if ref else "")
+    return f"{shown}, blad ”{sheet}” ({tag})"
+
+
+def _enclosing_cell(text: str, pos: int) -> dict[str, str] | None:
+    start = max(text.rfind("<c ", 0, pos), text.rfind("<c>", 0, pos))
+    if start < 0:
+        return None
+    m = _CELL_OPEN.match(text, start)
+    return dict(_ATTR.findall(m.group(1))) if m else None
+
+
+def _scan_sheet_tree(raw: bytes, shown: str, sheet: str) -> list[Hit]:
+    """The careful path for sheets with character references or inline rich text."""
+    root = _parse(raw, shown, sheet)
+    hits: list[Hit] = []
+    for el in root.iter():
+        tag = _local(el.tag)
+        if tag == "c":
+            ref, ctype = el.get("r"), el.get("t")
+            for child in el:
+                ctag = _local(child.tag)
+                if ctag == "v" and child.text:
+                    if ctype == "s":
+                        continue
+                    value: object = child.text
+                    if ctype in (None, "n"):
+                        try:
+                            value = float(child.text)
+                        except ValueError:
+                            pass
+                    if pnr.looks_like_pnr(value):
+                        hits.append(Hit(_cell_place(shown, sheet, ref), masked_window(pnr.mask(value))))
+                elif ctag in ("is", "f"):
+                    hit = _hit("".join(child.itertext()), _cell_place(shown, sheet, ref,
+                                                                       "formel i " if ctag == "f" else ""))
+                    if hit:
+                        hits.append(hit)
+            continue
+        if tag in ("v", "f", "is", "t", "r", "rPr") or tag.startswith("rPh"):
+            continue  # inside a cell: judged with the cell above
+        ref = el.get("ref") or el.get("sqref")
+        for value in el.attrib.values():
+            hit = _hit(value, _sheet_place(shown, sheet, tag, ref))
+            if hit:
+                hits.append(hit)
+        if el.text:
+            hit = _hit(el.text, _sheet_place(shown, sheet, tag, ref))
+            if hit:
+                hits.append(hit)
+    return _dedupe(hits)
+
+
+# --- shared strings ----------------------------------------------------------------------------
+
+def _scan_shared(raw: bytes, shown: str) -> dict[int, Hit]:
+    """Index of every shared string that holds a personnummer -> its hit (place filled in later)."""
+    if not _may_hold(raw):
+        return {}
+    root = _parse(raw, shown, "xl/sharedStrings.xml")
+    out: dict[int, Hit] = {}
+    index = 0
+    for el in root:
+        if _local(el.tag) != "si":
+            continue
+        value = "".join(el.itertext())
+        if pnr.looks_like_pnr(value):
+            out[index] = Hit("", masked_window(value))
+        index += 1
+    return out
+
+
+_CELL = re.compile(r"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_V = re.compile(r"<(?:\w+:)?v>\s*(\d+)\s*</(?:\w+:)?v>")
+
+
+def _map_shared(zf: zipfile.ZipFile, book: _Book, shown: str, shared: dict[int, Hit]) -> list[Hit]:
+    """Each shared string with a hit, named by the cells that show it."""
+    used: dict[int, list[str]] = {}
+    for part in book.sheet_parts:
+        text = _text(zf.read(part)) or ""
+        sheet = book.sheet_of.get(part, part)
+        for m in _CELL.finditer(text):
+            attrs = dict(_ATTR.findall(m.group(1)))
+            if attrs.get("t") != "s" or not m.group(2):
+                continue
+            v = _V.search(m.group(2))
+            if v and int(v.group(1)) in shared:
+                used.setdefault(int(v.group(1)), []).append(_cell_place(shown, sheet, attrs.get("r")))
+    hits = []
+    for index, hit in shared.items():
+        places = used.get(index) or [f"{shown}, en delad text som ingen cell använder (xl/sharedStrings.xml)"]
+        hits += [Hit(p, hit.masked) for p in places]
+    return hits

@@ -1,0 +1,267 @@
+"""The input scan (`etl.scan`): a personnummer anywhere in a file, its name or an argument refuses
+it, and the message names exactly what to fix with the number masked.
+
+Workbooks are built with openpyxl and then edited as the zip they are, so every kind of place is
+tested: cells (shared, inline, rich text, numeric, formula, hidden sheet), sheet names, defined
+names, comments, threaded comments, document properties (core, app, custom), headers and footers.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from etl import scan
+from etl.scan import PnrRefused
+from etl.tables import SourceFileError
+from tests.test_pnr import SEED, ZERO, make_pnr
+
+RNG = random.Random(SEED + 7)
+TEN = make_pnr(RNG)  # a valid number, generated (never typed)
+DASHED = f"{TEN[:6]}-{TEN[6:]}"
+
+
+def _digits_absent(text: str) -> None:
+    assert TEN not in text and TEN[:6] not in text and TEN[6:] not in re.sub(r"rad \d+|cell \w+", "", text)
+    assert ZERO[0][1:] not in text
+
+
+def _book(path: Path, **changes) -> Path:
+    """A workbook as Excel writes it (xlsxwriter: shared strings), with `changes` placed in it."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet(changes.get("sheet_name", "Data"))
+    hidden = wb.add_worksheet("Dold")
+    hidden.hide()
+    ws.write_row(0, 0, ["Studiekod", "Stadsdel", "Anteckning", "Antal"])
+    for i in range(6):
+        ws.write_row(i + 1, 0, [f"A03{i}4M27", "Södermalm", "ring först", 45366 + i])
+    hidden.write_row(0, 0, ["x", "y"])
+    if "cell" in changes:
+        ws.write("C5", changes["cell"])
+    if "number" in changes:
+        ws.write_number("D6", changes["number"])
+    if "formula" in changes:
+        ws.write_formula("B7", changes["formula"], None, "")
+    if "hidden" in changes:
+        hidden.write("B2", changes["hidden"])
+    if "comment" in changes:
+        ws.write_comment("C3", changes["comment"], {"author": "Anna"})
+    if "header" in changes:
+        ws.set_header("&C" + changes["header"])
+    if "footer" in changes:
+        ws.set_footer("&L" + changes["footer"])
+    if "title" in changes:
+        wb.set_properties({"title": changes["title"]})
+    if "creator" in changes:
+        wb.set_properties({"author": changes["creator"]})
+    if "company" in changes:
+        wb.set_properties({"company": changes["company"]})
+    if "defined" in changes:
+        wb.define_name("kontakt", changes["defined"])
+    if "custom" in changes:
+        wb.set_custom_property("Kontakt", changes["custom"])
+    wb.close()
+    return path
+
+
+def _openpyxl_book(path: Path, value: object) -> Path:
+    """openpyxl writes strings inline (`<is>`), not shared."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Data"
+    ws.append(["Studiekod", "Anteckning"])
+    ws.append(["A0314M27", "ok"])
+    ws["B3"] = value
+    wb.save(path)
+    return path
+
+
+def _edit_zip(path: Path, edit) -> Path:
+    with zipfile.ZipFile(path) as zf:
+        parts = {i.filename: zf.read(i.filename) for i in zf.infolist()}
+    edit(parts)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _refused(path: Path, shown: str | None = None) -> str:
+    with pytest.raises(PnrRefused) as exc:
+        scan.scan_file(path, shown)
+    text = str(exc.value)
+    _digits_absent(text)
+    assert exc.value.hits and "personnummer" in text
+    return text
+
+
+def test_scan_clean_workbook_passes(tmp_path):
+    scan.scan_file(_book(tmp_path / "remisslogg.xlsx"))
+
+
+@pytest.mark.parametrize(("changes", "place"), [
+    ({"cell": f"pnr {DASHED} enl. soc"}, "remisslogg.xlsx, blad ”Data”, cell C5"),
+    ({"cell": f"pnr{TEN}"}, "blad ”Data”, cell C5"),
+    ({"cell": f"{TEN[:6]}\u2013{TEN[6:]}"}, "blad ”Data”, cell C5"),
+    ({"cell": f"{TEN[:6]} {TEN[6:]}"}, "blad ”Data”, cell C5"),
+    ({"number": int(TEN)}, "blad ”Data”, cell D6"),
+    ({"number": int(ZERO[0])}, "blad ”Data”, cell D6"),  # lost its leading zero
+    ({"number": int("19" + TEN)}, "blad ”Data”, cell D6"),
+    ({"formula": f'=CONCATENATE("Pnr ","{DASHED}")'}, "formel i cell B7"),
+    ({"hidden": DASHED}, "blad ”Dold”, cell B2"),
+    ({"sheet_name": f"Data {DASHED}"}, "remisslogg.xlsx, bladnamn"),
+    ({"comment": f"Kolla {DASHED}"}, "remisslogg.xlsx, kommentar till Data!C3"),
+    ({"header": f"Utskrift {DASHED}"}, "remisslogg.xlsx, sidhuvud/sidfot på Data"),
+    ({"footer": f"{DASHED}"}, "remisslogg.xlsx, sidhuvud/sidfot på Data"),
+    ({"title": f"Lista {DASHED}"}, "remisslogg.xlsx, dokumentegenskap ”title”"),
+    ({"creator": f"{TEN}"}, "remisslogg.xlsx, dokumentegenskap ”creator”"),
+    ({"company": f"AB {DASHED}"}, "remisslogg.xlsx, dokumentegenskap ”Company”"),
+    ({"defined": f'"{DASHED}"'}, "remisslogg.xlsx, definierat namn"),
+    ({"custom": f"{DASHED}"}, "remisslogg.xlsx, anpassad dokumentegenskap ”Kontakt”"),
+])
+def test_scan_xlsx_refuses_every_place_and_names_it(tmp_path, changes, place):
+    text = _refused(_book(tmp_path / "remisslogg.xlsx", **changes))
+    assert place in text, text
+    assert "XXXX" in text
+
+
+def test_scan_xlsx_shared_string_maps_to_every_cell_using_it(tmp_path):
+    path = _book(tmp_path / "remisslogg.xlsx", cell=DASHED, hidden=DASHED)
+    text = _refused(path)
+    assert "blad ”Data”, cell C5" in text and "blad ”Dold”, cell B2" in text
+
+
+@pytest.mark.parametrize("value", [DASHED, f"x{TEN}", int(TEN), int(ZERO[0]), f"={TEN}+1"])
+def test_scan_xlsx_inline_strings_and_openpyxl_books(tmp_path, value):
+    assert "blad ”Data”, " in _refused(_openpyxl_book(tmp_path / "a.xlsx", value))
+
+
+def test_scan_xlsx_rich_text_runs_and_inline_strings_and_char_refs(tmp_path):
+    path = _book(tmp_path / "remisslogg.xlsx", cell="PLATS")
+
+    def rich(parts):
+        ss = parts["xl/sharedStrings.xml"].decode()
+        ss = ss.replace("<t>PLATS</t>", f"<r><t>{TEN[:4]}</t></r><r><rPr><b/></rPr><t>{TEN[4:]}</t></r>")
+        parts["xl/sharedStrings.xml"] = ss.encode()
+
+    _edit_zip(path, rich)
+    assert "blad ”Data”, cell C5" in _refused(path)
+
+    path2 = _book(tmp_path / "avslut.xlsx")
+
+    def inline(parts):
+        sheet = parts["xl/worksheets/sheet1.xml"].decode()
+        cell = f'<c r="E3" t="inlineStr"><is><r><t>{TEN[:3]}</t></r><r><t>{TEN[3:]}</t></r></is></c>'
+        row3 = sheet.index('<row r="3"')
+        end = sheet.index("</row>", row3)
+        parts["xl/worksheets/sheet1.xml"] = (sheet[:end] + cell + sheet[end:]).encode()
+
+    _edit_zip(path2, inline)
+    assert "cell E3" in _refused(path2)
+
+    path3 = _book(tmp_path / "x.xlsx", cell="PLATS")
+
+    def charref(parts):
+        ss = parts["xl/sharedStrings.xml"].decode()
+        coded = "".join(f"&#{ord(c)};" for c in DASHED)
+        parts["xl/sharedStrings.xml"] = ss.replace("<t>PLATS</t>", f"<t>{coded}</t>").encode()
+
+    _edit_zip(path3, charref)
+    assert "cell C5" in _refused(path3)
+
+
+def test_scan_xlsx_threaded_comment_and_unknown_part(tmp_path):
+    path = _book(tmp_path / "remisslogg.xlsx")
+
+    def add(parts):
+        parts["xl/threadedComments/threadedComment1.xml"] = (
+            '<?xml version="1.0" encoding="UTF-8"?><ThreadedComments xmlns="http://schemas.microsoft.com/'
+            'office/spreadsheetml/2018/threadedcomments"><threadedComment ref="D4" id="{1}" personId="{2}">'
+            f"<text>Kontakt {DASHED}</text></threadedComment></ThreadedComments>").encode()
+        rels = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+                'package/2006/relationships"><Relationship Id="rId9" Type="http://schemas.microsoft.com/office/'
+                '2017/10/relationships/threadedComment" Target="../threadedComments/threadedComment1.xml"/>'
+                "</Relationships>")
+        parts["xl/worksheets/_rels/sheet1.xml.rels"] = rels.encode()
+        parts["customXml/item1.xml"] = f"<a><b>{TEN}</b></a>".encode()
+
+    _edit_zip(path, add)
+    text = _refused(path)
+    assert "kommentar till Data!D4" in text
+    assert "delen customXml/item1.xml" in text
+
+
+def test_scan_file_and_folder_names(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = _book(folder / f"remisslogg {DASHED}.xlsx")
+    assert "filnamnet" in _refused(path)
+    ok = _book(folder / "remisslogg.xlsx")
+    assert "mappnamnet" in _refused(ok, f"redcap-{TEN}/remisslogg.xlsx")
+
+
+# --- CSV and TOML ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "utf-16"])
+@pytest.mark.parametrize("sep", [";", ",", "\t"])
+def test_scan_csv_names_line_and_column(tmp_path, encoding, sep):
+    value = f"Ring {TEN[:6]}\u2013{TEN[6:]} först"
+    lines = ["Remisslogg Södermalm", sep.join(["Studiekod", "Stadsdel", "Anteckning"]),
+             sep.join(["A0314M27", "Södermalm", "ok"]), sep.join(["A0324M27", "Södermalm", value])]
+    path = tmp_path / "remisslogg.csv"
+    path.write_bytes("\r\n".join(lines).encode(encoding))
+    text = _refused(path)
+    assert "remisslogg.csv, rad 4, kolumn ”C (Anteckning)”" in text
+    assert "Ring XXXXXX\u2013XXXX först" in text
+
+
+def test_scan_csv_nine_digit_cell_and_quoted(tmp_path):
+    path = tmp_path / "avslut.csv"
+    path.write_text(f'Studiekod;Datum\nA0314M27;2024-01-02\n"{ZERO[0][1:]}";2024-01-03\n', "utf-8")
+    assert "avslut.csv, rad 3, kolumn ”A (Studiekod)”" in _refused(path)
+
+
+def test_scan_toml_names_line_and_character(tmp_path):
+    path = tmp_path / "studie.toml"
+    path.write_text(f'namn = "IPS"\n\n# kontakt: {DASHED}\n', "utf-8")
+    assert "studie.toml, rad 3, tecken 12" in _refused(path)
+
+
+def test_scan_clean_csv_and_lookalikes_pass(tmp_path):
+    path = tmp_path / "remisslogg.csv"
+    path.write_text("Studiekod;Datum;Telefon;Org\nA0314M27;2024-03-15;070-123 45 67;212000-0142\n"
+                    "A0324M27;20240315;08-123 456 78;556036-0793\n", "utf-8")
+    scan.scan_file(path)
+
+
+def test_scan_text_and_args_mask(tmp_path):
+    scan.scan_text("Styrgruppsbeslut 2024-03-15", "--note")
+    with pytest.raises(PnrRefused) as exc:
+        scan.scan_text(f"beslut, kontakt {TEN[:6]}\u2014{TEN[6:]}", "--note")
+    assert "--note" in str(exc.value) and "XXXXXX\u2014XXXX" in str(exc.value)
+    _digits_absent(str(exc.value))
+    with pytest.raises(PnrRefused) as exc:
+        scan.scan_args(["load", f"in/{TEN}"])
+    assert "argument 2" in str(exc.value)
+    _digits_absent(str(exc.value))
+
+
+def test_scan_unreadable_xlsx_names_file_and_what_to_do(tmp_path):
+    for name, data, words in [
+        ("tom.xlsx", b"", "tom"),
+        ("text.xlsx", b"Studiekod;Datum\n", "ingen .xlsx-arbetsbok"),
+        ("krypterad.xlsx", bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 512, "lösenordsskyddad"),
+        ("trasig.xlsx", b"PK\x03\x04" + b"\0" * 40, "spara den igen"),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(SourceFileError) as exc:
+            scan.scan_file(path)
+        assert str(exc.value).startswith(name + ":") and words in str(exc.value), str(exc.value)
