@@ -45,9 +45,11 @@ class Hit:
     masked: str  # the value (or a window of it) with the number's digits as X
 
     def message_sv(self) -> str:
-        return (f"{self.place}: värdet ser ut som ett personnummer ({self.masked}). Personnummer får "
-                "aldrig finnas i studiens filer, namn eller argument – använd studiekoden. "
-                "Ingenting har lästs in.")
+        return (
+            f"{self.place}: värdet ser ut som ett personnummer ({self.masked}). Personnummer får "
+            "aldrig finnas i studiens filer, namn eller argument – använd studiekoden. "
+            "Ingenting har lästs in."
+        )
 
 
 class PnrRefused(Exception):
@@ -87,6 +89,7 @@ def _hit(text: str, place: str) -> Hit | None:
 
 # --- names and arguments -----------------------------------------------------------------------
 
+
 def scan_text(text: str, place: str) -> None:
     """Refuse a name or free text (an argument, a note) that holds a personnummer."""
     if not pnr.looks_like_pnr(text):
@@ -94,14 +97,22 @@ def scan_text(text: str, place: str) -> None:
     lines = text.splitlines() or [text]
     if len(lines) == 1:
         raise PnrRefused([Hit(place, masked_window(text))])
-    raise PnrRefused([Hit(f"{place}, rad {i}", masked_window(line))
-                      for i, line in enumerate(lines, start=1) if pnr.looks_like_pnr(line)])
+    raise PnrRefused(
+        [
+            Hit(f"{place}, rad {i}", masked_window(line))
+            for i, line in enumerate(lines, start=1)
+            if pnr.looks_like_pnr(line)
+        ]
+    )
 
 
 def scan_args(argv: Iterable[str], place: str = "kommandoraden") -> None:
     """Every command-line argument (options, paths, free text)."""
-    hits = [Hit(f"{place}, argument {i}", masked_window(arg))
-            for i, arg in enumerate(argv, start=1) if pnr.looks_like_pnr(arg)]
+    hits = [
+        Hit(f"{place}, argument {i}", masked_window(arg))
+        for i, arg in enumerate(argv, start=1)
+        if pnr.looks_like_pnr(arg)
+    ]
     if hits:
         raise PnrRefused(hits)
 
@@ -120,6 +131,7 @@ def name_hits(shown: str, folder: bool = False) -> list[Hit]:
 
 # --- files -------------------------------------------------------------------------------------
 
+
 def scan_file(path: Path, shown_name: str | None = None) -> None:
     """Refuse the file (raise PnrRefused) if its name or any text in it holds a personnummer.
     A file that cannot be read at all raises SourceFileError naming it and what to do."""
@@ -131,9 +143,12 @@ def scan_file(path: Path, shown_name: str | None = None) -> None:
     except OSError as exc:
         if hits:
             raise PnrRefused(hits) from None
-        raise SourceFileError(shown, f"filen kan inte läsas ({_os_reason(exc)}); kontrollera att den "
-                                     "finns, att du har behörighet och att den inte är öppen i ett annat "
-                                     "program") from None
+        raise SourceFileError(
+            shown,
+            f"filen kan inte läsas ({_os_reason(exc)}); kontrollera att den "
+            "finns, att du har behörighet och att den inte är öppen i ett annat "
+            "program",
+        ) from None
     if data.startswith(ZIP_MAGIC) or path.suffix.lower() in XLSX_SUFFIXES:
         try:
             hits += scan_xlsx_bytes(data, shown)
@@ -260,6 +275,7 @@ def _column_name(index: int, header: list[str]) -> str:
 
 # --- xlsx --------------------------------------------------------------------------------------
 
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
@@ -313,26 +329,36 @@ class _Book:
 
 def scan_xlsx_bytes(data: bytes, shown: str) -> list[Hit]:
     if not data:
-        raise SourceFileError(shown, "filen kan inte läsas som Excel-fil: den är tom (0 byte); spara "
-                                     "arbetsboken igen i Excel")
+        raise SourceFileError(
+            shown, "filen kan inte läsas som Excel-fil: den är tom (0 byte); spara arbetsboken igen i Excel"
+        )
     if data.startswith(OLE_MAGIC):
-        raise SourceFileError(shown, "filen kan inte läsas som Excel-fil: den är lösenordsskyddad eller "
-                                     "krypterad (eller en äldre .xls-fil); spara den i Excel som .xlsx utan "
-                                     "lösenord")
+        raise SourceFileError(
+            shown,
+            "filen kan inte läsas som Excel-fil: den är lösenordsskyddad eller "
+            "krypterad (eller en äldre .xls-fil); spara den i Excel som .xlsx utan "
+            "lösenord",
+        )
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise SourceFileError(shown, "filen kan inte läsas som Excel-fil: den är ingen .xlsx-arbetsbok eller "
-                                     "är skadad; öppna den i Excel och spara den igen som Excel-arbetsbok "
-                                     "(.xlsx)") from None
+        raise SourceFileError(
+            shown,
+            "filen kan inte läsas som Excel-fil: den är ingen .xlsx-arbetsbok eller "
+            "är skadad; öppna den i Excel och spara den igen som Excel-arbetsbok "
+            "(.xlsx)",
+        ) from None
     if sum(i.file_size for i in infos) > MAX_UNZIPPED:
         raise SourceFileError(shown, "arbetsboken är för stor uppackad (över 2 GiB); dela upp den")
     try:
         return _scan_zip(zf, infos, shown, data)
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
-        raise SourceFileError(shown, "filen kan inte läsas som Excel-fil: den är skadad; öppna den i Excel "
-                                     "och spara den igen som Excel-arbetsbok (.xlsx) utan lösenord") from None
+        raise SourceFileError(
+            shown,
+            "filen kan inte läsas som Excel-fil: den är skadad; öppna den i Excel "
+            "och spara den igen som Excel-arbetsbok (.xlsx) utan lösenord",
+        ) from None
 
 
 def _scan_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], shown: str, data: bytes) -> list[Hit]:
@@ -352,8 +378,11 @@ def _scan_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], shown: str, dat
             hits += [Hit(f"{shown}, delen {name}", h.masked) for h in scan_text_bytes(raw, name, is_csv=False)]
             continue
         if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-            raise SourceFileError(shown, "filen innehåller XML-konstruktioner som Excel aldrig skriver "
-                                         "(DOCTYPE); spara den igen i Excel som .xlsx")
+            raise SourceFileError(
+                shown,
+                "filen innehåller XML-konstruktioner som Excel aldrig skriver "
+                "(DOCTYPE); spara den igen i Excel som .xlsx",
+            )
         if name in book.sheet_parts:
             hits += _scan_sheet(raw, shown, book.sheet_of.get(name, name))
         elif posixpath.basename(lower) == "sharedstrings.xml":
@@ -365,7 +394,9 @@ def _scan_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], shown: str, dat
     return _with_headers(data, hits)
 
 
-_CELL_PLACE = re.compile(r"blad ”(?P<sheet>[^”]*)”, (?:formel i )?cell (?P<col>[A-Z]+)\d+ \(rad \d+, kolumn (?P<letter>[A-Z]+)\)")
+_CELL_PLACE = re.compile(
+    r"blad ”(?P<sheet>[^”]*)”, (?:formel i )?cell (?P<col>[A-Z]+)\d+ \(rad \d+, kolumn (?P<letter>[A-Z]+)\)"
+)
 
 
 def _with_headers(data: bytes, hits: list[Hit]) -> list[Hit]:
@@ -433,8 +464,10 @@ def _parse(raw: bytes, shown: str, name: str) -> ET.Element:
     try:
         return ET.fromstring(raw)
     except ET.ParseError:
-        raise SourceFileError(shown, f"arbetsbokens del {name} är skadad; öppna filen i Excel och spara "
-                                     "den igen som Excel-arbetsbok (.xlsx)") from None
+        raise SourceFileError(
+            shown,
+            f"arbetsbokens del {name} är skadad; öppna filen i Excel och spara den igen som Excel-arbetsbok (.xlsx)",
+        ) from None
 
 
 def _has_runs(el: ET.Element) -> bool:
@@ -480,6 +513,7 @@ def _scan_part(raw: bytes, name: str, shown: str, book: _Book) -> list[Hit]:
     base = posixpath.basename(name).lower()
 
     if name == "xl/workbook.xml":
+
         def place(el, attr):
             tag = _local(el.tag)
             if tag == "sheet":
@@ -488,9 +522,11 @@ def _scan_part(raw: bytes, name: str, shown: str, book: _Book) -> list[Hit]:
                 return f"{shown}, definierat namn"
             return f"{shown}, arbetsbokens inställningar ({tag})"
     elif name in DOC_PROPS:
+
         def place(el, attr):
             return f"{shown}, dokumentegenskap ”{_local(el.tag)}”"
     elif name == "docProps/custom.xml":
+
         def place(el, attr):
             prop = el
             for p in root.iter():
@@ -500,6 +536,7 @@ def _scan_part(raw: bytes, name: str, shown: str, book: _Book) -> list[Hit]:
             label = "" if pnr.looks_like_pnr(label) else f" ”{label}”"
             return f"{shown}, anpassad dokumentegenskap{label}"
     elif base.startswith(("comment", "threadedcomment")):
+
         def place(el, attr):
             owner = el
             for c in root.iter():
@@ -511,14 +548,18 @@ def _scan_part(raw: bytes, name: str, shown: str, book: _Book) -> list[Hit]:
                 return f"{shown}, kommentarernas författare"
             return f"{shown}, kommentar till {where}"
     elif base.startswith("table"):
+
         def place(el, attr):
             return f"{shown}, tabell{' på ' + sheet if sheet else ''} ({_local(el.tag)})"
     elif base.startswith("person"):
+
         def place(el, attr):
             return f"{shown}, kommentarernas författare"
     else:
+
         def place(el, attr):
             return f"{shown}, delen {name} ({_local(el.tag)})"
+
     return _judge_tree(root, place)
 
 
@@ -541,7 +582,7 @@ def _scan_sheet(raw: bytes, shown: str, sheet: str) -> list[Hit]:
         lt, gt = text.rfind("<", 0, pos), text.rfind(">", 0, pos)
         if lt > gt:  # inside a tag: an attribute value
             tag_end = text.find(">", pos)
-            tag = text[lt:tag_end + 1]
+            tag = text[lt : tag_end + 1]
             if lt in done:
                 continue
             done.add(lt)
@@ -549,7 +590,9 @@ def _scan_sheet(raw: bytes, shown: str, sheet: str) -> list[Hit]:
             tname = tag_name.group(1).split(":")[-1] if tag_name else "?"
             attrs = dict(_ATTR.findall(tag))
             for value in attrs.values():
-                hit = _hit(html.unescape(value), _sheet_place(shown, sheet, tname, attrs.get("ref") or attrs.get("sqref")))
+                hit = _hit(
+                    html.unescape(value), _sheet_place(shown, sheet, tname, attrs.get("ref") or attrs.get("sqref"))
+                )
                 if hit:
                     hits.append(hit)
             continue
@@ -557,8 +600,8 @@ def _scan_sheet(raw: bytes, shown: str, sheet: str) -> list[Hit]:
             continue
         done.add(gt)
         end = text.find("<", pos)
-        node = html.unescape(text[gt + 1:end if end >= 0 else len(text)])
-        open_tag = text[text.rfind("<", 0, gt):gt + 1]
+        node = html.unescape(text[gt + 1 : end if end >= 0 else len(text)])
+        open_tag = text[text.rfind("<", 0, gt) : gt + 1]
         tname = re.match(r"<\s*([\w:]+)", open_tag)
         tname = tname.group(1).split(":")[-1] if tname else "?"
         if tname in ("v", "f", "t"):
@@ -632,8 +675,9 @@ def _scan_sheet_tree(raw: bytes, shown: str, sheet: str) -> list[Hit]:
                     if pnr.looks_like_pnr(value):
                         hits.append(Hit(_cell_place(shown, sheet, ref), masked_window(pnr.mask(value))))
                 elif ctag in ("is", "f"):
-                    hit = _hit("".join(child.itertext()), _cell_place(shown, sheet, ref,
-                                                                       "formel i " if ctag == "f" else ""))
+                    hit = _hit(
+                        "".join(child.itertext()), _cell_place(shown, sheet, ref, "formel i " if ctag == "f" else "")
+                    )
                     if hit:
                         hits.append(hit)
             continue
@@ -652,6 +696,7 @@ def _scan_sheet_tree(raw: bytes, shown: str, sheet: str) -> list[Hit]:
 
 
 # --- shared strings ----------------------------------------------------------------------------
+
 
 def _scan_shared(raw: bytes, shown: str) -> dict[int, Hit]:
     """Index of every shared string that holds a personnummer -> its hit (place filled in later)."""

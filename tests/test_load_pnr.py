@@ -74,23 +74,28 @@ def _redcap(folder: Path) -> None:
 
 
 CASES = {
-    "xlsx comment": (lambda f: _xlsx(f, lambda wb: setattr(wb.active["C3"], "comment",
-                                                           openpyxl.comments.Comment(f"ring {DASHED}", "A"))),
-                     "kommentar till Blad1!C3"),
+    "xlsx comment": (
+        lambda f: _xlsx(
+            f, lambda wb: setattr(wb.active["C3"], "comment", openpyxl.comments.Comment(f"ring {DASHED}", "A"))
+        ),
+        "kommentar till Blad1!C3",
+    ),
     "xlsx sheet name": (lambda f: _xlsx(f, lambda wb: setattr(wb.active, "title", f"R {TEN}")), "bladnamn"),
-    "xlsx title": (lambda f: _xlsx(f, lambda wb: setattr(wb.properties, "title", DASHED)),
-                   "dokumentegenskap ”title”"),
-    "xlsx header": (lambda f: _xlsx(f, lambda wb: setattr(wb.active.oddHeader.center, "text", DASHED)),
-                    "sidhuvud/sidfot på Blad1"),
+    "xlsx title": (lambda f: _xlsx(f, lambda wb: setattr(wb.properties, "title", DASHED)), "dokumentegenskap ”title”"),
+    "xlsx header": (
+        lambda f: _xlsx(f, lambda wb: setattr(wb.active.oddHeader.center, "text", DASHED)),
+        "sidhuvud/sidfot på Blad1",
+    ),
     "xlsx number lost zero": (lambda f: _xlsx(f, lambda wb: wb.active.cell(3, 20, int(ZERO))), "cell T3"),
     "xlsx run together": (lambda f: _xlsx(f, lambda wb: wb.active.cell(4, 13, f"pnr{TEN}")), "cell M4"),
     "rejected value": (lambda f: _csv_cell(f, "events", 1, "Datum", DASHED), "avslut.csv, rad 3"),
-    "unit name": (lambda f: _csv_cell(f, "followups", 0, "Enhet", f"Enhet {TEN[:6]} {TEN[6:]}"),
-                  "kolumn ”E (Enhet)”"),
+    "unit name": (lambda f: _csv_cell(f, "followups", 0, "Enhet", f"Enhet {TEN[:6]} {TEN[6:]}"), "kolumn ”E (Enhet)”"),
     "csv nine digits": (lambda f: _csv_cell(f, "events", 0, "Studiekod", ZERO[1:]), "kolumn ”A (Studiekod)”"),
     "file name": (lambda f: (f / f"anteckningar {TEN}.csv").write_text("x\n", "utf-8"), "filnamnet"),
-    "config": (lambda f: (f / "studie.toml").write_text((f / "studie.toml").read_text("utf-8")
-                                                        + f"\n# {DASHED}\n", "utf-8"), "studie.toml, rad"),
+    "config": (
+        lambda f: (f / "studie.toml").write_text((f / "studie.toml").read_text("utf-8") + f"\n# {DASHED}\n", "utf-8"),
+        "studie.toml, rad",
+    ),
     "redcap export": (_redcap, "redcap/IPSADAS_DATA_2024-09-30_1200.csv, rad"),
 }
 
@@ -123,11 +128,15 @@ def test_load_refuses_pnr_in_folder_name(tmp_path):
 def test_cli_refuses_pnr_in_any_argument_before_doing_anything(tmp_path):
     folder = fx.write_study(tmp_path / "in", fmt="csv")
     db = tmp_path / "store" / "ips.duckdb"
-    for argv in (["load", str(folder), "--db", str(tmp_path / f"x{TEN}" / "ips.duckdb")],
-                 ["close-study", "--by", "Anna", "--note", f"beslut {DASHED}", "--db", str(db)],
-                 ["demo", "--out", str(tmp_path / f"demo{TEN}")], ["load", f"{ZERO[1:]}"]):
-        proc = subprocess.run([sys.executable, "-m", "ipsdash.cli", *argv], cwd=ROOT, capture_output=True,
-                              text=True, timeout=60)
+    for argv in (
+        ["load", str(folder), "--db", str(tmp_path / f"x{TEN}" / "ips.duckdb")],
+        ["close-study", "--by", "Anna", "--note", f"beslut {DASHED}", "--db", str(db)],
+        ["demo", "--out", str(tmp_path / f"demo{TEN}")],
+        ["load", f"{ZERO[1:]}"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ipsdash.cli", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
         assert proc.returncode == 2, proc.stderr
         assert "kommandoraden, argument" in proc.stderr and "XXXX" in proc.stderr
         assert_digits_nowhere([proc.stdout, proc.stderr.replace(str(tmp_path), "")], tmp_path / "store")

@@ -25,8 +25,9 @@ def luhn_digit(nine: str) -> str:
     return str((10 - total % 10) % 10)
 
 
-def make_pnr(rng: random.Random, coordination: bool = False, century: str | None = None,
-             year_digit0: str | None = None) -> str:
+def make_pnr(
+    rng: random.Random, coordination: bool = False, century: str | None = None, year_digit0: str | None = None
+) -> str:
     """A valid 10-digit personnummer (or samordningsnummer), without separator."""
     year = rng.randint(1920, 2009)
     if century:
@@ -50,11 +51,32 @@ ZERO = [make_pnr(RNG, year_digit0="0") for _ in range(20)]  # born 2000–2009: 
 
 def _forms(ten: str, century: str = "19") -> list[object]:
     d, n = ten[:6], ten[6:]
-    return [ten, f"{d}-{n}", f"{d}+{n}", f"{century}{ten}", f"{century}{d}-{n}", f"{d} {n}",
-            f"{d}\u2013{n}", f"{d}\u2014{n}", f"{d}\u2212{n}", f"{d}\u2010{n}", f"{d}\u2011{n}",
-            f"{d}\uff0d{n}", f"{d}\u00a0{n}", f"{d} - {n}", f"{d}\u200b{n}",
-            f"pnr{ten}", f"{ten}abc", f"Pnr:{d}-{n}.", f"x{century}{d}-{n}y", f"({d}-{n})",
-            f"ring {d}-{n} först", int(ten), float(int(ten)), int(century + ten)]
+    return [
+        ten,
+        f"{d}-{n}",
+        f"{d}+{n}",
+        f"{century}{ten}",
+        f"{century}{d}-{n}",
+        f"{d} {n}",
+        f"{d}\u2013{n}",
+        f"{d}\u2014{n}",
+        f"{d}\u2212{n}",
+        f"{d}\u2010{n}",
+        f"{d}\u2011{n}",
+        f"{d}\uff0d{n}",
+        f"{d}\u00a0{n}",
+        f"{d} - {n}",
+        f"{d}\u200b{n}",
+        f"pnr{ten}",
+        f"{ten}abc",
+        f"Pnr:{d}-{n}.",
+        f"x{century}{d}-{n}y",
+        f"({d}-{n})",
+        f"ring {d}-{n} först",
+        int(ten),
+        float(int(ten)),
+        int(century + ten),
+    ]
 
 
 POSITIVE = [form for ten in TENS[:10] + COORD[:5] for form in _forms(ten)]
@@ -73,7 +95,7 @@ def test_pnr_lost_leading_zero_is_refused(ten):
     assert pnr.looks_like_pnr(int(ten))  # a numeric Excel cell: 9 digits left
     assert pnr.looks_like_pnr(float(int(ten)))
     assert pnr.looks_like_pnr(ten[1:])  # a CSV cell that is only those 9 digits
-    assert pnr.looks_like_pnr(f'1;{ten[1:]};x') and pnr.looks_like_pnr(f'"{ten[1:]}"')
+    assert pnr.looks_like_pnr(f"1;{ten[1:]};x") and pnr.looks_like_pnr(f'"{ten[1:]}"')
     assert pnr.looks_like_pnr(f"20{ten}")
 
 
@@ -106,6 +128,7 @@ def _with_check(nine: str) -> str:
 
 # --- lookalikes ---------------------------------------------------------------------------------
 
+
 def _lookalikes() -> dict[str, list[str]]:
     rng = random.Random(SEED)
     out: dict[str, list[str]] = {}
@@ -113,23 +136,37 @@ def _lookalikes() -> dict[str, list[str]]:
     def digits(n: int) -> str:
         return "".join(str(rng.randint(0, 9)) for _ in range(n))
 
-    out["mobile"] = [f"07{rng.choice('02369')}-{digits(3)} {digits(2)} {digits(2)}" for _ in range(300)] + \
-                    [f"07{rng.choice('02369')}{digits(7)}" for _ in range(300)] + \
-                    [f"+46 7{rng.choice('02369')} {digits(3)} {digits(2)} {digits(2)}" for _ in range(100)]
-    out["stockholm"] = [f"08-{digits(3)} {digits(3)} {digits(2)}" for _ in range(200)] + \
-                       [f"08-{digits(7)}" for _ in range(100)] + [f"08{digits(7)}" for _ in range(100)]
+    out["mobile"] = (
+        [f"07{rng.choice('02369')}-{digits(3)} {digits(2)} {digits(2)}" for _ in range(300)]
+        + [f"07{rng.choice('02369')}{digits(7)}" for _ in range(300)]
+        + [f"+46 7{rng.choice('02369')} {digits(3)} {digits(2)} {digits(2)}" for _ in range(100)]
+    )
+    out["stockholm"] = (
+        [f"08-{digits(3)} {digits(3)} {digits(2)}" for _ in range(200)]
+        + [f"08-{digits(7)}" for _ in range(100)]
+        + [f"08{digits(7)}" for _ in range(100)]
+    )
     # organisation numbers: third digit >= 2, so the month is never 01-12
-    out["organisation"] = [f"{rng.choice('25789')}{digits(1)}{rng.randint(2, 9)}{digits(3)}-{digits(4)}"
-                           for _ in range(300)] + ["212000-0142", "202100-6255", "556036-0793"]
+    out["organisation"] = [
+        f"{rng.choice('25789')}{digits(1)}{rng.randint(2, 9)}{digits(3)}-{digits(4)}" for _ in range(300)
+    ] + ["212000-0142", "202100-6255", "556036-0793"]
     out["dates"] = []
     out["timestamps"] = []
     for _ in range(300):
         y, m, d = rng.randint(1990, 2026), rng.randint(1, 12), rng.randint(1, 28)
         hh, mm, ss = rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 59)
-        out["dates"] += [f"{y}-{m:02d}-{d:02d}", f"{y}{m:02d}{d:02d}", f"{d:02d}/{m:02d}/{y}", f"{y % 100:02d}{m:02d}{d:02d}"]
-        out["timestamps"] += [f"{y}-{m:02d}-{d:02d}T{hh:02d}:{mm:02d}:{ss:02d}",
-                              f"{y}-{m:02d}-{d:02d} {hh:02d}:{mm:02d}", f"{y}{m:02d}{d:02d}{hh:02d}{mm:02d}",
-                              f"{y}{m:02d}{d:02d}T{hh:02d}{mm:02d}{ss:02d}"]
+        out["dates"] += [
+            f"{y}-{m:02d}-{d:02d}",
+            f"{y}{m:02d}{d:02d}",
+            f"{d:02d}/{m:02d}/{y}",
+            f"{y % 100:02d}{m:02d}{d:02d}",
+        ]
+        out["timestamps"] += [
+            f"{y}-{m:02d}-{d:02d}T{hh:02d}:{mm:02d}:{ss:02d}",
+            f"{y}-{m:02d}-{d:02d} {hh:02d}:{mm:02d}",
+            f"{y}{m:02d}{d:02d}{hh:02d}{mm:02d}",
+            f"{y}{m:02d}{d:02d}T{hh:02d}{mm:02d}{ss:02d}",
+        ]
     out["random"] = [digits(rng.choice([6, 7, 8, 9, 10, 11, 12, 13])) for _ in range(2000)]
     out["wrong_check"] = [wrong_check(make_pnr(rng)) for _ in range(300)]
     out["wrong_check"] += [f"19{t[:6]}-{t[6:]}" for t in out["wrong_check"][:100]]
@@ -164,7 +201,9 @@ def test_pnr_false_refusal_rate_of_the_lookalike_corpus_is_at_most_two_percent(c
     assert refused["timestamps"] > 0
 
 
-@pytest.mark.parametrize("value", ["", "A0314M27", "B0402K11", 45366, 45366.5, 3.14, True, None,
-                                   "2024-03-15", 0.8112, "Södermalm", 123456789012345])
+@pytest.mark.parametrize(
+    "value",
+    ["", "A0314M27", "B0402K11", 45366, 45366.5, 3.14, True, None, "2024-03-15", 0.8112, "Södermalm", 123456789012345],
+)
 def test_pnr_ordinary_values_pass(value):
     assert not pnr.looks_like_pnr(value)

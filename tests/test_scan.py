@@ -106,26 +106,29 @@ def test_scan_clean_workbook_passes(tmp_path):
     scan.scan_file(_book(tmp_path / "remisslogg.xlsx"))
 
 
-@pytest.mark.parametrize(("changes", "place"), [
-    ({"cell": f"pnr {DASHED} enl. soc"}, "remisslogg.xlsx, blad ”Data”, cell C5"),
-    ({"cell": f"pnr{TEN}"}, "blad ”Data”, cell C5"),
-    ({"cell": f"{TEN[:6]}\u2013{TEN[6:]}"}, "blad ”Data”, cell C5"),
-    ({"cell": f"{TEN[:6]} {TEN[6:]}"}, "blad ”Data”, cell C5"),
-    ({"number": int(TEN)}, "blad ”Data”, cell D6"),
-    ({"number": int(ZERO[0])}, "blad ”Data”, cell D6"),  # lost its leading zero
-    ({"number": int("19" + TEN)}, "blad ”Data”, cell D6"),
-    ({"formula": f'=CONCATENATE("Pnr ","{DASHED}")'}, "formel i cell B7"),
-    ({"hidden": DASHED}, "blad ”Dold”, cell B2"),
-    ({"sheet_name": f"Data {DASHED}"}, "remisslogg.xlsx, bladnamn"),
-    ({"comment": f"Kolla {DASHED}"}, "remisslogg.xlsx, kommentar till Data!C3"),
-    ({"header": f"Utskrift {DASHED}"}, "remisslogg.xlsx, sidhuvud/sidfot på Data"),
-    ({"footer": f"{DASHED}"}, "remisslogg.xlsx, sidhuvud/sidfot på Data"),
-    ({"title": f"Lista {DASHED}"}, "remisslogg.xlsx, dokumentegenskap ”title”"),
-    ({"creator": f"{TEN}"}, "remisslogg.xlsx, dokumentegenskap ”creator”"),
-    ({"company": f"AB {DASHED}"}, "remisslogg.xlsx, dokumentegenskap ”Company”"),
-    ({"defined": f'"{DASHED}"'}, "remisslogg.xlsx, definierat namn"),
-    ({"custom": f"{DASHED}"}, "remisslogg.xlsx, anpassad dokumentegenskap ”Kontakt”"),
-])
+@pytest.mark.parametrize(
+    ("changes", "place"),
+    [
+        ({"cell": f"pnr {DASHED} enl. soc"}, "remisslogg.xlsx, blad ”Data”, cell C5"),
+        ({"cell": f"pnr{TEN}"}, "blad ”Data”, cell C5"),
+        ({"cell": f"{TEN[:6]}\u2013{TEN[6:]}"}, "blad ”Data”, cell C5"),
+        ({"cell": f"{TEN[:6]} {TEN[6:]}"}, "blad ”Data”, cell C5"),
+        ({"number": int(TEN)}, "blad ”Data”, cell D6"),
+        ({"number": int(ZERO[0])}, "blad ”Data”, cell D6"),  # lost its leading zero
+        ({"number": int("19" + TEN)}, "blad ”Data”, cell D6"),
+        ({"formula": f'=CONCATENATE("Pnr ","{DASHED}")'}, "formel i cell B7"),
+        ({"hidden": DASHED}, "blad ”Dold”, cell B2"),
+        ({"sheet_name": f"Data {DASHED}"}, "remisslogg.xlsx, bladnamn"),
+        ({"comment": f"Kolla {DASHED}"}, "remisslogg.xlsx, kommentar till Data!C3"),
+        ({"header": f"Utskrift {DASHED}"}, "remisslogg.xlsx, sidhuvud/sidfot på Data"),
+        ({"footer": f"{DASHED}"}, "remisslogg.xlsx, sidhuvud/sidfot på Data"),
+        ({"title": f"Lista {DASHED}"}, "remisslogg.xlsx, dokumentegenskap ”title”"),
+        ({"creator": f"{TEN}"}, "remisslogg.xlsx, dokumentegenskap ”creator”"),
+        ({"company": f"AB {DASHED}"}, "remisslogg.xlsx, dokumentegenskap ”Company”"),
+        ({"defined": f'"{DASHED}"'}, "remisslogg.xlsx, definierat namn"),
+        ({"custom": f"{DASHED}"}, "remisslogg.xlsx, anpassad dokumentegenskap ”Kontakt”"),
+    ],
+)
 def test_scan_xlsx_refuses_every_place_and_names_it(tmp_path, changes, place):
     text = _refused(_book(tmp_path / "remisslogg.xlsx", **changes))
     assert place in text, text
@@ -184,11 +187,14 @@ def test_scan_xlsx_threaded_comment_and_unknown_part(tmp_path):
         parts["xl/threadedComments/threadedComment1.xml"] = (
             '<?xml version="1.0" encoding="UTF-8"?><ThreadedComments xmlns="http://schemas.microsoft.com/'
             'office/spreadsheetml/2018/threadedcomments"><threadedComment ref="D4" id="{1}" personId="{2}">'
-            f"<text>Kontakt {DASHED}</text></threadedComment></ThreadedComments>").encode()
-        rels = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
-                'package/2006/relationships"><Relationship Id="rId9" Type="http://schemas.microsoft.com/office/'
-                '2017/10/relationships/threadedComment" Target="../threadedComments/threadedComment1.xml"/>'
-                "</Relationships>")
+            f"<text>Kontakt {DASHED}</text></threadedComment></ThreadedComments>"
+        ).encode()
+        rels = (
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+            'package/2006/relationships"><Relationship Id="rId9" Type="http://schemas.microsoft.com/office/'
+            '2017/10/relationships/threadedComment" Target="../threadedComments/threadedComment1.xml"/>'
+            "</Relationships>"
+        )
         parts["xl/worksheets/_rels/sheet1.xml.rels"] = rels.encode()
         parts["customXml/item1.xml"] = f"<a><b>{TEN}</b></a>".encode()
 
@@ -209,12 +215,17 @@ def test_scan_file_and_folder_names(tmp_path):
 
 # --- CSV and TOML ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "utf-16"])
 @pytest.mark.parametrize("sep", [";", ",", "\t"])
 def test_scan_csv_names_line_and_column(tmp_path, encoding, sep):
     value = f"Ring {TEN[:6]}\u2013{TEN[6:]} först"
-    lines = ["Remisslogg Södermalm", sep.join(["Studiekod", "Stadsdel", "Anteckning"]),
-             sep.join(["A0314M27", "Södermalm", "ok"]), sep.join(["A0324M27", "Södermalm", value])]
+    lines = [
+        "Remisslogg Södermalm",
+        sep.join(["Studiekod", "Stadsdel", "Anteckning"]),
+        sep.join(["A0314M27", "Södermalm", "ok"]),
+        sep.join(["A0324M27", "Södermalm", value]),
+    ]
     path = tmp_path / "remisslogg.csv"
     path.write_bytes("\r\n".join(lines).encode(encoding))
     text = _refused(path)
@@ -236,8 +247,11 @@ def test_scan_toml_names_line_and_character(tmp_path):
 
 def test_scan_clean_csv_and_lookalikes_pass(tmp_path):
     path = tmp_path / "remisslogg.csv"
-    path.write_text("Studiekod;Datum;Telefon;Org\nA0314M27;2024-03-15;070-123 45 67;212000-0142\n"
-                    "A0324M27;20240315;08-123 456 78;556036-0793\n", "utf-8")
+    path.write_text(
+        "Studiekod;Datum;Telefon;Org\nA0314M27;2024-03-15;070-123 45 67;212000-0142\n"
+        "A0324M27;20240315;08-123 456 78;556036-0793\n",
+        "utf-8",
+    )
     scan.scan_file(path)
 
 
