@@ -34,7 +34,7 @@ from typing import Any
 
 import duckdb
 
-from etl import audit, read
+from etl import audit, read, scan
 from etl.load import LoadRefused, collect_inputs, parse_config, read_tables, scan_inputs
 from etl.paths import current_target
 from etl.tables import SourceFileError
@@ -385,11 +385,13 @@ def _safe_name(name: str) -> str:
     return base
 
 
-def scan_upload(path: Path, shown: str) -> list[pnr.PnrHit]:
-    """Every cell (every line for a TOML file) of one file scanned for personnummer."""
-    if path.suffix.lower() in read.EXTENSIONS:
-        return read.scan_grid_pnr(read.read_grid(path), shown)
-    return read.scan_text_pnr(shown, read.decode_text(path.read_bytes()))
+def scan_upload(path: Path, shown: str) -> list[scan.Hit]:
+    """One file scanned for personnummer (`etl.scan.scan_file`: name, bytes, every xlsx part)."""
+    try:
+        scan.scan_file(path, shown)
+    except scan.PnrRefused as exc:
+        return exc.hits
+    return []
 
 
 def add_upload(
@@ -423,7 +425,7 @@ def add_upload(
                 "refused_upload",
                 f"{shown}: personnummer eller samordningsnummer, filen raderades",
                 "",
-                {"file": shown, "places": [f"rad {h.row}, kolumn {h.column}" for h in hits[:20]], "hits": len(hits)},
+                {"file": shown, "places": [h.place for h in hits[:20]], "hits": len(hits)},
             )
         shown_hits = [h.message_sv() for h in hits[:5]]
         more = f" (och {len(hits) - 5} till)" if len(hits) > 5 else ""
