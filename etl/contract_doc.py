@@ -17,6 +17,7 @@ FIELD_VOCAB = {
     "motivation": vocab.MOTIVATION,
     "excluded_stage": vocab.EXCLUSION_STAGES,
     "exclusion_reason": vocab.EXCLUSION_REASON,
+    "excluded_after_reason": vocab.EXCLUSION_REASON,
     "arm": vocab.ARM,
     "gender": vocab.GENDER,
     "education": vocab.EDUCATION,
@@ -56,6 +57,9 @@ ROW_RULES = {
         "studiekoden måste finnas i remissloggen, inte vara exkluderad och ha baslinjedatum",
         "randomiseringen får inte ligga före baslinjen",
         "en kod får bara randomiseras en gång (den senare raden avvisas)",
+        "ordningen samma dag avgörs av löpnumret, annars av radordningen i loggen (aldrig av studiekoden); "
+        "dubbletter, luckor och löpnummer i fel datumordning visas som varningar under Datakvalitet",
+        "”Exkluderad efter randomisering” och dess orsak fylls i båda eller ingen, inte före randomiseringen",
     ],
     "baseline": ["koden måste vara randomiserad", "åldern vid baslinjen ska vara 18–67 år", "en rad per kod"],
     "followups": [

@@ -987,13 +987,22 @@ def _referral_rows(world: _World) -> list[dict]:
     return rows
 
 
+# A remark kept with its review in the fidelity file (shown with that review on the page).
+FIDELITY_COMMENTS: dict[date, str] = {
+    date(2023, 9, 15): "Delrapportens text anger 87 poäng; punkterna i dess tabell 2 summerar till 92.",
+}
+
+
 def _fidelity_rows() -> list[dict]:
-    return [
-        {"reviewed_on": day, "section": section, "item_number": n, "score": score}
+    rows = [
+        {"reviewed_on": day, "section": section, "item_number": n, "score": score, "comment": None}
         for day, review in FIDELITY_REVIEWS.items()
         for section, scores in review.items()
         for n, score in enumerate(scores, start=1)
     ]
+    for day, text in FIDELITY_COMMENTS.items():
+        next(r for r in rows if r["reviewed_on"] == day)["comment"] = text
+    return rows
 
 
 def _inject_mistakes(world: _World, files: dict[str, list[dict]]) -> list[str]:

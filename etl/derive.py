@@ -36,6 +36,7 @@ def parameters(config: StudyConfig) -> dict[str, object]:
         "caseload_cap": config.caseload.cap,
         "target": config.target_randomised,
         "timepoints": list(fu.timepoints_months),
+        "count_excluded_after": config.analysis.count_excluded_after_randomisation,
     }
 
 

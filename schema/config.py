@@ -85,6 +85,34 @@ class Balance(_Strict):
     checkpoints: int = Field(3, ge=1, description="Kontroll efter varje tredjedel av målet")
 
 
+class Fidelity(_Strict):
+    """issue 12: how often the IPS fidelity review is due (the interim report: yearly)."""
+
+    review_interval_months: int = Field(
+        12, ge=1, le=60, description="Månader mellan programtrohetsskattningar (delrapporten: årligen)"
+    )
+    interval_below_good_months: int | None = Field(
+        None, ge=1, le=60,
+        description="Kortare intervall (månader) så länge nivån är under 'bra' (100 p); tomt = av",
+    )
+
+    def interval_after(self, total: int) -> int:
+        """Months until the next review after one with this total score."""
+        if self.interval_below_good_months is not None and total < 100:
+            return self.interval_below_good_months
+        return self.review_interval_months
+
+
+class Analysis(_Strict):
+    """issue 12: who counts in Table 1's N and in the analysis population (intention to treat)."""
+
+    count_excluded_after_randomisation: bool = Field(
+        False,
+        description="Räkna personer som exkluderats efter randomiseringen i tabell 1 och i analysen "
+        "(delrapporten: nej – 138 randomiserade, en exkluderad efteråt)",
+    )
+
+
 class Privacy(_Strict):
     small_cell_threshold: int = Field(4, ge=0, description="Antal 1..N visas som maskerade")
     small_cell_text: str = "<5"
@@ -123,6 +151,8 @@ class StudyConfig(_Strict):
     balance: Balance = Balance()
     privacy: Privacy = Privacy()
     codes: Codes = Codes()
+    fidelity: Fidelity = Fidelity()
+    analysis: Analysis = Analysis()
 
     @model_validator(mode="after")
     def _consistent(self) -> StudyConfig:

@@ -365,6 +365,42 @@ class RandomisationRow(SourceRow):
     )
     arm: Choice(vocab.ARM) = sv("Grupp", "IPS+TAU eller TVR+TAU (kontroll)", "Arm", "Behandlingsarm", "Lottad till")
     stratum: str | None = sv("Stratum", "Stratum för blockrandomiseringen (stadsdel)", "Strata", default=None)
+    # issue 12: the allocation sequence decides who was randomised first on a day (never the code).
+    allocation_number: Annotated[int | None, BeforeValidator(_int_in(1, 1_000_000, "Löpnummer"))] = sv(
+        "Löpnummer",
+        "Randomiseringens löpnummer (valfritt); avgör ordningen mellan randomiseringar samma dag",
+        "Lopnummer",
+        "Löpnr",
+        "Randomiseringsnummer",
+        default=None,
+    )
+    # issue 12: found ineligible after randomisation (CONSORT); counted per `[analysis]` in studie.toml.
+    excluded_after_on: OptDay = sv(
+        "Exkluderad efter randomisering",
+        "Datum då personen befanns inte uppfylla kriterierna (tomt annars)",
+        "Exkluderad efter lottning",
+        "Exklusionsdatum",
+        default=None,
+    )
+    excluded_after_reason: Choice(vocab.EXCLUSION_REASON, required=False) = sv(
+        "Orsak exklusion efter randomisering",
+        "Skäl till exklusionen efter randomiseringen",
+        "Exklusionsorsak efter randomisering",
+        default=None,
+    )
+
+    @model_validator(mode="after")
+    def _rules(self) -> RandomisationRow:
+        _order(self, [("randomised_on", "excluded_after_on")])
+        if (self.excluded_after_on is None) != (self.excluded_after_reason is None):
+            missing = "excluded_after_reason" if self.excluded_after_reason is None else "excluded_after_on"
+            raise PydanticCustomError(
+                "exclusion_after_pair",
+                "både ”Exkluderad efter randomisering” och ”Orsak exklusion efter randomisering” ska fyllas i, "
+                "eller ingen av dem",
+                {"column": header_of(RandomisationRow, missing)},
+            )
+        return self
 
 
 # --- 4. baseline characteristics --------------------------------------------------------------
@@ -584,6 +620,10 @@ class FidelityRow(SourceRow):
     )
     score: Annotated[int, BeforeValidator(lambda v: _int_in(1, 5, "Poäng")(_required(v)))] = sv(
         "Poäng", "1–5", "Skattning", "Poang"
+    )
+    # issue 12: a remark on the review (e.g. the report's total differing from its items), shown with it.
+    comment: str | None = sv(
+        "Kommentar", "Kommentar till skattningen (valfritt; visas med skattningen)", "Anmärkning", default=None
     )
 
     @property

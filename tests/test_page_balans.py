@@ -33,13 +33,14 @@ def read_xlsx(path: Path) -> list[dict]:
 
 
 def source_people(folder: Path) -> list[dict]:
-    """One dict per randomised participant, in randomisation order (date, then code)."""
+    """One dict per randomised participant, in randomisation order: date, then the row order of the
+    log (issue 12: never the study code). Age at the baseline date (issue 12), from the birth year."""
     base = {r["Studiekod"]: r for r in read_csv(folder / "baslinje.csv")}
     district = {
         r["Studiekod"]: DISTRICT_OF.get(r["Stadsdel"], r["Stadsdel"]) for r in read_xlsx(folder / "remisslogg.xlsx")
     }
     people = []
-    for r in read_csv(folder / "randomisering.csv"):
+    for row, r in enumerate(read_csv(folder / "randomisering.csv")):
         b = base[r["Studiekod"]]
         people.append(
             {
@@ -48,12 +49,13 @@ def source_people(folder: Path) -> list[dict]:
                 "arm": r["Grupp"],
                 "district": district[r["Studiekod"]],
                 "gender": b["Kön"],
-                "age": int(r["Randomiseringsdatum"][:4]) - int(b["Födelseår"]),
+                "age": int(b["Baslinjedatum"][:4]) - int(b["Födelseår"]),
+                "row": row,
                 "born_se": b["Född i Sverige"],
                 "civil": b["Civilstånd"],
             }
         )
-    return sorted(people, key=lambda p: (p["on"], p["code"]))
+    return sorted(people, key=lambda p: (p["on"], p["row"]))
 
 
 def smd_binary(a: list[bool], b: list[bool]) -> float:

@@ -29,7 +29,7 @@ def _band(total: int) -> str:
 def independent_reviews(demo_dir) -> dict[date, dict]:
     ws = openpyxl.load_workbook(demo_dir / "programtrohet.xlsx", read_only=True).active
     out: dict[date, dict] = defaultdict(lambda: defaultdict(int))
-    for reviewed, section, number, score in list(ws.iter_rows(values_only=True))[1:]:
+    for reviewed, section, number, score, *_ in list(ws.iter_rows(values_only=True))[1:]:
         day = reviewed.date() if hasattr(reviewed, "date") else date.fromisoformat(str(reviewed))
         out[day][section] += int(score)
         out[day]["total"] += int(score)

@@ -61,6 +61,7 @@ EXPECTED_LISTS = [
     ("referrals", "Motivationsskattning", list(vocab.MOTIVATION.labels.values())),
     ("referrals", "Exkluderad vid", list(vocab.EXCLUSION_STAGES.labels.values())),
     ("referrals", "Exklusionsorsak", list(vocab.EXCLUSION_REASON.labels.values())),
+    ("randomisations", "Orsak exklusion efter randomisering", list(vocab.EXCLUSION_REASON.labels.values())),
     ("randomisations", "Grupp", list(vocab.ARM.labels.values())),
     ("baseline", "Kön", list(vocab.GENDER.labels.values())),
     ("baseline", "Utbildning", list(vocab.EDUCATION.labels.values())),

@@ -1,6 +1,11 @@
 -- Grain: one row per validly randomised participant.
 -- Joins randomisation, referral, baseline, events and first specialist; derives age, status and
 -- days in study up to the data cut-off. Arm is allocation, not outcome: it may be shown.
+-- Age is at the baseline date; only the birth year is known, so it can be one year too high.
+-- enrolment_rank follows the allocation sequence: date, then the löpnummer where the log has one,
+-- then the row order in the log -- never the study code (its first letter is the specialist's).
+-- is_analysed: in Table 1's N and the analysis population; people found ineligible after
+-- randomisation count only when `[analysis] count_excluded_after_randomisation` says so.
 with
 randomisations as (select * from raw.randomisations),
 referrals as (select * from raw.referrals),
@@ -37,12 +42,12 @@ final as (
         f.baseline_on,
         b.gender,
         b.birth_year,
-        year(r.randomised_on) - b.birth_year as age,
+        year(b.baseline_on) - b.birth_year as age,
         case
-            when year(r.randomised_on) - b.birth_year < 30 then '18–29'
-            when year(r.randomised_on) - b.birth_year < 40 then '30–39'
-            when year(r.randomised_on) - b.birth_year < 50 then '40–49'
-            when year(r.randomised_on) - b.birth_year >= 50 then '50–67'
+            when year(b.baseline_on) - b.birth_year < 30 then '18–29'
+            when year(b.baseline_on) - b.birth_year < 40 then '30–39'
+            when year(b.baseline_on) - b.birth_year < 50 then '40–49'
+            when year(b.baseline_on) - b.birth_year >= 50 then '50–67'
         end as age_band,
         b.born_in_sweden, b.education, b.housing, b.income_source, b.civil_status,
         b.worked_before, b.longest_job_5y, b.used_drugs_ever, b.drugs_30d, b.alcohol_30d,
@@ -56,7 +61,13 @@ final as (
         st.stopped_ips_reason,
         st.stopped_ips_on is not null as is_stopped_ips,
         (coalesce(l.left_on, $cutoff::date) - r.randomised_on) as days_in_study,
-        row_number() over (order by r.randomised_on, r.study_code) as enrolment_rank
+        r.allocation_number,
+        r.source_row as log_row,
+        row_number() over (order by r.randomised_on, r.allocation_number nulls last, r.source_row) as enrolment_rank,
+        r.excluded_after_on,
+        r.excluded_after_reason,
+        r.excluded_after_on is not null as is_excluded_after_randomisation,
+        (r.excluded_after_on is null or $count_excluded_after::boolean) as is_analysed
     from randomisations r
     join referrals f using (study_code)
     left join baseline b using (study_code)
