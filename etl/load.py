@@ -426,6 +426,10 @@ def load(folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None =
             print(message, file=err)
         print("Inget har lästs in.", file=err)
         return 2
+    except SourceFileError as exc:  # a reader's designed refusal (e.g. a REDCap DAG not mapped)
+        print(str(exc) if scanned else f"{exc.file_name}: filen kan inte läsas", file=err)
+        print("Inget har lästs in.", file=err)
+        return 2
     except Exception as exc:  # noqa: BLE001 - never a traceback that could quote a cell
         detail = f": {exc}" if scanned else ""
         print(f"Inläsningen avbröts av ett oväntat fel ({type(exc).__name__}){detail}. Inget har ändrats.", file=err)

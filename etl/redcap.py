@@ -9,7 +9,9 @@ done, and which data access group (DAG) is which district and unit. The output i
 as headers, so the validator reports rejected rows against the REDCap fields.
 
 Both REDCap export flavours are read: "CSV (raw data)" (field names, codes, unique event names)
-and "CSV (labels)" (field labels, choice labels, event labels), told apart by the header row.
+and "CSV (labels)" (field labels, choice labels, event labels), told apart by the header row, and
+the API's rawOrLabel=label export, which keeps raw field names as headers (rawOrLabelHeaders
+defaults to raw) over label values: that one is told apart by its values.
 `pull` fetches the same three files over the REDCap API.
 """
 
@@ -618,12 +620,36 @@ def _dag_from_label(text: str, m: Mapping, config: StudyConfig) -> str:
     return text
 
 
+def _values_are_labels(
+    header: list[str], rows: list[tuple[int, list[str]]], d: Dictionary, emap: EventMap | None
+) -> bool:
+    """True when a file with raw column names carries label values: an API export with
+    rawOrLabel=label keeps raw headers (rawOrLabelHeaders defaults to raw). Told from the values:
+    a form's completion status written as a word ("Complete") or an event that is no unique event
+    name of the project but reads as an event label."""
+    complete = [i for i, h in enumerate(header) if h.endswith("_complete") and h[: -len("_complete")] in d.forms]
+    event = header.index("redcap_event_name") if "redcap_event_name" in header else None
+    known_events = set(emap.forms_by_event) if emap is not None else set()
+    for _, cells in rows:
+        for i in complete:
+            value = cells[i].strip() if i < len(cells) else ""
+            if value and value not in ("0", "1", "2") and normalize_token(value) in COMPLETE_LABELS:
+                return True
+        if event is not None and known_events and event < len(cells):
+            value = cells[event].strip()
+            if value and value not in known_events and re.search(r"\s|\(arm\s*\d+", value, re.IGNORECASE):
+                return True
+    return False
+
+
 def read_records(
     path: Path, labels: bool, d: Dictionary, m: Mapping, emap: EventMap | None, config: StudyConfig
 ) -> list[Record]:
     header, rows = _read_csv(path)
     columns: list[str | None] = _label_headers(header, d, path) if labels else list(header)
-    if not labels and columns and columns[0] != d.record_id:
+    if not labels and _values_are_labels(header, rows, d, emap):
+        labels = True  # raw column names, label values: unlabel the values only
+    elif not labels and columns and columns[0] != d.record_id:
         raise _fail(path.name, f"första kolumnen är ”{columns[0]}” men projektets record id är ”{d.record_id}”")
     out: list[Record] = []
     for line, cells in rows:
@@ -727,13 +753,15 @@ def build_tables(records: list[Record], path: Path, d: Dictionary, m: Mapping, e
             continue
         event = rec.values.get("redcap_event_name", "")
         if emap is not None and event not in emap.forms_by_event:
-            raise _fail(path.name, f"rad {rec.line}: händelsen ”{event}” finns inte i projektets händelser")
+            raise _fail(path.name, _unknown_event_text(rec.line, event, m, emap))
         dag = rec.values.get("redcap_data_access_group", "")
         if dag and dag not in m.dags:
             known = ", ".join(m.dags) or "inga"
             raise _fail(
                 path.name,
-                f"rad {rec.line}: dataåtkomstgruppen ”{dag}” finns inte under [dags] i {m.path.name} (kända: {known})",
+                f"rad {rec.line}: dataåtkomstgruppen ”{dag}” finns inte under [dags] i {m.path.name} (kända: {known}). "
+                f"Lägg till i {m.path.name}: "
+                f'[dags.{_toml_key(dag)}] district = "<stadsdelens id i studie.toml>"',
             )
         repeat = rec.values.get("redcap_repeat_instrument", "")
         if repeat and repeat not in mapped_forms:
@@ -816,6 +844,25 @@ def build_tables(records: list[Record], path: Path, d: Dictionary, m: Mapping, e
                     )
                 )
     return [baseline, followups]
+
+
+def _toml_key(text: str) -> str:
+    return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) else json.dumps(text, ensure_ascii=False)
+
+
+def _unknown_event_text(line: int, event: str, m: Mapping, emap: EventMap | None) -> str:
+    """A designed refusal: the line, the value and the line to add to the mapping file."""
+    known = ", ".join(emap.forms_by_event) if emap is not None else ""
+    text = f"rad {line}: händelsen ”{event}” finns inte i projektets händelser (kända: {known})."
+    if re.fullmatch(r"[a-z0-9_]+_arm_\d+", event):
+        return (
+            text + " Exportera projektets händelser på nytt tillsammans med data, eller lägg till i "
+            f'{m.path.name} under [events.followups]: "<månader>" = "{event}"'
+        )
+    return (
+        text + f" Lägg till i {m.path.name} under [event_labels]: "
+        f'{json.dumps(event, ensure_ascii=False)} = "<händelsens unika namn, t.ex. 6_man_arm_1>"'
+    )
 
 
 def read_redcap_dir(folder: Path, config: StudyConfig, mapping_path: Path | None = None) -> list[RawTable]:
