@@ -22,6 +22,7 @@ from dashboard import operations as ops
 from dashboard import queries as q
 from dashboard import transforms as tf
 from dashboard.access import Gate
+from etl.asof import as_of_text
 from schema import vocab
 from schema.config import StudyConfig
 
@@ -72,6 +73,12 @@ def previous_snapshot(gate: Gate, report: str) -> dict | None:
         "data_cutoff": pd.Timestamp(row["data_cutoff"]).date() if pd.notna(row["data_cutoff"]) else None,
         "payload": json.loads(payload) if isinstance(payload, str) else payload,
     }
+
+
+def _extract_date(gate: Gate):
+    """The extract date of the load behind this store (an as-of view keeps it in meta.loads)."""
+    frame = gate.frame("select data_cutoff from loads order by load_id desc limit 1")
+    return None if frame.empty else pd.Timestamp(frame.iloc[0, 0]).date()
 
 
 def _arm_order(config: StudyConfig, gate: Gate, people: pd.DataFrame) -> list[str]:
@@ -318,6 +325,8 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
         "study_name": config.name,
         "short_name": config.short_name,
         "cutoff": cutoff,
+        "extract": _extract_date(gate),
+        "as_of_text": as_of_text(cutoff, _extract_date(gate)),
         "created_on": date.today(),
         "viewer": gate.viewer.label(),
         "small_cell_text": config.privacy.small_cell_text,
@@ -398,7 +407,7 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
             self.cell(
                 0,
                 6,
-                f"{figures['short_name']} · styrgruppsrapport · data t.o.m. {cutoff} · sida {self.page_no()}",
+                f"{figures['short_name']} · styrgruppsrapport · data {figures['as_of_text']} · sida {self.page_no()}",
                 align="C",
             )
             self.set_text_color(0)
@@ -487,7 +496,9 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
     pdf.multi_cell(0, 7, figures["short_name"], align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(14)
     pdf.set_font("DejaVu", "B", 14)
-    pdf.multi_cell(0, 8, f"Datauttag: {cutoff}", align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 8, f"Datauttag: {figures['extract'] or cutoff}", align="C", new_x="LMARGIN", new_y="NEXT")
+    if figures["extract"] and figures["extract"] != figures["cutoff"]:
+        pdf.multi_cell(0, 8, f"Siffrorna gäller per {cutoff}", align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 11)
     pdf.multi_cell(
         0, 6, f"Rapporten skapad {figures['created_on'].isoformat()}", align="C", new_x="LMARGIN", new_y="NEXT"
@@ -684,7 +695,7 @@ def project_pack_xlsx(gate: Gate, config: StudyConfig) -> bytes:
 
     buffer = io.BytesIO()
     used: set[str] = set()
-    stamp = f"data t.o.m. {cutoff.isoformat()} · skapad {datetime.now():%Y-%m-%d %H:%M} · {gate.viewer.label()}"
+    stamp = f"data {as_of_text(cutoff, _extract_date(gate))} · skapad {datetime.now():%Y-%m-%d %H:%M} · {gate.viewer.label()}"
     with pd.ExcelWriter(buffer, engine="xlsxwriter", date_format="yyyy-mm-dd", datetime_format="yyyy-mm-dd") as writer:
         book = writer.book
         bold = book.add_format({"bold": True, "font_size": 12})

@@ -18,7 +18,7 @@ import sys
 import time
 import tomllib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,7 +37,7 @@ from etl.validate import (
 )
 from schema import pnr
 from schema.config import StudyConfig
-from schema.sources import SOURCES
+from schema.sources import SOURCES, cutoff_checked_fields
 
 MAX_LISTED = 20
 
@@ -344,8 +344,34 @@ def summary_lines(results: dict[str, SourceResult], notes: list[str]) -> list[st
     return lines
 
 
-def load(folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def newest_date(results: dict[str, SourceResult]) -> date | None:
+    """The newest date among the accepted rows' dates that may not lie after the extract."""
+    newest: date | None = None
+    for key, res in results.items():
+        fields = cutoff_checked_fields(next(s.model for s in SOURCES if s.key == key))
+        for acc in res.accepted:
+            for name in fields:
+                value = getattr(acc.row, name)
+                if value is not None and (newest is None or value > newest):
+                    newest = value
+    return newest
+
+
+def _with_extract(fingerprint_: str, extract_date: date | None) -> str:
+    """The same files loaded with another extract date are another store."""
+    if extract_date is None:
+        return fingerprint_
+    return hashlib.sha256(f"{fingerprint_}\0extract\0{extract_date.isoformat()}".encode()).hexdigest()
+
+
+def load(
+    folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None = None, extract_date: date | None = None
+) -> int:
     """Load the folder into the store at `db`; returns the exit status (0, 1 or 2).
+
+    `extract_date` (issue 12): the date of the extract; no date in the files may lie after it.
+    Default: `data_cutoff` in studie.toml when set, else the newest date in the files (dates after
+    the day of loading are errors). The stored configuration carries it as its cut-off.
 
     Everything up to the build happens without writing anything; only the build and the swap
     take the store's lock (and create `<db>.d/`)."""
@@ -363,7 +389,8 @@ def load(folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None =
             raise LoadRefused(
                 [f"den nuvarande databasen {previous} kan inte läsas ({type(exc).__name__}); inget har ändrats"]
             ) from None
-        if last is not None and last["fingerprint"] == inputs.fingerprint:
+        fingerprint_ = _with_extract(inputs.fingerprint, extract_date)
+        if last is not None and last["fingerprint"] == fingerprint_:
             print(f"Filerna är redan inlästa ({last['loaded_at']:%Y-%m-%d %H:%M} UTC); inget har ändrats.", file=out)
             return int(last["exit_code"])
         grids, hits, file_errors = scan_inputs(inputs)
@@ -375,7 +402,9 @@ def load(folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None =
             raise LoadRefused([str(e) for e in file_errors])
         tables, notes = read_tables(inputs, grids, config)
         store.pause("after_read")
-        results = validate_tables(tables, config)
+        results = validate_tables(tables, config, extract_date or config.data_cutoff)
+        extract = extract_date or config.data_cutoff or newest_date(results) or datetime.now(UTC).date()
+        config = config.model_copy(update={"data_cutoff": extract})
         exit_code = 1 if any(r.rejected for r in results.values()) else 0
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
         file_rows, rejected_rows = build_meta(inputs, results, loaded_at)
@@ -385,9 +414,9 @@ def load(folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None =
         }
         load_row = {
             "loaded_at": loaded_at,
-            "fingerprint": inputs.fingerprint,
+            "fingerprint": fingerprint_,
             "input_dir": str(Path(folder).resolve()),
-            "data_cutoff": config.data_cutoff,
+            "data_cutoff": extract,
             "exit_code": exit_code,
             "status": "loaded_with_rejections" if exit_code else "loaded",
             "rows_read": sum(r.rows_read for r in results.values()),
@@ -402,7 +431,7 @@ def load(folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None =
                     raise LoadRefused(["databasen byttes ut under inläsningen; kör inläsningen igen"])
                 new_file = store.build_store(
                     db,
-                    fingerprint=inputs.fingerprint,
+                    fingerprint=fingerprint_,
                     config=config,
                     frames=frames,
                     load_row=load_row,
@@ -419,6 +448,7 @@ def load(folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None =
             store.prune_versions(db)
         for line in summary_lines(results, notes):
             print(line, file=out)
+        print(f"Datauttag {extract.isoformat()}.", file=out)
         print(f"Inläst till {db} ({new_file.name}) på {time.perf_counter() - started:.2f} s.", file=out)
         return exit_code
     except LoadRefused as exc:
@@ -437,8 +467,10 @@ def load(folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None =
 
 
 def run_load_command(args: Any) -> int:
-    """Entry point of `ipsdash load DIR [--db PATH]`."""
-    return load(Path(args.dir), store_path(getattr(args, "db", None)))
+    """Entry point of `ipsdash load DIR [--db PATH] [--extract-date ÅÅÅÅ-MM-DD]`."""
+    return load(
+        Path(args.dir), store_path(getattr(args, "db", None)), extract_date=getattr(args, "extract_date", None)
+    )
 
 
 __all__ = ["fingerprint", "load", "run_load_command", "value_text"]

@@ -629,9 +629,11 @@ def check_references(results: dict[str, SourceResult], config: StudyConfig) -> N
         check_fidelity(results["fidelity"])
 
 
-def validate_tables(tables: dict[str, RawTable], config: StudyConfig) -> dict[str, SourceResult]:
-    """Row rules of every table, then the cross-file rules. Keys follow `SOURCES` order."""
-    ctx = ValidationContext(config)
+def validate_tables(tables: dict[str, RawTable], config: StudyConfig,
+                    extract_date: date | None = None) -> dict[str, SourceResult]:
+    """Row rules of every table, then the cross-file rules. Keys follow `SOURCES` order.
+    `extract_date`: no date may lie after it (default: the configuration's, else today)."""
+    ctx = ValidationContext(config, extract_date)
     results = {s.key: validate_table(tables[s.key], ctx) for s in SOURCES if s.key in tables}
     check_references(results, config)
     for res in results.values():

@@ -77,6 +77,15 @@ def _check(args: argparse.Namespace) -> int:
     return check.status
 
 
+def _iso_date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"”{text}” är inget datum; skriv ÅÅÅÅ-MM-DD") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ipsdash", description="Uppföljning av IPS-studien")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -93,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     load = sub.add_parser("load", help="läs in källfilerna i en mapp till databasen")
     load.add_argument("dir", help="mapp med studie.toml och källfilerna")
     load.add_argument("--db", help="databasens sökväg (standard $IPSDASH_DB eller data/ips.duckdb)")
+    load.add_argument(
+        "--extract-date",
+        type=_iso_date,
+        default=None,
+        metavar="ÅÅÅÅ-MM-DD",
+        help="datauttagets datum (standard: data_cutoff i studie.toml, annars senaste datum i filerna)",
+    )
 
     check = sub.add_parser(
         "check",
@@ -142,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("kind", choices=["styrgrupp", "projektgrupp"])
     report.add_argument("--out", required=True, help="filen att skriva (.pdf för styrgrupp, .xlsx för projektgrupp)")
     report.add_argument("--db", help="databasens sökväg (standard $IPSDASH_DB eller data/ips.duckdb)")
+    report.add_argument(
+        "--as-of",
+        type=_iso_date,
+        default=None,
+        metavar="ÅÅÅÅ-MM-DD",
+        help="rapportera per detta datum (standard: datauttagets datum)",
+    )
 
     serve = sub.add_parser("serve", help="starta dashboarden")
     serve.add_argument("--db")

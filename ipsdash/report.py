@@ -12,32 +12,39 @@ Exit status: 0 written; 2 refused (no store, wrong file type, an error; no snaps
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import duckdb
 
 from etl import store
+from etl.asof import open_as_of
 from etl.paths import current_target, store_path
 
 SUFFIX = {"styrgrupp": ".pdf", "projektgrupp": ".xlsx"}
 
 
-def build_report(db: Path, kind: str) -> tuple[bytes, str, Any]:
-    """(file bytes, snapshot JSON, data cut-off) of report `kind` from the current store."""
+def build_report(db: Path, kind: str, as_of: date | None = None) -> tuple[bytes, str, Any]:
+    """(file bytes, snapshot JSON, as-of date) of report `kind` from the current store, as of the
+    extract date or, with `as_of`, as of that earlier date (censored on demand, etl/asof.py)."""
     from dashboard import reports
     from dashboard.access import Gate, Viewer, read_config
 
     target = current_target(Path(db))
     if target is None or not target.exists():
         raise FileNotFoundError(f"Det finns ingen databas vid {db}; läs in studien först.")
-    con = duckdb.connect(str(target), read_only=True)  # as the app opens it
+    if as_of is None:
+        con = duckdb.connect(str(target), read_only=True)  # as the app opens it
+        store_id = str(target)
+    else:
+        con = open_as_of(target, as_of)
+        store_id = f"{target}@{as_of.isoformat()}"
     try:
         cur = con.cursor()
         config = read_config(cur)
-        data = reports.build_bytes(cur, kind, str(target))
-        gate = Gate(cur, Viewer(kind, user="ipsdash report"), store_id=str(target))
+        data = reports.build_bytes(cur, kind, store_id)
+        gate = Gate(cur, Viewer(kind, user="ipsdash report"), store_id=store_id)
         snapshot = (
             reports.snapshot_json(reports.steering_figures(gate, config))
             if kind == reports.STEERING
@@ -61,7 +68,14 @@ def write_snapshot(db: Path, kind: str, payload: str, cutoff) -> Path:
     return store.write_new_version(Path(db), insert, f"report-{kind}")
 
 
-def run_report(db: Path, kind: str, out: Path, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def run_report(
+    db: Path,
+    kind: str,
+    out: Path,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    as_of: date | None = None,
+) -> int:
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     out = Path(out)
     if out.suffix.lower() != SUFFIX[kind]:
@@ -72,8 +86,8 @@ def run_report(db: Path, kind: str, out: Path, stdout: TextIO | None = None, std
 
     streamlit.logger.set_log_level("error")
     try:
-        data, payload, cutoff = build_report(db, kind)
-    except FileNotFoundError as exc:
+        data, payload, cutoff = build_report(db, kind, as_of)
+    except (FileNotFoundError, ValueError) as exc:
         print(str(exc), file=stderr)
         return 2
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -90,11 +104,13 @@ def run_report(db: Path, kind: str, out: Path, stdout: TextIO | None = None, std
         )
         return 2
     print(
-        f"Rapporten ({kind}, datauttag {cutoff}) skrevs till {out}; ögonblicksbilden sparades ({version.name}).",
+        f"Rapporten ({kind}, per {cutoff}) skrevs till {out}; ögonblicksbilden sparades ({version.name}).",
         file=stdout,
     )
     return 0
 
 
 def run_report_command(args: Any) -> int:
-    return run_report(store_path(getattr(args, "db", None)), args.kind, Path(args.out))
+    return run_report(
+        store_path(getattr(args, "db", None)), args.kind, Path(args.out), as_of=getattr(args, "as_of", None)
+    )

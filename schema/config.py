@@ -137,7 +137,12 @@ class Codes(_Strict):
 class StudyConfig(_Strict):
     name: str
     short_name: str
-    data_cutoff: date = Field(description="Datauttagets datum: inga händelser efter detta godtas")
+    # issue 12: the extract date belongs to each load (`ipsdash load --extract-date`, default the
+    # newest date in the files); a date here is still honoured. The store's copy of the
+    # configuration always carries the load's extract date (or, in an as-of view, the as-of date).
+    data_cutoff: date | None = Field(
+        None, description="Datauttagets datum (valfritt): inga händelser efter detta godtas"
+    )
     recruitment_start: date
     planned_recruitment_end: date
     planned_close: date

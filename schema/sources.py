@@ -35,10 +35,13 @@ from schema.vocab import Vocabulary
 @dataclass(frozen=True)
 class ValidationContext:
     config: StudyConfig
+    # issue 12: the load's extract date; None: the configuration's data_cutoff, else the load day
+    # (a date after the day of loading is in the future: an error, never an extract date).
+    extract_date: date | None = None
 
     @property
     def cutoff(self) -> date:
-        return self.config.data_cutoff
+        return self.extract_date or self.config.data_cutoff or date.today()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_districts", self.config.district_lookup())
@@ -243,6 +246,12 @@ class SourceRow(BaseModel):
     source_key: ClassVar[str]
     title_sv: ClassVar[str]
     grain_sv: ClassVar[str]
+
+
+def cutoff_checked_fields(model: type[BaseModel]) -> list[str]:
+    """Fields whose dates may not lie after the extract date (planned end dates may)."""
+    return [name for name, info in model.model_fields.items()
+            if any(getattr(m, "func", None) is _not_after_cutoff for m in info.metadata)]
 
 
 def header_of(model: type[BaseModel], field_name: str) -> str:

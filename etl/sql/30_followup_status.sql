@@ -37,7 +37,8 @@ final as (
         case
             when f.result = 'done' and f.done_on <= w.window_end then 'done_on_time'
             when f.result = 'done' then 'done_late'
-            when f.result = 'missed' then 'missed'
+            -- a recorded "missed" carries no date: it counts once the window has opened (as-of views)
+            when f.result = 'missed' and $cutoff::date >= w.window_start then 'missed'
             when w.left_on is not null and w.left_on <= w.window_end then 'not_applicable'
             when $cutoff::date < w.window_start then 'not_due'
             when $cutoff::date <= w.window_end then 'due'
