@@ -88,22 +88,28 @@ def open_as_of(target: Path | str, as_of: date) -> duckdb.DuckDBPyConnection:
             if schema == "mart":
                 continue
             if name in censored:
-                con.execute(f"create table {name} as {censored[name]}",
-                            {"asof": as_of} if "$asof" in censored[name] else {})
+                con.execute(
+                    f"create table {name} as {censored[name]}", {"asof": as_of} if "$asof" in censored[name] else {}
+                )
             elif name == "meta.balance_checkpoints":
-                con.execute(f"create table {name} as select * from store.{name} where reached_on <= $asof",
-                            {"asof": as_of})
+                con.execute(
+                    f"create table {name} as select * from store.{name} where reached_on <= $asof", {"asof": as_of}
+                )
             elif name == "meta.balance_checkpoint_rows":
-                con.execute(f"create table {name} as select * from store.{name} where \"checkpoint\" in "
-                            "(select \"checkpoint\" from store.meta.balance_checkpoints where reached_on <= $asof)",
-                            {"asof": as_of})
+                con.execute(
+                    f'create table {name} as select * from store.{name} where "checkpoint" in '
+                    '(select "checkpoint" from store.meta.balance_checkpoints where reached_on <= $asof)',
+                    {"asof": as_of},
+                )
             else:
                 con.execute(f"create table {name} as select * from store.{name}")
-        config = StudyConfig.model_validate(json.loads(
-            con.execute("select config from meta.study_config").fetchone()[0]))
+        config = StudyConfig.model_validate(
+            json.loads(con.execute("select config from meta.study_config").fetchone()[0])
+        )
         config = config.model_copy(update={"data_cutoff": as_of})
-        con.execute("update meta.study_config set config = ?",
-                    [json.dumps(config.model_dump(mode="json"), ensure_ascii=False)])
+        con.execute(
+            "update meta.study_config set config = ?", [json.dumps(config.model_dump(mode="json"), ensure_ascii=False)]
+        )
         derive(con, config)
         con.execute("DETACH store")
     except BaseException:

@@ -468,9 +468,7 @@ def load(
 
 def run_load_command(args: Any) -> int:
     """Entry point of `ipsdash load DIR [--db PATH] [--extract-date ÅÅÅÅ-MM-DD]`."""
-    return load(
-        Path(args.dir), store_path(getattr(args, "db", None)), extract_date=getattr(args, "extract_date", None)
-    )
+    return load(Path(args.dir), store_path(getattr(args, "db", None)), extract_date=getattr(args, "extract_date", None))
 
 
 __all__ = ["fingerprint", "load", "run_load_command", "value_text"]

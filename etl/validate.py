@@ -629,8 +629,9 @@ def check_references(results: dict[str, SourceResult], config: StudyConfig) -> N
         check_fidelity(results["fidelity"])
 
 
-def validate_tables(tables: dict[str, RawTable], config: StudyConfig,
-                    extract_date: date | None = None) -> dict[str, SourceResult]:
+def validate_tables(
+    tables: dict[str, RawTable], config: StudyConfig, extract_date: date | None = None
+) -> dict[str, SourceResult]:
     """Row rules of every table, then the cross-file rules. Keys follow `SOURCES` order.
     `extract_date`: no date may lie after it (default: the configuration's, else today)."""
     ctx = ValidationContext(config, extract_date)

@@ -92,7 +92,9 @@ class Fidelity(_Strict):
         12, ge=1, le=60, description="Månader mellan programtrohetsskattningar (delrapporten: årligen)"
     )
     interval_below_good_months: int | None = Field(
-        None, ge=1, le=60,
+        None,
+        ge=1,
+        le=60,
         description="Kortare intervall (månader) så länge nivån är under 'bra' (100 p); tomt = av",
     )
 

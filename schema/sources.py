@@ -250,8 +250,11 @@ class SourceRow(BaseModel):
 
 def cutoff_checked_fields(model: type[BaseModel]) -> list[str]:
     """Fields whose dates may not lie after the extract date (planned end dates may)."""
-    return [name for name, info in model.model_fields.items()
-            if any(getattr(m, "func", None) is _not_after_cutoff for m in info.metadata)]
+    return [
+        name
+        for name, info in model.model_fields.items()
+        if any(getattr(m, "func", None) is _not_after_cutoff for m in info.metadata)
+    ]
 
 
 def header_of(model: type[BaseModel], field_name: str) -> str:

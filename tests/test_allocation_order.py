@@ -40,10 +40,12 @@ def _config_text(target: int) -> str:
 def _expected_order(folder) -> list[str]:
     """Independent: sort the log's rows by date, then löpnummer (when given), then row order."""
     log = independent.rows(folder, "randomisering")
+
     def key(item):
         index, r = item
         number = r.get("Löpnummer")
         return (r["Randomiseringsdatum"], int(number) if number not in (None, "") else float("inf"), index)
+
     return [r["Studiekod"] for _, r in sorted(enumerate(log), key=key)]
 
 
@@ -58,16 +60,23 @@ def _load(tmp_path, rows, target=3):
 def _frozen(db, checkpoint: int) -> set[str]:
     con = duckdb.connect(str(db.resolve()), read_only=True)
     try:
-        rows = con.execute('select study_code from meta.balance_checkpoint_rows where "checkpoint" = ?',
-                           [checkpoint]).fetchall()
+        rows = con.execute(
+            'select study_code from meta.balance_checkpoint_rows where "checkpoint" = ?', [checkpoint]
+        ).fetchall()
     finally:
         con.close()
     return {r[0] for r in rows}
 
 
-@pytest.mark.parametrize("numbers", [None, {"A0314M27": 2, "B0320K11": 1, "A0401M33": 3, "D0801M55": 4},
-                                     {"A0314M27": 1, "B0320K11": 2, "A0401M33": 3, "D0801M55": 4}],
-                         ids=["row-order", "lopnummer-agrees-with-rows", "lopnummer-against-rows"])
+@pytest.mark.parametrize(
+    "numbers",
+    [
+        None,
+        {"A0314M27": 2, "B0320K11": 1, "A0401M33": 3, "D0801M55": 4},
+        {"A0314M27": 1, "B0320K11": 2, "A0401M33": 3, "D0801M55": 4},
+    ],
+    ids=["row-order", "lopnummer-agrees-with-rows", "lopnummer-against-rows"],
+)
 def test_checkpoint_membership_follows_allocation_sequence_not_code(tmp_path, numbers):
     folder, db = _load(tmp_path, _same_day_study(numbers), target=3)
     order = _expected_order(folder)

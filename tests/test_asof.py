@@ -15,9 +15,9 @@ import duckdb
 import openpyxl
 import pytest
 
-from etl import report as cli_report
 from etl.asof import open_as_of
 from etl.paths import current_target
+from ipsdash import report as cli_report
 from tests import independent as ind
 from tests.conftest import load_quietly
 
@@ -27,11 +27,17 @@ EARLY = date(2024, 3, 31)  # a quarter's end, half a year before the demo's extr
 def _funnel_from_files(folder, as_of: date) -> dict[str, int]:
     """Referrals made by `as_of`, and how many had reached each step by then."""
     refs = [r for r in ind.rows(folder, "remisslogg") if r["Remissdatum"] <= as_of]
+
     def reached(column):
         return sum(1 for r in refs if isinstance(r[column], date) and r[column] <= as_of)
+
     randomised = {c for c, p in ind.randomised(folder).items() if p["randomised_on"] <= as_of}
-    return {"Remiss": len(refs), "Samtycke": reached("Samtycke"), "Baslinje": reached("Baslinje"),
-            "Randomiserad": len(randomised)}
+    return {
+        "Remiss": len(refs),
+        "Samtycke": reached("Samtycke"),
+        "Baslinje": reached("Baslinje"),
+        "Randomiserad": len(randomised),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +48,13 @@ def early(demo_db):
 
 
 def test_as_of_participants_are_those_randomised_by_then(early, demo_dir):
-    expected = Counter((p["district"], p["arm"]) for p in ind.randomised(demo_dir).values()
-                       if p["randomised_on"] <= EARLY)
+    expected = Counter(
+        (p["district"], p["arm"]) for p in ind.randomised(demo_dir).values() if p["randomised_on"] <= EARLY
+    )
     rows = early.execute(
         "select d.name, a.label, count(*) from mart.participants p join meta.districts d using (district_id) "
-        "join meta.arms a on a.key = p.arm group by all").fetchall()
+        "join meta.arms a on a.key = p.arm group by all"
+    ).fetchall()
     assert {(d, a): n for d, a, n in rows} == dict(expected)
     assert sum(expected.values()) < len(ind.randomised(demo_dir))  # the cut really removes people
 
@@ -62,11 +70,15 @@ def test_as_of_referral_with_later_consent_stays_in_the_funnel(early, demo_dir):
     expected = _funnel_from_files(demo_dir, EARLY)
     got = early.execute(
         "select count(*), count(*) filter (where reached_consent), count(*) filter (where reached_baseline), "
-        "count(*) filter (where is_randomised) from mart.referral_funnel").fetchone()
+        "count(*) filter (where is_randomised) from mart.referral_funnel"
+    ).fetchone()
     assert got == (expected["Remiss"], expected["Samtycke"], expected["Baslinje"], expected["Randomiserad"])
     # at least one referral made by then consented only afterwards: censored, still counted
-    later = [r for r in ind.rows(demo_dir, "remisslogg")
-             if r["Remissdatum"] <= EARLY and isinstance(r["Samtycke"], date) and r["Samtycke"] > EARLY]
+    later = [
+        r
+        for r in ind.rows(demo_dir, "remisslogg")
+        if r["Remissdatum"] <= EARLY and isinstance(r["Samtycke"], date) and r["Samtycke"] > EARLY
+    ]
     assert later
 
 
@@ -93,18 +105,25 @@ def test_project_pack_as_of_two_dates_gives_the_earlier_counts(demo_dir, demo_db
         wb = openpyxl.load_workbook(out, data_only=True)
         rows = list(wb["Rekrytering"].iter_rows(min_row=3, values_only=True))
         header = [str(h) for h in rows[0]]
-        shown = {str(dict(zip(header, r, strict=False))["Stadsdel"]).split(" (f.d.")[0]:
-                 dict(zip(header, r, strict=False))["Randomiserade"] for r in rows[1:] if any(r)}
+        shown = {
+            str(dict(zip(header, r, strict=False))["Stadsdel"]).split(" (f.d.")[0]: dict(zip(header, r, strict=False))[
+                "Randomiserade"
+            ]
+            for r in rows[1:]
+            if any(r)
+        }
         expected = Counter(p["district"] for p in ind.randomised(demo_dir).values() if p["randomised_on"] <= as_of)
         assert {k: v for k, v in shown.items() if v} == dict(expected)
         funnel = {r[0]: r[1] for r in wb["Remissflöde"].iter_rows(min_row=4, values_only=True) if r[0]}
         assert funnel["Remiss"] == _funnel_from_files(demo_dir, as_of)["Remiss"]
-        stamp = " ".join(str(c.value) for ws in wb.worksheets for row in ws.iter_rows(max_row=2) for c in row if c.value)
+        stamp = " ".join(
+            str(c.value) for ws in wb.worksheets for row in ws.iter_rows(max_row=2) for c in row if c.value
+        )
         assert f"per {as_of.isoformat()}" in stamp
 
 
 def test_report_cli_takes_as_of(demo_dir, demo_db, tmp_path):
-    from etl import cli
+    from ipsdash import cli
 
     db = tmp_path / "store" / "ips.duckdb"
     shutil.copytree(demo_db.parent, db.parent, symlinks=True)
@@ -125,8 +144,16 @@ def test_report_cli_takes_as_of(demo_dir, demo_db, tmp_path):
 def _newest_date(folder) -> date:
     """The newest date in the source files, planned ends ('Till') aside."""
     newest = date.min
-    for stem in ("remisslogg", "randomisering", "baslinje", "uppfoljning", "avslut", "arbetsspecialister",
-                 "tilldelning", "programtrohet"):
+    for stem in (
+        "remisslogg",
+        "randomisering",
+        "baslinje",
+        "uppfoljning",
+        "avslut",
+        "arbetsspecialister",
+        "tilldelning",
+        "programtrohet",
+    ):
         for row in ind.rows(folder, stem):
             for column, value in row.items():
                 if isinstance(value, date) and column != "Till":
@@ -166,7 +193,9 @@ def test_extract_date_option_rejects_later_dates(demo_dir, tmp_path):
     assert _extract(db) == EARLY
     con = duckdb.connect(str(current_target(db)), read_only=True)
     try:
-        later = con.execute("select count(*) from mart.participants where randomised_on > $d", {"d": EARLY}).fetchone()[0]
+        later = con.execute("select count(*) from mart.participants where randomised_on > $d", {"d": EARLY}).fetchone()[
+            0
+        ]
         rules = {r[0] for r in con.execute("select distinct rule from meta.rejected_rows").fetchall()}
     finally:
         con.close()

@@ -77,7 +77,9 @@ def _load(folder, db):
 def test_unmapped_dag_is_a_designed_refusal_with_the_line_to_add(tmp_path):
     folder = _demo_with_redcap(tmp_path)
     records = folder / "redcap" / "records.csv"
-    dags = {row["redcap_data_access_group"] for row in csv.DictReader(io.StringIO(records.read_text(encoding="utf-8-sig")))}
+    dags = {
+        row["redcap_data_access_group"] for row in csv.DictReader(io.StringIO(records.read_text(encoding="utf-8-sig")))
+    }
     line = _rewrite_cell(records, "redcap_data_access_group", sorted(d for d in dags if d)[0], "spanga_tensta")
     status, err = _load(folder, tmp_path / "ips.duckdb")
     assert status == 2
@@ -94,9 +96,14 @@ def test_unknown_event_label_is_a_designed_refusal_with_the_line_to_add(tmp_path
     records = folder / "records.csv"
     header = next(csv.reader(io.StringIO(records.read_text(encoding="utf-8-sig"))))
     event_col = header[1]
-    line = _rewrite_cell(records, event_col, next(
-        row[1] for row in csv.reader(io.StringIO(records.read_text(encoding="utf-8-sig"))) if row[1].startswith("6")),
-        "24 månader (Arm 1: Arm 1)")
+    line = _rewrite_cell(
+        records,
+        event_col,
+        next(
+            row[1] for row in csv.reader(io.StringIO(records.read_text(encoding="utf-8-sig"))) if row[1].startswith("6")
+        ),
+        "24 månader (Arm 1: Arm 1)",
+    )
     with pytest.raises(SourceFileError) as exc:
         tables(folder)
     message = exc.value.message_sv
