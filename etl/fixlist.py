@@ -21,7 +21,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter
 
+from etl import read
 from etl.staging import Check
+from etl.tables import SourceFileError
 from etl.validate import Rejection, value_text
 from schema.sources import SOURCES
 from schema.vocab import normalize_token
@@ -57,12 +59,19 @@ def _letter_index(cell_ref: str) -> int | None:
     return column_index_from_string(match.group(1)) - 1 if match else None
 
 
-def _sheet_rows(check: Check, file_name: str, sheet_name: str | None) -> dict[int, list[object]]:
-    grid = check.grids.get(file_name)
+def _sheet_rows(check: Check, table) -> dict[int, list[object]]:
+    """Row number -> every cell of the row, as the checked file holds it (the dry run's grid, or the
+    file read again: it is still in the checked folder)."""
+    grid = check.grids.get(table.file_name)
+    if grid is None and Path(table.path).suffix.lower() in read.EXTENSIONS and Path(table.path).is_file():
+        try:
+            grid = read.read_grid(Path(table.path))
+        except SourceFileError:
+            grid = None
     if grid is None:
         return {}
     for sheet in grid.sheets:
-        if sheet.name == sheet_name or len(grid.sheets) == 1:
+        if sheet.name == table.sheet or len(grid.sheets) == 1:
             return dict(sheet.rows)
     return {}
 
@@ -105,7 +114,7 @@ def fix_sheets(check: Check) -> list[FixSheet]:
         if res is None or not res.rejected:
             continue
         table = res.table
-        cells = _sheet_rows(check, table.file_name, table.sheet)
+        cells = _sheet_rows(check, table)
         positions = {name: column_index_from_string(letter) - 1 for name, letter in table.header_letters.items()}
         header_row = _header_row(cells, table.headers, positions)
         if header_row is not None:
