@@ -7,7 +7,6 @@ dry run, publish, roll back) and `etl/fixlist.py` (the workbooks)."""
 
 from __future__ import annotations
 
-import inspect
 from datetime import date
 
 import pandas as pd
@@ -127,10 +126,18 @@ def ui_viewer() -> Viewer:
 # --- check ---------------------------------------------------------------------------------------
 
 
-def run_check(session: staging.Session, sources, db) -> None:
+def run_check(session: staging.Session, sources, db, extract: date | None = None) -> None:
+    """The dry run of the staged set against `extract`; without one, against the newest date in
+    the files (found by a first pass that only refuses dates after today)."""
     _require(ui_viewer(), PUBLISHING_ROLES)
     staged = staging.assemble(session, sources)
-    check = staging.check_folder(staged, db)
+    if extract is None:
+        first = staging.check_folder(staged, db, date.today())
+        extract = first.newest_date if first.status < 2 else None
+        if extract is None:
+            st.session_state[CHECK] = (session.token, tuple(session.uploaded()), first)
+            return
+    check = staging.check_folder(staged, db, extract)
     st.session_state[CHECK] = (session.token, tuple(session.uploaded()), check)
 
 
@@ -253,19 +260,13 @@ def _record_download(ctx, topic: str) -> None:
     )
 
 
-def load_takes_extract_date() -> bool:
-    from etl.load import load
-
-    return "extract_date" in inspect.signature(load).parameters
-
-
 # --- publish and roll back -----------------------------------------------------------------------
 
 
 def publish(viewer: Viewer, session: staging.Session, sources, db, who: str, extract: date | None) -> None:
     _require(viewer, PUBLISHING_ROLES)
     try:
-        done = staging.publish(session, sources, db, who, extract if load_takes_extract_date() else None)
+        done = staging.publish(session, sources, db, who, extract)
     except staging.PublishRefused as exc:
         st.session_state[REFUSED] = [f"Publiceringen gjordes inte: {exc}. Inget har ändrats."]
         return

@@ -28,14 +28,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from etl import audit, read, scan
-from etl.load import LoadRefused, collect_inputs, parse_config, read_tables, scan_inputs
+from etl.load import LoadRefused, collect_inputs, newest_date, parse_config, read_tables, scan_inputs
 from etl.paths import current_target
 from etl.tables import SourceFileError
 from etl.validate import Rejection, SourceResult, validate_tables
@@ -135,6 +135,7 @@ class Check:
     notes: list[str] = field(default_factory=list)
     hashes: dict[str, str] = field(default_factory=dict)
     diff: Diff | None = None
+    extract_date: date | None = None  # the date rows were checked against (dates after it rejected)
 
     @property
     def rejections(self) -> list[Rejection]:
@@ -142,19 +143,13 @@ class Check:
 
     @property
     def newest_date(self) -> date | None:
-        """The newest date in any accepted row: the default extract date."""
-        best: date | None = None
-        for res in self.results.values():
-            for acc in res.accepted:
-                for value in acc.row.__dict__.values():
-                    if isinstance(value, date) and not isinstance(value, datetime) and (best is None or value > best):
-                        best = value
-        return best
+        """The newest date in the accepted rows (the load's own rule): the default extract date."""
+        return newest_date(self.results) if self.results else None
 
 
-def check_folder(folder: Path, db: Path | None = None) -> Check:
-    """Read, scan and validate `folder` exactly as a load would, writing nothing anywhere; with
-    `db`, also compare against the data published there."""
+def check_folder(folder: Path, db: Path | None = None, extract_date: date | None = None) -> Check:
+    """Read, scan and validate `folder` exactly as a load with `extract_date` would, writing nothing
+    anywhere; with `db`, also compare against the data published there."""
     folder = Path(folder)
     try:
         inputs = collect_inputs(folder)
@@ -165,7 +160,7 @@ def check_folder(folder: Path, db: Path | None = None) -> Check:
         if file_errors:
             raise LoadRefused([str(e) for e in file_errors])
         tables, notes = read_tables(inputs, grids, config)
-        results = validate_tables(tables, config)
+        results = validate_tables(tables, config, extract_date or config.data_cutoff)
     except LoadRefused as exc:
         return Check(folder, 2, refused=list(exc.messages))
     except SourceFileError as exc:
@@ -178,6 +173,7 @@ def check_folder(folder: Path, db: Path | None = None) -> Check:
         config=config,
         notes=notes,
         hashes=inputs.hashes,
+        extract_date=extract_date or config.data_cutoff or newest_date(results),
     )
     published = _published_hashes(db) if db is not None else {}
     for src in SOURCES:
@@ -552,16 +548,10 @@ def folder_lock(sources: Path) -> Iterator[None]:
 
 
 def _run_load(folder: Path, db: Path, extract_date: date | None) -> tuple[int, str, str]:
-    import inspect
-
     from etl.load import load
 
     out, err = io.StringIO(), io.StringIO()
-    kwargs: dict[str, Any] = {}
-    # The extract date is an optional argument of the load once it exists (issue 12).
-    if extract_date is not None and "extract_date" in inspect.signature(load).parameters:
-        kwargs["extract_date"] = extract_date
-    code = load(folder, db, out, err, **kwargs)
+    code = load(folder, db, out, err, extract_date=extract_date)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -619,7 +609,7 @@ def publish(session: Session, sources: Path, db: Path, actor: str, extract_date:
         # Publishing the folder as it is would only make the previous set a copy of the current one.
         raise PublishRefused("inga uppladdade filer att publicera")
     with folder_lock(sources):
-        check = check_folder(session.staged, db)
+        check = check_folder(session.staged, db, extract_date)
         if check.status >= 2:
             raise PublishRefused("filerna kan inte läsas in: " + "; ".join(check.refused[:3]))
         code, out, err = install_set(session.staged, sources, db, extract_date)

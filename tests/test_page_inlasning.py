@@ -262,3 +262,33 @@ def test_sealed_rejected_values_are_masked_on_the_page_while_locked(place, month
     row = table[table["Fil"] == "ips_aktivitet.csv"].iloc[0]
     assert row["Kolumn"] == "Datum" and "dolt" in row["Värde"]
     assert "2031-13-45" not in page_text(at)
+
+
+def test_extract_date_defaults_to_newest_date_and_is_passed_to_the_load(place, months, monkeypatch):
+    from datetime import date
+
+    import duckdb
+
+    db, sources, _ = place
+    old, new = months
+    publish_last_month(place, old)
+    at = open_page("projektledare", monkeypatch)
+    upload(at, new, ["randomisering.csv"])
+    button(at, "inl_check").click().run()
+    newest = max(r["Randomiseringsdatum"] for r in ind.rows(new, "randomisering"))
+    shown = at.date_input(key="inl_extract").value
+    assert shown >= newest and str(shown) <= ind.config(new)["data_cutoff"].isoformat()
+    assert {m.label: m.value for m in at.metric}["Avvisade"] == "0"
+    at.date_input(key="inl_extract").set_value(date(2024, 8, 31)).run()
+    assert not at.exception, at.exception
+    later = sum(1 for r in ind.rows(new, "randomisering") if r["Randomiseringsdatum"] > date(2024, 8, 31))
+    assert later > 0 and int({m.label: m.value for m in at.metric}["Avvisade"]) >= later
+    assert "2024-08-31" in page_text(at)
+    button(at, "inl_publish").click().run()
+    con = duckdb.connect(str(db.resolve()), read_only=True)
+    try:
+        assert con.execute("select data_cutoff from meta.loads order by load_id desc limit 1").fetchone()[0] == date(
+            2024, 8, 31
+        )
+    finally:
+        con.close()

@@ -211,3 +211,16 @@ def test_fixlist_per_district_holds_only_that_districts_rows(fixlists, mistakes_
                 else:
                     assert district_of[code] == ids[district]
     assert seen > 0
+
+
+def test_sync_after_a_page_publish_with_an_extract_date_finds_nothing_new(place):
+    from datetime import date
+
+    db, files = place
+    published = files.with_name("published")  # what a page publish does: the set installed, loaded with a date
+    code, _, err = staging.install_set(files, published, db, date(2024, 9, 30))
+    assert code == 0, err
+    before = tree_digest(db.parent)
+    code, out, err = run_sync(db, published)
+    assert code == 0 and out.startswith("Inget nytt"), out + err
+    assert tree_digest(db.parent) == before

@@ -113,6 +113,17 @@ def check_and_publish(session) -> None:
         )
         return
 
+    extract = st.date_input(
+        "Datauttagets datum",
+        value=check.extract_date or date.today(),
+        key="inl_extract",
+        format="YYYY-MM-DD",
+        help="Förvalt: det senaste datumet i filerna. Datum efter uttaget avvisas.",
+    )
+    if check.extract_date is not None and extract != check.extract_date:
+        inl.run_check(session, sources, db, extract)  # the check always matches the date shown
+        st.rerun()
+
     rejected = len(check.rejections)
     c1, c2, c3 = st.columns(3)
     c1.metric("Rader lästa", sum(f.rows_read for f in check.files))
@@ -147,20 +158,10 @@ def check_and_publish(session) -> None:
 
     # --- publish -------------------------------------------------------------------------------------
     st.subheader("3. Publicera")
-    newest = check.newest_date
-    extract = st.date_input(
-        "Datauttagets datum",
-        value=newest or date.today(),
-        key="inl_extract",
-        format="YYYY-MM-DD",
-        help="Förvalt: det senaste datumet i filerna.",
-    )
-    if not inl.load_takes_extract_date():
-        st.caption("Databasen använder datauttagets datum i studie.toml (`data_cutoff`).")
     if st.button(
         "Publicera", type="primary", key="inl_publish", disabled=stale or session is None or not session.uploaded()
     ):
-        inl.publish(ctx.viewer, session, sources, db, actor, extract)
+        inl.publish(ctx.viewer, session, sources, db, actor, check.extract_date)
         st.rerun()
     if session is None or not session.uploaded():
         st.caption("Inget är uppladdat: källmappen är redan publicerad.")
