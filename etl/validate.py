@@ -196,7 +196,7 @@ def _field_of_error(err: dict[str, Any], model: type[SourceRow], hmap: dict[str,
 #
 # A row whose every field value passes its field's own validators (the same pydantic validators,
 # run per field with the same context and model configuration, results cached per distinct value)
-# is built with `model_construct` and then checked by the model's "after" validators. Any row for
+# is built with `model_construct` and then checked by its `row_rules()`. Any row for
 # which anything fails, or whose model has validators this shortcut does not cover, goes through
 # the full pydantic model, so rejected rows get exactly the same errors as before.
 
@@ -205,15 +205,12 @@ _FAIL = object()
 
 class _FastModel:
     def __init__(self, model: type[SourceRow]):
-        decorators = model.__pydantic_decorators__
-        after = [d.func for d in decorators.model_validators.values() if d.info.mode == "after"]
-        self.usable = (
-            len(after) == len(decorators.model_validators)
-            and not decorators.field_validators
-            and not getattr(decorators, "root_validators", None)
-        )
+        # The contract's models validate fields through their annotations and run every rule
+        # across fields from `SourceRow.row_rules` (their one model validator), so building a row
+        # with `model_construct` from per-field results and calling `row_rules()` is the model's
+        # own validation, through public API only.
+        self.usable = True
         self.model = model
-        self.after = after
         config = ConfigDict(
             **{
                 k: v
@@ -264,8 +261,7 @@ class _FastModel:
                 continue
             row = construct(**fields)
             try:
-                for check in self.after:
-                    row = check(row)
+                row.row_rules()
             except (ValueError, AssertionError, PydanticCustomError):
                 out.append(None)
                 continue

@@ -239,9 +239,23 @@ def _order(row: BaseModel, pairs: list[tuple[str, str]]) -> None:
 
 
 class SourceRow(BaseModel):
-    """Common behaviour: unknown columns are ignored (notes columns), values are stripped."""
+    """Common behaviour: unknown columns are ignored (notes columns), values are stripped.
+
+    The rules that span fields of one row live in `row_rules` (raise `PydanticCustomError` with the
+    column in its context), run by the one model validator here. That is the contract's only model
+    validator, so the loader can run the rules on rows it built from per-field validation
+    (`etl/validate.py`) through this public method instead of pydantic's internals.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+    def row_rules(self) -> None:
+        """Rules across the fields of one row; none unless a source declares some."""
+
+    @model_validator(mode="after")
+    def _run_row_rules(self) -> SourceRow:
+        self.row_rules()
+        return self
 
     source_key: ClassVar[str]
     title_sv: ClassVar[str]
@@ -313,8 +327,7 @@ class ReferralRow(SourceRow):
         default=None,
     )
 
-    @model_validator(mode="after")
-    def _rules(self) -> ReferralRow:
+    def row_rules(self) -> None:
         _order(
             self,
             [
@@ -360,7 +373,6 @@ class ReferralRow(SourceRow):
                 "”Tidigare studiekod” kan inte vara samma som studiekoden",
                 {"column": header_of(ReferralRow, "previous_code")},
             )
-        return self
 
 
 # --- 3. randomisation log ---------------------------------------------------------------------
@@ -467,8 +479,7 @@ class BaselineRow(SourceRow):
     psychiatric_diagnosis: YesNo = sv("Psykiatrisk diagnos", "Har en psykiatrisk diagnos", default=None)
     mental_health_treatment: YesNo = sv("Behandling psykisk ohälsa", "Öppen- eller slutenvård någon gång", default=None)
 
-    @model_validator(mode="after")
-    def _age(self) -> BaselineRow:
+    def row_rules(self) -> None:
         age = self.baseline_on.year - self.birth_year
         if not 18 <= age <= 67:
             raise PydanticCustomError(
@@ -476,7 +487,6 @@ class BaselineRow(SourceRow):
                 "åldern blir {age} år vid baslinjen; studien tar 18–67 år",
                 {"column": header_of(BaselineRow, "birth_year"), "age": age},
             )
-        return self
 
 
 # --- 5. follow-up assessments -----------------------------------------------------------------
@@ -509,13 +519,11 @@ class FollowUpRow(SourceRow):
     )
     unit: str | None = sv("Enhet", "Enheten som gjorde uppföljningen", "Utförd av", "Vuxenenhet", default=None)
 
-    @model_validator(mode="after")
-    def _rules(self) -> FollowUpRow:
+    def row_rules(self) -> None:
         if self.result == "done" and self.done_on is None:
             raise PydanticCustomError(
                 "done_date", "genomförd uppföljning saknar datum", {"column": header_of(FollowUpRow, "done_on")}
             )
-        return self
 
 
 # --- 6. participation events ------------------------------------------------------------------
@@ -535,15 +543,13 @@ class EventRow(SourceRow):
         "Orsak", "Skäl (krävs vid avslut och paus)", "Anledning", "Skäl", default=None
     )
 
-    @model_validator(mode="after")
-    def _rules(self) -> EventRow:
+    def row_rules(self) -> None:
         if self.event_type in ("stopped_ips", "left_study", "paused") and self.reason is None:
             raise PydanticCustomError(
                 "reason_required",
                 "orsak krävs för ”{what}”",
                 {"column": header_of(EventRow, "reason"), "what": vocab.EVENT_TYPE.label(self.event_type)},
             )
-        return self
 
 
 # --- 7. specialists and assignments -----------------------------------------------------------
@@ -593,10 +599,8 @@ class SpecialistRow(SourceRow):
     start_on: Day = sv("Från", "Första dag i tjänst", "Startdatum", "Från datum")
     end_on: AnyDay = sv("Till", "Sista dag (tomt om kvar)", "Slutdatum", "Till datum", default=None)
 
-    @model_validator(mode="after")
-    def _rules(self) -> SpecialistRow:
+    def row_rules(self) -> None:
         _order(self, [("start_on", "end_on")])
-        return self
 
 
 class AssignmentRow(SourceRow):
@@ -611,10 +615,8 @@ class AssignmentRow(SourceRow):
     start_on: Day = sv("Från", "Första dag", "Startdatum", "Från datum")
     end_on: AnyDay = sv("Till", "Sista dag (tomt om pågår)", "Slutdatum", "Till datum", default=None)
 
-    @model_validator(mode="after")
-    def _rules(self) -> AssignmentRow:
+    def row_rules(self) -> None:
         _order(self, [("start_on", "end_on")])
-        return self
 
 
 # --- 8. fidelity reviews ----------------------------------------------------------------------
@@ -644,15 +646,13 @@ class FidelityRow(SourceRow):
         assert key is not None
         return key
 
-    @model_validator(mode="after")
-    def _rules(self) -> FidelityRow:
+    def row_rules(self) -> None:
         if vocab.parse_fidelity_item(self.section, self.item_number) is None:
             raise PydanticCustomError(
                 "fidelity_item",
                 "det finns ingen punkt {n} i området ”{section}” (Personal 1–3, Organisation 1–8, Tjänster 1–14)",
                 {"column": header_of(FidelityRow, "item_number"), "n": self.item_number, "section": self.section},
             )
-        return self
 
 
 # --- 9. sealed: IPS activity and employment outcomes -----------------------------------------
@@ -676,10 +676,8 @@ class ActivityRow(SourceRow):
         "Timmar per vecka", "Avtalad arbetstid", "Tim/v", default=None
     )
 
-    @model_validator(mode="after")
-    def _rules(self) -> ActivityRow:
+    def row_rules(self) -> None:
         _order(self, [("activity_on", "end_on")])
-        return self
 
 
 class EmploymentRow(SourceRow):
