@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from openpyxl.utils import get_column_letter
+from python_calamine import CalamineWorkbook, SheetTypeEnum
 
-from etl import scan, xlsx_fast
-from etl.tables import RawRow, RawTable, SourceFileError
+from etl import scan
+from etl.tables import RawRow, RawTable, SourceFileError, column_letter
 from schema.sources import CONFIG_STEMS, SOURCES, Source, header_map
 from schema.vocab import normalize_token
 
@@ -153,25 +153,37 @@ def read_csv_grid(path: Path) -> Grid:
     return Grid(path, [Sheet(None, rows)])
 
 
-def read_xlsx_grid(path: Path) -> Grid:
-    """All sheets, every cell, with Excel's row numbers (openpyxl read-only: streams the XML)."""
-    import openpyxl
+def _cell(value: object) -> object:
+    """A calamine cell as the rest of the loader expects it (and as openpyxl gave it before): blank
+    as None, text stripped, a whole number as int (Excel stores every number as a float; typed 3
+    is 3, not 3.0) and a date cell as a datetime."""
+    if type(value) is float and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if type(value) is date:  # a date cell at midnight: a datetime, as Excel (and openpyxl) has it
+        return datetime(value.year, value.month, value.day)
+    return _clean(value)
 
+
+def read_xlsx_grid(path: Path) -> Grid:
+    """All sheets, every cell, with Excel's row numbers (calamine: cell values as typed, no type
+    guessing per column; dates as dates where the cell is formatted as a date)."""
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # noqa: BLE001 - any failure means the file is unusable
         raise SourceFileError(path.name, f"filen kan inte läsas som Excel-fil ({type(exc).__name__})") from None
     try:
         grid = Grid(path)
-        for ws in wb.worksheets:
+        for meta in wb.sheets_metadata:
+            if meta.typ != SheetTypeEnum.WorkSheet:
+                continue  # chart and macro sheets hold no rows
+            name = meta.name
             rows: list[tuple[int, list[object]]] = []
-            fast = xlsx_fast.sheet_rows(ws)
-            cell_rows = fast if fast is not None else ws.iter_rows(min_row=1, min_col=1, values_only=True)
-            for number, cells in enumerate(cell_rows, start=1):
-                values = [_clean(v) for v in cells]
+            # skip_empty_area=False: the first row is Excel's row 1 even when the sheet starts lower.
+            for number, cells in enumerate(wb.get_sheet_by_name(name).to_python(skip_empty_area=False), start=1):
+                values = [_cell(v) for v in cells]
                 if any(v is not None for v in values):
                     rows.append((number, values))
-            grid.sheets.append(Sheet(ws.title, rows))
+            grid.sheets.append(Sheet(name, rows))
         return grid
     except Exception as exc:  # noqa: BLE001
         raise SourceFileError(path.name, f"filen kan inte läsas som Excel-fil ({type(exc).__name__})") from None
@@ -265,7 +277,7 @@ def table_from_grid(grid: Grid, src: Source) -> RawTable:
         path=grid.path,
         sheet=sheet.name,
         headers={name: str(header_values[i]) for i, name in columns.items()},
-        header_letters={name: get_column_letter(i + 1) for i, name in columns.items()},
+        header_letters={name: column_letter(i + 1) for i, name in columns.items()},
     )
     for number, values in sheet.rows[pos + 1 :]:
         record = {name: (values[i] if i < len(values) else None) for i, name in columns.items()}

@@ -38,6 +38,15 @@ class RawTable:
         return f"rad {row_number}"
 
 
+def column_letter(index: int) -> str:
+    """Excel's column letters of a 1-based column index: 1 -> A, 27 -> AA."""
+    letters = ""
+    while index > 0:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
 class SourceFileError(Exception):
     """A whole file cannot be used (unreadable, missing required columns). Message is Swedish."""
 
