@@ -267,7 +267,7 @@ def _relative(folder: Path, path: Path) -> str | None:
 
 
 def build_meta(
-    inputs: Inputs, results: dict[str, SourceResult], loaded_at: datetime
+    inputs: Inputs, results: dict[str, SourceResult], loaded_at: datetime | None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     files = []
     rejected = []
@@ -364,35 +364,75 @@ def _with_extract(fingerprint_: str, extract_date: date | None) -> str:
     return hashlib.sha256(f"{fingerprint_}\0extract\0{extract_date.isoformat()}".encode()).hexdigest()
 
 
-def load(
-    folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None = None, extract_date: date | None = None
-) -> int:
-    """Load the folder into the store at `db`; returns the exit status (0, 1 or 2).
+@dataclass
+class Prepared:
+    """A checked load, nothing written yet (the dry run): what `publish` would store.
+
+    `files` has one entry per source (file name, SHA-256, status, rows read/loaded/rejected) and
+    `rejected` one per rejection (file, sheet, row, column header, cell reference, value as typed,
+    Swedish reason, rule id), exactly the rows `meta.load_files` and `meta.rejected_rows` get.
+    `config` carries the extract date as its cut-off (`extract`).
+    """
+
+    inputs: Inputs
+    config: StudyConfig
+    results: dict[str, SourceResult]
+    notes: list[str]
+    extract: date
+    fingerprint: str
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every row is accepted, 1 when some are rejected (the valid rows still load)."""
+        return 1 if any(r.rejected for r in self.results.values()) else 0
+
+    @property
+    def files(self) -> list[dict[str, Any]]:
+        return build_meta(self.inputs, self.results, None)[0]
+
+    @property
+    def rejected(self) -> list[dict[str, Any]]:
+        return build_meta(self.inputs, self.results, None)[1]
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        """SHA-256 per input file (file name, or its path under the folder for REDCap files)."""
+        return dict(self.inputs.hashes)
+
+    def summary_lines(self) -> list[str]:
+        return summary_lines(self.results, self.notes)
+
+
+def already_loaded(inputs: Inputs, db: Path, extract_date: date | None = None) -> dict[str, Any] | None:
+    """The current store's last load when it was built from exactly these files, extract date
+    and code, else None. Raises LoadRefused when the current store cannot be read."""
+    try:
+        last = store.last_load(Path(db))
+    except Exception as exc:  # noqa: BLE001
+        raise LoadRefused(
+            [
+                f"den nuvarande databasen {current_target(Path(db))} kan inte läsas ({type(exc).__name__}); "
+                "inget har ändrats"
+            ]
+        ) from None
+    fingerprint_ = _with_extract(inputs.fingerprint, extract_date)
+    return last if last is not None and last["fingerprint"] == fingerprint_ else None
+
+
+def prepare(folder: Path, inputs: Inputs | None = None, extract_date: date | None = None) -> Prepared:
+    """Read, scan for personnummer and validate the folder's files; write nothing.
 
     `extract_date` (issue 12): the date of the extract; no date in the files may lie after it.
     Default: `data_cutoff` in studie.toml when set, else the newest date in the files (dates after
-    the day of loading are errors). The stored configuration carries it as its cut-off.
+    the day of loading are errors).
 
-    Everything up to the build happens without writing anything; only the build and the swap
-    take the store's lock (and create `<db>.d/`)."""
-    out = out or sys.stdout
-    err = err or sys.stderr
-    db = Path(db)
+    Raises LoadRefused (Swedish messages, safe to show: no cell value before the personnummer scan
+    has passed) when nothing can be loaded."""
     started = time.perf_counter()
     scanned = False  # True once no personnummer was found: exception texts may be shown then
     try:
-        inputs = collect_inputs(Path(folder))
-        previous = current_target(db)
-        try:
-            last = store.last_load(db)
-        except Exception as exc:  # noqa: BLE001
-            raise LoadRefused(
-                [f"den nuvarande databasen {previous} kan inte läsas ({type(exc).__name__}); inget har ändrats"]
-            ) from None
-        fingerprint_ = _with_extract(inputs.fingerprint, extract_date)
-        if last is not None and last["fingerprint"] == fingerprint_:
-            print(f"Filerna är redan inlästa ({last['loaded_at']:%Y-%m-%d %H:%M} UTC); inget har ändrats.", file=out)
-            return int(last["exit_code"])
+        inputs = inputs or collect_inputs(Path(folder))
         grids, hits, file_errors = scan_inputs(inputs)
         if hits:
             raise LoadRefused([h.message_sv() for h in hits])
@@ -401,67 +441,108 @@ def load(
         if file_errors:
             raise LoadRefused([str(e) for e in file_errors])
         tables, notes = read_tables(inputs, grids, config)
-        store.pause("after_read")
         results = validate_tables(tables, config, extract_date or config.data_cutoff)
         extract = extract_date or config.data_cutoff or newest_date(results) or datetime.now(UTC).date()
         config = config.model_copy(update={"data_cutoff": extract})
-        exit_code = 1 if any(r.rejected for r in results.values()) else 0
-        loaded_at = datetime.now(UTC).replace(tzinfo=None)
-        file_rows, rejected_rows = build_meta(inputs, results, loaded_at)
-        frames = {
-            key: store.source_frame(key, [(a.row_number, a.row) for a in res.accepted], res.table.file_name)
-            for key, res in results.items()
-        }
-        load_row = {
-            "loaded_at": loaded_at,
-            "fingerprint": fingerprint_,
-            "input_dir": str(Path(folder).resolve()),
-            "data_cutoff": extract,
-            "exit_code": exit_code,
-            "status": "loaded_with_rejections" if exit_code else "loaded",
-            "rows_read": sum(r.rows_read for r in results.values()),
-            "rows_loaded": sum(r.rows_loaded for r in results.values()),
-            "rows_rejected": sum(r.rows_rejected for r in results.values()),
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-        with store.load_lock(db):
-            try:
-                store.clean_leftovers(db)
-                if current_target(db) != previous:
-                    raise LoadRefused(["databasen byttes ut under inläsningen; kör inläsningen igen"])
-                new_file = store.build_store(
-                    db,
-                    fingerprint=fingerprint_,
-                    config=config,
-                    frames=frames,
-                    load_row=load_row,
-                    file_rows=file_rows,
-                    rejected_rows=rejected_rows,
-                    previous=previous,
-                )
-                store.pause("before_swap")
-                store.swap_link(db, new_file)
-            except BaseException:
-                store.clean_leftovers(db)
-                raise
-            store.pause("after_swap")
-            store.prune_versions(db)
-        for line in summary_lines(results, notes):
+    except LoadRefused:
+        raise
+    except SourceFileError as exc:  # a reader's designed refusal (e.g. a REDCap DAG not mapped)
+        raise LoadRefused([str(exc) if scanned else f"{exc.file_name}: filen kan inte läsas"]) from None
+    except Exception as exc:  # noqa: BLE001 - never a traceback that could quote a cell
+        detail = f": {exc}" if scanned else ""
+        raise LoadRefused([f"Inläsningen avbröts av ett oväntat fel ({type(exc).__name__}){detail}."]) from None
+    fingerprint_ = _with_extract(inputs.fingerprint, extract_date)
+    return Prepared(inputs, config, results, notes, extract, fingerprint_, started)
+
+
+def publish(prepared: Prepared, db: Path, previous: Path | None | bool = False) -> Path:
+    """Write `prepared` as a new store version at `db` and swap it in atomically; returns the new
+    file. With `previous` (the store file the caller saw before preparing, None for no store),
+    refuses when another load swapped the store in between. A failure leaves the store as it was."""
+    db = Path(db)
+    if previous is False:
+        previous = current_target(db)
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    results = prepared.results
+    file_rows, rejected_rows = build_meta(prepared.inputs, results, loaded_at)
+    frames = {
+        key: store.source_frame(key, [(a.row_number, a.row) for a in res.accepted], res.table.file_name)
+        for key, res in results.items()
+    }
+    exit_code = prepared.exit_code
+    load_row = {
+        "loaded_at": loaded_at,
+        "fingerprint": prepared.fingerprint,
+        "input_dir": str(prepared.inputs.folder.resolve()),
+        "data_cutoff": prepared.extract,
+        "exit_code": exit_code,
+        "status": "loaded_with_rejections" if exit_code else "loaded",
+        "rows_read": sum(r.rows_read for r in results.values()),
+        "rows_loaded": sum(r.rows_loaded for r in results.values()),
+        "rows_rejected": sum(r.rows_rejected for r in results.values()),
+        "seconds": round(time.perf_counter() - prepared.started, 3),
+    }
+    with store.load_lock(db):
+        try:
+            store.clean_leftovers(db)
+            if current_target(db) != previous:
+                raise LoadRefused(["databasen byttes ut under inläsningen; kör inläsningen igen"])
+            new_file = store.build_store(
+                db,
+                fingerprint=prepared.fingerprint,
+                config=prepared.config,
+                frames=frames,
+                load_row=load_row,
+                file_rows=file_rows,
+                rejected_rows=rejected_rows,
+                previous=previous,
+            )
+            store.pause("before_swap")
+            store.swap_link(db, new_file)
+        except BaseException:
+            store.clean_leftovers(db)
+            raise
+        store.pause("after_swap")
+        store.prune_versions(db)
+    return new_file
+
+
+def load(
+    folder: Path, db: Path, out: TextIO | None = None, err: TextIO | None = None, extract_date: date | None = None
+) -> int:
+    """Load the folder into the store at `db`; returns the exit status (0, 1 or 2).
+
+    `extract_date`: see `prepare`. The stored configuration carries it as its cut-off.
+    `prepare` (read, scan, validate) writes nothing; only `publish` (the build and the swap) takes
+    the store's lock (and creates `<db>.d/`)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    db = Path(db)
+    started = time.perf_counter()
+    prepared: Prepared | None = None  # set once the personnummer scan has passed
+    try:
+        inputs = collect_inputs(Path(folder))
+        previous = current_target(db)
+        last = already_loaded(inputs, db, extract_date)
+        if last is not None:
+            print(f"Filerna är redan inlästa ({last['loaded_at']:%Y-%m-%d %H:%M} UTC); inget har ändrats.", file=out)
+            return int(last["exit_code"])
+        prepared = prepare(Path(folder), inputs, extract_date)
+        prepared.started = started
+        store.pause("after_read")
+        new_file = publish(prepared, db, previous)
+        for line in prepared.summary_lines():
             print(line, file=out)
-        print(f"Datauttag {extract.isoformat()}.", file=out)
+        print(f"Datauttag {prepared.extract.isoformat()}.", file=out)
         print(f"Inläst till {db} ({new_file.name}) på {time.perf_counter() - started:.2f} s.", file=out)
-        return exit_code
+        return prepared.exit_code
     except LoadRefused as exc:
         for message in exc.messages:
             print(message, file=err)
         print("Inget har lästs in.", file=err)
         return 2
-    except SourceFileError as exc:  # a reader's designed refusal (e.g. a REDCap DAG not mapped)
-        print(str(exc) if scanned else f"{exc.file_name}: filen kan inte läsas", file=err)
-        print("Inget har lästs in.", file=err)
-        return 2
     except Exception as exc:  # noqa: BLE001 - never a traceback that could quote a cell
-        detail = f": {exc}" if scanned else ""
+        detail = f": {exc}" if prepared is not None else ""
         print(f"Inläsningen avbröts av ett oväntat fel ({type(exc).__name__}){detail}. Inget har ändrats.", file=err)
         return 2
 
@@ -471,4 +552,13 @@ def run_load_command(args: Any) -> int:
     return load(Path(args.dir), store_path(getattr(args, "db", None)), extract_date=getattr(args, "extract_date", None))
 
 
-__all__ = ["fingerprint", "load", "run_load_command", "value_text"]
+__all__ = [
+    "Prepared",
+    "already_loaded",
+    "fingerprint",
+    "load",
+    "prepare",
+    "publish",
+    "run_load_command",
+    "value_text",
+]
