@@ -126,6 +126,8 @@ def test_browser_lead_uploads_checks_publishes_and_admin_rolls_back(browser, sit
         assert metric_value(page, "Nya randomiserade") == f"+{added}"
         leavers = len(set(ind.left_study(site["new"])) - set(ind.left_study(site["old"])))
         assert metric_value(page, "Nya som lämnat studien") == f"+{leavers}"
+        # The rejected rows are a data grid that fills its cells in after the script run is idle.
+        page.get_by_text("Kanske", exact=True).first.wait_for(timeout=15_000)
         body = page.locator("body").inner_text()
         assert "Kanske" in body and "uppfoljning.csv" in body
         assert current_target(site["db"]) is not None and not staging.can_roll_back(site["sources"])
