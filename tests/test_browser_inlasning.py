@@ -146,7 +146,7 @@ def test_browser_lead_uploads_checks_publishes_and_admin_rolls_back(browser, sit
         wait_idle(page)
         page.get_by_role("button", name="Återställ föregående version").click()
         wait_idle(page)
-        page.get_by_text("Föregående version återställd").wait_for()
+        page.get_by_text("Föregående version återställd").first.wait_for()
         no_exception(page)
         screenshot(page, "inlasning_aterstalld")
         assert randomised_shown(browser, server) == str(old_n)
