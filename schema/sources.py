@@ -413,8 +413,7 @@ class RandomisationRow(SourceRow):
         default=None,
     )
 
-    @model_validator(mode="after")
-    def _rules(self) -> RandomisationRow:
+    def row_rules(self) -> None:
         _order(self, [("randomised_on", "excluded_after_on")])
         if (self.excluded_after_on is None) != (self.excluded_after_reason is None):
             missing = "excluded_after_reason" if self.excluded_after_reason is None else "excluded_after_on"
@@ -424,7 +423,6 @@ class RandomisationRow(SourceRow):
                 "eller ingen av dem",
                 {"column": header_of(RandomisationRow, missing)},
             )
-        return self
 
 
 # --- 4. baseline characteristics --------------------------------------------------------------

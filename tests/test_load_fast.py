@@ -20,6 +20,7 @@ from etl import read, validate
 from etl.tables import RawRow, RawTable
 from schema.sources import ValidationContext
 from tests import fixtures as fx
+from tests.conftest import ROOT
 
 
 def _both(path):
@@ -210,3 +211,21 @@ def test_pnr_prefilter_keeps_every_candidate(tmp_path, value):
         except scan.PnrRefused:
             refused = True
         assert refused == pnr.looks_like_pnr(value)
+
+
+def test_contract_has_one_model_validator_so_the_fast_path_runs_every_row_rule():
+    """The fast path builds rows from per-field results and runs `row_rules()`; a rule written as
+    another `@model_validator` would be skipped by it, so the contract may have only SourceRow's."""
+    import ast
+
+    tree = ast.parse((ROOT / "schema" / "sources.py").read_text(encoding="utf-8"))
+    decorated = [
+        (cls.name, fn.name)
+        for cls in tree.body
+        if isinstance(cls, ast.ClassDef)
+        for fn in cls.body
+        if isinstance(fn, ast.FunctionDef)
+        for d in fn.decorator_list
+        if "model_validator" in ast.unparse(d) or "field_validator" in ast.unparse(d)
+    ]
+    assert decorated == [("SourceRow", "_run_row_rules")]

@@ -396,3 +396,15 @@ def test_validate_speed_1000_rows_per_source():
     results = _run(rows)
     assert time.perf_counter() - started < 2.0
     assert results["referrals"].rows_loaded == 2005
+
+
+def test_validate_exclusion_after_randomisation_needs_date_and_reason():
+    """A row rule of the randomisation log (issue 12): both fields or neither. The fast path must
+    run it too (it runs `row_rules()`), so the row is rejected, naming the empty column."""
+    rows = fx.set_cell(fx.study_rows(), "randomisations", 0, "Exkluderad efter randomisering", D("2023-05-02"))
+    rows = fx.set_cell(rows, "randomisations", 1, "Orsak exklusion efter randomisering", None)
+    results = _run(rows)
+    own = [r for r in results["randomisations"].rejected if r.rule == "exclusion_after_pair"]
+    assert [(r.row_number, r.column) for r in own] == [(fx.row_number(0), "Orsak exklusion efter randomisering")]
+    assert "ska fyllas i, eller ingen av dem" in own[0].reason
+    assert all(a.row_number != fx.row_number(0) for a in results["randomisations"].accepted)
