@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from dashboard import navigation
 from schema.sources import SOURCES
 
 ROLES: dict[str, str] = {
@@ -45,32 +46,13 @@ BLINDED_ROLES = {"forskare"}
 OUTCOME_ROLES = {"projektledare", "projektgrupp", "styrgrupp", "forskare", "admin"}
 
 
-ALL_PAGES = (
-    "oversikt",
-    "rekrytering",
-    "balans",
-    "bortfall",
-    "uppfoljning",
-    "belastning",
-    "programtrohet",
-    "utfall",
-    "datakvalitet",
-    "inlasning",
-)
 # Pages that change what is published (upload, check, publish, roll back): project lead and admin.
 PUBLISHING_ROLES = {"projektledare", "admin"}
 # Roll back to the previous source set: admin only.
 ROLLBACK_ROLES = {"admin"}
-# Pages per role. The blinded research lead does not get the caseload page: only the IPS arm has
-# specialists, so caseloads next to coded arms would reveal which code is IPS.
-PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
-    "projektledare": ALL_PAGES,
-    "admin": ALL_PAGES,
-    "projektgrupp": tuple(p for p in ALL_PAGES if p not in ("datakvalitet", "inlasning")),
-    "styrgrupp": tuple(p for p in ALL_PAGES if p not in ("datakvalitet", "inlasning")),
-    "enhetschef": tuple(p for p in ALL_PAGES if p not in ("datakvalitet", "inlasning")),
-    "forskare": tuple(p for p in ALL_PAGES if p not in ("datakvalitet", "belastning", "inlasning")),
-}
+# Pages per role, from the one page registry (dashboard/navigation.py).
+ALL_PAGES: tuple[str, ...] = tuple(p.key for p in navigation.PAGES)
+PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {role: navigation.keys_for(role) for role in ROLES}
 
 
 class AccessDenied(Exception):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard import metrics
+from dashboard import attrition, balance, caseload, formats
 from dashboard import queries as q
-from dashboard import transforms as tf
 from dashboard.access import Gate
 from schema.config import StudyConfig
 
@@ -23,23 +22,23 @@ def collect(
     out: list[tuple[str, str, str]] = []
     arms = sorted(people["arm"].dropna().unique())
     if len(arms) == 2 and len(people) >= 10:
-        smd = tf.smd_table(people, arms[0], arms[1])
+        smd = balance.smd_table(people, arms[0], arms[1])
         flagged = smd[(smd["SMD"] > config.balance.smd_threshold) & smd["variable"].isin(["gender", "age"])]
         if len(flagged):
             names = ", ".join(flagged["Egenskap"].str.lower())
             out.append((f"Obalans mellan grupperna i {names} (SMD > {config.balance.smd_threshold:g}).", "balans", "⚖️"))
-    attr = metrics.attrition(people)
+    attr = attrition.overall(people)
     if attr["randomised"] and attr["share_left"] > config.attrition.alert_level:
         out.append(
             (
-                f"Bortfallet är {tf.pct(attr['left'], attr['randomised'])}, över larmnivån "
-                f"{tf.pct(config.attrition.alert_level, 1)}: överväg överrekrytering.",
+                f"Bortfallet är {formats.pct(attr['left'], attr['randomised'])}, över larmnivån "
+                f"{formats.pct(config.attrition.alert_level, 1)}: överväg överrekrytering.",
                 "bortfall",
                 "🚪",
             )
         )
     # Only the cut-off day is needed: the whole daily series is hundreds of thousands of rows at scale.
-    now = metrics.caseload_at(q.caseload_by_district_on(gate, selected, config.data_cutoff))
+    now = caseload.caseload_at(q.caseload_by_district_on(gate, selected, config.data_cutoff))
     if len(now):
         over = now[now > config.caseload.cap]
         for specialist, n in over.items():
@@ -51,7 +50,7 @@ def collect(
                 )
             )
     roster = q.specialist_roster(gate, selected)
-    for district_id in metrics.districts_short_of_specialists(roster, config, selected):
+    for district_id in caseload.districts_short_of_specialists(roster, config, selected):
         out.append(
             (
                 f"{name(district_id)} har färre än {config.caseload.min_specialists_per_district} arbetsspecialister.",

@@ -12,28 +12,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard import ui  # noqa: E402
+from dashboard import navigation, ui  # noqa: E402
 
 st.set_page_config(page_title="IPS-studien · uppföljning", page_icon="📊", layout="wide")
-
-PAGES = [
-    ("pages/oversikt.py", "Översikt", "🏠", "oversikt"),
-    ("pages/rekrytering.py", "Rekrytering", "📈", "rekrytering"),
-    ("pages/balans.py", "Balans", "⚖️", "balans"),
-    ("pages/bortfall.py", "Bortfall", "🚪", "bortfall"),
-    ("pages/uppfoljning.py", "Uppföljning (ASI)", "📋", "uppfoljning"),
-    ("pages/belastning.py", "Belastning", "👥", "belastning"),
-    ("pages/programtrohet.py", "Programtrohet", "✅", "programtrohet"),
-    ("pages/utfall.py", "Utfall", "🔒", "utfall"),
-    ("pages/datakvalitet.py", "Datakvalitet", "🧾", "datakvalitet"),
-    ("pages/inlasning.py", "Inläsning", "📥", "inlasning"),
-]
 
 ctx = ui.build_context()
 allowed = ui.allowed_pages(ctx)
 pages = [
-    st.Page(path, title=title, icon=icon, url_path=url, default=(url == "oversikt"))
-    for path, title, icon, url in PAGES
-    if url in allowed
+    st.Page(p.file, title=p.title, icon=p.icon, url_path=p.url, default=(p.key == navigation.DEFAULT))
+    for p in navigation.PAGES
+    if p.key in allowed
 ]
 st.navigation(pages).run()

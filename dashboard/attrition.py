@@ -11,9 +11,11 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import altair as alt
+import numpy as np
 import pandas as pd
 
-from dashboard import transforms as tf
+from dashboard import charts, formats
 from schema import vocab
 
 Z95 = 1.959963984540054
@@ -40,7 +42,7 @@ class Retention:
 
 
 def retention_with_ci(curve: pd.DataFrame, day: float) -> Retention:
-    """Retention of one group of a `transforms.kaplan_meier` curve at `day`, with Greenwood's
+    """Retention of one group of a `kaplan_meier` curve at `day`, with Greenwood's
     95 % interval on the log(−log) scale. Beyond the longest follow-up the last step is used."""
     part = curve.sort_values("day")
     before = part[part["day"] <= day]
@@ -94,7 +96,7 @@ def project_evaluable(participants: pd.DataFrame, target: int, horizon_days: flo
     Assumes those still to be randomised leave at the same rate as those so far, and counts
     everyone still in the study at the horizon as evaluable (stopping IPS does not end follow-up).
     """
-    curve = tf.kaplan_meier(participants)
+    curve = kaplan_meier(participants)
     return EvaluableProjection(
         len(participants), max(target - len(participants), 0), retention_with_ci(curve, horizon_days)
     )
@@ -103,7 +105,7 @@ def project_evaluable(participants: pd.DataFrame, target: int, horizon_days: flo
 def retention_summary(participants: pd.DataFrame, group: str | None, months: list[int]) -> pd.DataFrame:
     """Per group (or all): randomised, left, and KM retention at each of `months` (None when nobody
     in the group has been followed that long)."""
-    curve = tf.kaplan_meier(participants, group)
+    curve = kaplan_meier(participants, group)
     rows = []
     for label, part in curve.groupby("group", sort=False):
         first = part.iloc[0]
@@ -113,7 +115,7 @@ def retention_summary(participants: pd.DataFrame, group: str | None, months: lis
             "Lämnat studien": int(part["events"].sum()),
         }
         for m in months:
-            r = retention_with_ci(part, m * tf.DAYS_PER_MONTH)
+            r = retention_with_ci(part, m * formats.DAYS_PER_MONTH)
             row[f"Kvar {m} mån"] = None if r.extrapolated else r.retention
         rows.append(row)
     return pd.DataFrame(rows)
@@ -197,7 +199,7 @@ def cohort_attrition(
 
 
 def _months_before(day: date, months: int) -> date:
-    return day - timedelta(days=round(months * tf.DAYS_PER_MONTH))
+    return day - timedelta(days=round(months * formats.DAYS_PER_MONTH))
 
 
 def district_attrition(participants: pd.DataFrame, name: dict[str, str], with_stopped: bool = True) -> pd.DataFrame:
@@ -243,86 +245,117 @@ def stopped_ips_counts(participants: pd.DataFrame) -> dict[str, int]:
     }
 
 
-# --- balance -----------------------------------------------------------------------------------------
-
-AGE_BANDS = [(18, 29, "18–29"), (30, 39, "30–39"), (40, 49, "40–49"), (50, 200, "50–67")]
+# --- headline, Kaplan–Meier and its chart ---------------------------------------------------------
 
 
-def age_band(age: float | None) -> str | None:
-    if age is None or pd.isna(age):
-        return None
-    for low, high, label in AGE_BANDS:
-        if low <= age <= high:
-            return label
-    return None
+def overall(participants: pd.DataFrame) -> dict[str, float | int]:
+    """Left the study (either arm) as a share of randomised; stopped IPS reported separately."""
+    n = len(participants)
+    left = int(participants["is_left"].sum())
+    return {
+        "randomised": n,
+        "left": left,
+        "share_left": left / n if n else 0.0,
+        "stopped_ips": int(participants["is_stopped_ips"].sum()),
+    }
 
 
-def share_by_arm(frame: pd.DataFrame, column: str, voc: vocab.Vocabulary, arms: list[str]) -> pd.DataFrame:
-    """Long frame (Grupp, level, Antal, Andel) of a categorical characteristic within each arm."""
-    rows = []
-    for arm in arms:
-        part = frame.loc[frame["arm"] == arm, column].dropna()
-        for key in voc.keys:
-            count = int((part == key).sum())
+def kaplan_meier(frame: pd.DataFrame, group: str | None = None) -> pd.DataFrame:
+    """Product-limit estimate of staying in the study, per group.
+
+    `frame` needs `days_in_study` (randomisation to leaving, or to the cut-off) and `is_left`
+    (True = left the study, False = still in at the cut-off, i.e. censored). Returns one row per
+    group per distinct day: day, at_risk, events, censored, retention (step value from that day).
+    """
+    rows: list[dict] = []
+    groups = [(None, frame)] if group is None else list(frame.groupby(group, dropna=False, sort=True))
+    for key, part in groups:
+        times = part["days_in_study"].astype(float).to_numpy()
+        events = part["is_left"].astype(bool).to_numpy()
+        at_risk = len(times)
+        surv = 1.0
+        label = "Alla" if group is None else ("Uppgift saknas" if pd.isna(key) else key)
+        rows.append({"group": label, "day": 0.0, "at_risk": at_risk, "events": 0, "censored": 0, "retention": 1.0})
+        for t in np.unique(times):
+            d = int(((times == t) & events).sum())
+            c = int(((times == t) & ~events).sum())
+            if d:
+                surv *= 1 - d / at_risk
             rows.append(
-                {
-                    "Grupp": arm,
-                    "Nivå": voc.label(key),
-                    "Antal": count,
-                    "Andel": count / len(part) if len(part) else None,
-                }
+                {"group": label, "day": float(t), "at_risk": at_risk, "events": d, "censored": c, "retention": surv}
             )
-    return pd.DataFrame(rows)
+            at_risk -= d + c
+    return pd.DataFrame(rows, columns=["group", "day", "at_risk", "events", "censored", "retention"])
 
 
-def age_bands_by_arm(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
-    bands = frame["age"].map(age_band)
-    rows = []
-    for arm in arms:
-        part = bands[frame["arm"] == arm].dropna()
-        for _, _, label in AGE_BANDS:
-            count = int((part == label).sum())
-            rows.append(
-                {"Grupp": arm, "Åldersgrupp": label, "Antal": count, "Andel": count / len(part) if len(part) else None}
-            )
-    return pd.DataFrame(rows)
-
-
-def age_summary(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
-    rows = []
-    for arm in arms:
-        age = frame.loc[frame["arm"] == arm, "age"].dropna().astype(float)
-        rows.append(
-            {
-                "Grupp": arm,
-                "n": int(len(age)),
-                "Medelålder": round(age.mean(), 1) if len(age) else None,
-                "SD": round(age.std(ddof=1), 1) if len(age) > 1 else None,
-                "Median": age.median() if len(age) else None,
-                "Min": age.min() if len(age) else None,
-                "Max": age.max() if len(age) else None,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def flagged_smd(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """`transforms.smd_table` with a visible flag where |SMD| exceeds the threshold."""
-    out = table.drop(columns=["variable"]).copy()
-    out["SMD"] = out["SMD"].map(lambda v: None if v is None or pd.isna(v) else round(float(v), 3))
-    out["Bedömning"] = [
-        "–" if v is None or pd.isna(v) else (f"⚠ över {threshold:g}".replace(".", ",") if abs(v) > threshold else "ok")
-        for v in out["SMD"]
-    ]
+def retention_at(curve: pd.DataFrame, day: float) -> dict[str, float]:
+    """Retention per group at `day` (last step at or before it)."""
+    out = {}
+    for label, part in curve.groupby("group", sort=False):
+        before = part[part["day"] <= day]
+        out[label] = float(before["retention"].iloc[-1]) if len(before) else 1.0
     return out
 
 
-def table_one(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
-    """`transforms.baseline_table` with each group's size in its column headings, as in Table 1."""
-    table = tf.baseline_table(frame, arms)
-    sizes = {"Totalt": len(frame), **{a: int((frame["arm"] == a).sum()) for a in arms}}
-    renamed = {}
-    for name, n in sizes.items():
-        renamed[f"{name} n"] = f"{name} (n={n}) · n"
-        renamed[f"{name} %"] = f"{name} (n={n}) · %"
-    return table.rename(columns=renamed)
+def retention_chart(curve: pd.DataFrame, group_title: str) -> alt.Chart:
+    chart = (
+        alt.Chart(curve)
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=alt.X("day:Q", title="Dagar sedan randomisering"),
+            y=alt.Y(
+                "retention:Q", title="Andel kvar i studien", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")
+            ),
+            color=alt.Color("group:N", title=group_title, scale=alt.Scale(range=charts.PALETTE)),
+            tooltip=[
+                alt.Tooltip("group:N", title=group_title),
+                alt.Tooltip("day:Q", title="Dag"),
+                alt.Tooltip("retention:Q", title="Kvar", format=".0%"),
+                alt.Tooltip("at_risk:Q", title="I risk"),
+            ],
+        )
+    )
+    return charts.finish(chart)
+
+
+def reason_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Reasons for leaving, most common on top (`Orsak`, `Antal`)."""
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(color=charts.PALETTE[1])
+        .encode(
+            y=alt.Y("Orsak:N", sort="-x", title=""),
+            x=alt.X("Antal:Q", title="Antal deltagare"),
+            tooltip=["Orsak:N", "Antal:Q"],
+        )
+    )
+    return charts.finish(
+        alt.layer(bars, bars.mark_text(align="left", dx=4, color="#333").encode(text="Antal:Q")),
+        28 * max(len(frame), 1) + 40,
+    )
+
+
+def cohort_chart(chart_data: pd.DataFrame, alert_level: float, expected_low: float, expected_high: float) -> alt.Chart:
+    """Share who left per cohort (`Kohort`, `Andel lämnat`, `Randomiserade`) over the expected range
+    (shaded) and the alert level (dashed)."""
+    bars = (
+        alt.Chart(chart_data)
+        .mark_bar(color=charts.PALETTE[0])
+        .encode(
+            y=alt.Y("Kohort:N", sort=None, title="", axis=alt.Axis(labelLimit=340)),
+            x=alt.X(
+                "Andel lämnat:Q",
+                title="Andel som lämnat studien",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, max(0.5, float(chart_data["Andel lämnat"].max()) + 0.05)]),
+            ),
+            tooltip=["Kohort:N", alt.Tooltip("Andel lämnat:Q", format=".0%"), "Randomiserade:Q"],
+        )
+    )
+    band = (
+        alt.Chart(pd.DataFrame({"a": [expected_low], "b": [expected_high]}))
+        .mark_rect(opacity=0.15, color="#c9a227")
+        .encode(x="a:Q", x2="b:Q")
+    )
+    rule = alt.Chart(pd.DataFrame({"x": [alert_level]})).mark_rule(strokeDash=[6, 4], color="#b94a48").encode(x="x:Q")
+    return charts.finish(alt.layer(band, bars, rule), 40 * len(chart_data) + 50)

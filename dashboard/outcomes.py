@@ -25,6 +25,7 @@ from datetime import date
 
 import pandas as pd
 
+from dashboard import queries as q
 from dashboard.access import Gate
 
 CONTINUOUS_DAYS = 90
@@ -71,26 +72,7 @@ TIMEPOINT_COUNTS = ["reported_n", "worked_n"]
 
 def load(gate: Gate, districts: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Participants, activity and employment rows of the chosen districts (refused while locked)."""
-    gate.require_outcomes()
-    params = {"d": list(districts)}
-    people = gate.frame(
-        "select study_code, district_id, arm, randomised_on, left_on from participants "
-        "where district_id in (select unnest($d::varchar[])) order by study_code",
-        params,
-    )
-    scope = "study_code in (select study_code from participants where district_id in (select unnest($d::varchar[])))"
-    activity = gate.frame(
-        "select study_code, activity_on, activity_type, end_on, extent, hours_per_week "
-        f"from outcome_activity where {scope} order by study_code, activity_on",
-        params,
-    )
-    employment = gate.frame(
-        "select study_code, timepoint_months, worked_any, days_worked, hours_worked, income_sek, "
-        f"benefits_sek, asi_employment from outcome_employment where {scope} "
-        "order by study_code, timepoint_months",
-        params,
-    )
-    return people, activity, employment
+    return q.outcome_rows(gate, districts)
 
 
 def _day(value) -> date | None:

@@ -19,15 +19,19 @@ from dashboard.access import Gate
 F = TypeVar("F", bound=Callable[..., pd.DataFrame])
 
 
+def gate_scope(gate: Gate) -> tuple:
+    """Everything that changes what `gate` returns: the store version (its file), the role, the
+    districts in scope and whether the study is closed. Caches hash a gate as this."""
+    return (gate.store_id, gate.viewer.role, gate.districts, gate.state.closed)
+
+
 def cached(fn: F) -> F:
-    @st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
-    def run(_gate: Gate, key: str, name: str, args: tuple, kwargs: tuple) -> pd.DataFrame:
-        return fn(_gate, *args, **dict(kwargs))
+    """Cache a query per store version, viewer scope (`gate_scope`) and arguments."""
+    run = st.cache_data(max_entries=512, ttl=3600, show_spinner=False, hash_funcs={Gate: gate_scope})(fn)
 
     @functools.wraps(fn)
     def wrapper(gate: Gate, *args, **kwargs):
-        key = f"{gate.store_id}|{gate.cache_key}"
-        return run(gate, key, fn.__name__, tuple(args), tuple(sorted(kwargs.items())))
+        return run(gate, *args, **kwargs)
 
     wrapper.uncached = fn  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
@@ -208,3 +212,53 @@ def caseload_series(gate: Gate, districts: tuple[str, ...], specialists: tuple[s
         "and day between $lo::date and $hi::date order by specialist_id, day",
         {"d": list(districts), "s": list(specialists), "lo": start, "hi": end},
     )
+
+
+# --- outcomes (never cached: a close must show at once, a lock never be served from a cache) ----------
+
+
+def outcome_rows(gate: Gate, districts: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Participants, activity and employment rows of the chosen districts (refused while locked)."""
+    gate.require_outcomes()
+    params = {"d": list(districts)}
+    people = gate.frame(
+        "select study_code, district_id, arm, randomised_on, left_on from participants "
+        "where district_id in (select unnest($d::varchar[])) order by study_code",
+        params,
+    )
+    activity = gate.frame(
+        "select study_code, activity_on, activity_type, end_on, extent, hours_per_week from outcome_activity "
+        f"where {_IN_DISTRICTS} order by study_code, activity_on",
+        params,
+    )
+    employment = gate.frame(
+        "select study_code, timepoint_months, worked_any, days_worked, hours_worked, income_sek, "
+        f"benefits_sek, asi_employment from outcome_employment where {_IN_DISTRICTS} "
+        "order by study_code, timepoint_months",
+        params,
+    )
+    return people, activity, employment
+
+
+_IN_DISTRICTS = (
+    "study_code in (select study_code from participants where district_id in (select unnest($d::varchar[])))"
+)
+
+
+# --- reports and the run's frame -------------------------------------------------------------------
+
+
+def report_snapshot(gate: Gate, report: str) -> pd.DataFrame:
+    """The newest snapshot of `report` left by the CLI (at most one row; never cached: the CLI
+    writes a new store version with it)."""
+    return gate.frame(
+        "select created_at, data_cutoff, payload from report_snapshots where report = $r "
+        "order by created_at desc limit 1",
+        {"r": report},
+    )
+
+
+@cached
+def last_loaded_at(gate: Gate) -> pd.DataFrame:
+    """When the current store was loaded (`loaded_at`, one row)."""
+    return gate.frame("select max(loaded_at) as loaded_at from loads where status <> 'refused'")

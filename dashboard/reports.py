@@ -17,10 +17,8 @@ import pandas as pd
 
 from dashboard import alerts as alert_rules
 from dashboard import attrition as att
-from dashboard import consort, metrics, privacy
-from dashboard import operations as ops
+from dashboard import balance, caseload, consort, fidelity, followup, formats, privacy, recruitment
 from dashboard import queries as q
-from dashboard import transforms as tf
 from dashboard.access import Gate
 from etl.asof import as_of_text
 from schema import vocab
@@ -54,16 +52,12 @@ def _suppress(gate: Gate, config: StudyConfig, frame: pd.DataFrame, columns: lis
 
 
 def _share(part: int, whole: int, masked: bool) -> str:
-    return "–" if masked else tf.pct(part, whole)
+    return "–" if masked else formats.pct(part, whole)
 
 
 def previous_snapshot(gate: Gate, report: str) -> dict | None:
     """The newest snapshot of `report` left by the CLI: {created_at, data_cutoff, payload}."""
-    frame = gate.frame(
-        "select created_at, data_cutoff, payload from report_snapshots where report = $r "
-        "order by created_at desc limit 1",
-        {"r": report},
-    )
+    frame = q.report_snapshot(gate, report)
     if frame.empty:
         return None
     row = frame.iloc[0]
@@ -132,7 +126,7 @@ def _shown(kind: str, value, fmt) -> str:
     if kind == "count":
         return fmt(int(value))
     if kind == "share":
-        return tf.pct(float(value), 1, 1)
+        return formats.pct(float(value), 1, 1)
     return f"{value:.0f}"
 
 
@@ -152,14 +146,14 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
         else sum(config.district(d).target for d in districts)
     )
     start = min(config.district(d).start for d in districts)
-    projection = tf.project_accrual(people["randomised_on"], target, cutoff, start)
+    projection = recruitment.project_accrual(people["randomised_on"], target, cutoff, start)
     name = {d: config.district(d).name for d in districts}
 
     # Key figures.
-    attr = metrics.attrition(people)
+    attr = att.overall(people)
     stopped = att.stopped_ips_counts(people)
-    completion = metrics.followup_completion(followups)
-    reviews = tf.fidelity_reviews(items)
+    completion = followup.completion(followups)
+    reviews = fidelity.reviews(items)
     raw = {
         "randomised": attr["randomised"],
         "share_of_target": attr["randomised"] / target if target else None,
@@ -188,7 +182,7 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     counts = [int((people["district_id"] == d).sum()) for d in districts]
     rule = privacy.policy(gate.viewer, config)
     shown_counts = privacy.suppress_counts(counts, rule.threshold, rule.text) if rule else [str(c) for c in counts]
-    _, projections = metrics.district_accrual_table(people, config, districts)
+    _, projections = recruitment.district_accrual_table(people, config, districts)
     rec_rows = []
     for d, n, shown in zip(districts, counts, shown_counts, strict=True):
         masked = shown != str(n)
@@ -198,11 +192,11 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
                 "Randomiserade": shown,
                 "Mål": config.district(d).target,
                 "Andel av mål": _share(n, config.district(d).target, masked),
-                "Prognos mål nås": "–" if masked else metrics.projection_text(projections[d]),
+                "Prognos mål nås": "–" if masked else recruitment.projection_text(projections[d]),
             }
         )
-    recruitment = pd.DataFrame(rec_rows)
-    cumulative = metrics.cumulative_series(people, config, districts, overall=True)
+    rec_table = pd.DataFrame(rec_rows)
+    cumulative = recruitment.cumulative_series(people, config, districts, overall=True)
 
     # CONSORT.
     arms = _arm_order(config, gate, people)
@@ -215,13 +209,15 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     threshold = config.balance.smd_threshold
 
     def balance_row(label: str, reached, frame: pd.DataFrame) -> dict:
-        smd = tf.smd_table(frame, arms[0], arms[1]) if len(arms) == 2 else pd.DataFrame(columns=["variable", "SMD"])
+        smd = (
+            balance.smd_table(frame, arms[0], arms[1]) if len(arms) == 2 else pd.DataFrame(columns=["variable", "SMD"])
+        )
         by = dict(zip(smd["variable"], smd["SMD"], strict=False))
         flagged = [v for v in ("gender", "age") if by.get(v) is not None and by[v] > threshold]
         smd_text = {v: ("–" if by.get(v) is None else f"{by[v]:.2f}".replace(".", ",")) for v in ("gender", "age")}
         return {
             "Tidpunkt": label,
-            "Nådd": tf.sv_date(reached),
+            "Nådd": formats.sv_date(reached),
             "Randomiserade": fmt(len(frame)),
             "SMD kön": smd_text["gender"],
             "SMD ålder": smd_text["age"],
@@ -241,7 +237,7 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
             )
         )
     bal_rows.append(balance_row("Nu (alla randomiserade)", cutoff, people))
-    balance = pd.DataFrame(bal_rows)
+    bal_table = pd.DataFrame(bal_rows)
 
     # Attrition per arm and reasons.
     arm_rows = []
@@ -273,7 +269,7 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     # Follow-up completion per district.
     fu_rows = []
     for d in districts:
-        c = metrics.followup_completion(followups[followups["district_id"] == d])
+        c = followup.completion(followups[followups["district_id"] == d])
         fu_rows.append(
             {
                 "Stadsdel": name[d],
@@ -292,22 +288,22 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
             or str(s["Genomförda"]) != str(r["Genomförda"])
             or str(s["Stängda fönster"]) != str(r["Stängda fönster"])
         )
-        else tf.pct(r["_rate"], 1)
+        else formats.pct(r["_rate"], 1)
         for (_, r), (_, s) in zip(fu.iterrows(), fu_shown.iterrows(), strict=True)
     ]
     followup_table = fu_shown.drop(columns=["_rate"])
 
     # Caseloads at the cut-off.
     roster = q.specialist_roster.uncached(gate, districts)
-    now = metrics.caseload_at(q.caseload_by_district_on.uncached(gate, districts, cutoff))
+    now = caseload.caseload_at(q.caseload_by_district_on.uncached(gate, districts, cutoff))
     active_ids = sorted(set(roster.loc[roster["is_active_at_cutoff"].astype(bool), "specialist_id"]) | set(now.index))
     cl = pd.DataFrame({"Arbetsspecialist": active_ids, "Aktiva deltagare": [int(now.get(s, 0)) for s in active_ids]})
     cl["Över taket"] = ["ja" if n > config.caseload.cap else "nej" for n in cl["Aktiva deltagare"]]
     caseload_table = _suppress(gate, config, cl, ["Aktiva deltagare"])
 
     # Fidelity.
-    fidelity = (
-        ops.review_table(items)[["Skattning", *vocab.FIDELITY_SECTIONS.values(), "Totalt", "Nivå", "Punkter"]]
+    fidelity_table = (
+        fidelity.review_table(items)[["Skattning", *vocab.FIDELITY_SECTIONS.values(), "Totalt", "Nivå", "Punkter"]]
         if len(items)
         else pd.DataFrame(columns=["Skattning", "Totalt", "Nivå"])
     )
@@ -335,22 +331,22 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
         "target": target,
         "planned_recruitment_end": config.planned_recruitment_end,
         "projection": projection,
-        "projection_text": metrics.projection_text(projection),
+        "projection_text": recruitment.projection_text(projection),
         "previous": None if prev is None else {"created_at": prev["created_at"], "data_cutoff": prev["data_cutoff"]},
         "key_figures": key_table,
-        "recruitment": recruitment,
+        "recruitment": rec_table,
         "cumulative": cumulative,
         "consort": flow,
         "consort_table": consort.box_table(flow, _mask(gate, config)),
         "mask": _mask(gate, config),
-        "balance": balance,
+        "balance": bal_table,
         "attrition_arms": attrition_arms,
         "attrition_reasons": attrition_reasons,
         "stopped_ips": {k: fmt(v) for k, v in stopped.items()},
         "followup": followup_table,
         "caseload": caseload_table,
         "caseload_cap": config.caseload.cap,
-        "fidelity": fidelity,
+        "fidelity": fidelity_table,
         "alerts": alerts,
         "snapshot": {
             "data_cutoff": cutoff.isoformat(),
@@ -372,7 +368,7 @@ def steering_charts(figures: dict, scale: float = 2) -> dict[str, bytes]:
     from dashboard import charts
 
     locale = {"format_locale": charts.SV_LOCALE["number"], "time_format_locale": charts.SV_LOCALE["time"]}
-    accrual = charts.accrual(figures["cumulative"], figures["target"]).properties(width=640, height=260)
+    accrual = recruitment.accrual_chart(figures["cumulative"], figures["target"]).properties(width=640, height=260)
     flow = consort.consort_chart(figures["consort"], figures["mask"])
     return {
         "accrual": vlc.vegalite_to_png(accrual.to_json(), scale=scale, **locale),
@@ -508,7 +504,7 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
         pdf.multi_cell(
             0,
             6,
-            f"Förra rapporten: datauttag {tf.sv_date(prev['data_cutoff'])} (skapad {prev['created_at']:%Y-%m-%d})",
+            f"Förra rapporten: datauttag {formats.sv_date(prev['data_cutoff'])} (skapad {prev['created_at']:%Y-%m-%d})",
             align="C",
             new_x="LMARGIN",
             new_y="NEXT",
@@ -530,7 +526,7 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
         para("Ingen tidigare styrgruppsrapport finns: kolumnen ”Sedan förra rapporten” fylls i från nästa rapport.", 9)
     else:
         para(
-            f"Jämfört med förra styrgruppsrapporten (datauttag {tf.sv_date(prev['data_cutoff'])}). "
+            f"Jämfört med förra styrgruppsrapporten (datauttag {formats.sv_date(prev['data_cutoff'])}). "
             "p.e. = procentenheter.",
             9,
         )
@@ -543,8 +539,8 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
         text = f"Målet {figures['target']} randomiserade nåddes {p.reached_on.isoformat()}."
     elif p.median:
         text = (
-            f"Målet {figures['target']} randomiserade nås troligen {tf.month_label(p.median)} "
-            f"(80 % prognosintervall {tf.month_label(p.low)} – {tf.month_label(p.high)}), "
+            f"Målet {figures['target']} randomiserade nås troligen {formats.month_label(p.median)} "
+            f"(80 % prognosintervall {formats.month_label(p.low)} – {formats.month_label(p.high)}), "
             f"med takten de senaste 12 månaderna ({p.rate_per_month:.1f} per månad)".replace(".", ",")
             + ". "
         )
@@ -637,14 +633,14 @@ def project_pack_xlsx(gate: Gate, config: StudyConfig) -> bytes:
     referrals = q.referral_funnel.uncached(gate, districts)
     followups = q.followup_status.uncached(gate, districts)
     items = q.fidelity_items.uncached(gate)
-    caseload = q.caseload_daily.uncached(gate, districts)
+    daily = q.caseload_daily.uncached(gate, districts)
     roster = q.specialist_roster.uncached(gate, districts)
     name = {d: config.district(d).name for d in districts}
     cutoff = config.data_cutoff
 
-    recruitment, _ = metrics.district_accrual_table(people, config, districts)
-    funnel = metrics.funnel_counts(referrals).drop(columns=["order", "stage"])
-    exclusions = metrics.exclusions_by_reason(referrals)
+    rec_table, _ = recruitment.district_accrual_table(people, config, districts)
+    funnel = recruitment.funnel_counts(referrals).drop(columns=["order", "stage"])
+    exclusions = recruitment.exclusions_by_reason(referrals)
     arms = _arm_order(config, gate, people)
     flow = consort.consort_counts(referrals, people, arms=arms, intervention_arm=_intervention_label(config, gate))
     attrition = att.district_attrition(people, name)
@@ -653,14 +649,15 @@ def project_pack_xlsx(gate: Gate, config: StudyConfig) -> bytes:
     stopped = people[people["is_stopped_ips"].astype(bool)]
     stopped_reasons = att.reason_counts(stopped, "stopped_ips_reason")
     fu = followups.assign(
-        Stadsdel=followups["district_id"].map(name), Tidpunkt=followups["timepoint_months"].map(ops.timepoint_label)
+        Stadsdel=followups["district_id"].map(name),
+        Tidpunkt=followups["timepoint_months"].map(followup.timepoint_label),
     )
-    fu_status = ops.status_table(fu, ["Stadsdel", "Tidpunkt"])
-    caseload_table = ops.caseload_summary(caseload, roster, cutoff, config.caseload.cap)
-    fidelity = ops.review_table(items).drop(columns=["band", "complete"], errors="ignore")
+    fu_status = followup.status_table(fu, ["Stadsdel", "Tidpunkt"])
+    caseload_table = caseload.caseload_summary(daily, roster, cutoff, config.caseload.cap)
+    fidelity_table = fidelity.review_table(items).drop(columns=["band", "complete"], errors="ignore")
 
     sheets: list[tuple[str, pd.DataFrame, str]] = [
-        ("Rekrytering", recruitment, "Randomiserade mot målet per stadsdel, med prognos (80 % intervall)"),
+        ("Rekrytering", rec_table, "Randomiserade mot målet per stadsdel, med prognos (80 % intervall)"),
         ("Remissflöde", funnel, "Remisser per steg: nått steget, exkluderade där, väntar på nästa steg"),
         ("Exklusioner", exclusions, "Exkluderade per steg och orsak"),
         ("Flödesschema", consort.box_table(flow), "CONSORT-flödesschemats rutor (preliminärt – studien pågår)"),
@@ -669,11 +666,11 @@ def project_pack_xlsx(gate: Gate, config: StudyConfig) -> bytes:
         ("Avslutat IPS", stopped_reasons, "Orsaker till avslutad IPS (interventionsgruppen)"),
         ("Uppföljning", fu_status, "Uppföljningar per stadsdel och tidpunkt efter status vid datauttaget"),
         ("Belastning", caseload_table, f"Aktiva deltagare per arbetsspecialist (tak {config.caseload.cap})"),
-        ("Programtrohet", fidelity, "IPS fidelity scale per skattning"),
+        ("Programtrohet", fidelity_table, "IPS fidelity scale per skattning"),
     ]
     # One sheet per unit: follow-ups on the action list (mart.followup_status.is_on_action_list).
     due = followups[followups["is_on_action_list"].astype(bool)].copy()
-    labels = {**metrics.FOLLOWUP_LABEL, "not_due": ops.DUE_SOON_LABEL}
+    labels = {**followup.STATUS_LABEL, "not_due": followup.DUE_SOON_LABEL}
     units = [u for d in districts for u in config.district(d).units]
     units += sorted(set(due["unit"].dropna()) - set(units))
     for unit in units:
@@ -681,7 +678,7 @@ def project_pack_xlsx(gate: Gate, config: StudyConfig) -> bytes:
         frame = pd.DataFrame(
             {
                 "Studiekod": part["study_code"],
-                "Tidpunkt": part["timepoint_months"].map(ops.timepoint_label),
+                "Tidpunkt": part["timepoint_months"].map(followup.timepoint_label),
                 "Förfallodag": pd.to_datetime(part["due_on"]).dt.date,
                 "Fönster": [
                     f"{pd.Timestamp(a):%Y-%m-%d} – {pd.Timestamp(b):%Y-%m-%d}"
@@ -730,7 +727,7 @@ def project_snapshot_json(gate: Gate, config: StudyConfig) -> str:
     districts = gate.districts
     people = q.participants.uncached(gate, districts)
     followups = q.followup_status.uncached(gate, districts)
-    completion = metrics.followup_completion(followups)
+    completion = followup.completion(followups)
     return json.dumps(
         {
             "data_cutoff": config.data_cutoff.isoformat(),

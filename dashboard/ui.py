@@ -11,9 +11,9 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, exports, privacy, store
+from dashboard import auth, exports, navigation, privacy, store
+from dashboard import queries as q
 from dashboard.access import (
-    PAGES_BY_ROLE,
     ROLES,
     AccessDenied,
     Gate,
@@ -46,10 +46,6 @@ class RunContext:
     @property
     def state(self) -> StudyState:
         return self.gate.state if self.gate else StudyState(closed=False)
-
-    @property
-    def cache_key(self) -> str:
-        return f"{self.target}|{self.gate.cache_key if self.gate else ''}"
 
     def district_name(self, district_id: str) -> str:
         if self.config is None:
@@ -140,7 +136,8 @@ def build_context() -> RunContext:
     except AccessDenied as exc:
         _refuse(str(exc))
     config = scoped_config(full_config, gate.districts)
-    loaded_at = cur.execute("select max(loaded_at) from meta.loads where status <> 'refused'").fetchone()[0]
+    loaded_at = q.last_loaded_at(gate)["loaded_at"].iloc[0]
+    loaded_at = None if pd.isna(loaded_at) else loaded_at
     options = list(gate.districts)
     selected = st.sidebar.multiselect(
         "Stadsdelar",
@@ -173,14 +170,7 @@ def _sidebar_facts(ctx: RunContext) -> None:
 
 
 def allowed_pages(ctx: RunContext) -> tuple[str, ...]:
-    return PAGES_BY_ROLE[ctx.viewer.role]
-
-
-def require_page(ctx: RunContext, page_key: str) -> None:
-    """Stop a page the viewer's role may not open (even when reached by URL)."""
-    if page_key not in allowed_pages(ctx):
-        st.error("Din roll har inte behörighet till den här sidan.")
-        st.stop()
+    return navigation.keys_for(ctx.viewer.role)
 
 
 def context() -> RunContext:
@@ -190,12 +180,23 @@ def context() -> RunContext:
     return ctx
 
 
-def page(title: str, question: str) -> RunContext | None:
-    """Heading, the question the page answers and the cut-off; None (with an explanation) when the
-    store is empty, so the page can stop."""
+def require_page(ctx: RunContext, key: str) -> None:
+    """Stop the page `key` when the registry does not give it to the viewer's role (even when
+    reached by URL). `page` does this for every page that needs a loaded store."""
+    if key not in allowed_pages(ctx):
+        st.error("Din roll har inte behörighet till den här sidan.")
+        st.stop()
+
+
+def page(key: str) -> RunContext:
+    """Heading and question of the registry's page `key`, and the cut-off. Stops the page when the
+    viewer's role may not open it (even when reached by URL) or when the store is empty (with an
+    explanation)."""
     ctx = context()
-    st.title(title)
-    caption = question
+    entry = navigation.page(key)
+    require_page(ctx, key)
+    st.title(entry.title)
+    caption = entry.question
     if ctx.cutoff:
         caption += f" · Data t.o.m. **{ctx.cutoff.isoformat()}**"
     st.caption(caption)
@@ -206,7 +207,7 @@ def page(title: str, question: str) -> RunContext | None:
             "`ipsdash demo --out demo` följt av `ipsdash load demo`.",
             icon="📭",
         )
-        return None
+        st.stop()
     return ctx
 
 
@@ -232,18 +233,24 @@ def alerts(ctx: RunContext, people: pd.DataFrame, followups: pd.DataFrame) -> li
     )
 
 
-@st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
-def _memo(key: str, _compute):
+def _scope_of(ctx: RunContext) -> tuple:
+    """What a cached answer for `ctx` depends on: the store version, the viewer's scope (through the
+    gate) and the districts chosen in the filter. The cache hashes this instead of the context."""
+    return (ctx.target, q.gate_scope(ctx.gate), ctx.selected)
+
+
+@st.cache_data(max_entries=512, ttl=3600, show_spinner=False, hash_funcs={RunContext: _scope_of})
+def _memo(ctx: RunContext, name: str, params: tuple, _compute):
     return _compute()
 
 
 def memo(ctx: RunContext, name: str, compute, *params):
-    """A heavy pure computation cached like the queries: keyed on the store file, the viewer's
-    scope (role, districts, study closed), the selected districts, the computation's name and its
-    parameters. `compute` takes no arguments and may only use data that those determine (the
-    cached queries for this gate and selection, the scoped configuration). Never for outcomes."""
+    """A heavy pure computation cached like the queries: keyed on the store version, the viewer's
+    scope and the selected districts (`_scope_of`), the computation's name and its parameters.
+    `compute` takes no arguments and may only use data that those determine (the cached queries for
+    this gate and selection, the scoped configuration). Never for outcomes."""
     assert ctx.gate is not None
-    return _memo(f"{ctx.cache_key}|{','.join(ctx.selected)}|{name}|{params!r}", compute)
+    return _memo(ctx, name, params, compute)
 
 
 def empty(message: str = "Inga deltagare i urvalet.") -> None:
@@ -347,13 +354,8 @@ def downloads(frame: pd.DataFrame, topic: str, key: str, count_columns: list[str
 
 
 def chart(ctx: RunContext, name: str, build, *params) -> None:
-    """Draw an Altair chart whose spec is cached like `memo` (same key rules): building and
-    converting the chart costs ~0.1–0.3 s per run, the cached spec is drawn as is. `build` takes
-    no arguments and may only use data that the key determines."""
-    try:  # Streamlit's own Altair → Vega-Lite conversion (private; checked on 1.67)
-        from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
-    except ImportError:  # a later Streamlit moved it: draw uncached through the public API
-        st.altair_chart(build(), width="stretch")
-        return
-    spec = memo(ctx, f"chart:{name}", lambda: _convert_altair_to_vega_lite_spec(build()), *params)
+    """Draw an Altair chart whose Vega-Lite spec is cached like `memo` (same key rules): building
+    the chart and turning it into a spec (Altair's public `to_dict`) costs ~0.1–0.3 s per run, the
+    cached spec is drawn as is. `build` takes no arguments and may only use data the key determines."""
+    spec = memo(ctx, f"chart:{name}", lambda: build().to_dict(), *params)
     st.vega_lite_chart(spec, width="stretch")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from schema import vocab
 from schema.config import StudyConfig
 
 SQL_DIR = Path(__file__).with_name("sql")
@@ -40,9 +41,20 @@ def parameters(config: StudyConfig) -> dict[str, object]:
     }
 
 
+def age_band_macro() -> str:
+    """`age_band(age)` for the SQL files, built from `schema.vocab.AGE_BANDS` (the one definition;
+    the balance page uses the same list in Python). Bounds and labels are the list's own constants."""
+    whens = " ".join(
+        f"WHEN age >= {low}" + ("" if high is None else f" AND age <= {high}") + f" THEN '{label}'"
+        for low, high, label in vocab.AGE_BANDS
+    )
+    return f"CREATE OR REPLACE TEMP MACRO age_band(age) AS CASE {whens} END"
+
+
 def derive(con: duckdb.DuckDBPyConnection, config: StudyConfig) -> None:
     """Create every `mart` table. Runs inside the loader's transaction on the new store file."""
     con.execute("CREATE SCHEMA IF NOT EXISTS mart")
+    con.execute(age_band_macro())
     params = parameters(config)
     for path in sql_files():
         sql = path.read_text(encoding="utf-8")

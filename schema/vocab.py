@@ -342,3 +342,28 @@ def parse_fidelity_item(section: object, number: object) -> str | None:
         return None
     key = f"{letter}{num}"
     return key if key in FIDELITY_ITEMS else None
+
+
+# Age bands (age at baseline), shared by the store (etl/sql/10_participants.sql through the
+# `age_band` macro that etl/derive.py builds from this list) and the balance page: (youngest, oldest
+# or None for no upper limit, label). The study takes 18–67; an age below every band has no band.
+AGE_BANDS: list[tuple[int, int | None, str]] = [
+    (18, 29, "18–29"),
+    (30, 39, "30–39"),
+    (40, 49, "40–49"),
+    (50, None, "50–67"),
+]
+
+
+def age_band(age: float | None) -> str | None:
+    """The label of the band `age` falls in, or None (missing age, or younger than every band)."""
+    try:
+        age = float(age)  # None and pandas' NA raise here
+    except (TypeError, ValueError):
+        return None
+    if age != age:  # NaN
+        return None
+    for youngest, oldest, label in AGE_BANDS:
+        if youngest <= age and (oldest is None or age <= oldest):
+            return label
+    return None

@@ -11,19 +11,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import navigation
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
-PAGES = [
-    "oversikt",
-    "rekrytering",
-    "balans",
-    "bortfall",
-    "uppfoljning",
-    "belastning",
-    "programtrohet",
-    "utfall",
-    "datakvalitet",
-]
+PAGES = [p.key for p in navigation.PAGES]  # the one page registry
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from dashboard import navigation
 from tests import independent as ind
 from tests.conftest import ROOT
 
@@ -29,19 +30,9 @@ pytestmark = pytest.mark.slow
 
 ARTIFACTS = ROOT / "test-artifacts"
 SHOTS = ARTIFACTS / "screenshots"
-# (sidebar link text, url path, the page's heading)
-PAGES = [
-    ("Översikt", "oversikt", "Översikt"),
-    ("Rekrytering", "rekrytering", "Rekrytering"),
-    ("Balans", "balans", None),
-    ("Bortfall", "bortfall", None),
-    ("Uppföljning (ASI)", "uppfoljning", None),
-    ("Belastning", "belastning", None),
-    ("Programtrohet", "programtrohet", None),
-    ("Utfall", "utfall", None),
-    ("Datakvalitet", "datakvalitet", None),
-    ("Inläsning", "inlasning", "Inläsning"),
-]
+# (sidebar link text, url path, the page's heading) of every page the project lead sees, from the
+# one page registry.
+PAGES = [(p.title, p.url, p.title) for p in navigation.PAGES if "projektledare" in p.roles]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 

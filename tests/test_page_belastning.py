@@ -11,7 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from dashboard import operations as ops
+from dashboard import caseload
 from tests.conftest import page_text, render
 
 
@@ -199,15 +199,15 @@ def test_belastning_unit_manager_counts_own_district_only(demo_db, demo):
     [(4, 5), (20, 5), (20.5, 4), (21, 4), (22, 4), (23, 3), (24, 3), (25, 2), (25.5, 1), (26, 1), (40, 1)],
 )
 def test_belastning_caseload_points_follow_fidelity_item_1(per_fte, points):
-    assert ops.caseload_points(per_fte) == points
+    assert caseload.caseload_points(per_fte) == points
 
 
 def test_belastning_chart_series_weekly_max_when_many_rows():
     days = pd.date_range("2024-01-01", "2024-01-14", freq="D")  # two Monday–Sunday weeks
     frame = pd.DataFrame({"specialist_id": "A", "day": days, "active_n": range(1, 15), "per_fte": range(1, 15)})
-    daily, weekly = ops.chart_series(frame, max_rows=100)
+    daily, weekly = caseload.chart_series(frame, max_rows=100)
     assert not weekly and len(daily) == 14
-    out, weekly = ops.chart_series(frame, max_rows=10)
+    out, weekly = caseload.chart_series(frame, max_rows=10)
     assert weekly
     assert list(out["active_n"]) == [7, 14]
     assert list(out["day"]) == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-08")]

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from dashboard import attrition
-from dashboard import transforms as tf
 from tests.conftest import page_text, render
 from tests.test_page_balans import read_xlsx, source_people
 
@@ -189,10 +188,10 @@ def test_bortfall_retention_grouping_renders(page, choice):
 def test_retention_with_ci_greenwood_by_hand():
     # times 1(event) 2(cens) 3(event) 4(cens): S(3) = 3/4 * 1/2; Greenwood sum 1/(4·3) + 1/(2·1)
     frame = pd.DataFrame({"days_in_study": [1, 2, 3, 4], "is_left": [True, False, True, False]})
-    r = attrition.retention_with_ci(tf.kaplan_meier(frame), 3.5)
+    r = attrition.retention_with_ci(attrition.kaplan_meier(frame), 3.5)
     assert r.retention == pytest.approx(3 / 8)
     se = math.sqrt(1 / 12 + 1 / 2) / abs(math.log(3 / 8))
     assert r.low == pytest.approx((3 / 8) ** math.exp(1.959964 * se), rel=1e-5)
     assert r.high == pytest.approx((3 / 8) ** math.exp(-1.959964 * se), rel=1e-5)
     assert r.at_risk == 1 and not r.extrapolated
-    assert attrition.retention_with_ci(tf.kaplan_meier(frame), 10).extrapolated
+    assert attrition.retention_with_ci(attrition.kaplan_meier(frame), 10).extrapolated

@@ -10,7 +10,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from dashboard import operations as ops
+from dashboard import fidelity
+from schema import vocab
 from tests.conftest import page_text, render
 
 SECTIONS = {"Personal": "Personal", "Organisation": "Organisation", "Tjänster": "Tjänster"}
@@ -130,10 +131,10 @@ def test_programtrohet_incomplete_review_is_marked():
                 "item_number": int(key[1:]),
                 "score": 4,
             }
-            for key, (section, _) in list(ops.vocab.FIDELITY_ITEMS.items())[1:]
+            for key, (section, _) in list(vocab.FIDELITY_ITEMS.items())[1:]
         ]
     )
-    table = ops.review_table(items)
+    table = fidelity.review_table(items)
     assert table.loc[0, "Punkter"] == "24 av 25"
     assert not table.loc[0, "complete"]
     assert table.loc[0, "Totalt"] == 96
@@ -142,6 +143,6 @@ def test_programtrohet_incomplete_review_is_marked():
 @pytest.mark.parametrize("band, months", [("good", 12), ("exemplary", 12), ("fair", 6), ("not_ips", 6)])
 def test_programtrohet_next_review_yearly_once_good(band, months):
     assert (
-        ops.next_review_due(date(2024, 3, 31), band)
+        fidelity.next_review_due(date(2024, 3, 31), band)
         == (pd.Timestamp("2024-03-31") + pd.DateOffset(months=months)).date()
     )

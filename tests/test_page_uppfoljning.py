@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import openpyxl
 import pytest
 
-from dashboard import operations as ops
+from dashboard import followup
 from tests.conftest import page_text, render
 
 STATUS_LABEL = {
@@ -210,7 +210,7 @@ def test_uppfoljning_unit_manager_list_is_own_district_most_overdue_first(demo_d
         )
         for _, r in table.iterrows()
     ]
-    labels = {"due": "Aktuell (i fönstret)", "overdue": "Försenad", "not_due": ops.DUE_SOON_LABEL}
+    labels = {"due": "Aktuell (i fönstret)", "overdue": "Försenad", "not_due": followup.DUE_SOON_LABEL}
     assert got == [(c, t, d, n, labels[s]) for c, t, d, n, s in want]
     others = {r["code"] for r in expected if r["district"] != "sodermalm"}
     assert not set(table["Studiekod"]) & others
@@ -247,5 +247,5 @@ def test_uppfoljning_action_list_pure_function_sorts_and_filters():
             "is_on_action_list": [False, True, True, True, False],
         }
     )
-    out = ops.action_list(rows, date(2024, 9, 30), 30)
+    out = followup.action_list(rows, date(2024, 9, 30), 30)
     assert list(out["Studiekod"]) == ["B", "C", "D"]  # most overdue first; flagged rows only

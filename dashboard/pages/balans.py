@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import json
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import attrition as at
-from dashboard import charts, ui
+from dashboard import balance, formats, ui
 from dashboard import queries as q
-from dashboard import transforms as tf
 from dashboard.contract import vocab
 
-ctx = ui.page("Balans", "Är grupperna lika vid baslinjen – vid varje tredjedel av rekryteringen och nu?")
-if ctx is None:
-    st.stop()
-ui.require_page(ctx, "balans")
+ctx = ui.page("balans")
 config = ctx.config
 count = ui.counter(ctx)
 threshold = config.balance.smd_threshold
 expected_women = config.balance.expected_share_women
 
 
-def _sv(x: float) -> str:
-    return f"{x:g}".replace(".", ",")
-
-
-sizes = tf.checkpoint_sizes(config.target_randomised, config.balance.checkpoints)
+sizes = balance.checkpoint_sizes(config.target_randomised, config.balance.checkpoints)
 people = q.participants(ctx.gate, ctx.selected)
 sees_whole_study = len(ctx.gate.districts) == len(config.districts)
 study_total = len(q.participants(ctx.gate, ctx.gate.districts)) if sees_whole_study else None
@@ -49,15 +39,15 @@ st.markdown(
 )
 st.caption(
     f"SMD = skillnaden mellan grupperna i standardavvikelser (kategoriska variabler enligt Yang & Dalton 2012). "
-    f"|SMD| över {_sv(threshold)} flaggas som tecken på obalans. Förväntad andel kvinnor i målgruppen: "
-    f"{tf.pct(expected_women, 1)}."
+    f"|SMD| över {balance.sv_number(threshold)} flaggas som tecken på obalans. Förväntad andel kvinnor i målgruppen: "
+    f"{formats.pct(expected_women, 1)}."
 )
 
 # --- checkpoint status -------------------------------------------------------------------------------
 rows = []
 for k, size in enumerate(sizes, start=1):
     if k in frozen_on:
-        status = f"Nådd {tf.sv_date(pd.Timestamp(frozen_on[k]).date())} – fryst"
+        status = f"Nådd {formats.sv_date(pd.Timestamp(frozen_on[k]).date())} – fryst"
     elif study_total is not None and study_total >= size:
         status = "Nådd – fryses vid nästa inläsning"
     elif study_total is not None:
@@ -74,110 +64,17 @@ ui.downloads(status_table, "Balans kontrollpunkter", "dl_bal_status")
 # --- one balance view (frozen or current) ------------------------------------------------------------
 
 
-def _gender_chart(shares: pd.DataFrame, expected: float) -> alt.Chart:
-    """Stacked 100 % columns of gender per arm, women at the bottom so the expected share reads off."""
-    order = ["Kvinna", "Man", "Annat/icke-binär"]
-    data = shares.assign(o=shares["Nivå"].map({label: i for i, label in enumerate(order)}))
-    bars = (
-        alt.Chart(data)
-        .mark_bar(size=48)
-        .encode(
-            x=alt.X("Grupp:N", title="", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("Andel:Q", title="Andel av gruppen", stack="normalize", axis=alt.Axis(format="%")),
-            color=alt.Color(
-                "Nivå:N",
-                title="Kön",
-                scale=alt.Scale(domain=order, range=[charts.PALETTE[1], charts.PALETTE[0], charts.PALETTE[5]]),
-            ),
-            order=alt.Order("o:Q"),
-            tooltip=["Grupp:N", alt.Tooltip("Nivå:N", title="Kön"), alt.Tooltip("Andel:Q", format=".0%")],
-        )
-    )
-    rule = (
-        alt.Chart(pd.DataFrame({"y": [expected], "t": [f"Förväntad andel kvinnor {expected:.0%}"]}))
-        .mark_rule(strokeDash=[6, 4], color="#333")
-        .encode(y="y:Q", tooltip=alt.Tooltip("t:N", title=""))
-    )
-    return charts._finish(alt.layer(bars, rule), 280)
-
-
-def age_box_stats(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per arm the box plot's statistics of age: min, quartiles (linear interpolation, as Vega-Lite's
-    q1/median/q3) and max. Drawn instead of sending every participant's age to the browser."""
-    data = frame[["arm", "age"]].dropna()
-    grouped = data.groupby("arm", sort=True)["age"]
-    quartiles = grouped.quantile([0.25, 0.5, 0.75]).unstack()
-    out = pd.DataFrame(
-        {
-            "Grupp": quartiles.index,
-            "lägst": grouped.min().to_numpy(),
-            "q1": quartiles[0.25].to_numpy(),
-            "median": quartiles[0.5].to_numpy(),
-            "q3": quartiles[0.75].to_numpy(),
-            "högst": grouped.max().to_numpy(),
-        }
-    )
-    return out.astype({c: float for c in ["lägst", "q1", "median", "q3", "högst"]}).reset_index(drop=True)
-
-
-def _age_chart(stats: pd.DataFrame) -> alt.Chart:
-    """Box plot (min–max whiskers) from precomputed statistics per arm: rule, box and median tick."""
-    x = alt.X("Grupp:N", title="", axis=alt.Axis(labelAngle=0))
-    tooltip = [
-        "Grupp:N",
-        alt.Tooltip("högst:Q", title="Högst"),
-        alt.Tooltip("q3:Q", title="Q3"),
-        alt.Tooltip("median:Q", title="Median"),
-        alt.Tooltip("q1:Q", title="Q1"),
-        alt.Tooltip("lägst:Q", title="Lägst"),
-    ]
-    base = alt.Chart(stats).encode(x=x, tooltip=tooltip)
-    whisker = base.mark_rule().encode(
-        y=alt.Y("lägst:Q", title="Ålder vid randomisering (år)", scale=alt.Scale(zero=False)), y2="högst:Q"
-    )
-    box = base.mark_bar(size=48).encode(
-        y="q1:Q", y2="q3:Q", color=alt.Color("Grupp:N", legend=None, scale=alt.Scale(range=charts.PALETTE[2:]))
-    )
-    median = base.mark_tick(size=48, color="white").encode(y="median:Q")
-    return charts._finish(alt.layer(whisker, box, median), 280)
-
-
-def _smd_chart(smd: pd.DataFrame, limit: float) -> alt.Chart:
-    data = smd.dropna(subset=["SMD"]).assign(order=range(len(smd.dropna(subset=["SMD"]))))
-    data["Flagga"] = data["Bedömning"].where(data["Bedömning"] == "ok", f"|SMD| > {_sv(limit)}")
-    points = (
-        alt.Chart(data)
-        .mark_point(filled=True, size=80)
-        .encode(
-            y=alt.Y("Egenskap:N", sort=alt.SortField("order"), title="", axis=alt.Axis(labelLimit=320)),
-            x=alt.X(
-                "SMD:Q",
-                title="|SMD| mellan grupperna",
-                scale=alt.Scale(domain=[0, max(0.3, float(data["SMD"].max() or 0) + 0.05)]),
-            ),
-            color=alt.Color(
-                "Flagga:N",
-                title="",
-                scale=alt.Scale(domain=["ok", f"|SMD| > {_sv(limit)}"], range=[charts.PALETTE[0], "#b94a48"]),
-            ),
-            tooltip=["Egenskap:N", alt.Tooltip("SMD:Q", format=".3f"), "n med uppgift:Q"],
-        )
-    )
-    rule = alt.Chart(pd.DataFrame({"x": [limit]})).mark_rule(strokeDash=[6, 4], color="#b94a48").encode(x="x:Q")
-    return charts._finish(alt.layer(points, rule), 24 * max(len(data), 1) + 40)
-
-
 def _tables(frame: pd.DataFrame, arms: list[str]) -> dict:
     """The view's tables (pure functions of the frame): cached per store, scope, selection and view."""
     out = {
-        "shares": at.share_by_arm(frame, "gender", vocab.GENDER, arms),
-        "ages": at.age_summary(frame, arms),
-        "bands": at.age_bands_by_arm(frame, arms),
-        "table": at.table_one(frame, arms),
-        "age_box": age_box_stats(frame),
+        "shares": balance.share_by_arm(frame, "gender", vocab.GENDER, arms),
+        "ages": balance.age_summary(frame, arms),
+        "bands": balance.age_bands_by_arm(frame, arms),
+        "table": balance.table_one(frame, arms),
+        "age_box": balance.age_box_stats(frame),
     }
     if len(arms) >= 2:
-        out["smd"] = at.flagged_smd(tf.smd_table(frame, arms[0], arms[1]), threshold)
+        out["smd"] = balance.flagged_smd(balance.smd_table(frame, arms[0], arms[1]), threshold)
     return out
 
 
@@ -193,8 +90,8 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     cols[0].metric("Deltagare", count(len(frame)))
     cols[1].metric(
         "Andel kvinnor, alla",
-        tf.pct(int(women.sum()), int(known.sum())),
-        delta=f"förväntat {tf.pct(expected_women, 1)}",
+        formats.pct(int(women.sum()), int(known.sum())),
+        delta=f"förväntat {formats.pct(expected_women, 1)}",
         delta_color="off",
         delta_arrow="off",
     )
@@ -202,7 +99,7 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
         part = frame[frame["arm"] == arm]
         col.metric(
             f"{arm}: andel kvinnor",
-            tf.pct(int((part["gender"] == "woman").sum()), int(part["gender"].notna().sum())),
+            formats.pct(int((part["gender"] == "woman").sum()), int(part["gender"].notna().sum())),
             delta=f"n = {count(len(part))}",
             delta_color="off",
             delta_arrow="off",
@@ -216,11 +113,11 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     with left:
         st.markdown("**Kön per grupp**")
         shares = tables["shares"]
-        ui.chart(ctx, "balance_gender", lambda: _gender_chart(shares, expected_women), key)
-        st.caption(f"Streckad linje: förväntad andel kvinnor i målgruppen ({tf.pct(expected_women, 1)}).")
+        ui.chart(ctx, "balance_gender", lambda: balance.gender_chart(shares, expected_women), key)
+        st.caption(f"Streckad linje: förväntad andel kvinnor i målgruppen ({formats.pct(expected_women, 1)}).")
     with right:
         st.markdown("**Ålder per grupp**")
-        ui.chart(ctx, "balance_age", lambda: _age_chart(tables["age_box"]), key)
+        ui.chart(ctx, "balance_age", lambda: balance.age_chart(tables["age_box"]), key)
         st.caption("Låda: kvartiler och median; streck: lägsta–högsta.")
     st.caption("Underlag till diagrammet Kön per grupp:")
     ui.downloads(
@@ -246,16 +143,18 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
         flagged = smd[smd["Bedömning"].str.startswith("⚠")]
         if len(flagged):
             st.warning(
-                f"{len(flagged)} egenskap(er) har |SMD| > {_sv(threshold)}: " + ", ".join(flagged["Egenskap"]) + ".",
+                f"{len(flagged)} egenskap(er) har |SMD| > {balance.sv_number(threshold)}: "
+                + ", ".join(flagged["Egenskap"])
+                + ".",
                 icon="⚠️",
             )
         else:
-            st.success(f"Ingen egenskap har |SMD| > {_sv(threshold)}.", icon="✅")
+            st.success(f"Ingen egenskap har |SMD| > {balance.sv_number(threshold)}.", icon="✅")
         st.caption(
             "Flaggan är en signal att titta närmare, inget test: med några tiotal per grupp ger slumpen "
             "ofta |SMD| över gränsen, särskilt för egenskaper med många svarsalternativ."
         )
-        ui.chart(ctx, "balance_smd", lambda: _smd_chart(smd, threshold), key)
+        ui.chart(ctx, "balance_smd", lambda: balance.smd_chart(smd, threshold), key)
         st.dataframe(
             smd,
             hide_index=True,
@@ -281,7 +180,9 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
 labels = ["Nuläge"] + [f"Kontrollpunkt {k} ({size})" for k, size in enumerate(sizes, start=1)]
 tabs = st.tabs(labels)
 with tabs[0]:
-    st.caption(f"Alla randomiserade t.o.m. {tf.sv_date(ctx.cutoff)} i valda stadsdelar, med dagens baslinjeuppgifter.")
+    st.caption(
+        f"Alla randomiserade t.o.m. {formats.sv_date(ctx.cutoff)} i valda stadsdelar, med dagens baslinjeuppgifter."
+    )
     balance_view(people, "bal_now", "Balans nuläge")
 for k, size in enumerate(sizes, start=1):
     with tabs[k]:
@@ -303,7 +204,7 @@ for k, size in enumerate(sizes, start=1):
         rows_k = frozen_rows[frozen_rows["checkpoint"] == k]
         st.caption(
             f"Fryst bild: de första {frozen_size.get(k) or size} randomiserade i studien (nådd "
-            f"{tf.sv_date(pd.Timestamp(frozen_on[k]).date())}), med baslinjeuppgifterna som de var då. "
+            f"{formats.sv_date(pd.Timestamp(frozen_on[k]).date())}), med baslinjeuppgifterna som de var då. "
             f"I valda stadsdelar: {count(len(rows_k))} deltagare."
         )
         balance_view(rows_k, f"bal_cp{k}", f"Balans kontrollpunkt {k}")

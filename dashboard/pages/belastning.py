@@ -6,17 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import metrics, ui
-from dashboard import operations as ops
+from dashboard import caseload, ui
 from dashboard import queries as q
 
-ctx = ui.page(
-    "Belastning",
-    "Hur många deltagare har varje arbetsspecialist, och har varje stadsdel tillräckligt många specialister?",
-)
-if ctx is None:
-    st.stop()
-ui.require_page(ctx, "belastning")
+ctx = ui.page("belastning")
 config = ctx.config
 cap, need = config.caseload.cap, config.caseload.min_specialists_per_district
 cutoff = config.data_cutoff
@@ -52,9 +45,9 @@ start, end = period if isinstance(period, tuple) and len(period) == 2 else (firs
 # --- headline -------------------------------------------------------------------------------------
 aggregate = q.caseload_specialist_summary(ctx.gate, ctx.selected, cutoff, start, end, cap)
 summary = ui.memo(
-    ctx, "caseload_summary", lambda: ops.caseload_summary_agg(aggregate, roster, cutoff), str(start), str(end)
+    ctx, "caseload_summary", lambda: caseload.caseload_summary_agg(aggregate, roster, cutoff), str(start), str(end)
 )
-short_now = metrics.districts_short_of_specialists(roster, config, ctx.selected)
+short_now = caseload.districts_short_of_specialists(roster, config, ctx.selected)
 in_service = summary[summary["Aktiva vid datauttaget"].notna()]
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(
@@ -98,25 +91,25 @@ if in_range.empty:
 else:
     specialists = sorted(in_range["specialist_id"])
     shown = specialists
-    if len(specialists) > ops.MAX_CHART_SPECIALISTS:
+    if len(specialists) > caseload.MAX_CHART_SPECIALISTS:
         peaks = in_range.set_index("specialist_id")["peak"].astype("int32").sort_index()
-        busiest = peaks.sort_values(ascending=False).head(ops.MAX_CHART_SPECIALISTS).index.tolist()
+        busiest = peaks.sort_values(ascending=False).head(caseload.MAX_CHART_SPECIALISTS).index.tolist()
         shown = st.multiselect(
             "Arbetsspecialister i diagrammet",
             specialists,
             default=sorted(busiest),
             key="caseload_specialists",
-            help=f"Förvalt: de {ops.MAX_CHART_SPECIALISTS} med högst belastning under perioden.",
+            help=f"Förvalt: de {caseload.MAX_CHART_SPECIALISTS} med högst belastning under perioden.",
         )
     chosen = tuple(sorted(shown))
     daily = q.caseload_series(ctx.gate, ctx.selected, chosen, start, end)
-    data = ops.attach_fte(daily, roster)
+    data = caseload.attach_fte(daily, roster)
     per_fte = st.toggle("Räkna om till heltid (som programtrohetsskalan)", value=False, key="caseload_per_fte")
-    series, weekly = ops.chart_series(data)
+    series, weekly = caseload.chart_series(data)
     if series.empty:
         ui.empty("Ingen arbetsspecialist vald.")
     else:
-        st.altair_chart(ops.caseload_chart(series, cap, per_fte), width="stretch")
+        st.altair_chart(caseload.caseload_chart(series, cap, per_fte), width="stretch")
         if weekly:
             st.caption("Många dagar och specialister: diagrammet visar varje veckas högsta värde.")
         st.caption(
@@ -143,7 +136,7 @@ def _staffing_table() -> pd.DataFrame:
     active = roster[roster["is_active_at_cutoff"]]
     now = active.groupby("district_id")["specialist_id"].nunique()
     by_id = {d.id: d for d in config.districts}
-    below = ops.days_below_many(roster, {d: max(by_id[d].start, start) for d in ctx.selected}, end, need)
+    below = caseload.days_below_many(roster, {d: max(by_id[d].start, start) for d in ctx.selected}, end, need)
     return pd.DataFrame(
         [
             {
@@ -162,11 +155,15 @@ st.dataframe(staffing_table, hide_index=True, width="stretch")
 st.caption(f"Dagar under minimum räknas från stadsdelens start (eller periodens början) till {end.isoformat()}.")
 ui.downloads(staffing_table, "Bemanning per stadsdel", "dl_staffing")
 over_time = ui.memo(
-    ctx, "staffing_over_time", lambda: ops.staffing_over_time(roster, ctx.selected, start, end), str(start), str(end)
+    ctx,
+    "staffing_over_time",
+    lambda: caseload.staffing_over_time(roster, ctx.selected, start, end),
+    str(start),
+    str(end),
 )
 if not over_time.empty:
     over_time["Stadsdel"] = over_time["district_id"].map(ctx.short_name)
-    st.altair_chart(ops.staffing_chart(over_time, need), width="stretch")
+    st.altair_chart(caseload.staffing_chart(over_time, need), width="stretch")
     ui.downloads(
         over_time[["Stadsdel", "day", "n"]].rename(columns={"day": "Från", "n": "Arbetsspecialister"}),
         "Bemanning över tid",
@@ -175,7 +172,7 @@ if not over_time.empty:
 
 # --- shared specialists -----------------------------------------------------------------------------
 st.subheader("Arbetsspecialister som delas mellan stadsdelar")
-shared = ops.shared_specialists(roster, ctx.short_name)
+shared = caseload.shared_specialists(roster, ctx.short_name)
 if shared.empty:
     st.info("Ingen arbetsspecialist delar sin tjänst mellan stadsdelar i urvalet.", icon="ℹ️")
 else:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from dashboard import attrition as at
-from dashboard import charts, ui
+from dashboard import balance, formats, ui
 from dashboard import queries as q
-from dashboard import transforms as tf
 from dashboard.contract import vocab
 
-ctx = ui.page("Bortfall", "Hur många lämnar studien, när och varför – och räcker de som blir kvar till analysen?")
-if ctx is None:
-    st.stop()
-ui.require_page(ctx, "bortfall")
+ctx = ui.page("bortfall")
 config = ctx.config
 count = ui.counter(ctx)
 rules = config.attrition
@@ -27,14 +22,14 @@ if people.empty:
 whole_study = set(ctx.selected) == {d.id for d in config.districts}
 target = config.target_randomised if whole_study else sum(config.district(d).target for d in ctx.selected)
 horizon_months = max(config.followup.timepoints_months)
-horizon_days = horizon_months * tf.DAYS_PER_MONTH
+horizon_days = horizon_months * formats.DAYS_PER_MONTH
 names = {d: ctx.short_name(d) for d in ctx.selected}
 suppressing = ctx.viewer.suppress_small_cells
 expected_range = f"{rules.expected_low * 100:.0f}–{rules.expected_high * 100:.0f} %"
 
 
 def pct(x: float | None) -> str:
-    return "–" if x is None or pd.isna(x) else tf.pct(x, 1)
+    return "–" if x is None or pd.isna(x) else formats.pct(x, 1)
 
 
 def masked(frame: pd.DataFrame, counts: list[str], shares: dict[str, str]) -> pd.DataFrame:
@@ -55,22 +50,6 @@ def readable(frame: pd.DataFrame, shares: list[str]) -> pd.DataFrame:
     return out.astype(object).where(out.notna(), "–")
 
 
-def reason_chart(frame: pd.DataFrame) -> alt.Chart:
-    bars = (
-        alt.Chart(frame)
-        .mark_bar(color=charts.PALETTE[1])
-        .encode(
-            y=alt.Y("Orsak:N", sort="-x", title=""),
-            x=alt.X("Antal:Q", title="Antal deltagare"),
-            tooltip=["Orsak:N", "Antal:Q"],
-        )
-    )
-    return charts._finish(
-        alt.layer(bars, bars.mark_text(align="left", dx=4, color="#333").encode(text="Antal:Q")),
-        28 * max(len(frame), 1) + 40,
-    )
-
-
 # --- headline ----------------------------------------------------------------------------------------
 left_n = int(people["is_left"].sum())
 share_left = left_n / len(people)
@@ -80,8 +59,8 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("Randomiserade", count(len(people)))
 c2.metric(
     "Har lämnat studien",
-    f"{count(left_n)} ({tf.pct(left_n, len(people))})",
-    delta=f"larmnivå {tf.pct(rules.alert_level, 1)}",
+    f"{count(left_n)} ({formats.pct(left_n, len(people))})",
+    delta=f"larmnivå {formats.pct(rules.alert_level, 1)}",
     delta_color="off",
     delta_arrow="off",
     help=f"Förväntat bortfall {expected_range}. "
@@ -102,7 +81,7 @@ c4.metric(
 )
 if share_left > rules.alert_level:
     st.warning(
-        f"Bortfallet ({tf.pct(left_n, len(people))}) är över larmnivån {tf.pct(rules.alert_level, 1)}: "
+        f"Bortfallet ({formats.pct(left_n, len(people))}) är över larmnivån {formats.pct(rules.alert_level, 1)}: "
         "överväg överrekrytering.",
         icon="⚠️",
     )
@@ -125,8 +104,8 @@ km_input = people.assign(
     gender_label=people["gender"].map(lambda g: vocab.GENDER.label(g) if isinstance(g, str) else None),
     specialist=people["specialist_id"].fillna("Ingen arbetsspecialist"),
 )
-curve = ui.memo(ctx, "km", lambda: tf.kaplan_meier(km_input, column), column)
-st.altair_chart(charts.retention(curve, choice), width="stretch")
+curve = ui.memo(ctx, "km", lambda: at.kaplan_meier(km_input, column), column)
+st.altair_chart(at.retention_chart(curve, choice), width="stretch")
 ui.downloads(
     ui.suppress_table(
         ctx,
@@ -173,7 +152,7 @@ else:
     if suppressing:
         c2.caption("Diagrammet visas inte för din roll eftersom små antal maskeras.")
     else:
-        c2.altair_chart(reason_chart(reasons[["Orsak", "Antal"]]), width="stretch")
+        c2.altair_chart(at.reason_chart(reasons[["Orsak", "Antal"]]), width="stretch")
     ui.downloads(shown, "Bortfall orsaker", "dl_left_reasons")
 
 # --- stopped IPS -------------------------------------------------------------------------------------
@@ -210,7 +189,7 @@ if not stopped_rows.empty:
 
 # --- attrition by cohort -----------------------------------------------------------------------------
 st.header("Bortfall vid varje tredjedel av rekryteringen")
-sizes = tf.checkpoint_sizes(config.target_randomised, config.balance.checkpoints)
+sizes = balance.checkpoint_sizes(config.target_randomised, config.balance.checkpoints)
 checkpoints = q.balance_checkpoints_frozen(ctx.gate)
 reached_on = {int(r["checkpoint"]): pd.Timestamp(r["reached_on"]).date() for _, r in checkpoints.iterrows()}
 sees_whole_study = len(ctx.gate.districts) == len(config.districts)
@@ -221,38 +200,16 @@ cohorts["Bedömning"] = [
 ]
 st.caption(
     f"Kohorterna är de första n randomiserade i hela studien (i valda stadsdelar). Jämförs med larmnivån "
-    f"{tf.pct(rules.alert_level, 1)} och det förväntade bortfallet {expected_range}. Andelen för alla randomiserade underskattar det slutliga bortfallet "
+    f"{formats.pct(rules.alert_level, 1)} och det förväntade bortfallet {expected_range}. Andelen för alla randomiserade underskattar det slutliga bortfallet "
     "eftersom de senast randomiserade inte hunnit lämna; kohorterna randomiserade för minst 6 och 12 månader "
     "sedan ger en rättvisare bild."
 )
 reached_rows = cohorts[cohorts["Randomiserade"].notna()]
 chart_data = reached_rows.dropna(subset=["Andel lämnat"])
 if not chart_data.empty and not suppressing:
-    bars = (
-        alt.Chart(chart_data)
-        .mark_bar(color=charts.PALETTE[0])
-        .encode(
-            y=alt.Y("Kohort:N", sort=None, title="", axis=alt.Axis(labelLimit=340)),
-            x=alt.X(
-                "Andel lämnat:Q",
-                title="Andel som lämnat studien",
-                axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, max(0.5, float(chart_data["Andel lämnat"].max()) + 0.05)]),
-            ),
-            tooltip=["Kohort:N", alt.Tooltip("Andel lämnat:Q", format=".0%"), "Randomiserade:Q"],
-        )
+    st.altair_chart(
+        at.cohort_chart(chart_data, rules.alert_level, rules.expected_low, rules.expected_high), width="stretch"
     )
-    band = (
-        alt.Chart(pd.DataFrame({"a": [rules.expected_low], "b": [rules.expected_high]}))
-        .mark_rect(opacity=0.15, color="#c9a227")
-        .encode(x="a:Q", x2="b:Q")
-    )
-    rule = (
-        alt.Chart(pd.DataFrame({"x": [rules.alert_level]}))
-        .mark_rule(strokeDash=[6, 4], color="#b94a48")
-        .encode(x="x:Q")
-    )
-    st.altair_chart(charts._finish(alt.layer(band, bars, rule), 40 * len(chart_data) + 50), width="stretch")
     st.caption("Streckad linje: larmnivån. Skuggat: förväntat bortfall.")
 cohort_table = cohorts.copy()
 for k, size in enumerate(sizes, start=1):

@@ -9,10 +9,7 @@ from dashboard import queries as q
 from dashboard import ui
 from dashboard.contract import SOURCES, group_rejections, refs_text
 
-ctx = ui.page("Datakvalitet", "Vilka filer lästes in, och vilka rader avvisades – och varför?")
-if ctx is None:
-    st.stop()
-ui.require_page(ctx, "datakvalitet")
+ctx = ui.page("datakvalitet")
 
 loads = q.loads(ctx.gate)
 files = q.load_files(ctx.gate)

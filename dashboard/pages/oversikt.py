@@ -5,14 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import metrics, reports, ui
+from dashboard import attrition, fidelity, followup, formats, recruitment, reports, ui
 from dashboard import queries as q
-from dashboard import transforms as tf
 
-ctx = ui.page("Översikt", "Hur går studien – i ett ögonkast?")
-if ctx is None:
-    st.stop()
-ui.require_page(ctx, "oversikt")
+ctx = ui.page("oversikt")
 config = ctx.config
 people = q.participants(ctx.gate, ctx.selected)
 all_districts = len(ctx.selected) == len(config.districts)
@@ -21,14 +17,14 @@ start = min(config.district(d).start for d in ctx.selected)
 projection = ui.memo(
     ctx,
     "projection",
-    lambda: tf.project_accrual(people["randomised_on"], target, config.data_cutoff, start),
+    lambda: recruitment.project_accrual(people["randomised_on"], target, config.data_cutoff, start),
     target,
     start,
 )
 followups = q.followup_status(ctx.gate, ctx.selected)
-completion = metrics.followup_completion(followups)
-attr = metrics.attrition(people)
-fidelity = tf.fidelity_reviews(q.fidelity_items(ctx.gate))
+completion = followup.completion(followups)
+attr = attrition.overall(people)
+fidelity = fidelity.reviews(q.fidelity_items(ctx.gate))
 count = ui.counter(ctx)
 
 c1, c2, c3, c4, c5 = st.columns(5)
@@ -38,21 +34,21 @@ if projection.reached_on:
 elif projection.median:
     c2.metric(
         "Målet nås (prognos)",
-        tf.month_label(projection.median),
-        help=f"80 % prognosintervall {tf.month_label(projection.low)} – {tf.month_label(projection.high)}",
+        formats.month_label(projection.median),
+        help=f"80 % prognosintervall {formats.month_label(projection.low)} – {formats.month_label(projection.high)}",
     )
 else:
     c2.metric("Målet nås (prognos)", "–", help="Ingen rekrytering de senaste 12 månaderna")
 c3.metric(
     "Bortfall",
-    tf.pct(attr["left"], attr["randomised"]),
-    delta=f"larmnivå {tf.pct(config.attrition.alert_level, 1)}",
+    formats.pct(attr["left"], attr["randomised"]),
+    delta=f"larmnivå {formats.pct(config.attrition.alert_level, 1)}",
     delta_color="off",
     delta_arrow="off",
 )
 c4.metric(
     "Uppföljning genomförd",
-    tf.pct(completion["done"], completion["eligible"]) if completion["eligible"] else "–",
+    formats.pct(completion["done"], completion["eligible"]) if completion["eligible"] else "–",
     help="Andel genomförda av de uppföljningar vars fönster har stängt",
 )
 if len(fidelity):
@@ -70,8 +66,8 @@ else:
 
 if projection.median:
     st.caption(
-        f"Målet {target} randomiserade nås troligen {tf.month_label(projection.median)} "
-        f"(80 % prognosintervall {tf.month_label(projection.low)} – {tf.month_label(projection.high)}); "
+        f"Målet {target} randomiserade nås troligen {formats.month_label(projection.median)} "
+        f"(80 % prognosintervall {formats.month_label(projection.low)} – {formats.month_label(projection.high)}); "
         f"planerat slut på rekryteringen {config.planned_recruitment_end.isoformat()}."
     )
 
@@ -102,7 +98,7 @@ for district_id in ctx.selected:
             "Randomiserade": shown,
             "Mål": d.target,
             "Andel av mål (%)": None if masked or not d.target else round(100 * n / d.target, 1),
-            "Bortfall": "–" if masked else tf.pct(n_left, n),
+            "Bortfall": "–" if masked else formats.pct(n_left, n),
         }
     )
 table = pd.DataFrame(rows)

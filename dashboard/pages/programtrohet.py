@@ -6,29 +6,27 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import operations as ops
+from dashboard import fidelity, ui
 from dashboard import queries as q
-from dashboard import ui
 from dashboard.contract import vocab
 
-ctx = ui.page("Programtrohet", "Hur väl följer IPS-verksamheten modellen enligt programtrohetsskalan?")
-if ctx is None:
-    st.stop()
-ui.require_page(ctx, "programtrohet")
+ctx = ui.page("programtrohet")
 cutoff = ctx.config.data_cutoff
 
 items = q.fidelity_items(ctx.gate)
 if items.empty:
     ui.empty("Ingen programtrohetsskattning är inläst än.")
     st.stop()
-reviews = ops.review_table(items)
+reviews = fidelity.review_table(items)
 newest = reviews.iloc[-1]
 newest_on = pd.Timestamp(items["reviewed_on"].max()).date()
-next_due = ops.next_review_due(newest_on, newest["band"])
+next_due = fidelity.next_review_due(newest_on, newest["band"])
 
 st.markdown(
     "Skalan har 25 punkter (Personal 3, Organisation 8, Tjänster 14) som skattas 1–5; totalt 25–125 poäng. "
-    + " · ".join(f"**{ops.BAND_TEXT[key]}**: {label[0].lower() + label[1:]}" for _, key, label in vocab.FIDELITY_BANDS)
+    + " · ".join(
+        f"**{fidelity.BAND_TEXT[key]}**: {label[0].lower() + label[1:]}" for _, key, label in vocab.FIDELITY_BANDS
+    )
     + "."
 )
 
@@ -55,7 +53,7 @@ c3.metric(
 st.caption(
     f"Senaste skattning **{newest['Skattning']}**: {band_text}. Skattning görs årligen, och var sjätte "
     "månad tills verksamheten når nivån *bra* (100 poäng) – därför nästa skattning inom "
-    f"{ops.REVIEW_MONTHS_GOOD if newest['band'] in ('good', 'exemplary') else ops.REVIEW_MONTHS_UNTIL_GOOD} månader."
+    f"{fidelity.REVIEW_MONTHS_GOOD if newest['band'] in ('good', 'exemplary') else fidelity.REVIEW_MONTHS_UNTIL_GOOD} månader."
 )
 incomplete = reviews[~reviews["complete"]]
 for _, row in incomplete.iterrows():
@@ -65,8 +63,8 @@ for _, row in incomplete.iterrows():
         icon="⚠️",
     )
 st.info(
-    f"Delrapporten (2024-04-08) anger i texten {ops.REPORT_TEXT_TOTAL} poäng för skattningen i september 2023, "
-    f"men punkterna i dess Tabell 2 summerar till {ops.REPORT_TABLE_TOTAL}. Dashboarden visar alltid summan av "
+    f"Delrapporten (2024-04-08) anger i texten {fidelity.REPORT_TEXT_TOTAL} poäng för skattningen i september 2023, "
+    f"men punkterna i dess Tabell 2 summerar till {fidelity.REPORT_TABLE_TOTAL}. Dashboarden visar alltid summan av "
     "punkterna.",
     icon="ℹ️",
 )
@@ -74,14 +72,14 @@ st.info(
 # --- totals and sections ------------------------------------------------------------------------------
 st.subheader("Totalpoäng och delsummor per skattning")
 table = reviews.drop(columns=["band", "complete"])
-st.altair_chart(ops.totals_chart(reviews[["Skattning", "Totalt", "Nivå"]]), width="stretch")
+st.altair_chart(fidelity.totals_chart(reviews[["Skattning", "Totalt", "Nivå"]]), width="stretch")
 st.dataframe(table, hide_index=True, width="stretch")
 ui.downloads(table, "Programtrohet per skattning", "dl_fid_reviews")
 
 # --- heat map ---------------------------------------------------------------------------------------
 st.subheader("Poäng per punkt")
-frame = ops.item_frame(items)
-st.altair_chart(ops.heatmap_chart(frame[["Punkt", "Skattning", "Poäng", "order"]]), width="stretch")
+frame = fidelity.item_frame(items)
+st.altair_chart(fidelity.heatmap_chart(frame[["Punkt", "Skattning", "Poäng", "order"]]), width="stretch")
 wide = frame.pivot_table(index=["order", "Punkt"], columns="Skattning", values="Poäng", aggfunc="first")
 wide = wide.reset_index().drop(columns="order")
 wide.columns.name = None
@@ -89,12 +87,12 @@ ui.downloads(wide, "Programtrohet per punkt", "dl_fid_items")
 
 # --- weakest and change -----------------------------------------------------------------------------
 st.subheader(f"Svagaste punkterna {newest['Skattning']}")
-weakest = ops.weakest_items(items)
+weakest = fidelity.weakest_items(items)
 st.dataframe(weakest, hide_index=True, width="stretch")
 ui.downloads(weakest, "Svagaste punkterna", "dl_fid_weakest")
 
 st.subheader("Förändring sedan förra skattningen")
-change_table = ops.review_change(items)
+change_table = fidelity.review_change(items)
 if change_table.empty:
     st.info("Bara en skattning finns – förändringen visas efter nästa skattning.", icon="ℹ️")
 else:

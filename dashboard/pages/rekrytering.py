@@ -5,14 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, consort, metrics, ui
+from dashboard import consort, formats, recruitment, ui
 from dashboard import queries as q
-from dashboard import transforms as tf
 
-ctx = ui.page("Rekrytering", "Hur går rekryteringen mot målet, och var fastnar remisserna?")
-if ctx is None:
-    st.stop()
-ui.require_page(ctx, "rekrytering")
+ctx = ui.page("rekrytering")
 config = ctx.config
 people = q.participants(ctx.gate, ctx.selected)
 referrals = q.referral_funnel(ctx.gate, ctx.selected)
@@ -25,29 +21,29 @@ if all_selected:
 overall = ui.memo(
     ctx,
     "projection",
-    lambda: tf.project_accrual(
+    lambda: recruitment.project_accrual(
         people["randomised_on"], target, config.data_cutoff, min(config.district(d).start for d in ctx.selected)
     ),
     target,
 )
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Randomiserade", f"{len(people)} av {target}", help="Mål enligt studiekonfigurationen")
-c2.metric("Andel av målet", tf.pct(len(people), target))
+c2.metric("Andel av målet", formats.pct(len(people), target))
 c3.metric(
     "Takt senaste 12 mån",
     f"{overall.rate_per_month:.1f} per månad".replace(".", ",") if overall.rate_per_month else "–",
 )
 c4.metric(
     "Målet nås (prognos)",
-    metrics.projection_text(overall) if not overall.median else tf.month_label(overall.median),
+    recruitment.projection_text(overall) if not overall.median else formats.month_label(overall.median),
     help=None
     if not overall.median
-    else f"80 % prognosintervall {tf.month_label(overall.low)}–{tf.month_label(overall.high)}",
+    else f"80 % prognosintervall {formats.month_label(overall.low)}–{formats.month_label(overall.high)}",
 )
 if overall.median:
     st.caption(
-        f"Prognos: målet {target} nås troligen **{tf.month_label(overall.median)}** "
-        f"(80 % prognosintervall {tf.month_label(overall.low)} – {tf.month_label(overall.high)}). "
+        f"Prognos: målet {target} nås troligen **{formats.month_label(overall.median)}** "
+        f"(80 % prognosintervall {formats.month_label(overall.low)} – {formats.month_label(overall.high)}). "
         f"Planerat slut på rekryteringen: {config.planned_recruitment_end.isoformat()}."
     )
 
@@ -57,10 +53,10 @@ per_district = st.toggle("Visa per stadsdel", value=False, key="accrual_per_dist
 series = ui.memo(
     ctx,
     "cumulative",
-    lambda: metrics.cumulative_series(people, config, ctx.selected, overall=not per_district),
+    lambda: recruitment.cumulative_series(people, config, ctx.selected, overall=not per_district),
     per_district,
 )
-st.altair_chart(charts.accrual(series, None if per_district else target), width="stretch")
+st.altair_chart(recruitment.accrual_chart(series, None if per_district else target), width="stretch")
 ui.downloads(
     series.rename(columns={"series": "Serie", "month": "Månad", "cumulative_n": "Kumulativt"}),
     "Rekrytering kumulativt",
@@ -69,7 +65,7 @@ ui.downloads(
 
 st.subheader("Per stadsdel")
 table, projections = ui.memo(
-    ctx, "district_accrual", lambda: metrics.district_accrual_table(people, config, ctx.selected)
+    ctx, "district_accrual", lambda: recruitment.district_accrual_table(people, config, ctx.selected)
 )
 st.dataframe(
     table,
@@ -97,7 +93,7 @@ monthly = q.recruitment_monthly(ctx.gate, ctx.selected)
 if not monthly.empty:
     st.subheader("Randomiserade per månad")
     monthly = monthly.assign(district=monthly["district_id"].map(ctx.short_name))
-    st.altair_chart(charts.monthly_bars(monthly), width="stretch")
+    st.altair_chart(recruitment.monthly_chart(monthly), width="stretch")
     ui.downloads(
         monthly[["district", "month", "randomised_n", "cumulative_n"]].rename(
             columns={
@@ -130,9 +126,9 @@ if isinstance(period, tuple) and len(period) == 2:
         (referrals["referred_on"] >= pd.Timestamp(period[0])) & (referrals["referred_on"] <= pd.Timestamp(period[1]))
     ]
 period_key = tuple(str(p) for p in period) if isinstance(period, tuple) else str(period)
-stages = ui.memo(ctx, "funnel", lambda: metrics.funnel_counts(referrals), period_key)
+stages = ui.memo(ctx, "funnel", lambda: recruitment.funnel_counts(referrals), period_key)
 left, right = st.columns([3, 2])
-left.altair_chart(charts.funnel(stages), width="stretch")
+left.altair_chart(recruitment.funnel_chart(stages), width="stretch")
 right.dataframe(
     stages[["Steg", "Antal", "Exkluderade här", "Pågår (väntar på nästa steg)"]], hide_index=True, width="stretch"
 )
@@ -142,7 +138,7 @@ st.caption(
 )
 ui.downloads(stages.drop(columns=["order", "stage"]), "Remissflöde", "dl_funnel")
 
-reasons = ui.memo(ctx, "exclusions", lambda: metrics.exclusions_by_reason(referrals), period_key)
+reasons = ui.memo(ctx, "exclusions", lambda: recruitment.exclusions_by_reason(referrals), period_key)
 st.markdown("**Exkluderade per steg och orsak**")
 st.dataframe(reasons, hide_index=True, width="stretch")
 ui.downloads(reasons, "Exklusioner", "dl_excl")
@@ -155,22 +151,9 @@ st.caption(
 )
 
 
-def _waits(referrals: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    by_district = dict(iter(referrals.groupby("district_id", sort=False)))
-    for district_id in ctx.selected:
-        part = by_district.get(district_id, referrals.iloc[0:0])
-        for label, column in [
-            ("Remiss → informationsmöte", "days_referral_to_info"),
-            ("Baslinje → randomisering", "days_baseline_to_randomisation"),
-        ]:
-            rows.append(
-                {"Stadsdel": ctx.short_name(district_id), "Väntetid": label, **metrics.wait_summary(part[column])}
-            )
-    return pd.DataFrame(rows)
-
-
-waits = ui.memo(ctx, "waits", lambda: _waits(referrals), period_key)
+waits = ui.memo(
+    ctx, "waits", lambda: recruitment.waits_by_district(referrals, ctx.selected, ctx.short_name), period_key
+)
 st.dataframe(
     waits,
     hide_index=True,

@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import metrics, ui
-from dashboard import operations as ops
+from dashboard import followup, formats, ui
 from dashboard import queries as q
-from dashboard import transforms as tf
 
-ctx = ui.page(
-    "Uppföljning (ASI)", "Vilka ASI-uppföljningar är gjorda, aktuella eller försenade – och vilka ska göras nu?"
-)
-if ctx is None:
-    st.stop()
-ui.require_page(ctx, "uppfoljning")
+ctx = ui.page("uppfoljning")
 config = ctx.config
 fu = config.followup
 count = ui.counter(ctx)
 st.markdown(
     f"Uppföljning vid **{', '.join(str(m) for m in fu.timepoints_months)} månader** efter randomiseringen; "
-    f"{ops.window_text(fu)}."
+    f"{followup.window_text(fu)}."
 )
 
 followups = q.followup_status(ctx.gate, ctx.selected)
@@ -41,15 +34,15 @@ if not chosen:
     ui.empty("Ingen enhet vald.")
     st.stop()
 followups = followups[followups["unit"].isin(chosen)].copy()
-followups["Tidpunkt"] = followups["timepoint_months"].map(ops.timepoint_label)
+followups["Tidpunkt"] = followups["timepoint_months"].map(followup.timepoint_label)
 
 # --- headline -------------------------------------------------------------------------------------
-completion = metrics.followup_completion(followups)
-actions = ops.action_list(followups, config.data_cutoff, fu.due_soon_days)
+completion = followup.completion(followups)
+actions = followup.action_list(followups, config.data_cutoff, fu.due_soon_days)
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric(
     "Andel genomförda",
-    tf.pct(completion["done"], completion["eligible"]) if completion["eligible"] else "–",
+    formats.pct(completion["done"], completion["eligible"]) if completion["eligible"] else "–",
     help=f"{completion['done']} genomförda av {completion['eligible']} med stängt fönster",
 )
 c2.metric("Aktuella", count(completion["due"]), help="Fönstret är öppet och uppföljningen är inte gjord")
@@ -70,20 +63,21 @@ st.caption(
 
 # --- status per timepoint and unit ------------------------------------------------------------------
 st.subheader("Status per tidpunkt")
-by_timepoint = ops.status_table(followups.sort_values("timepoint_months"), ["Tidpunkt"])
+by_timepoint = followup.status_table(followups.sort_values("timepoint_months"), ["Tidpunkt"])
 by_timepoint = (
     by_timepoint.set_index("Tidpunkt")
-    .reindex([ops.timepoint_label(m) for m in sorted(followups["timepoint_months"].unique())])
+    .reindex([followup.timepoint_label(m) for m in sorted(followups["timepoint_months"].unique())])
     .reset_index()
 )
 count_columns = [c for c in by_timepoint.columns if c != "Tidpunkt"]
-order = [ops.timepoint_label(m) for m in sorted(followups["timepoint_months"].unique())]
+order = [followup.timepoint_label(m) for m in sorted(followups["timepoint_months"].unique())]
 st.altair_chart(
-    ops.stacked_status_chart(ops.status_long(followups, "Tidpunkt"), "Tidpunkt", "Tidpunkt", order), width="stretch"
+    followup.stacked_status_chart(followup.status_long(followups, "Tidpunkt"), "Tidpunkt", "Tidpunkt", order),
+    width="stretch",
 )
 st.dataframe(ui.suppress_table(ctx, by_timepoint, count_columns), hide_index=True, width="stretch")
 st.caption(
-    f"*{ops.NOT_APPLICABLE_LABEL}*: deltagaren lämnade studien innan fönstret stängdes utan att "
+    f"*{followup.NOT_APPLICABLE_LABEL}*: deltagaren lämnade studien innan fönstret stängdes utan att "
     "uppföljningen gjordes – uppföljning görs bara medan deltagaren är kvar i studien. Visas i "
     "tabellen men inte i diagrammet."
 )
@@ -91,10 +85,11 @@ ui.downloads(ui.suppress_table(ctx, by_timepoint, count_columns), "Uppföljning 
 
 st.subheader("Status per enhet")
 followups["Enhet"] = followups["unit"]
-by_unit = ops.status_table(followups, ["Enhet", "timepoint_months"])
-by_unit.insert(1, "Tidpunkt", by_unit.pop("timepoint_months").map(ops.timepoint_label))
+by_unit = followup.status_table(followups, ["Enhet", "timepoint_months"])
+by_unit.insert(1, "Tidpunkt", by_unit.pop("timepoint_months").map(followup.timepoint_label))
 st.altair_chart(
-    ops.stacked_status_chart(ops.status_long(followups, "Enhet"), "Enhet", "Enhet", sorted(chosen)), width="stretch"
+    followup.stacked_status_chart(followup.status_long(followups, "Enhet"), "Enhet", "Enhet", sorted(chosen)),
+    width="stretch",
 )
 st.dataframe(ui.suppress_table(ctx, by_unit, count_columns), hide_index=True, width="stretch")
 ui.downloads(ui.suppress_table(ctx, by_unit, count_columns), "Uppföljning per enhet", "dl_fu_unit")
@@ -102,11 +97,11 @@ ui.downloads(ui.suppress_table(ctx, by_unit, count_columns), "Uppföljning per e
 # --- completion over time -----------------------------------------------------------------------------
 st.subheader("Andel genomförda över tid")
 st.caption("Per kvartal för förfallodagen: genomförda / stängda fönster (samma definition som ovan).")
-over_time = ops.completion_by_quarter(followups)
+over_time = followup.completion_by_quarter(followups)
 if over_time.empty:
     ui.empty("Inga uppföljningar med stängt fönster än.")
 else:
-    st.altair_chart(ops.completion_chart(over_time), width="stretch")
+    st.altair_chart(followup.completion_chart(over_time), width="stretch")
     shown = ui.suppress_table(ctx, over_time, ["Genomförda", "Stängda fönster"])
     shown = shown.assign(**{"Andel genomförda": (shown["Andel genomförda"] * 100).round(0)})
     st.dataframe(
@@ -125,7 +120,7 @@ elif actions.empty:
     st.success("Inga uppföljningar att göra just nu i valda enheter.", icon="✅")
 else:
     st.caption(
-        f"Endast studiekod. Sorterad med mest försenade först. {ops.window_text(fu).capitalize()}. "
+        f"Endast studiekod. Sorterad med mest försenade först. {followup.window_text(fu).capitalize()}. "
         "Uppföljningar som redan räknas som missade finns inte i listan."
     )
     st.dataframe(

@@ -8,10 +8,7 @@ import streamlit as st
 from dashboard import outcomes, ui
 from dashboard.access import OUTCOME_ROLES
 
-ctx = ui.page("Utfall", "Hur skiljer sig grupperna åt i arbete och försörjning?")
-if ctx is None:
-    st.stop()
-ui.require_page(ctx, "utfall")
+ctx = ui.page("utfall")
 state = ctx.state
 
 PLANNED = [

@@ -43,12 +43,7 @@ final as (
         b.gender,
         b.birth_year,
         year(b.baseline_on) - b.birth_year as age,
-        case
-            when year(b.baseline_on) - b.birth_year < 30 then '18–29'
-            when year(b.baseline_on) - b.birth_year < 40 then '30–39'
-            when year(b.baseline_on) - b.birth_year < 50 then '40–49'
-            when year(b.baseline_on) - b.birth_year >= 50 then '50–67'
-        end as age_band,
+        age_band(year(b.baseline_on) - b.birth_year) as age_band,  -- bands: schema/vocab.py AGE_BANDS
         b.born_in_sweden, b.education, b.housing, b.income_source, b.civil_status,
         b.worked_before, b.longest_job_5y, b.used_drugs_ever, b.drugs_30d, b.alcohol_30d,
         b.sud_treatment_ever, b.legal_problems_30d, b.psychiatric_diagnosis,

@@ -1,5 +1,5 @@
-"""Pure calculations and chart builders for the operations pages: ASI follow-up, caseload and
-fidelity. DataFrames in, DataFrames (or Altair charts) out; no Streamlit, no SQL."""
+"""How many participants does each specialist carry, and is each district staffed? Caseload per
+full time against the fidelity bands and the cap, staffing over time, shared specialists, charts."""
 
 from __future__ import annotations
 
@@ -9,174 +9,16 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from dashboard import charts, metrics
-from dashboard import transforms as tf
-from schema import vocab
-from schema.config import FollowUp
-
-# --- follow-up ------------------------------------------------------------------------------------
-
-NOT_APPLICABLE_LABEL = "Ej tillämplig"
-# Table order: the life of a follow-up, then the one outside the denominator.
-STATUS_TABLE = [
-    ("not_due", "Ej aktuell än"),
-    ("due", "Aktuell (i fönstret)"),
-    ("done_on_time", "Genomförd i tid"),
-    ("done_late", "Genomförd sent"),
-    ("overdue", "Försenad"),
-    ("missed", "Missad"),
-    ("not_applicable", NOT_APPLICABLE_LABEL),
-]
-DUE_SOON_LABEL = "Förfaller snart"
-
-
-def timepoint_label(months: int) -> str:
-    return f"{int(months)} mån"
-
-
-def window_text(followup: FollowUp) -> str:
-    """The follow-up window in words, from the configuration."""
-    return (
-        f"fönster: {followup.window_before_days} dagar före till {followup.window_after_days} dagar "
-        f"efter förfallodagen; ej gjord {followup.missed_after_days} dagar efter fönstret räknas som missad"
-    )
-
-
-def status_table(followups: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """One row per group in `by`, one count column per status (Swedish labels) and a total."""
-    labels = dict(STATUS_TABLE)
-    if followups.empty:
-        return pd.DataFrame(columns=[*by, *labels.values(), "Totalt"])
-    wide = (
-        followups.groupby([*by, "status"])
-        .size()
-        .unstack("status", fill_value=0)
-        .reindex(columns=list(labels), fill_value=0)
-        .rename(columns=labels)
-        .reset_index()
-    )
-    wide.columns.name = None
-    wide["Totalt"] = wide[list(labels.values())].sum(axis=1)
-    return wide
-
-
-def status_long(followups: pd.DataFrame, x: str) -> pd.DataFrame:
-    """Counts per `x` and status for the stacked chart (not_applicable left out: outside the schedule)."""
-    order = {key: i for i, (key, _) in enumerate(metrics.FOLLOWUP_STATUS)}
-    part = followups[followups["status"].isin(order)]
-    if part.empty:
-        return pd.DataFrame(columns=[x, "Status", "Antal", "order"])
-    long = part.groupby([x, "status"]).size().reset_index(name="Antal")
-    long["Status"] = long["status"].map(metrics.FOLLOWUP_LABEL)
-    long["order"] = long["status"].map(order)
-    return long[[x, "Status", "Antal", "order"]]
-
-
-def completion_by_quarter(followups: pd.DataFrame) -> pd.DataFrame:
-    """metrics.followup_completion per quarter of the due date; quarters without a closed window
-    are left out."""
-    rows = []
-    if followups.empty:
-        return pd.DataFrame(columns=["Kvartal", "Genomförda", "Stängda fönster", "Andel genomförda"])
-    quarters = pd.to_datetime(followups["due_on"]).dt.to_period("Q")
-    for quarter, part in followups.groupby(quarters, sort=True):
-        c = metrics.followup_completion(part)
-        if c["eligible"]:
-            rows.append(
-                {
-                    "Kvartal": f"{quarter.year} K{quarter.quarter}",
-                    "Genomförda": c["done"],
-                    "Stängda fönster": c["eligible"],
-                    "Andel genomförda": c["rate"],
-                }
-            )
-    return pd.DataFrame(rows, columns=["Kvartal", "Genomförda", "Stängda fönster", "Andel genomförda"])
-
-
-def action_list(followups: pd.DataFrame, cutoff: date, due_soon_days: int) -> pd.DataFrame:
-    """Follow-ups to act on: window open (due), window closed but not yet missed (overdue), or
-    due date within `due_soon_days` of the cut-off. Study code only; most overdue first.
-
-    Automatically missed follow-ups (not done long after the window) are not on the list: they
-    can no longer be done in a usable way and are counted as missed instead.
-    """
-    columns = ["Studiekod", "Enhet", "Tidpunkt", "Förfallodag", "Fönster", "Dagar försenad", "Status"]
-    if followups.empty:
-        return pd.DataFrame(columns=columns)
-    # The rule lives in one place, etl/sql/30_followup_status.sql (is_on_action_list); the
-    # arguments are kept for the page's wording.
-    part = followups[followups["is_on_action_list"].astype(bool)].copy()
-    if part.empty:
-        return pd.DataFrame(columns=columns)
-    part["_days"] = pd.to_numeric(part["days_overdue"], errors="coerce")
-    part = part.sort_values(
-        ["_days", "due_on", "study_code", "timepoint_months"], ascending=[False, True, True, True], na_position="last"
-    )
-    labels = {**metrics.FOLLOWUP_LABEL, "not_due": DUE_SOON_LABEL}
-    out = pd.DataFrame(
-        {
-            "Studiekod": part["study_code"],
-            "Enhet": part["unit"],
-            "Tidpunkt": part["timepoint_months"].map(timepoint_label),
-            "Förfallodag": pd.to_datetime(part["due_on"]).dt.date,
-            "Fönster": [
-                f"{pd.Timestamp(a):%Y-%m-%d} – {pd.Timestamp(b):%Y-%m-%d}"
-                for a, b in zip(part["window_start"], part["window_end"], strict=True)
-            ],
-            "Dagar försenad": part["_days"].astype("float"),  # NaN shows as an empty cell, not "None"
-            "Status": part["status"].map(labels),
-        }
-    )
-    return out.reset_index(drop=True)
-
-
-def stacked_status_chart(frame: pd.DataFrame, x: str, x_title: str, x_order: list[str]) -> alt.Chart:
-    """Follow-up status counts stacked per `x` in the given order (`Status`, `Antal`, `order`).
-    Like charts.stacked_status, but keeps "6 mån" before "12 mån"."""
-    colours = charts.STATUS_COLOURS
-    chart = (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X(f"{x}:N", title=x_title, sort=x_order, axis=alt.Axis(labelAngle=0, labelLimit=220)),
-            y=alt.Y("Antal:Q", title="Antal uppföljningar"),
-            color=alt.Color(
-                "Status:N",
-                scale=alt.Scale(domain=list(colours), range=list(colours.values())),
-                legend=alt.Legend(columns=3),
-            ),
-            order=alt.Order("order:Q"),
-            tooltip=[f"{x}:N", "Status:N", "Antal:Q"],
-        )
-    )
-    return _finish(chart, 300)
-
-
-def completion_chart(frame: pd.DataFrame) -> alt.Chart:
-    """Share done per quarter of due date (`Kvartal`, `Andel genomförda`, counts in the tooltip)."""
-    bars = (
-        alt.Chart(frame)
-        .mark_bar(color="#3a9d5d")
-        .encode(
-            x=alt.X("Kvartal:N", title="Förfallodagens kvartal", sort=None),
-            y=alt.Y(
-                "Andel genomförda:Q",
-                title="Andel genomförda",
-                scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format="%"),
-            ),
-            tooltip=["Kvartal:N", alt.Tooltip("Andel genomförda:Q", format=".0%"), "Genomförda:Q", "Stängda fönster:Q"],
-        )
-    )
-    text = bars.mark_text(dy=-6, color="#333").encode(text=alt.Text("Andel genomförda:Q", format=".0%"))
-    return _finish(alt.layer(bars, text), 260)
-
-
-# --- caseload -------------------------------------------------------------------------------------
+from dashboard import charts
+from schema.config import StudyConfig
 
 # IPS fidelity item 1 (Klientgruppens storlek): highest caseload per full-time specialist for each score.
 CASELOAD_BANDS: list[tuple[float, int]] = [(20, 5), (22, 4), (24, 3), (25, 2)]
+
+
 MAX_DAILY_ROWS = 20_000  # above this the chart shows the weekly maximum instead of every day
+
+
 MAX_CHART_SPECIALISTS = 10
 
 
@@ -404,7 +246,7 @@ def caseload_chart(frame: pd.DataFrame, cap: int, per_fte: bool) -> alt.Chart:
         .encode(y="cap:Q", tooltip=alt.Tooltip("label:N", title=""))
     )
     layers = [background, labelled] + ([] if per_fte else [rule])
-    return _finish(alt.layer(*layers).resolve_scale(color="independent"), 340)
+    return charts.finish(alt.layer(*layers).resolve_scale(color="independent"), 340)
 
 
 def daily_staffing(
@@ -449,11 +291,6 @@ def staffing_over_time(roster: pd.DataFrame, district_ids: tuple[str, ...], star
     return pd.concat(frames, ignore_index=True)[["district_id", "day", "n"]]
 
 
-def days_below(roster: pd.DataFrame, district_id: str, start: date, end: date, need: int) -> int:
-    """Days from `start` to `end` (inclusive) with fewer than `need` specialists in the district."""
-    return days_below_many(roster, {district_id: start}, end, need)[district_id]
-
-
 def days_below_many(roster: pd.DataFrame, starts: dict[str, date], end: date, need: int) -> dict[str, int]:
     """`days_below` for several districts at once, each from its own start day to `end`."""
     out = {d: 0 for d in starts}
@@ -488,7 +325,12 @@ def staffing_chart(frame: pd.DataFrame, need: int) -> alt.Chart:
         .mark_rule(strokeDash=[6, 4], color="#b94a48")
         .encode(y="need:Q", tooltip=alt.Tooltip("label:N", title=""))
     )
-    return _finish(alt.layer(lines, rule), 240)
+    rule = (
+        alt.Chart(pd.DataFrame({"need": [need], "label": [f"Minst {need} per stadsdel"]}))
+        .mark_rule(strokeDash=[6, 4], color="#b94a48")
+        .encode(y="need:Q", tooltip=alt.Tooltip("label:N", title=""))
+    )
+    return charts.finish(alt.layer(lines, rule), 240)
 
 
 def shared_specialists(roster: pd.DataFrame, name_of) -> pd.DataFrame:
@@ -513,157 +355,15 @@ def shared_specialists(roster: pd.DataFrame, name_of) -> pd.DataFrame:
     )
 
 
-# --- fidelity -------------------------------------------------------------------------------------
-
-REPORT_TEXT_TOTAL = 87  # what the interim report's text says for September 2023
-REPORT_TABLE_TOTAL = 92  # what its Table 2 items add up to
-ITEM_ORDER = {key: i for i, key in enumerate(vocab.FIDELITY_ITEMS)}
-BAND_TEXT = {"exemplary": "115–125", "good": "100–114", "fair": "74–99", "not_ips": "≤ 73"}
-REVIEW_MONTHS_GOOD = 12
-REVIEW_MONTHS_UNTIL_GOOD = 6
+def caseload_at(on_day: pd.DataFrame) -> pd.Series:
+    """Active caseload per specialist from `queries.caseload_by_district_on` for one day, summed
+    over the viewer's districts (0 for specialists in service without participants)."""
+    return on_day.groupby("specialist_id")["active_n"].sum()
 
 
-def item_label(item_key: str) -> str:
-    section, label = vocab.FIDELITY_ITEMS[item_key]
-    number = item_key[1:]
-    return f"{vocab.FIDELITY_SECTIONS[section]} {number}. {label}"
-
-
-def item_frame(items: pd.DataFrame) -> pd.DataFrame:
-    """Items with their Swedish label, scale order and the review date as text."""
-    out = items.copy()
-    out["Punkt"] = out["item_key"].map(item_label)
-    out["order"] = out["item_key"].map(ITEM_ORDER)
-    out["Skattning"] = pd.to_datetime(out["reviewed_on"]).dt.strftime("%Y-%m-%d")
-    out["Poäng"] = out["score"].astype(int)
-    return out.sort_values(["reviewed_on", "order"]).reset_index(drop=True)
-
-
-def review_table(items: pd.DataFrame) -> pd.DataFrame:
-    """tf.fidelity_reviews with Swedish columns and the band's point range."""
-    reviews = tf.fidelity_reviews(items)
-    if reviews.empty:
-        return pd.DataFrame(
-            columns=["Skattning", *vocab.FIDELITY_SECTIONS.values(), "Totalt", "Nivå", "Poängintervall", "Punkter"]
-        )
-    counts = items.groupby("reviewed_on").size()
-    return pd.DataFrame(
-        {
-            "Skattning": pd.to_datetime(reviews["reviewed_on"]).dt.strftime("%Y-%m-%d"),
-            **{label: reviews[label] for label in vocab.FIDELITY_SECTIONS.values()},
-            "Totalt": reviews["Totalt"],
-            "Nivå": reviews["Nivå"],
-            "Poängintervall": reviews["band"].map(BAND_TEXT),
-            "Punkter": [f"{int(counts[d])} av {len(vocab.FIDELITY_ITEMS)}" for d in reviews["reviewed_on"]],
-            "band": reviews["band"],
-            "complete": reviews["complete"],
-        }
-    )
-
-
-def weakest_items(items: pd.DataFrame, n: int = 5) -> pd.DataFrame:
-    """The newest review's lowest-scoring items: the `n` lowest and every item tied with the last."""
-    frame = item_frame(items)
-    if frame.empty:
-        return pd.DataFrame(columns=["Punkt", "Poäng"])
-    newest = frame[frame["reviewed_on"] == frame["reviewed_on"].max()].sort_values(["Poäng", "order"])
-    limit = newest["Poäng"].iloc[min(n, len(newest)) - 1]
-    return newest[newest["Poäng"] <= limit][["Punkt", "Poäng"]].reset_index(drop=True)
-
-
-def review_change(items: pd.DataFrame) -> pd.DataFrame:
-    """Per item: score in the second-newest and newest review and the change (items in both)."""
-    frame = item_frame(items)
-    dates = sorted(frame["reviewed_on"].unique())
-    if len(dates) < 2:
-        return pd.DataFrame(columns=["Punkt", "Före", "Efter", "Förändring"])
-    before, after = dates[-2], dates[-1]
-    a = frame[frame["reviewed_on"] == before].set_index("item_key")
-    b = frame[frame["reviewed_on"] == after].set_index("item_key")
-    keys = sorted(set(a.index) & set(b.index), key=ITEM_ORDER.get)
-    out = pd.DataFrame(
-        {
-            "Punkt": [item_label(k) for k in keys],
-            pd.Timestamp(before).strftime("%Y-%m-%d"): [int(a.at[k, "Poäng"]) for k in keys],
-            pd.Timestamp(after).strftime("%Y-%m-%d"): [int(b.at[k, "Poäng"]) for k in keys],
-        }
-    )
-    out["Förändring"] = out.iloc[:, 2] - out.iloc[:, 1]
-    return out
-
-
-def next_review_due(reviewed_on: date, band: str) -> date:
-    """Yearly once the scale says good (≥ 100), every six months until then."""
-    months = REVIEW_MONTHS_GOOD if band in ("good", "exemplary") else REVIEW_MONTHS_UNTIL_GOOD
-    return (pd.Timestamp(reviewed_on) + pd.DateOffset(months=months)).date()
-
-
-def heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
-    """Item scores across reviews (`Punkt`, `Skattning`, `Poäng`, `order`) with the full item
-    labels readable (charts.heatmap cuts them at 180 px)."""
-    n_items = max(frame["Punkt"].nunique(), 1)
-    base = alt.Chart(frame).encode(
-        x=alt.X("Skattning:N", title="Skattning", axis=alt.Axis(labelAngle=0, orient="top")),
-        y=alt.Y(
-            "Punkt:N",
-            sort=alt.SortField("order"),
-            title="",
-            axis=alt.Axis(labelLimit=420, labelOverlap=False, labelFontSize=12),
-        ),
-    )
-    cells = base.mark_rect(stroke="white", strokeWidth=1).encode(
-        color=alt.Color(
-            "Poäng:Q",
-            scale=alt.Scale(domain=[1, 5], scheme="redyellowgreen"),
-            title="Poäng",
-            legend=alt.Legend(orient="bottom"),
-        ),
-        tooltip=["Punkt:N", "Skattning:N", "Poäng:Q"],
-    )
-    text = base.mark_text(fontSize=12).encode(text="Poäng:Q")
-    return _finish(alt.layer(cells, text), 24 * n_items)
-
-
-def totals_chart(reviews: pd.DataFrame) -> alt.Chart:
-    """Total per review over the four bands (`Skattning`, `Totalt`, `Nivå`)."""
-    bands = pd.DataFrame(
-        [
-            {"from": 25, "to": 73, "Nivå": "Inte IPS (≤ 73)"},
-            {"from": 73, "to": 99, "Nivå": "Delvis (74–99)"},
-            {"from": 99, "to": 114, "Nivå": "Bra (100–114)"},
-            {"from": 114, "to": 125, "Nivå": "Mycket bra (115–125)"},
-        ]
-    )
-    background = (
-        alt.Chart(bands)
-        .mark_rect(opacity=0.18)
-        .encode(
-            y=alt.Y("from:Q", scale=alt.Scale(domain=[25, 125]), title="Totalpoäng"),
-            y2="to:Q",
-            color=alt.Color(
-                "Nivå:N",
-                title="Nivå",
-                scale=alt.Scale(domain=list(bands["Nivå"]), range=["#b94a48", "#c9a227", "#9cc9a9", "#3a9d5d"]),
-            ),
-        )
-    )
-    points = (
-        alt.Chart(reviews)
-        .mark_line(point=alt.OverlayMarkDef(size=90), color="#1f5f8b")
-        .encode(
-            x=alt.X("Skattning:O", title="Skattning", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("Totalt:Q"),
-            tooltip=["Skattning:N", "Totalt:Q", "Nivå:N"],
-        )
-    )
-    text = points.mark_text(dy=-12, color="#1f5f8b", fontWeight="bold").encode(text="Totalt:Q")
-    return _finish(alt.layer(background, points, text), 280)
-
-
-def _finish(chart, height: int):
-    return (
-        chart.properties(height=height)
-        .configure_axis(labelFontSize=12, titleFontSize=12)
-        .configure_legend(labelFontSize=12, titleFontSize=12, orient="bottom")
-        .configure_view(strokeWidth=0)
-    )
+def districts_short_of_specialists(roster: pd.DataFrame, config: StudyConfig, district_ids) -> list[str]:
+    """Districts with fewer active specialists at the cut-off than the configured minimum."""
+    active = roster[roster["is_active_at_cutoff"]]
+    per_district = active.groupby("district_id")["specialist_id"].nunique()
+    need = config.caseload.min_specialists_per_district
+    return [d for d in district_ids if int(per_district.get(d, 0)) < need]

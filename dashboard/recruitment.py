@@ -1,0 +1,275 @@
+"""Is recruitment on track? Funnel, waits, accrual per district and the projected date the
+target is reached (with its 80 % interval), and the recruitment charts. No Streamlit, no SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from dashboard import charts, formats
+from schema import vocab
+from schema.config import StudyConfig
+
+FUNNEL_ORDER = [
+    ("referral", "Remiss", None),
+    ("info_meeting", "Informationsmöte", "reached_info_meeting"),
+    ("consent", "Samtycke", "reached_consent"),
+    ("enrolment", "Inskrivningssamtal", "reached_enrolment"),
+    ("baseline", "Baslinje", "reached_baseline"),
+    ("randomised", "Randomiserad", "is_randomised"),
+]
+
+
+def funnel_counts(referrals: pd.DataFrame) -> pd.DataFrame:
+    """Referrals reaching each stage, excluded at it, and still in progress after it."""
+    rows = []
+    for order, (key, label, column) in enumerate(FUNNEL_ORDER):
+        reached = len(referrals) if column is None else int(referrals[column].sum())
+        excluded = int((referrals["excluded_stage"] == key).sum())
+        waiting = int(((referrals["furthest_stage"] == key) & referrals["is_in_progress"]).sum())
+        rows.append(
+            {
+                "order": order,
+                "stage": key,
+                "Steg": label,
+                "Antal": reached,
+                "Exkluderade här": excluded,
+                "Pågår (väntar på nästa steg)": waiting,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def exclusions_by_reason(referrals: pd.DataFrame) -> pd.DataFrame:
+    excluded = referrals[referrals["is_excluded"]]
+    if excluded.empty:
+        return pd.DataFrame(columns=["Steg", "Orsak", "Antal"])
+    table = excluded.groupby(["excluded_stage", "exclusion_reason"]).size().reset_index(name="Antal")
+    order = {k: i for i, (k, _, _) in enumerate(FUNNEL_ORDER)}
+    table["o"] = table["excluded_stage"].map(order)
+    table = table.sort_values(["o", "Antal"], ascending=[True, False])
+    table["Steg"] = table["excluded_stage"].map(vocab.EXCLUSION_STAGES.label)
+    table["Orsak"] = table["exclusion_reason"].map(vocab.EXCLUSION_REASON.label)
+    return table[["Steg", "Orsak", "Antal"]].reset_index(drop=True)
+
+
+def wait_summary(values: pd.Series) -> dict[str, float | int | None]:
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    if v.empty:
+        return {"n": 0, "Median": None, "Q1": None, "Q3": None}
+    # numpy directly (what pandas' median and linear quantile compute): called once per district.
+    a = v.to_numpy(dtype="float64")
+    return {
+        "n": int(len(a)),
+        "Median": float(np.median(a)),
+        "Q1": float(np.quantile(a, 0.25)),
+        "Q3": float(np.quantile(a, 0.75)),
+    }
+
+
+@dataclass(frozen=True)
+class Projection:
+    """When the target is expected to be reached, with an 80 % prediction interval."""
+
+    n: int
+    target: int
+    rate_per_month: float | None
+    window_start: date | None
+    reached_on: date | None = None  # already reached
+    median: date | None = None
+    low: date | None = None  # 10th percentile
+    high: date | None = None  # 90th percentile
+
+    @property
+    def remaining(self) -> int:
+        return max(self.target - self.n, 0)
+
+
+def project_accrual(
+    randomised_on: pd.Series,
+    target: int,
+    cutoff: date,
+    start: date,
+    window_months: int = 12,
+    draws: int = 20000,
+    seed: int = 2024,
+) -> Projection:
+    """Predict the date the target is reached from a constant-rate Poisson accrual model.
+
+    The rate is estimated from the last `window_months` before the cut-off (or since `start` if
+    shorter), so a district added late or a change in inflow is reflected. Uncertainty in the rate
+    (gamma posterior, n events over T days) and in the arrivals themselves (gamma waiting time for
+    the remaining R participants) are both propagated by simulation (Gajewski, Simon & Carlson
+    2008, "Predicting accrual in clinical trials with Bayesian posterior predictive
+    distributions"). The simulation is seeded, so the same data always give the same dates.
+    """
+    days = pd.to_datetime(pd.Series(randomised_on)).dt.date
+    n_total = int(days.notna().sum())
+    if n_total >= target > 0:
+        reached = sorted(d for d in days if d is not None)[target - 1]
+        return Projection(n_total, target, None, None, reached_on=reached)
+    window_start = max(start, cutoff - timedelta(days=round(window_months * formats.DAYS_PER_MONTH)))
+    exposure = (cutoff - window_start).days + 1
+    n_window = int(sum(1 for d in days if d is not None and window_start <= d <= cutoff))
+    if n_window == 0 or exposure <= 0:
+        return Projection(n_total, target, 0.0 if exposure > 0 else None, window_start)
+    remaining = target - n_total
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(shape=n_window, scale=1.0 / exposure, size=draws)  # per day
+    wait = rng.gamma(shape=remaining, scale=1.0 / rate)
+    q10, q50, q90 = np.quantile(wait, [0.1, 0.5, 0.9])
+    rate_month = n_window / exposure * formats.DAYS_PER_MONTH
+    return Projection(
+        n_total,
+        target,
+        rate_month,
+        window_start,
+        median=cutoff + timedelta(days=float(q50)),
+        low=cutoff + timedelta(days=float(q10)),
+        high=cutoff + timedelta(days=float(q90)),
+    )
+
+
+def district_accrual_table(
+    participants: pd.DataFrame, config: StudyConfig, district_ids: tuple[str, ...]
+) -> tuple[pd.DataFrame, dict[str, Projection]]:
+    """accrualPlot's summary table per district plus the projected date with its interval."""
+    cutoff = config.data_cutoff
+    rows, projections = [], {}
+    by_id = {d.id: d for d in config.districts}
+    groups = dict(iter(participants.groupby("district_id", sort=False)))  # one pass, not one per district
+    for district_id in district_ids:
+        d = by_id[district_id]
+        part = groups.get(district_id, participants.iloc[0:0])
+        end = min(d.end or cutoff, cutoff)
+        months_active = max((end - d.start).days / formats.DAYS_PER_MONTH, 0)
+        n = len(part)
+        proj = project_accrual(part["randomised_on"], d.target, cutoff, d.start)
+        projections[district_id] = proj
+        rows.append(
+            {
+                "Stadsdel": d.display_name(),
+                "Start": d.start,
+                "Månader aktiv": round(months_active, 1),
+                "Randomiserade": n,
+                "Per månad": round(n / months_active, 1) if months_active else None,
+                "Mål": d.target,
+                "Andel av mål (%)": round(100 * n / d.target, 1) if d.target else None,
+                "Prognos mål nås": _projection_text(proj),
+            }
+        )
+    return pd.DataFrame(rows), projections
+
+
+def _projection_text(p: Projection) -> str:
+    if p.reached_on:
+        return f"nått {p.reached_on.isoformat()}"
+    if p.median is None:
+        return "kan inte beräknas (ingen rekrytering senaste 12 mån)"
+    return f"{formats.month_label(p.median)} ({formats.month_label(p.low)}–{formats.month_label(p.high)})"
+
+
+def projection_text(p: Projection) -> str:
+    return _projection_text(p)
+
+
+def cumulative_series(
+    participants: pd.DataFrame, config: StudyConfig, district_ids: tuple[str, ...], overall: bool
+) -> pd.DataFrame:
+    """Cumulative randomised per month, overall or per district, for the accrual chart."""
+    frames = []
+    start = min(config.district(d).start for d in district_ids) if district_ids else config.recruitment_start
+    months = pd.date_range(
+        pd.Timestamp(start).to_period("M").to_timestamp(),
+        pd.Timestamp(config.data_cutoff).to_period("M").to_timestamp(),
+        freq="MS",
+    )
+    groups = (
+        [("Alla valda stadsdelar", participants)]
+        if overall
+        else [(config.district(d).name, participants[participants["district_id"] == d]) for d in district_ids]
+    )
+    for label, part in groups:
+        per_month = pd.to_datetime(part["randomised_on"]).dt.to_period("M").dt.to_timestamp().value_counts()
+        counts = per_month.reindex(months, fill_value=0).cumsum()
+        frames.append(pd.DataFrame({"series": label, "month": months, "cumulative_n": counts.to_numpy()}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["series", "month", "cumulative_n"])
+
+
+def accrual_chart(cumulative: pd.DataFrame, target: int | None, title_target: str = "Mål") -> alt.Chart:
+    """Cumulative randomised over time per series (`series`, `month`, `cumulative_n`) and the target."""
+    base = (
+        alt.Chart(cumulative)
+        .mark_line(point=True, interpolate="step-after")
+        .encode(
+            x=alt.X("month:T", title="Månad", axis=alt.Axis(format="%b %Y")),
+            y=alt.Y("cumulative_n:Q", title="Randomiserade (kumulativt)"),
+            color=alt.Color("series:N", title="", scale=alt.Scale(range=charts.PALETTE)),
+            tooltip=[
+                alt.Tooltip("series:N", title="Serie"),
+                alt.Tooltip("month:T", title="Månad", format="%Y-%m"),
+                alt.Tooltip("cumulative_n:Q", title="Kumulativt"),
+            ],
+        )
+    )
+    layers = [base]
+    if target:
+        rule = (
+            alt.Chart(pd.DataFrame({"target": [target], "label": [f"{title_target} {target}"]}))
+            .mark_rule(strokeDash=[6, 4], color="#b94a48")
+            .encode(y="target:Q", tooltip=alt.Tooltip("label:N", title=""))
+        )
+        layers.append(rule)
+    return charts.finish(alt.layer(*layers))
+
+
+def monthly_chart(monthly: pd.DataFrame) -> alt.Chart:
+    """Randomised per month, stacked by district (`district`, `month`, `randomised_n`)."""
+    chart = (
+        alt.Chart(monthly)
+        .mark_bar()
+        .encode(
+            x=alt.X("yearmonth(month):O", title="Månad", axis=alt.Axis(labelAngle=-45, format="%b %y")),
+            y=alt.Y("randomised_n:Q", title="Randomiserade per månad"),
+            color=alt.Color("district:N", title="Stadsdel", scale=alt.Scale(range=charts.PALETTE)),
+            tooltip=[
+                alt.Tooltip("district:N", title="Stadsdel"),
+                alt.Tooltip("month:T", title="Månad", format="%Y-%m"),
+                alt.Tooltip("randomised_n:Q", title="Randomiserade"),
+            ],
+        )
+    )
+    return charts.finish(chart, 280)
+
+
+def funnel_chart(stages: pd.DataFrame) -> alt.Chart:
+    """Horizontal bars, one per stage in order (`Steg`, `Antal`, `order`)."""
+    bars = (
+        alt.Chart(stages)
+        .mark_bar(color=charts.PALETTE[0])
+        .encode(
+            y=alt.Y("Steg:N", sort=alt.SortField("order"), title=""),
+            x=alt.X("Antal:Q", title="Antal personer"),
+            tooltip=["Steg:N", "Antal:Q"],
+        )
+    )
+    text = bars.mark_text(align="left", dx=4, color="#333").encode(text="Antal:Q")
+    return charts.finish(alt.layer(bars, text), 240)
+
+
+def waits_by_district(referrals: pd.DataFrame, district_ids: tuple[str, ...], name) -> pd.DataFrame:
+    """Median and quartiles of the two waits that matter, per district (`name` gives its label)."""
+    rows = []
+    by_district = dict(iter(referrals.groupby("district_id", sort=False)))
+    for district_id in district_ids:
+        part = by_district.get(district_id, referrals.iloc[0:0])
+        for label, column in [
+            ("Remiss → informationsmöte", "days_referral_to_info"),
+            ("Baslinje → randomisering", "days_baseline_to_randomisation"),
+        ]:
+            rows.append({"Stadsdel": name(district_id), "Väntetid": label, **wait_summary(part[column])})
+    return pd.DataFrame(rows)
