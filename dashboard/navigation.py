@@ -22,6 +22,7 @@ class Page:
     icon: str
     question: str  # the question the page answers, shown under its heading
     roles: frozenset[str]
+    needs_store: bool = True  # False: the page works before anything is loaded (it loads the data)
 
     @property
     def file(self) -> str:
@@ -90,6 +91,7 @@ PAGES: tuple[Page, ...] = (
         "📥",
         "Är månadens filer rätta – och ska de publiceras?",
         PROJECT_LEAD,
+        needs_store=False,
     ),
 )
 DEFAULT = "oversikt"
