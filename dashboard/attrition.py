@@ -297,27 +297,6 @@ def retention_at(curve: pd.DataFrame, day: float) -> dict[str, float]:
     return out
 
 
-def retention_chart(curve: pd.DataFrame, group_title: str) -> alt.Chart:
-    chart = (
-        alt.Chart(curve)
-        .mark_line(interpolate="step-after")
-        .encode(
-            x=alt.X("day:Q", title="Dagar sedan randomisering"),
-            y=alt.Y(
-                "retention:Q", title="Andel kvar i studien", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")
-            ),
-            color=alt.Color("group:N", title=group_title, scale=alt.Scale(range=charts.PALETTE)),
-            tooltip=[
-                alt.Tooltip("group:N", title=group_title),
-                alt.Tooltip("day:Q", title="Dag"),
-                alt.Tooltip("retention:Q", title="Kvar", format=".0%"),
-                alt.Tooltip("at_risk:Q", title="I risk"),
-            ],
-        )
-    )
-    return charts.finish(chart)
-
-
 def reason_chart(frame: pd.DataFrame) -> alt.Chart:
     """Reasons for leaving, most common on top (`Orsak`, `Antal`)."""
     bars = (
@@ -359,3 +338,77 @@ def cohort_chart(chart_data: pd.DataFrame, alert_level: float, expected_low: flo
     )
     rule = alt.Chart(pd.DataFrame({"x": [alert_level]})).mark_rule(strokeDash=[6, 4], color="#b94a48").encode(x="x:Q")
     return charts.finish(alt.layer(band, bars, rule), 40 * len(chart_data) + 50)
+
+
+def at_risk_days(longest: float) -> list[int]:
+    """Regular points under the time axis for the number at risk: every 90 days, or every 180 when
+    follow-up is longer than three years (published KM figures use 5–10 such points)."""
+    step = 90 if longest <= 3 * 365 else 180
+    return list(range(0, int(longest) + 1, step))
+
+
+def at_risk(frame: pd.DataFrame, group: str | None, days: list[int]) -> pd.DataFrame:
+    """Number still followed (at risk) at each of `days` per group: in the study at least that long
+    (`group`, `day`, `at_risk`). Counted from `days_in_study` directly, the same definition as the
+    curve's `at_risk` column at its steps."""
+    groups = (
+        [("Alla", frame)]
+        if group is None
+        else [
+            ("Uppgift saknas" if pd.isna(key) else key, part)
+            for key, part in frame.groupby(group, dropna=False, sort=True)
+        ]
+    )
+    rows = []
+    for label, part in groups:
+        followed = part["days_in_study"].astype(float).to_numpy()
+        for day in days:
+            rows.append({"group": label, "day": day, "at_risk": int((followed >= day).sum())})
+    return pd.DataFrame(rows, columns=["group", "day", "at_risk"])
+
+
+def retention_chart(curve: pd.DataFrame, group_title: str, risk: pd.DataFrame | None = None) -> alt.Chart:
+    """Kaplan–Meier steps per group and, under the time axis, the number at risk at regular points
+    (`risk` from `at_risk`), on the same x scale, as published KM figures show it."""
+    ticks = sorted(risk["day"].unique().tolist()) if risk is not None and len(risk) else None
+    domain = [0, max(float(curve["day"].max()) if len(curve) else 0, ticks[-1] if ticks else 0)]
+    x = alt.X(
+        "day:Q",
+        title="Dagar sedan randomisering",
+        axis=alt.Axis(values=ticks) if ticks else alt.Axis(),
+        scale=alt.Scale(domain=domain),
+    )
+    colour = alt.Color("group:N", title=group_title, scale=alt.Scale(range=charts.PALETTE))
+    lines = (
+        alt.Chart(curve)
+        .mark_line(interpolate="step-after", strokeWidth=2.5)
+        .encode(
+            x=x,
+            y=alt.Y(
+                "retention:Q", title="Andel kvar i studien", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")
+            ),
+            color=colour,
+            tooltip=[
+                alt.Tooltip("group:N", title=group_title),
+                alt.Tooltip("day:Q", title="Dag"),
+                alt.Tooltip("retention:Q", title="Kvar", format=".0%"),
+                alt.Tooltip("at_risk:Q", title="I risk"),
+            ],
+        )
+        .properties(height=320)
+    )
+    if risk is None or risk.empty:
+        return charts.finish(lines, 320)
+    n_groups = risk["group"].nunique()
+    numbers = (
+        alt.Chart(risk)
+        .mark_text(fontSize=13)
+        .encode(
+            x=alt.X("day:Q", title=None, axis=None, scale=alt.Scale(domain=domain)),
+            y=alt.Y("group:N", title="I risk", axis=alt.Axis(labelLimit=200, domain=False, ticks=False)),
+            text="at_risk:Q",
+            color=alt.Color("group:N", legend=None, scale=alt.Scale(range=charts.PALETTE)),
+        )
+        .properties(height=22 * n_groups + 8)
+    )
+    return charts.configure(alt.vconcat(lines, numbers, spacing=6).resolve_scale(x="shared", color="shared"))

@@ -3,8 +3,6 @@ Each topic module builds its own charts with these."""
 
 from __future__ import annotations
 
-import altair as alt
-
 PALETTE = ["#1f5f8b", "#e07b39", "#3a9d5d", "#b94a48", "#7b5ea7", "#8c8c8c", "#c9a227", "#4bb3c7"]
 
 
@@ -37,10 +35,18 @@ SV_LOCALE = {
 }
 
 
-def finish(chart: alt.Chart, height: int = 320) -> alt.Chart:
+def configure(chart):
+    """The look every chart shares: axis and legend text large enough for a meeting-room screen,
+    legend below the plot, no frame. Applied once, to the top-level chart."""
     return (
-        chart.properties(height=height)
-        .configure_axis(labelFontSize=12, titleFontSize=12)
-        .configure_legend(labelFontSize=12, titleFontSize=12, orient="bottom")
+        chart.configure_axis(labelFontSize=14, titleFontSize=14)
+        .configure_legend(labelFontSize=14, titleFontSize=14, orient="bottom", labelLimit=320)
+        .configure_header(labelFontSize=14, titleFontSize=14)
+        .configure_text(fontSize=13)
         .configure_view(strokeWidth=0)
     )
+
+
+def finish(chart, height: int = 320):
+    """`configure` a single (or layered) chart of the given height."""
+    return configure(chart.properties(height=height))

@@ -4,7 +4,8 @@ Altair drawing of the boxes, for the recruitment page and the steering report.
 Boxes (Swedish labels): assessed for eligibility (= referrals, a re-referral counts again),
 excluded with reasons per stage, still in the pipeline, randomised, allocated per arm (received the
 allocated intervention or not), left the study per arm with reasons, stopped IPS with reasons
-(intervention arm; still followed up), and analysed per arm (randomised minus left — preliminary
+(intervention arm; still followed up), and analysed per arm by intention to treat (everyone randomised, with those who left and so lack
+outcome data shown as such — preliminary
 while the study runs). Every box is checked to add up before anything is drawn.
 """
 
@@ -90,7 +91,8 @@ def consort_counts(
             "allocated": int(len(part)),
             "left": int(len(left)),
             "left_reasons": _reasons(left["left_reason"], vocab.EVENT_REASON),
-            "analysed": int(len(part) - len(left)),
+            "analysed": int(len(part)),
+            "lacking_outcome": int(len(left)),
             "is_intervention": None,
             "received": None,
             "not_received": None,
@@ -149,7 +151,8 @@ def check(counts: dict, n_participants: int | None = None) -> None:
         need(counts["randomised"] == n_participants, "randomiserade i remissflödet ≠ deltagare")
     for a in counts["arms"]:
         need(a["left"] == sum(n for _, n in a["left_reasons"]), f"orsaker till att lämna ({a['arm']})")
-        need(a["analysed"] == a["allocated"] - a["left"], f"analyserade ({a['arm']})")
+        need(a["analysed"] == a["allocated"], f"analyserade enligt ITT ({a['arm']})")
+        need(a["lacking_outcome"] == a["left"], f"saknar utfallsdata ({a['arm']})")
         if a["received"] is not None:
             need(a["received"] + a["not_received"] == a["allocated"], f"fick insatsen ({a['arm']})")
         if a["stopped"] is not None:
@@ -206,6 +209,7 @@ def shown(counts: dict, mask: Mask = None) -> dict:
             "allocated": _one(a["allocated"], mask),
             "left": _one(a["left"], mask),
             "analysed": _one(a["analysed"], mask),
+            "lacking_outcome": _one(a["lacking_outcome"], mask),
             "left_reasons": list(
                 zip([r for r, _ in a["left_reasons"]], _many([v for _, v in a["left_reasons"]], mask), strict=True)
             ),
@@ -262,7 +266,8 @@ def box_table(counts: dict, mask: Mask = None) -> pd.DataFrame:
             add("Uppföljning", "Avslutat IPS, kvar i studien", a["stopped_still_in"], g)
             for reason, n in a["stopped_reasons"]:
                 add("Uppföljning", "Avslutat IPS", n, g, reason)
-        add("Analys", f"Analyseras ({PRELIMINARY})", a["analysed"], g)
+        add("Analys", f"Analyseras enligt ITT, alla randomiserade ({PRELIMINARY})", a["analysed"], g)
+        add("Analys", "Saknar utfallsdata efter att ha lämnat studien", a["lacking_outcome"], g)
     return pd.DataFrame(rows, columns=["Fas", "Ruta", "Grupp", "Orsak", "Antal"])
 
 
@@ -367,7 +372,13 @@ def _layout(counts: dict, mask: Mask) -> tuple[list[dict], list[dict], list[dict
                 (f"varav kvar i studien: {a['stopped_still_in']}", 1, False),
             ]
             follow += _reason_lines(a["stopped_reasons"], ARM_W, 1)
-        analysed: list[Line] = [(f"Analyseras n = {a['analysed']}", 0, True), (f"({PRELIMINARY})", 0, False)]
+        analysed: list[Line] = [
+            (f"Analyseras n = {a['analysed']}", 0, True),
+            ("(ITT: alla randomiserade i sin grupp)", 1, False),
+            (f"• saknar utfallsdata: {a['lacking_outcome']}", 1, False),
+            ("(lämnat studien, följs inte upp)", 2, False),
+            (f"({PRELIMINARY})", 0, False),
+        ]
         for i, part in enumerate((alloc, follow, analysed)):
             rows[i].append(part)
     y = split_y + GAP / 2

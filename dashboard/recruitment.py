@@ -200,33 +200,6 @@ def cumulative_series(
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["series", "month", "cumulative_n"])
 
 
-def accrual_chart(cumulative: pd.DataFrame, target: int | None, title_target: str = "Mål") -> alt.Chart:
-    """Cumulative randomised over time per series (`series`, `month`, `cumulative_n`) and the target."""
-    base = (
-        alt.Chart(cumulative)
-        .mark_line(point=True, interpolate="step-after")
-        .encode(
-            x=alt.X("month:T", title="Månad", axis=alt.Axis(format="%b %Y")),
-            y=alt.Y("cumulative_n:Q", title="Randomiserade (kumulativt)"),
-            color=alt.Color("series:N", title="", scale=alt.Scale(range=charts.PALETTE)),
-            tooltip=[
-                alt.Tooltip("series:N", title="Serie"),
-                alt.Tooltip("month:T", title="Månad", format="%Y-%m"),
-                alt.Tooltip("cumulative_n:Q", title="Kumulativt"),
-            ],
-        )
-    )
-    layers = [base]
-    if target:
-        rule = (
-            alt.Chart(pd.DataFrame({"target": [target], "label": [f"{title_target} {target}"]}))
-            .mark_rule(strokeDash=[6, 4], color="#b94a48")
-            .encode(y="target:Q", tooltip=alt.Tooltip("label:N", title=""))
-        )
-        layers.append(rule)
-    return charts.finish(alt.layer(*layers))
-
-
 def monthly_chart(monthly: pd.DataFrame) -> alt.Chart:
     """Randomised per month, stacked by district (`district`, `month`, `randomised_n`)."""
     chart = (
@@ -273,3 +246,137 @@ def waits_by_district(referrals: pd.DataFrame, district_ids: tuple[str, ...], na
         ]:
             rows.append({"Stadsdel": name(district_id), "Väntetid": label, **wait_summary(part[column])})
     return pd.DataFrame(rows)
+
+
+# --- the accrual chart: actual, planned and projected ------------------------------------------------
+
+PROJECTION_STEPS = 24
+MAX_MULTIPLES = 24  # small multiples drawn at most (the rest: narrow the district filter)  # points along the projected path and its band
+
+
+def planned_path(start: date, end: date, target: int) -> pd.DataFrame:
+    """The planned trajectory: a straight line from 0 at the start of recruitment to the target at its
+    planned end (`day`, `n`)."""
+    return pd.DataFrame({"day": pd.to_datetime([start, end]), "n": [0, target]})
+
+
+def projection_path(p: Projection, cutoff: date) -> pd.DataFrame:
+    """The projection drawn forward from the cut-off to the target: for each count between today's
+    and the target, the date it is reached on the median path and on the 80 % interval's bounds
+    (`n`, `median`, `low`, `high`). Empty when the target is reached or no projection exists."""
+    if p.reached_on or p.median is None or p.remaining <= 0:
+        return pd.DataFrame(columns=["n", "median", "low", "high"])
+    share = np.linspace(0.0, 1.0, PROJECTION_STEPS + 1)
+    start = pd.Timestamp(cutoff)
+
+    def along(end: date) -> pd.Series:
+        return start + (pd.Timestamp(end) - start) * share
+
+    return pd.DataFrame(
+        {
+            "n": p.n + share * p.remaining,
+            "median": along(p.median),
+            "low": along(p.low),
+            "high": along(p.high),
+        }
+    )
+
+
+def accrual_chart(
+    cumulative: pd.DataFrame, target: int, planned: pd.DataFrame, projected: pd.DataFrame, cutoff: date
+) -> alt.Chart:
+    """Randomised so far (step line), the planned trajectory (dashed grey), the projection to the
+    target with its 80 % band (shaded) and the target (red rule), on one time axis."""
+    x = alt.X("day:T", title="", axis=alt.Axis(format="%b %Y", labelAngle=0))
+    y = alt.Y("n:Q", title="Randomiserade (kumulativt)")
+    actual = (
+        alt.Chart(cumulative.rename(columns={"month": "day", "cumulative_n": "n"}))
+        .mark_line(interpolate="step-after", strokeWidth=3, color=charts.PALETTE[0])
+        .encode(
+            x=x,
+            y=y,
+            tooltip=[alt.Tooltip("day:T", title="Månad", format="%Y-%m"), alt.Tooltip("n:Q", title="Randomiserade")],
+        )
+    )
+    plan = (
+        alt.Chart(planned)
+        .mark_line(strokeDash=[8, 5], color="#666", strokeWidth=2)
+        .encode(
+            x="day:T",
+            y="n:Q",
+            tooltip=[alt.Tooltip("day:T", title="Planerat", format="%Y-%m-%d"), alt.Tooltip("n:Q", title="Antal")],
+        )
+    )
+    goal = (
+        alt.Chart(pd.DataFrame({"n": [target], "label": [f"Mål {target}"]}))
+        .mark_rule(color="#b94a48", strokeDash=[2, 2])
+        .encode(y="n:Q", tooltip=alt.Tooltip("label:N", title=""))
+    )
+    today = (
+        alt.Chart(pd.DataFrame({"day": [pd.Timestamp(cutoff)], "label": ["Datauttag"]}))
+        .mark_rule(color="#999")
+        .encode(x="day:T", tooltip=alt.Tooltip("label:N", title=""))
+    )
+    layers = [plan, goal, today, actual]
+    if len(projected):
+        band = (
+            alt.Chart(projected)
+            .mark_area(orient="horizontal", opacity=0.25, color=charts.PALETTE[1])
+            .encode(
+                y="n:Q",
+                x="low:T",
+                x2="high:T",
+                tooltip=[
+                    alt.Tooltip("low:T", title="10 %", format="%Y-%m"),
+                    alt.Tooltip("high:T", title="90 %", format="%Y-%m"),
+                ],
+            )
+        )
+        line = (
+            alt.Chart(projected)
+            .mark_line(color=charts.PALETTE[1], strokeWidth=2, strokeDash=[4, 3])
+            .encode(y="n:Q", x="median:T", order="n:Q")
+        )
+        layers = [band, plan, goal, today, line, actual]
+    return charts.finish(alt.layer(*layers), 340)
+
+
+def district_multiples(participants: pd.DataFrame, config: StudyConfig, district_ids: tuple[str, ...]) -> pd.DataFrame:
+    """Cumulative randomised per month per district with each district's planned trajectory, for
+    small multiples on one scale (`Stadsdel`, `day`, `n`, `Serie`)."""
+    series = cumulative_series(participants, config, district_ids, overall=False)
+    frames = [
+        series.rename(columns={"series": "Stadsdel", "month": "day", "cumulative_n": "n"}).assign(Serie="Randomiserade")
+    ]
+    for district_id in district_ids:
+        d = config.district(district_id)
+        end = d.end or config.planned_recruitment_end
+        frames.append(planned_path(d.start, end, d.target).assign(Stadsdel=d.name, Serie="Planerat"))
+    return pd.concat(frames, ignore_index=True)[["Stadsdel", "day", "n", "Serie"]]
+
+
+def multiples_chart(frame: pd.DataFrame, columns: int = 4) -> alt.Chart:
+    """One small panel per district, every panel on the same scales."""
+    lines = (
+        alt.Chart()
+        .mark_line(interpolate="linear")
+        .encode(
+            x=alt.X("day:T", title="", axis=alt.Axis(format="%Y", tickCount="year", labelAngle=0)),
+            y=alt.Y("n:Q", title="Randomiserade"),
+            color=alt.Color(
+                "Serie:N",
+                title="",
+                scale=alt.Scale(domain=["Randomiserade", "Planerat"], range=[charts.PALETTE[0], "#999"]),
+            ),
+            strokeDash=alt.StrokeDash(
+                "Serie:N", scale=alt.Scale(domain=["Randomiserade", "Planerat"], range=[[1, 0], [6, 4]]), legend=None
+            ),
+            tooltip=["Stadsdel:N", "Serie:N", alt.Tooltip("day:T", title="Datum", format="%Y-%m"), "n:Q"],
+        )
+        .properties(width=200, height=120)
+    )
+    chart = alt.layer(lines, data=frame).facet(
+        facet=alt.Facet("Stadsdel:N", title="", header=alt.Header(labelFontSize=14, labelFontWeight="bold")),
+        columns=columns,
+    )
+    return charts.configure(chart)

@@ -336,6 +336,8 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
         "key_figures": key_table,
         "recruitment": rec_table,
         "cumulative": cumulative,
+        "planned": recruitment.planned_path(start, config.planned_recruitment_end, target),
+        "projected": recruitment.projection_path(projection, cutoff),
         "consort": flow,
         "consort_table": consort.box_table(flow, _mask(gate, config)),
         "mask": _mask(gate, config),
@@ -368,7 +370,9 @@ def steering_charts(figures: dict, scale: float = 2) -> dict[str, bytes]:
     from dashboard import charts
 
     locale = {"format_locale": charts.SV_LOCALE["number"], "time_format_locale": charts.SV_LOCALE["time"]}
-    accrual = recruitment.accrual_chart(figures["cumulative"], figures["target"]).properties(width=640, height=260)
+    accrual = recruitment.accrual_chart(
+        figures["cumulative"], figures["target"], figures["planned"], figures["projected"], figures["cutoff"]
+    ).properties(width=640, height=260)
     flow = consort.consort_chart(figures["consort"], figures["mask"])
     return {
         "accrual": vlc.vegalite_to_png(accrual.to_json(), scale=scale, **locale),
@@ -557,7 +561,7 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
     h1("3. Flödesschema (CONSORT)")
     para(
         "Från remiss till analys. En person som remitterats på nytt räknas en gång per remiss. "
-        "Analyseras = randomiserade minus de som lämnat studien (preliminärt – studien pågår).",
+        "Analyseras enligt intention-to-treat: alla randomiserade i sin grupp; de som lämnat studien saknar utfallsdata och visas som sådana (preliminärt – studien pågår).",
         9,
     )
     image(charts["consort"], pdf.epw, pdf.h - pdf.get_y() - 20)

@@ -76,7 +76,10 @@ def test_consort_arm_boxes_match_randomisation_and_events(counts, demo_dir):
         assert box["allocated"] == len(codes)
         assert box["left"] == sum(1 for c in codes if c in left)
         assert dict(box["left_reasons"]) == dict(Counter(left[c][1] for c in codes if c in left))
-        assert box["analysed"] == len(codes) - box["left"]
+        # Intention to treat (changed deliberately, issue 14): everyone randomised is analysed in
+        # their arm; those who left lack outcome data and are shown as such, not subtracted.
+        assert box["analysed"] == len(codes)
+        assert box["lacking_outcome"] == sum(1 for c in codes if c in left)
     ips = _arm(counts, "IPS+TAU")
     ips_codes = {c for c, p in randomised.items() if p["arm"] == "IPS+TAU"}
     assert ips["received"] == len(ips_codes & assigned)
@@ -91,7 +94,8 @@ def test_consort_boxes_add_up(counts):
     assert counts["assessed"] == counts["excluded"] + counts["in_progress"] + counts["randomised"]
     assert counts["randomised"] == sum(a["allocated"] for a in counts["arms"])
     for a in counts["arms"]:
-        assert a["allocated"] == a["left"] + a["analysed"]
+        assert a["allocated"] == a["analysed"]
+        assert a["lacking_outcome"] == a["left"]
         assert a["left"] == sum(n for _, n in a["left_reasons"])
     consort.check(counts)  # the module's own check agrees
 

@@ -105,7 +105,14 @@ km_input = people.assign(
     specialist=people["specialist_id"].fillna("Ingen arbetsspecialist"),
 )
 curve = ui.memo(ctx, "km", lambda: at.kaplan_meier(km_input, column), column)
-st.altair_chart(at.retention_chart(curve, choice), width="stretch")
+risk = ui.memo(
+    ctx,
+    "km_risk",
+    lambda: at.at_risk(km_input, column, at.at_risk_days(float(km_input["days_in_study"].max()))),
+    column,
+)
+ui.chart(ctx, "km", lambda: at.retention_chart(curve, choice, risk), column)
+st.caption("Under tidsaxeln: antal i risk, dvs. deltagare som fortfarande följs så många dagar efter randomisering.")
 ui.downloads(
     ui.suppress_table(
         ctx,

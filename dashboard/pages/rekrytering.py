@@ -49,19 +49,38 @@ if overall.median:
 
 # --- accrual against target -------------------------------------------------------------------------
 st.subheader("Randomiserade över tid mot målet")
-per_district = st.toggle("Visa per stadsdel", value=False, key="accrual_per_district")
-series = ui.memo(
+series = ui.memo(ctx, "cumulative", lambda: recruitment.cumulative_series(people, config, ctx.selected, overall=True))
+plan_start = config.recruitment_start if all_selected else min(config.district(d).start for d in ctx.selected)
+planned = recruitment.planned_path(plan_start, config.planned_recruitment_end, target)
+projected = recruitment.projection_path(overall, config.data_cutoff)
+ui.chart(
     ctx,
-    "cumulative",
-    lambda: recruitment.cumulative_series(people, config, ctx.selected, overall=not per_district),
-    per_district,
+    "accrual",
+    lambda: recruitment.accrual_chart(series, target, planned, projected, config.data_cutoff),
+    target,
+    plan_start,
 )
-st.altair_chart(recruitment.accrual_chart(series, None if per_district else target), width="stretch")
+st.caption(
+    f"Blå: randomiserade. Grå streckad: planerad takt från start {plan_start.isoformat()} till planerat slut "
+    f"{config.planned_recruitment_end.isoformat()} vid målet {target}. Orange: prognosen från datauttaget till "
+    "målet; skuggat 80 % prognosintervall."
+)
 ui.downloads(
     series.rename(columns={"series": "Serie", "month": "Månad", "cumulative_n": "Kumulativt"}),
     "Rekrytering kumulativt",
     "dl_cum",
 )
+if len(ctx.selected) > 1:
+    st.subheader("Varje stadsdel mot sin plan, på samma skala")
+    shown_ids = ctx.selected[: recruitment.MAX_MULTIPLES]
+    multiples = ui.memo(ctx, "multiples", lambda: recruitment.district_multiples(people, config, shown_ids))
+    ui.chart(ctx, "multiples", lambda: recruitment.multiples_chart(multiples))
+    if len(ctx.selected) > len(shown_ids):
+        st.caption(
+            f"De första {len(shown_ids)} av {len(ctx.selected)} valda stadsdelarna visas; välj färre i "
+            "sidomenyn för att se andra."
+        )
+    ui.downloads(multiples, "Rekrytering per stadsdel över tid", "dl_multiples")
 
 st.subheader("Per stadsdel")
 table, projections = ui.memo(
@@ -196,7 +215,7 @@ mask = (
 )
 st.caption(
     "Från remiss till analys enligt CONSORT 2025 (punkt 22a). Bedömda = remisser (en ny remiss räknas "
-    "igen); analyseras = randomiserade minus de som lämnat studien, **preliminärt – studien pågår**."
+    "igen); analyseras enligt intention-to-treat = alla randomiserade i sin grupp, varav de som lämnat studien saknar utfallsdata, **preliminärt – studien pågår**."
     + (" 🔒 Grupperna visas kodade: vilken grupp som fick IPS framgår inte." if blinded else "")
 )
 st.altair_chart(consort.consort_chart(flow, mask), width="content")
