@@ -103,16 +103,26 @@ def collect_inputs(folder: Path) -> Inputs:
     config_path = read.find_config(folder)
     if config_path is None:
         raise LoadRefused([f"studiekonfigurationen studie.toml saknas i {folder}"])
-    raw = config_path.read_bytes()
+    try:
+        raw = config_path.read_bytes()
+    except OSError as exc:
+        raise LoadRefused(
+            [f"{config_path.name}: filen kan inte läsas ({type(exc).__name__}); kontrollera att du har behörighet"]
+        ) from None
     try:
         config_text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise LoadRefused([f"{config_path.name}: filen ska vara sparad som UTF-8"]) from None
+        raise LoadRefused(
+            [f"{config_path.name}: filen ska vara sparad som UTF-8; spara den igen med kodningen UTF-8"]
+        ) from None
     files = read.data_files(folder)
     redcap = folder / "redcap"
     redcap_files = sorted(p for p in redcap.rglob("*") if p.is_file()) if redcap.is_dir() else []
-    hashes = {p.name: read.sha256_file(p) for p in files}
-    hashes.update({p.relative_to(folder).as_posix(): read.sha256_file(p) for p in redcap_files})
+    try:
+        hashes = {p.name: read.sha256_file(p) for p in files}
+        hashes.update({p.relative_to(folder).as_posix(): read.sha256_file(p) for p in redcap_files})
+    except SourceFileError as exc:
+        raise LoadRefused([str(exc)]) from None
     return Inputs(folder, config_path, config_text, files, redcap_files, hashes)
 
 
@@ -171,9 +181,9 @@ def parse_config(inputs: Inputs) -> StudyConfig:
     try:
         data = tomllib.loads(inputs.config_text)
     except tomllib.TOMLDecodeError as exc:
-        where = str(exc).rsplit("(", 1)[-1].rstrip(")") if "(" in str(exc) else ""
-        where = where.replace("at line", "rad").replace("column", "tecken")
-        raise LoadRefused([f"{name}: filen är ingen giltig TOML ({where})"]) from None
+        raise LoadRefused(
+            [f"{name}: filen är ingen giltig TOML ({read.toml_where(exc)}); rätta raden och spara filen igen"]
+        ) from None
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as exc:
@@ -242,6 +252,8 @@ def _redcap_tables(inputs: Inputs, config: StudyConfig) -> list[RawTable]:
         tables = list(read_redcap_dir(folder, config))
     except scan.PnrRefused as exc:  # the mapping file outside the folder
         raise LoadRefused(exc.messages) from None
+    except SourceFileError as exc:  # names the file and what to do
+        raise LoadRefused([str(exc)]) from None
     hits = scan_tables(tables)
     if hits:
         raise LoadRefused([h.message_sv() for h in hits])

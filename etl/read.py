@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -51,9 +52,14 @@ class Grid:
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise SourceFileError(
+            path.name, f"filen kan inte läsas ({type(exc).__name__}); kontrollera att du har behörighet till den"
+        ) from None
     return digest.hexdigest()
 
 
@@ -127,7 +133,10 @@ def sniff_separator(text: str) -> str:
     lines = [ln for ln in text.splitlines()[:30] if ln.strip()]
     best, best_score = ";", (-1, -1)
     for sep in SEPARATORS:
-        counts = [len(r) for r in csv.reader(lines, delimiter=sep)]
+        try:
+            counts = [len(r) for r in csv.reader(lines, delimiter=sep)]
+        except csv.Error:  # e.g. a field over the size limit: reported by the reader with its line
+            continue
         multi = [c for c in counts if c > 1]
         if not multi:
             continue
@@ -138,18 +147,62 @@ def sniff_separator(text: str) -> str:
     return best
 
 
+def text_file_problem(data: bytes) -> str | None:
+    """Why these bytes cannot be read as a CSV text file (Swedish, saying what to do), or None."""
+    if not data.strip():
+        return "filen är tom; spara den igen från Excel (med rubrikraden) som CSV"
+    head = data[:4000]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") * 5 > len(head):
+        return (
+            "filen är sparad som UTF-16 (”Unicode-text”); spara den i Excel som ”CSV UTF-8 "
+            "(kommaavgränsad)” eller ”CSV (semikolonavgränsad)”"
+        )
+    if b"\x00" in data:
+        return "filen innehåller NUL-tecken (binära data) och är ingen CSV-fil; spara den igen från Excel som CSV"
+    return None
+
+
+def toml_where(exc: Exception) -> str:
+    """'rad 3, tecken 7' from a TOMLDecodeError (its English text is never shown)."""
+    lineno, colno = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    if lineno is None:
+        m = re.search(r"line (\d+), column (\d+)", str(exc))
+        lineno, colno = (int(m.group(1)), int(m.group(2))) if m else (None, None)
+    return f"rad {lineno}, tecken {colno}" if lineno is not None else "okänd rad"
+
+
+def csv_failure(name: str, exc: csv.Error, line: int) -> SourceFileError:
+    """A Swedish error for the csv module's failure at `line`, saying what to do."""
+    if "field larger than field limit" in str(exc):
+        return SourceFileError(
+            name,
+            f"rad {line}: ett fält är längre än {csv.field_size_limit():,} tecken".replace(",", " ")
+            + ' – oftast ett citattecken (") som saknar sitt avslutande citattecken; rätta raden eller '
+            "spara filen igen från Excel som CSV",
+        )
+    return SourceFileError(name, f"rad {line}: filen är ingen läsbar CSV-fil; spara den igen från Excel som CSV")
+
+
 def read_csv_grid(path: Path) -> Grid:
     try:
-        text = decode_text(path.read_bytes())
+        data = path.read_bytes()
     except OSError as exc:
-        raise SourceFileError(path.name, f"filen kan inte läsas ({type(exc).__name__})") from None
+        raise SourceFileError(
+            path.name,
+            f"filen kan inte läsas ({type(exc).__name__}); kontrollera att den finns och att du har behörighet",
+        ) from None
+    problem = text_file_problem(data)
+    if problem:
+        raise SourceFileError(path.name, problem)
+    text = decode_text(data)
     sep = sniff_separator(text)
     rows: list[tuple[int, list[object]]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:
-        for number, record in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=sep), start=1):
+        for number, record in enumerate(reader, start=1):
             rows.append((number, [_clean(v) for v in record]))
-    except csv.Error:
-        raise SourceFileError(path.name, "filen är ingen läsbar CSV-fil") from None
+    except csv.Error as exc:
+        raise csv_failure(path.name, exc, reader.line_num) from None
     return Grid(path, [Sheet(None, rows)])
 
 
@@ -170,7 +223,11 @@ def read_xlsx_grid(path: Path) -> Grid:
     try:
         wb = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # noqa: BLE001 - any failure means the file is unusable
-        raise SourceFileError(path.name, f"filen kan inte läsas som Excel-fil ({type(exc).__name__})") from None
+        raise SourceFileError(
+            path.name,
+            f"filen kan inte läsas som Excel-fil ({type(exc).__name__}); öppna den i Excel och spara den igen "
+            "som Excel-arbetsbok (.xlsx)",
+        ) from None
     try:
         grid = Grid(path)
         for meta in wb.sheets_metadata:
@@ -186,7 +243,11 @@ def read_xlsx_grid(path: Path) -> Grid:
             grid.sheets.append(Sheet(name, rows))
         return grid
     except Exception as exc:  # noqa: BLE001
-        raise SourceFileError(path.name, f"filen kan inte läsas som Excel-fil ({type(exc).__name__})") from None
+        raise SourceFileError(
+            path.name,
+            f"filen kan inte läsas som Excel-fil ({type(exc).__name__}); öppna den i Excel och spara den igen "
+            "som Excel-arbetsbok (.xlsx)",
+        ) from None
     finally:
         wb.close()
 

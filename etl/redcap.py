@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from etl import scan
+from etl.read import csv_failure, text_file_problem, toml_where
 from etl.tables import RawRow, RawTable, SourceFileError
 from etl.template import column_kinds
 from schema import pnr
@@ -139,22 +140,29 @@ def parse_choices(text: str) -> dict[str, str]:
 
 def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and rows, each row with the line it starts on (header is line 1)."""
+    data = path.read_bytes()
+    problem = text_file_problem(data)
+    if problem:
+        raise _fail(path.name, problem.replace("från Excel", "från REDCap"))
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise _fail(path.name, "filen är inte UTF-8; exportera den igen från REDCap") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[tuple[int, list[str]]] = []
     header: list[str] | None = None
     start = 1
-    for cells in reader:
-        if header is None:
-            header = [c.strip() for c in cells]
-        elif any(c.strip() for c in cells):
-            rows.append((start, cells))
-        start = reader.line_num + 1
+    try:
+        for cells in reader:
+            if header is None:
+                header = [c.strip() for c in cells]
+            elif any(c.strip() for c in cells):
+                rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise csv_failure(path.name, exc, reader.line_num) from None
     if header is None:
-        raise _fail(path.name, "filen är tom")
+        raise _fail(path.name, "filen är tom; exportera den igen från REDCap")
     return header, rows
 
 
@@ -297,7 +305,11 @@ def load_mapping(path: Path) -> Mapping:
     except FileNotFoundError:
         raise _fail(name, "kartläggningsfilen finns inte") from None
     except tomllib.TOMLDecodeError as exc:
-        raise _fail(name, f"kartläggningsfilen är inte giltig TOML: {exc}") from None
+        raise _fail(
+            name, f"kartläggningsfilen är inte giltig TOML ({toml_where(exc)}); rätta filen (se docs/redcap.md)"
+        ) from None
+    except UnicodeDecodeError:
+        raise _fail(name, "kartläggningsfilen ska vara sparad som UTF-8; spara den igen som UTF-8") from None
 
     def need(table: dict, key: str, where: str) -> Any:
         if key not in table or table[key] in ("", None, []):
@@ -473,7 +485,7 @@ def export_kind(path: Path) -> str | None:
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             header = {h.strip().lower() for h in next(csv.reader(fh), [])}
-    except (UnicodeDecodeError, StopIteration):
+    except (UnicodeDecodeError, StopIteration, csv.Error):
         return None
     if "variable / field name" in header or "field_name" in header:
         return "dictionary"
@@ -494,7 +506,23 @@ def _classify(folder: Path) -> dict[str, list[Path]]:
         kind = export_kind(path)
         if kind is not None:
             found[kind].append(path)
+        else:
+            _read_header_or_fail(path)
     return found
+
+
+def _read_header_or_fail(path: Path) -> None:
+    """A CSV of the export that could not be classified because its header cannot be read is an
+    error naming that file, not 'no export in the folder'."""
+    data = path.read_bytes()
+    problem = text_file_problem(data)
+    if problem:
+        raise _fail(path.name, problem.replace("från Excel", "från REDCap"))
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace"), newline=""))
+    try:
+        next(reader, None)
+    except csv.Error as exc:
+        raise csv_failure(path.name, exc, reader.line_num) from None
 
 
 def _one(paths: list[Path], what: str, folder: Path) -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -143,3 +144,30 @@ def page_text(at: AppTest) -> str:
     for chart in at.get("vega_lite_chart"):
         parts.append(str(chart.proto.spec))
     return "\n".join(parts)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failure report (traceback, function arguments, assertion values, captured output) never
+    shows a personnummer: tests generate valid numbers, and their failures must not log them. Masked
+    bluntly (every 9–12-digit number, with or without a separator, becomes X), independently of the
+    detector under test, before the report is printed or sent to the xdist controller."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        if report.longrepr is not None:
+            text = str(report.longrepr)
+            masked = _mask_numbers(text)
+            if masked != text:
+                report.longrepr = masked
+        report.sections = [(key, _mask_numbers(value)) for key, value in report.sections]
+
+
+_NUMBERS = re.compile(
+    r"(?<!\d)(?:\d{2})?\d{6}(?:\\x[0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}|\D){0,3}\d{4}(?!\d)|(?<!\d)\d{9}(?!\d)"
+    r"|\d(?=\\x00|\x00)"  # UTF-16 text (as shown in a repr): every digit
+)
+
+
+def _mask_numbers(text: str) -> str:
+    return _NUMBERS.sub(lambda m: re.sub(r"\d", "X", m.group(0)), text)
