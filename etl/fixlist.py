@@ -21,7 +21,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter
 
-from etl import read
+from etl import read, scan
 from etl.staging import Check
 from etl.tables import SourceFileError
 from etl.validate import Rejection, value_text
@@ -66,7 +66,7 @@ def _sheet_rows(check: Check, table) -> dict[int, list[object]]:
     if grid is None and Path(table.path).suffix.lower() in read.EXTENSIONS and Path(table.path).is_file():
         try:
             grid = read.read_grid(Path(table.path))
-        except SourceFileError:
+        except (SourceFileError, scan.PnrRefused):  # a checked file cannot hold one; never show it
             grid = None
     if grid is None:
         return {}

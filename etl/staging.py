@@ -35,10 +35,10 @@ from typing import Any
 import duckdb
 
 from etl import audit, read, scan
-from etl.load import LoadRefused, collect_inputs, newest_date, parse_config, read_tables, scan_inputs
+from etl.load import LoadRefused, newest_date, prepare
 from etl.paths import current_target
 from etl.tables import SourceFileError
-from etl.validate import Rejection, SourceResult, validate_tables
+from etl.validate import Rejection, SourceResult
 from schema import pnr
 from schema.config import StudyConfig
 from schema.sources import CONFIG_STEMS, SOURCES
@@ -130,7 +130,7 @@ class Check:
     refused: list[str] = field(default_factory=list)
     files: list[FileCheck] = field(default_factory=list)
     results: dict[str, SourceResult] = field(default_factory=dict)
-    grids: dict[str, read.Grid] = field(default_factory=dict)  # file name -> its cells
+    grids: dict[str, read.Grid] = field(default_factory=dict)  # cells kept by a reader, else read again
     config: StudyConfig | None = None
     notes: list[str] = field(default_factory=list)
     hashes: dict[str, str] = field(default_factory=dict)
@@ -152,28 +152,20 @@ def check_folder(folder: Path, db: Path | None = None, extract_date: date | None
     anywhere; with `db`, also compare against the data published there."""
     folder = Path(folder)
     try:
-        inputs = collect_inputs(folder)
-        grids, hits, file_errors = scan_inputs(inputs)
-        if hits:
-            return Check(folder, 2, refused=[h.message_sv() for h in hits])
-        config = parse_config(inputs)
-        if file_errors:
-            raise LoadRefused([str(e) for e in file_errors])
-        tables, notes = read_tables(inputs, grids, config)
-        results = validate_tables(tables, config, extract_date or config.data_cutoff)
+        prepared = prepare(folder, extract_date=extract_date)  # the loader's own dry run
     except LoadRefused as exc:
         return Check(folder, 2, refused=list(exc.messages))
     except SourceFileError as exc:
         return Check(folder, 2, refused=[str(exc)])
+    inputs, results = prepared.inputs, prepared.results
     check = Check(
         folder,
-        1 if any(r.rejected for r in results.values()) else 0,
+        prepared.exit_code,
         results=results,
-        grids={p.name: g for p, g in grids.items()},
-        config=config,
-        notes=notes,
-        hashes=inputs.hashes,
-        extract_date=extract_date or config.data_cutoff or newest_date(results),
+        config=prepared.config,
+        notes=prepared.notes,
+        hashes=prepared.hashes,
+        extract_date=prepared.extract,
     )
     published = _published_hashes(db) if db is not None else {}
     for src in SOURCES:
