@@ -11,9 +11,11 @@ import pandas as pd
 
 from dashboard import charts
 from schema.config import StudyConfig
+from schema.fidelity import caseload_scale
 
-# IPS fidelity item 1 (Klientgruppens storlek): highest caseload per full-time specialist for each score.
-CASELOAD_BANDS: list[tuple[float, int]] = [(20, 5), (22, 4), (24, 3), (25, 2)]
+# IPS fidelity item 1 (Klientgruppens storlek): the published bands are data with their source,
+# schema/fidelity_caseload.toml (Becker, Swanson, Bond & Merrens 2008); the study's cap is its own rule.
+SCALE = caseload_scale()
 
 
 MAX_DAILY_ROWS = 20_000  # above this the chart shows the weekly maximum instead of every day
@@ -23,17 +25,19 @@ MAX_CHART_SPECIALISTS = 10
 
 
 def caseload_points(per_fte: float) -> int:
-    """Score on fidelity item 1 for a caseload scaled to full time: ≤20 → 5, 21–22 → 4, 23–24 → 3,
-    25 → 2, ≥26 → 1 (fractions fall in the band above: 20.5 is more than 20)."""
-    for highest, points in CASELOAD_BANDS:
-        if per_fte <= highest:
-            return points
-    return 1
+    """Score on fidelity item 1 for a caseload scaled to full time, by the published bands
+    (≤ 20 → 5, 21–25 → 4, 26–30 → 3, 31–40 → 2, ≥ 41 → 1; 20.5 is more than 20)."""
+    return SCALE.score(per_fte)
 
 
 def band_text(points: int) -> str:
-    ranges = {5: "≤ 20", 4: "21–22", 3: "23–24", 2: "25", 1: "≥ 26"}
-    return f"{points} p ({ranges[points]} per heltid)"
+    return SCALE.text(points)
+
+
+def bands_text() -> str:
+    """'≤ 20 ger 5 poäng, 21–25 ger 4, …' for the page's explanation."""
+    parts = [f"{b.range_text} ger {b.score}" for b in SCALE.bands]
+    return f"{parts[0]} poäng, " + ", ".join(parts[1:-1]) + f" och {parts[-1]}"
 
 
 def roster_periods(roster: pd.DataFrame) -> pd.DataFrame:
@@ -193,14 +197,15 @@ def chart_series(caseload: pd.DataFrame, max_rows: int = MAX_DAILY_ROWS) -> tupl
 def caseload_chart(frame: pd.DataFrame, cap: int, per_fte: bool) -> alt.Chart:
     """Caseload lines per specialist over the fidelity bands (background) and the cap (dashed)."""
     field = "per_fte" if per_fte else "active_n"
-    top = max(float(frame[field].max()) if len(frame) else 0, 27)
+    top = max(float(frame[field].max()) if len(frame) else 0, 22) + 3
+    # Band edges from the data: a band covers (previous highest, its highest]; bands above the chart's
+    # top are left out, the last one shown is cut at the top.
+    edges = [0.0] + [float(b.high) for b in SCALE.bands[:-1]] + [float("inf")]
     bands = pd.DataFrame(
         [
-            {"from": 0, "to": 20, "Band": "5 p (≤ 20)"},
-            {"from": 20, "to": 22, "Band": "4 p (21–22)"},
-            {"from": 22, "to": 24, "Band": "3 p (23–24)"},
-            {"from": 24, "to": 25, "Band": "2 p (25)"},
-            {"from": 25, "to": top, "Band": "1 p (≥ 26)"},
+            {"from": edges[i], "to": min(edges[i + 1], top), "Band": b.label}
+            for i, b in enumerate(SCALE.bands)
+            if edges[i] < top
         ]
     )
     background = (

@@ -10,23 +10,12 @@ import pandas as pd
 
 from dashboard import charts
 from schema import vocab
-
-REPORT_TEXT_TOTAL = 87  # what the interim report's text says for September 2023
-
-
-REPORT_TABLE_TOTAL = 92  # what its Table 2 items add up to
-
+from schema.config import Fidelity
 
 ITEM_ORDER = {key: i for i, key in enumerate(vocab.FIDELITY_ITEMS)}
 
 
 BAND_TEXT = {"exemplary": "115–125", "good": "100–114", "fair": "74–99", "not_ips": "≤ 73"}
-
-
-REVIEW_MONTHS_GOOD = 12
-
-
-REVIEW_MONTHS_UNTIL_GOOD = 6
 
 
 def reviews(items: pd.DataFrame) -> pd.DataFrame:
@@ -114,10 +103,19 @@ def review_change(items: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def next_review_due(reviewed_on: date, band: str) -> date:
-    """Yearly once the scale says good (≥ 100), every six months until then."""
-    months = REVIEW_MONTHS_GOOD if band in ("good", "exemplary") else REVIEW_MONTHS_UNTIL_GOOD
+def next_review_due(reviewed_on: date, total: int, rules: Fidelity) -> date:
+    """The review interval of the study configuration (`[fidelity]` in studie.toml: yearly by
+    default, as the interim report says; an optional shorter interval while below *bra*)."""
+    months = rules.interval_after(total)
     return (pd.Timestamp(reviewed_on) + pd.DateOffset(months=months)).date()
+
+
+def review_comments(items: pd.DataFrame) -> dict[date, str]:
+    """The remark kept with each review in the fidelity file (`Kommentar`), by review date."""
+    if "review_comment" not in items.columns:
+        return {}
+    kept = items.dropna(subset=["review_comment"]).drop_duplicates("reviewed_on")
+    return {pd.Timestamp(r).date(): str(c) for r, c in zip(kept["reviewed_on"], kept["review_comment"], strict=True)}
 
 
 def heatmap_chart(frame: pd.DataFrame) -> alt.Chart:

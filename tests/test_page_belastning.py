@@ -95,7 +95,8 @@ class Demo:
 
 
 def _points(per_fte: float) -> int:
-    return 5 if per_fte <= 20 else 4 if per_fte <= 22 else 3 if per_fte <= 24 else 2 if per_fte <= 25 else 1
+    # Issue 12: the published bands (Becker, Swanson, Bond & Merrens 2008), not the invented 21–22/23–24/25.
+    return 5 if per_fte <= 20 else 4 if per_fte <= 25 else 3 if per_fte <= 30 else 2 if per_fte <= 40 else 1
 
 
 def _table(at, column):
@@ -196,7 +197,8 @@ def test_belastning_unit_manager_counts_own_district_only(demo_db, demo):
 
 @pytest.mark.parametrize(
     "per_fte, points",
-    [(4, 5), (20, 5), (20.5, 4), (21, 4), (22, 4), (23, 3), (24, 3), (25, 2), (25.5, 1), (26, 1), (40, 1)],
+    # Issue 12: ≤ 20 → 5, 21–25 → 4, 26–30 → 3, 31–40 → 2, ≥ 41 → 1 per full-time specialist.
+    [(4, 5), (20, 5), (20.5, 4), (21, 4), (23, 4), (25, 4), (25.5, 3), (26, 3), (30, 3), (31, 2), (40, 2), (41, 1)],
 )
 def test_belastning_caseload_points_follow_fidelity_item_1(per_fte, points):
     assert caseload.caseload_points(per_fte) == points

@@ -12,6 +12,7 @@ import pytest
 
 from dashboard import fidelity
 from schema import vocab
+from tests import independent as ind
 from tests.conftest import page_text, render
 
 SECTIONS = {"Personal": "Personal", "Organisation": "Organisation", "Tjänster": "Tjänster"}
@@ -58,8 +59,19 @@ def test_programtrohet_renders_headings_heatmap_and_report_note(page):
     for heading in ("Totalpoäng och delsummor per skattning", "Poäng per punkt", "Förändring sedan förra skattningen"):
         assert heading in text
     assert "Svagaste punkterna" in text
-    assert any("anger i texten 87 poäng" in i.value and "summerar till 92" in i.value for i in page.info)
     assert len(page.get("vega_lite_chart")) >= 2
+
+
+def test_programtrohet_comment_from_the_file_is_shown_with_its_review(page, demo_dir):
+    # Issue 12: the 87-vs-92 remark is no fixed text any more but the fidelity file's Kommentar column.
+    ws = openpyxl.load_workbook(demo_dir / "programtrohet.xlsx", read_only=True).active
+    rows = list(ws.iter_rows(values_only=True))
+    col = rows[0].index("Kommentar")
+    comments = {r[0]: r[col] for r in rows[1:] if r[col]}
+    assert comments
+    for reviewed, comment in comments.items():
+        day = reviewed.date() if hasattr(reviewed, "date") else date.fromisoformat(str(reviewed))
+        assert any(day.isoformat() in i.value and comment in i.value for i in page.info)
 
 
 def test_programtrohet_heatmap_has_every_item_of_every_review(page, expected):
@@ -91,13 +103,13 @@ def test_programtrohet_totals_sections_and_bands_match_source_file(page, expecte
     assert table.loc["2023-09-15", "Nivå"] == "Stämmer delvis överens med IPS"
 
 
-def test_programtrohet_headline_change_and_next_review(page, expected):
+def test_programtrohet_headline_change_and_next_review(page, expected, demo_dir):
     days = sorted(expected)
     newest, before = expected[days[-1]], expected[days[-2]]
     total = next(m for m in page.metric if m.label == "Totalpoäng")
     assert total.value == f"{newest['total']} av 125"
     assert total.delta.startswith(f"{newest['total'] - before['total']:+d}")
-    months = 12 if newest["total"] >= 100 else 6
+    months = ind.config(demo_dir)["fidelity"]["review_interval_months"]  # issue 12: configuration, yearly
     due = (pd.Timestamp(days[-1]) + pd.DateOffset(months=months)).date()
     assert next(m for m in page.metric if m.label == "Nästa skattning senast").value == due.isoformat()
 
@@ -117,7 +129,7 @@ def test_programtrohet_single_review_shows_no_change_and_overdue_next_review(mis
     assert not at.exception, [e.value for e in at.exception]
     assert any("Bara en skattning" in i.value for i in at.info)
     nxt = next(m for m in at.metric if m.label == "Nästa skattning senast")
-    assert nxt.value == "2024-03-15"  # 'fair' (92) → six months; before the cut-off 2024-09-30
+    assert nxt.value == "2024-09-15"  # issue 12: yearly (studie.toml); before the cut-off 2024-09-30
     assert nxt.delta == "försenad"
 
 
@@ -140,9 +152,17 @@ def test_programtrohet_incomplete_review_is_marked():
     assert table.loc[0, "Totalt"] == 96
 
 
-@pytest.mark.parametrize("band, months", [("good", 12), ("exemplary", 12), ("fair", 6), ("not_ips", 6)])
-def test_programtrohet_next_review_yearly_once_good(band, months):
+# Issue 12: the interval is study configuration (default yearly, as the interim report says); a
+# shorter interval below "bra" only when configured.
+@pytest.mark.parametrize(
+    "total, shorter, months",
+    [(110, None, 12), (120, None, 12), (92, None, 12), (60, None, 12), (110, 6, 12), (92, 6, 6), (99, 3, 3)],
+)
+def test_programtrohet_next_review_follows_configured_interval(total, shorter, months):
+    from schema.config import Fidelity
+
+    rules = Fidelity(interval_below_good_months=shorter)
     assert (
-        fidelity.next_review_due(date(2024, 3, 31), band)
+        fidelity.next_review_due(date(2024, 3, 31), total, rules)
         == (pd.Timestamp("2024-03-31") + pd.DateOffset(months=months)).date()
     )

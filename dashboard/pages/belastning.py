@@ -25,7 +25,8 @@ if pd.isna(first_day) and roster.empty:
 st.markdown(
     f"En arbetsspecialist har högst **{cap} deltagare** samtidigt (taket i studiekonfigurationen). "
     "Programtrohetsskalans punkt 1 (*Klientgruppens storlek*) räknas per heltidstjänst: antal aktiva "
-    "delat med tjänstgöringsgraden; ≤ 20 ger 5 poäng, 21–22 ger 4, 23–24 ger 3, 25 ger 2 och ≥ 26 ger 1."
+    f"delat med tjänstgöringsgraden; {caseload.bands_text()} "
+    f"(källa: {caseload.SCALE.source})."
 )
 # A shared specialist whose other district is outside the selection (or the viewer's scope).
 periods = roster.groupby(["specialist_id", "start_on"], dropna=False)

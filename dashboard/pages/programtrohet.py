@@ -20,7 +20,9 @@ if items.empty:
 reviews = fidelity.review_table(items)
 newest = reviews.iloc[-1]
 newest_on = pd.Timestamp(items["reviewed_on"].max()).date()
-next_due = fidelity.next_review_due(newest_on, newest["band"])
+rules = ctx.config.fidelity
+next_due = fidelity.next_review_due(newest_on, int(newest["Totalt"]), rules)
+interval = rules.interval_after(int(newest["Totalt"]))
 
 st.markdown(
     "Skalan har 25 punkter (Personal 3, Organisation 8, Tjänster 14) som skattas 1–5; totalt 25–125 poäng. "
@@ -50,10 +52,14 @@ c3.metric(
     delta="försenad" if next_due < cutoff else None,
     delta_color="inverse",
 )
+shorter = (
+    f", och var {rules.interval_below_good_months}:e månad så länge nivån är under *bra* (100 poäng)"
+    if rules.interval_below_good_months
+    else ""
+)
 st.caption(
-    f"Senaste skattning **{newest['Skattning']}**: {band_text}. Skattning görs årligen, och var sjätte "
-    "månad tills verksamheten når nivån *bra* (100 poäng) – därför nästa skattning inom "
-    f"{fidelity.REVIEW_MONTHS_GOOD if newest['band'] in ('good', 'exemplary') else fidelity.REVIEW_MONTHS_UNTIL_GOOD} månader."
+    f"Senaste skattning **{newest['Skattning']}**: {band_text}. Enligt studiekonfigurationen görs skattningen "
+    f"var {rules.review_interval_months}:e månad{shorter} – därför nästa skattning inom {interval} månader."
 )
 incomplete = reviews[~reviews["complete"]]
 for _, row in incomplete.iterrows():
@@ -62,12 +68,9 @@ for _, row in incomplete.iterrows():
         "inte jämförbara med en fullständig skattning.",
         icon="⚠️",
     )
-st.info(
-    f"Delrapporten (2024-04-08) anger i texten {fidelity.REPORT_TEXT_TOTAL} poäng för skattningen i september 2023, "
-    f"men punkterna i dess Tabell 2 summerar till {fidelity.REPORT_TABLE_TOTAL}. Dashboarden visar alltid summan av "
-    "punkterna.",
-    icon="ℹ️",
-)
+# Remarks kept with their review in the fidelity file (column Kommentar), shown with that review.
+for reviewed_on, comment in fidelity.review_comments(items).items():
+    st.info(f"Kommentar till skattningen {reviewed_on.isoformat()}: {comment}", icon="ℹ️")
 
 # --- totals and sections ------------------------------------------------------------------------------
 st.subheader("Totalpoäng och delsummor per skattning")
