@@ -44,6 +44,10 @@ SUPPRESSED_ROLES = {"styrgrupp"}
 BLINDED_ROLES = {"forskare"}
 # Roles that may see outcomes once the study is closed.
 OUTCOME_ROLES = {"projektledare", "projektgrupp", "styrgrupp", "forskare", "admin"}
+# Roles that may choose an as-of date earlier than the extract (the roles that prepare meetings).
+# Not styrgrupp: two as-of dates could be differenced to recover a masked count (a difference of
+# one person's event), so the steering group sees only the extract's own date.
+ASOF_ROLES = {"projektledare", "projektgrupp", "admin"}
 
 
 # Pages that change what is published (upload, check, publish, roll back): project lead and admin.

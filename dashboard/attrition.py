@@ -317,6 +317,7 @@ def reason_chart(frame: pd.DataFrame) -> alt.Chart:
 def cohort_chart(chart_data: pd.DataFrame, alert_level: float, expected_low: float, expected_high: float) -> alt.Chart:
     """Share who left per cohort (`Kohort`, `Andel lämnat`, `Randomiserade`) over the expected range
     (shaded) and the alert level (dashed)."""
+    chart_data = chart_data.assign(**{"Andel (text)": formats.share_texts(chart_data["Andel lämnat"])})
     bars = (
         alt.Chart(chart_data)
         .mark_bar(color=charts.PALETTE[0])
@@ -328,7 +329,7 @@ def cohort_chart(chart_data: pd.DataFrame, alert_level: float, expected_low: flo
                 axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, max(0.5, float(chart_data["Andel lämnat"].max()) + 0.05)]),
             ),
-            tooltip=["Kohort:N", alt.Tooltip("Andel lämnat:Q", format=".0%"), "Randomiserade:Q"],
+            tooltip=["Kohort:N", alt.Tooltip("Andel (text):N", title="Andel lämnat"), "Randomiserade:Q"],
         )
     )
     band = (
@@ -379,6 +380,8 @@ def retention_chart(curve: pd.DataFrame, group_title: str, risk: pd.DataFrame | 
         scale=alt.Scale(domain=domain),
     )
     colour = alt.Color("group:N", title=group_title, scale=alt.Scale(range=charts.PALETTE))
+    # The share is rounded on the server (half up), never by a client-side percent format.
+    curve = curve.assign(**{"Kvar (text)": formats.share_texts(curve["retention"])})
     lines = (
         alt.Chart(curve)
         .mark_line(interpolate="step-after", strokeWidth=2.5)
@@ -391,7 +394,7 @@ def retention_chart(curve: pd.DataFrame, group_title: str, risk: pd.DataFrame | 
             tooltip=[
                 alt.Tooltip("group:N", title=group_title),
                 alt.Tooltip("day:Q", title="Dag"),
-                alt.Tooltip("retention:Q", title="Kvar", format=".0%"),
+                alt.Tooltip("Kvar (text):N", title="Kvar"),
                 alt.Tooltip("at_risk:Q", title="I risk"),
             ],
         )

@@ -9,8 +9,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from dashboard import charts
-from schema import vocab
+from dashboard import charts, formats
+from schema import rounding, vocab
 
 
 def smd_continuous(a: pd.Series, b: pd.Series) -> float | None:
@@ -50,8 +50,14 @@ def smd_categorical(a: pd.Series, b: pd.Series) -> float | None:
 
 # The baseline characteristics compared between arms, in the order of the interim report's Table 1.
 # (column, Swedish label, vocabulary or None for continuous)
+AGE_LABEL = "Ålder vid baslinjen (år)"
+AGE_NOTE = (
+    "Ålder vid baslinjen = baslinjeåret minus födelseåret: bara födelseåret är känt, så åldern kan vara "
+    "ett år för hög (för den som inte hunnit fylla år det året)."
+)
 BASELINE_VARIABLES: list[tuple[str, str, vocab.Vocabulary | None]] = [
-    ("age", "Ålder (år)", None),
+    # Age at the baseline date (the interim report's Table 1); only the birth year is known.
+    ("age", AGE_LABEL, None),
     ("gender", "Kön", vocab.GENDER),
     ("civil_status", "Civilstånd", vocab.CIVIL_STATUS),
     ("born_in_sweden", "Född i Sverige", vocab.YES_NO),
@@ -105,7 +111,9 @@ def baseline_table(participants: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
                 values = part[column].dropna()
                 row[f"{name} n"] = int(len(values))
                 row[f"{name} %"] = (
-                    f"{values.mean():.0f} ({values.min():.0f}–{values.max():.0f})" if len(values) else "–"
+                    f"{rounding.round_int(rounding.mean(values))} ({int(values.min())}–{int(values.max())})"
+                    if len(values)
+                    else "–"
                 )
             rows.append(row)
             continue
@@ -115,7 +123,7 @@ def baseline_table(participants: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
                 known = part[column].dropna()
                 count = int((known == key).sum())
                 row[f"{name} n"] = count
-                row[f"{name} %"] = f"{100 * count / len(known):.0f}" if len(known) else "–"
+                row[f"{name} %"] = str(rounding.percent(count, len(known))) if len(known) else "–"
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -164,8 +172,8 @@ def age_summary(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
             {
                 "Grupp": arm,
                 "n": int(len(age)),
-                "Medelålder": round(age.mean(), 1) if len(age) else None,
-                "SD": round(age.std(ddof=1), 1) if len(age) > 1 else None,
+                "Medelålder": rounding.round_float(rounding.mean(age), 1) if len(age) else None,
+                "SD": rounding.round_float(float(age.std(ddof=1)), 1) if len(age) > 1 else None,
                 "Median": age.median() if len(age) else None,
                 "Min": age.min() if len(age) else None,
                 "Max": age.max() if len(age) else None,
@@ -177,7 +185,7 @@ def age_summary(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
 def flagged_smd(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """`smd_table` with a visible flag where |SMD| exceeds the threshold."""
     out = table.drop(columns=["variable"]).copy()
-    out["SMD"] = out["SMD"].map(lambda v: None if v is None or pd.isna(v) else round(float(v), 3))
+    out["SMD"] = out["SMD"].map(lambda v: None if v is None or pd.isna(v) else rounding.round_float(float(v), 3))
     out["Bedömning"] = [
         "–" if v is None or pd.isna(v) else (f"⚠ över {threshold:g}".replace(".", ",") if abs(v) > threshold else "ok")
         for v in out["SMD"]
@@ -225,7 +233,10 @@ def age_box_stats(frame: pd.DataFrame) -> pd.DataFrame:
 def gender_chart(shares: pd.DataFrame, expected: float) -> alt.Chart:
     """Stacked 100 % columns of gender per arm, women at the bottom so the expected share reads off."""
     order = ["Kvinna", "Man", "Annat/icke-binär"]
-    data = shares.assign(o=shares["Nivå"].map({label: i for i, label in enumerate(order)}))
+    data = shares.assign(
+        o=shares["Nivå"].map({label: i for i, label in enumerate(order)}),
+        **{"Andel (text)": formats.share_texts(shares["Andel"])},
+    )
     bars = (
         alt.Chart(data)
         .mark_bar(size=48)
@@ -238,11 +249,11 @@ def gender_chart(shares: pd.DataFrame, expected: float) -> alt.Chart:
                 scale=alt.Scale(domain=order, range=[charts.PALETTE[1], charts.PALETTE[0], charts.PALETTE[5]]),
             ),
             order=alt.Order("o:Q"),
-            tooltip=["Grupp:N", alt.Tooltip("Nivå:N", title="Kön"), alt.Tooltip("Andel:Q", format=".0%")],
+            tooltip=["Grupp:N", alt.Tooltip("Nivå:N", title="Kön"), alt.Tooltip("Andel (text):N", title="Andel")],
         )
     )
     rule = (
-        alt.Chart(pd.DataFrame({"y": [expected], "t": [f"Förväntad andel kvinnor {expected:.0%}"]}))
+        alt.Chart(pd.DataFrame({"y": [expected], "t": [f"Förväntad andel kvinnor {formats.pct(expected, 1)}"]}))
         .mark_rule(strokeDash=[6, 4], color="#333")
         .encode(y="y:Q", tooltip=alt.Tooltip("t:N", title=""))
     )

@@ -86,12 +86,26 @@ def consort_counts(
     for arm in arms:
         part = people[people["arm"] == arm]
         left = part[part["is_left"].astype(bool)]
+        # Found ineligible after randomisation (issue 12); whether they stay in the analysis is the
+        # study configuration's `[analysis]` rule, applied in the store as `is_analysed`.
+        after = (
+            part[part["is_excluded_after_randomisation"].astype(bool)]
+            if "is_excluded_after_randomisation" in part
+            else part.iloc[0:0]
+        )
+        analysed = int(part["is_analysed"].astype(bool).sum()) if "is_analysed" in part else int(len(part))
         box: dict = {
             "arm": str(arm),
             "allocated": int(len(part)),
             "left": int(len(left)),
             "left_reasons": _reasons(left["left_reason"], vocab.EVENT_REASON),
-            "analysed": int(len(part)),
+            "excluded_after": int(len(after)),
+            "excluded_after_reasons": _reasons(after["excluded_after_reason"], vocab.EXCLUSION_REASON)
+            if len(after)
+            else [],
+            # Intention to treat: everyone randomised is analysed in the allocated arm, those who left
+            # included (they lack outcome data, they are not removed).
+            "analysed": analysed,
             "lacking_outcome": int(len(left)),
             "is_intervention": None,
             "received": None,
@@ -151,7 +165,11 @@ def check(counts: dict, n_participants: int | None = None) -> None:
         need(counts["randomised"] == n_participants, "randomiserade i remissflödet ≠ deltagare")
     for a in counts["arms"]:
         need(a["left"] == sum(n for _, n in a["left_reasons"]), f"orsaker till att lämna ({a['arm']})")
-        need(a["analysed"] == a["allocated"], f"analyserade enligt ITT ({a['arm']})")
+        need(a["excluded_after"] == sum(n for _, n in a["excluded_after_reasons"]), f"exkluderade efter ({a['arm']})")
+        need(
+            a["allocated"] - a["excluded_after"] <= a["analysed"] <= a["allocated"],
+            f"analyserade ({a['arm']})",
+        )
         need(a["lacking_outcome"] == a["left"], f"saknar utfallsdata ({a['arm']})")
         if a["received"] is not None:
             need(a["received"] + a["not_received"] == a["allocated"], f"fick insatsen ({a['arm']})")
@@ -210,6 +228,14 @@ def shown(counts: dict, mask: Mask = None) -> dict:
             "left": _one(a["left"], mask),
             "analysed": _one(a["analysed"], mask),
             "lacking_outcome": _one(a["lacking_outcome"], mask),
+            "excluded_after": _one(a["excluded_after"], mask),
+            "excluded_after_reasons": list(
+                zip(
+                    [r for r, _ in a["excluded_after_reasons"]],
+                    _many([v for _, v in a["excluded_after_reasons"]], mask),
+                    strict=True,
+                )
+            ),
             "left_reasons": list(
                 zip([r for r, _ in a["left_reasons"]], _many([v for _, v in a["left_reasons"]], mask), strict=True)
             ),
@@ -266,7 +292,11 @@ def box_table(counts: dict, mask: Mask = None) -> pd.DataFrame:
             add("Uppföljning", "Avslutat IPS, kvar i studien", a["stopped_still_in"], g)
             for reason, n in a["stopped_reasons"]:
                 add("Uppföljning", "Avslutat IPS", n, g, reason)
-        add("Analys", f"Analyseras enligt ITT, alla randomiserade ({PRELIMINARY})", a["analysed"], g)
+        if a["excluded_after"] != "0":
+            add("Uppföljning", "Exkluderad efter randomisering", a["excluded_after"], g)
+            for reason, n in a["excluded_after_reasons"]:
+                add("Uppföljning", "Exkluderad efter randomisering", n, g, reason)
+        add("Analys", f"Analyseras enligt ITT ({PRELIMINARY})", a["analysed"], g)
         add("Analys", "Saknar utfallsdata efter att ha lämnat studien", a["lacking_outcome"], g)
     return pd.DataFrame(rows, columns=["Fas", "Ruta", "Grupp", "Orsak", "Antal"])
 
@@ -372,6 +402,9 @@ def _layout(counts: dict, mask: Mask) -> tuple[list[dict], list[dict], list[dict
                 (f"varav kvar i studien: {a['stopped_still_in']}", 1, False),
             ]
             follow += _reason_lines(a["stopped_reasons"], ARM_W, 1)
+        if a["excluded_after"] != "0":
+            follow += [(f"Exkluderad efter randomisering n = {a['excluded_after']}", 0, True)]
+            follow += _reason_lines(a["excluded_after_reasons"], ARM_W, 1)
         analysed: list[Line] = [
             (f"Analyseras n = {a['analysed']}", 0, True),
             ("(ITT: alla randomiserade i sin grupp)", 1, False),

@@ -8,7 +8,7 @@ from datetime import date
 import altair as alt
 import pandas as pd
 
-from dashboard import charts
+from dashboard import charts, formats
 from schema.config import FollowUp
 
 # Every status a follow-up can have: (key, Swedish label, colour), in the order the tables list
@@ -144,7 +144,9 @@ def action_list(followups: pd.DataFrame, cutoff: date, due_soon_days: int) -> pd
                 f"{pd.Timestamp(a):%Y-%m-%d} – {pd.Timestamp(b):%Y-%m-%d}"
                 for a, b in zip(part["window_start"], part["window_end"], strict=True)
             ],
-            "Dagar försenad": part["_days"].astype("float"),  # NaN shows as an empty cell, not "None"
+            # Not overdue (window still open, or due soon) is 0 days late; a missing value would reach
+            # the table as the English "None" (issue 12).
+            "Dagar försenad": part["_days"].fillna(0).astype("int64"),
             "Status": part["status"].map(labels),
         }
     )
@@ -175,6 +177,13 @@ def stacked_status_chart(frame: pd.DataFrame, x: str, x_title: str, x_order: lis
 
 def completion_chart(frame: pd.DataFrame) -> alt.Chart:
     """Share done per quarter of due date (`Kvartal`, `Andel genomförda`, counts in the tooltip)."""
+    frame = frame.assign(
+        **{
+            "Andel (text)": [
+                formats.pct(d, c) for d, c in zip(frame["Genomförda"], frame["Stängda fönster"], strict=True)
+            ]
+        }
+    )
     bars = (
         alt.Chart(frame)
         .mark_bar(color="#3a9d5d")
@@ -186,8 +195,13 @@ def completion_chart(frame: pd.DataFrame) -> alt.Chart:
                 scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(format="%"),
             ),
-            tooltip=["Kvartal:N", alt.Tooltip("Andel genomförda:Q", format=".0%"), "Genomförda:Q", "Stängda fönster:Q"],
+            tooltip=[
+                "Kvartal:N",
+                alt.Tooltip("Andel (text):N", title="Andel genomförda"),
+                "Genomförda:Q",
+                "Stängda fönster:Q",
+            ],
         )
     )
-    text = bars.mark_text(dy=-6, color="#333").encode(text=alt.Text("Andel genomförda:Q", format=".0%"))
+    text = bars.mark_text(dy=-6, color="#333").encode(text=alt.Text("Andel (text):N"))
     return charts.finish(alt.layer(bars, text), 260)

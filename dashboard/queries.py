@@ -44,7 +44,7 @@ def cached(fn: F) -> F:
 def participants(gate: Gate, districts: tuple[str, ...]) -> pd.DataFrame:
     return gate.frame(
         "select * from participants where district_id in (select unnest($d::varchar[])) "
-        "order by randomised_on, study_code",
+        "order by enrolment_rank",  # the allocation sequence, never the study code (issue 12)
         {"d": list(districts)},
     )
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard import charts, formats
-from schema import vocab
+from schema import rounding, vocab
 from schema.config import StudyConfig
 
 FUNNEL_ORDER = [
@@ -158,7 +158,7 @@ def district_accrual_table(
                 "Randomiserade": n,
                 "Per månad": round(n / months_active, 1) if months_active else None,
                 "Mål": d.target,
-                "Andel av mål (%)": round(100 * n / d.target, 1) if d.target else None,
+                "Andel av mål (%)": rounding.percent(n, d.target) if d.target else None,
                 "Prognos mål nås": _projection_text(proj),
             }
         )

@@ -21,7 +21,7 @@ from dashboard import balance, caseload, consort, fidelity, followup, formats, p
 from dashboard import queries as q
 from dashboard.access import Gate
 from etl.asof import as_of_text
-from schema import vocab
+from schema import rounding, vocab
 from schema.config import StudyConfig
 
 STEERING = "styrgrupp"
@@ -109,12 +109,12 @@ def _change(kind: str, now, before, fmt) -> str:
             return "–"  # a masked count must not be backed out of a difference
         return _signed(int(now) - int(before), 0)
     if kind == "share":
-        return _signed(100 * (float(now) - float(before)), 1) + " p.e."
+        return _signed(100 * (rounding.exact(float(now)) - rounding.exact(float(before))), 1) + " p.e."
     return _signed(float(now) - float(before), 0)
 
 
-def _signed(diff: float, digits: int) -> str:
-    text = f"{abs(diff):.{digits}f}".replace(".", ",")
+def _signed(diff, digits: int) -> str:
+    text = rounding.decimal_text(abs(diff), digits)
     if float(text.replace(",", ".")) == 0:
         return "±" + text
     return ("+" if diff > 0 else "−") + text
@@ -127,7 +127,7 @@ def _shown(kind: str, value, fmt) -> str:
         return fmt(int(value))
     if kind == "share":
         return formats.pct(float(value), 1, 1)
-    return f"{value:.0f}"
+    return str(rounding.round_int(value))
 
 
 def steering_figures(gate: Gate, config: StudyConfig) -> dict:
@@ -214,7 +214,9 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
         )
         by = dict(zip(smd["variable"], smd["SMD"], strict=False))
         flagged = [v for v in ("gender", "age") if by.get(v) is not None and by[v] > threshold]
-        smd_text = {v: ("–" if by.get(v) is None else f"{by[v]:.2f}".replace(".", ",")) for v in ("gender", "age")}
+        smd_text = {
+            v: ("–" if by.get(v) is None else rounding.decimal_text(float(by[v]), 2)) for v in ("gender", "age")
+        }
         return {
             "Tidpunkt": label,
             "Nådd": formats.sv_date(reached),
@@ -236,7 +238,13 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
                 rows,
             )
         )
-    bal_rows.append(balance_row("Nu (alla randomiserade)", cutoff, people))
+    bal_rows.append(
+        balance_row(
+            "Nu (alla randomiserade)",
+            cutoff,
+            people[people["is_analysed"].astype(bool)] if "is_analysed" in people else people,
+        )
+    )
     bal_table = pd.DataFrame(bal_rows)
 
     # Attrition per arm and reasons.
@@ -688,7 +696,7 @@ def project_pack_xlsx(gate: Gate, config: StudyConfig) -> bytes:
                     f"{pd.Timestamp(a):%Y-%m-%d} – {pd.Timestamp(b):%Y-%m-%d}"
                     for a, b in zip(part["window_start"], part["window_end"], strict=True)
                 ],
-                "Dagar försenad": pd.to_numeric(part["days_overdue"], errors="coerce").astype("Int64"),
+                "Dagar försenad": pd.to_numeric(part["days_overdue"], errors="coerce").fillna(0).astype("int64"),
                 "Status": part["status"].map(labels),
             }
         )

@@ -8,12 +8,13 @@ Each script run takes its own cursor (one connection shared by sessions fails un
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import streamlit as st
 
-from etl import paths
+from etl import asof, paths
 
 
 def current_target() -> Path | None:
@@ -26,6 +27,18 @@ def _connection(target: str) -> duckdb.DuckDBPyConnection:
     # Default configuration on purpose: DuckDB refuses a second connection to the same file in the
     # same process with a different configuration (tests, reports and tools open it plainly).
     return duckdb.connect(target, read_only=True)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Räknar om per valt datum …")
+def _as_of_connection(target: str, as_of: date) -> duckdb.DuckDBPyConnection:
+    """The store as of an earlier date: the same derived SQL on inputs censored at `as_of`
+    (etl/asof.py), built once per store version and date and kept (a few at a time)."""
+    return asof.open_as_of(target, as_of)
+
+
+def as_of_cursor(target: str, as_of: date) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A fresh cursor on the store as of `as_of`, and an id for cache keys (store version + date)."""
+    return _as_of_connection(target, as_of).cursor(), f"{target}@{as_of.isoformat()}"
 
 
 def cursor() -> tuple[duckdb.DuckDBPyConnection, str] | None:

@@ -14,6 +14,7 @@ import streamlit as st
 from dashboard import auth, exports, navigation, privacy, store
 from dashboard import queries as q
 from dashboard.access import (
+    ASOF_ROLES,
     ROLES,
     AccessDenied,
     Gate,
@@ -23,6 +24,7 @@ from dashboard.access import (
     read_config,
     scoped_config,
 )
+from etl.asof import as_of_text
 from etl.paths import store_path
 from schema.config import StudyConfig
 from schema.vocab import normalize_token
@@ -38,6 +40,12 @@ class RunContext:
     target: str | None
     selected: tuple[str, ...]  # districts chosen in the filter (within the viewer's scope)
     loaded_at: object | None = None
+    extract: date | None = None  # the load's extract date; the config's cut-off is the as-of date
+
+    @property
+    def as_of_text(self) -> str:
+        """'per 2024-09-30', or 'per 2024-06-30 (datauttag 2024-09-30)' when the two differ."""
+        return as_of_text(self.cutoff, self.extract)
 
     @property
     def cutoff(self) -> date | None:
@@ -127,12 +135,19 @@ def build_context() -> RunContext:
         return ctx
     cur, target = opened
     full_config = read_config(cur)
+    extract = full_config.data_cutoff
     try:
         if login is not None:
             viewer = Viewer(login.role, _resolve_districts(full_config, login.districts), login.user)
         else:
             viewer = _demo_viewer(full_config)
-        gate = Gate(cur, viewer, store_id=target)
+        store_id = target
+        as_of = _as_of_choice(viewer, full_config)
+        if as_of is not None and as_of != extract:
+            # The same SQL on inputs cut at the chosen date, computed on demand and cached.
+            cur, store_id = store.as_of_cursor(target, as_of)
+            full_config = read_config(cur)
+        gate = Gate(cur, viewer, store_id=store_id)
     except AccessDenied as exc:
         _refuse(str(exc))
     config = scoped_config(full_config, gate.districts)
@@ -150,7 +165,13 @@ def build_context() -> RunContext:
     # The filter only narrows within the viewer's scope; the gate's views enforce the scope itself.
     chosen = tuple(d for d in selected if d in options)
     ctx = RunContext(
-        gate=gate, viewer=viewer, config=config, target=target, selected=chosen or tuple(options), loaded_at=loaded_at
+        gate=gate,
+        viewer=viewer,
+        config=config,
+        target=target,
+        selected=chosen or tuple(options),
+        loaded_at=loaded_at,
+        extract=extract,
     )
     _sidebar_facts(ctx)
     st.session_state[_CTX_KEY] = ctx
@@ -159,7 +180,10 @@ def build_context() -> RunContext:
 
 def _sidebar_facts(ctx: RunContext) -> None:
     assert ctx.config is not None
-    st.sidebar.markdown(f"**Datauttag:** {ctx.cutoff.isoformat()}")
+    if ctx.extract is not None and ctx.extract != ctx.cutoff:
+        st.sidebar.markdown(f"**Per:** {ctx.cutoff.isoformat()} · **Datauttag:** {ctx.extract.isoformat()}")
+    else:
+        st.sidebar.markdown(f"**Datauttag:** {ctx.cutoff.isoformat()}")
     if ctx.loaded_at is not None:
         st.sidebar.caption(f"Inläst {pd.Timestamp(ctx.loaded_at):%Y-%m-%d %H:%M} · {ctx.viewer.label()}")
     if not ctx.state.closed:
@@ -167,6 +191,28 @@ def _sidebar_facts(ctx: RunContext) -> None:
             f"🔒 **Blindat.** Utfall per grupp visas inte förrän studien stängs "
             f"(planerat {ctx.config.planned_close.isoformat()}).",
         )
+
+
+def _as_of_choice(viewer: Viewer, config: StudyConfig) -> date | None:
+    """The as-of date chosen in the sidebar, for the roles that prepare meetings (access.ASOF_ROLES;
+    not the steering group); None: the extract date."""
+    if viewer.role not in ASOF_ROLES or config.data_cutoff is None:
+        return None
+    extract = config.data_cutoff
+    start = min([config.recruitment_start, *(d.start for d in config.districts)])
+    if start > extract:
+        return None
+    chosen = st.sidebar.date_input(
+        "Per datum",
+        value=extract,
+        min_value=start,
+        max_value=extract,
+        format="YYYY-MM-DD",
+        key="as_of",
+        help="Visa siffrorna som de såg ut ett tidigare datum (t.ex. kvartalets sista dag). Steg daterade "
+        "efter datumet räknas som inte inträffade än. Standard: datauttagets datum.",
+    )
+    return chosen if isinstance(chosen, date) else None
 
 
 def allowed_pages(ctx: RunContext) -> tuple[str, ...]:
@@ -198,7 +244,7 @@ def page(key: str) -> RunContext:
     st.title(entry.title)
     caption = entry.question
     if ctx.cutoff:
-        caption += f" · Data t.o.m. **{ctx.cutoff.isoformat()}**"
+        caption += f" · Data **{ctx.as_of_text}**"
     st.caption(caption)
     if ctx.gate is None:
         st.info(
@@ -268,14 +314,19 @@ def download_frame(
 
 
 def download_bytes(
-    viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame, topic: str, count_columns: list[str] | None = None
+    viewer: Viewer,
+    config: StudyConfig | None,
+    frame: pd.DataFrame,
+    topic: str,
+    count_columns: list[str] | None = None,
+    extract: date | None = None,
 ) -> tuple[bytes, bytes] | None:
     """CSV and Excel bytes exactly as `downloads` offers them to `viewer` (None: no download)."""
     shown = download_frame(viewer, config, frame, count_columns)
     if shown is None:
         return None
     cutoff = config.data_cutoff if config else None
-    note = f"{topic} · data t.o.m. {cutoff.isoformat() if cutoff else '–'}"
+    note = f"{topic} · data {as_of_text(cutoff, extract)}"
     if viewer.suppress_small_cells and config is not None:
         note += f" · antal 1–{config.privacy.small_cell_threshold} visas som {config.privacy.small_cell_text}"
     return _file_bytes(shown, frame_digest(shown), topic, note)
@@ -318,15 +369,15 @@ def downloads(frame: pd.DataFrame, topic: str, key: str, count_columns: list[str
         if download_frame(ctx.viewer, ctx.config, frame, count_columns) is None:
             st.caption("Tabeller på deltagarnivå laddas inte ned i den här rollen.")
             return
-        viewer, config = ctx.viewer, ctx.config
+        viewer, config, extract = ctx.viewer, ctx.config, ctx.extract
 
         def csv():
-            return download_bytes(viewer, config, frame, topic, count_columns)[0]
+            return download_bytes(viewer, config, frame, topic, count_columns, extract)[0]
 
         def xlsx():
-            return download_bytes(viewer, config, frame, topic, count_columns)[1]
+            return download_bytes(viewer, config, frame, topic, count_columns, extract)[1]
     else:
-        made = download_bytes(ctx.viewer, ctx.config, frame, topic, count_columns)
+        made = download_bytes(ctx.viewer, ctx.config, frame, topic, count_columns, ctx.extract)
         if made is None:
             st.caption("Tabeller på deltagarnivå laddas inte ned i den här rollen.")
             return

@@ -25,6 +25,11 @@ def _exact(value: Number) -> Fraction:
     return Fraction(Decimal(repr(float(value))))
 
 
+def exact(value: Number) -> Fraction:
+    """`value` as an exact fraction (a float as the decimal it prints as)."""
+    return _exact(value)
+
+
 def round_half_up(value: Number, digits: int = 0) -> Decimal:
     """`value` rounded half up (away from zero at .5) to `digits` decimals, as a Decimal."""
     exact = _exact(value)
@@ -52,13 +57,14 @@ def round_float(value: Number | None, digits: int = 1) -> float | None:
     return float(round_half_up(value, digits))
 
 
-def percent(part: int, whole: int, digits: int = 0) -> int | float | None:
+def percent(part: Number, whole: Number, digits: int = 0) -> int | float | None:
     """100·part/whole rounded half up from the counts; None when `whole` is 0.
 
+    Pass the two counts (ints are exact); a float share is read as the decimal it prints as.
     An int for whole percents, else a float carrying the rounded decimal."""
     if not whole:
         return None
-    exact = Fraction(100 * int(part), int(whole))
+    exact = 100 * _exact(part) / _exact(whole)
     if digits == 0:
         return int(round_half_up(exact, 0))
     return float(round_half_up(exact, digits))
@@ -69,8 +75,14 @@ def decimal_text(value: Number, digits: int = 0) -> str:
     return str(round_half_up(value, digits)).replace(".", ",")
 
 
-def percent_text(part: int, whole: int, digits: int = 0, none: str = "–") -> str:
+def percent_text(part: Number, whole: Number, digits: int = 0, none: str = "–") -> str:
     """'13 %' for 17 of 136 (Swedish: a space before %, decimal comma)."""
     if not whole:
         return none
-    return f"{decimal_text(Fraction(100 * int(part), int(whole)), digits)} %"
+    return f"{decimal_text(100 * _exact(part) / _exact(whole), digits)} %"
+
+
+def mean(values) -> Fraction | None:
+    """The exact mean of whole numbers (e.g. ages), for rounding half up without float error."""
+    items = [int(v) for v in values]
+    return Fraction(sum(items), len(items)) if items else None

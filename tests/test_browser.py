@@ -130,12 +130,12 @@ def wait_idle(page) -> None:
 
 def open_app(page, server) -> None:
     page.goto(server.url)
-    page.get_by_test_id("stSidebarNav").wait_for()
+    page.get_by_test_id("stSidebar").wait_for()
     wait_idle(page)
 
 
 def visit(page, link: str, url: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+    page.get_by_test_id("stSidebar").get_by_role("link", name=link, exact=True).click()
     page.wait_for_url(f"**/{url}" if url != "oversikt" else "**/*")
     wait_idle(page)
 
@@ -162,7 +162,7 @@ def screenshot(page, name: str) -> None:
 
 
 def link_names(page) -> list[str]:
-    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+    links = page.get_by_test_id("stSidebar").get_by_role("link")
     return [links.nth(i).inner_text().strip().splitlines()[-1].strip() for i in range(links.count())]
 
 

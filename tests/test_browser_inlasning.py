@@ -80,9 +80,9 @@ def new_page(browser):
 
 def open_inlasning(page, server) -> None:
     page.goto(server.url)
-    page.get_by_test_id("stSidebarNav").wait_for()
+    page.get_by_test_id("stSidebar").wait_for()
     wait_idle(page)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Inläsning", exact=True).click()
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Inläsning", exact=True).click()
     page.wait_for_url("**/inlasning")
     wait_idle(page)
 
@@ -97,7 +97,7 @@ def randomised_shown(browser, server) -> str:
     context, page = new_page(browser)
     try:
         page.goto(server.url)
-        page.get_by_test_id("stSidebarNav").wait_for()
+        page.get_by_test_id("stSidebar").wait_for()
         wait_idle(page)
         return metric_value(page, "Randomiserade").split(" / ")[0]
     finally:
@@ -190,7 +190,7 @@ def test_browser_other_roles_cannot_open_or_post_to_the_page(browser, site, role
     try:
         context, page = new_page(browser)
         page.goto(server.url)
-        page.get_by_test_id("stSidebarNav").wait_for()
+        page.get_by_test_id("stSidebar").wait_for()
         wait_idle(page)
         assert "Inläsning" not in link_names(page)
         page.goto(f"{server.url}/inlasning")  # by URL

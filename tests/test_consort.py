@@ -94,7 +94,7 @@ def test_consort_boxes_add_up(counts):
     assert counts["assessed"] == counts["excluded"] + counts["in_progress"] + counts["randomised"]
     assert counts["randomised"] == sum(a["allocated"] for a in counts["arms"])
     for a in counts["arms"]:
-        assert a["allocated"] == a["analysed"]
+        assert a["analysed"] == a["allocated"] - a["excluded_after"]  # ITT; none counted back by default (issue 12)
         assert a["lacking_outcome"] == a["left"]
         assert a["left"] == sum(n for _, n in a["left_reasons"])
     consort.check(counts)  # the module's own check agrees

@@ -116,7 +116,7 @@ def test_balans_current_smd_matches_source(page, people):
     expected_gender = smd_binary([p["gender"] == "Kvinna" for p in ips], [p["gender"] == "Kvinna" for p in tvr])
     expected_age = smd_age([p["age"] for p in ips], [p["age"] for p in tvr])
     assert smd["Kön"] == pytest.approx(expected_gender, abs=5e-4)
-    assert smd["Ålder (år)"] == pytest.approx(expected_age, abs=5e-4)
+    assert smd["Ålder vid baslinjen (år)"] == pytest.approx(expected_age, abs=5e-4)  # issue 12: at baseline
     flags = frame_with(page.tabs[0], "Bedömning").set_index("Egenskap")["Bedömning"]
     assert flags["Kön"].startswith("⚠") == (expected_gender > 0.1)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from decimal import ROUND_HALF_UP, Decimal
 
 from tests import independent as ind
 from tests.conftest import render
@@ -25,7 +26,9 @@ def test_rekrytering_randomised_per_district_matches_source_files(demo_db, demo_
     targets = {d["name"]: d["target"] for d in cfg["districts"]}
     for name, share in zip(table["Stadsdel"], table["Andel av mål (%)"], strict=True):
         base = name.split(" (f.d.")[0]
-        assert share == round(100 * expected[base] / targets[base], 1)
+        # Issue 12: a whole per cent, half up from the counts, on the server (was a float for a client format).
+        exact = Decimal(100 * expected[base]) / Decimal(targets[base])
+        assert share == int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def test_rekrytering_funnel_counts_match_referral_log(demo_db, demo_dir):

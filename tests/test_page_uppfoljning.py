@@ -119,7 +119,8 @@ def independent_action_list(rows: list[dict], cutoff: date, due_soon: int) -> li
     picked.sort(
         key=lambda r: (-(r["days_overdue"] if r["days_overdue"] is not None else -1), r["due"], r["code"], r["months"])
     )
-    return [(r["code"], f"{r['months']} mån", r["due"], r["days_overdue"], r["status"]) for r in picked]
+    # Issue 12: not overdue is shown as 0 days late, never as an empty value the grid calls "None".
+    return [(r["code"], f"{r['months']} mån", r["due"], r["days_overdue"] or 0, r["status"]) for r in picked]
 
 
 def _frame_with(at, *columns):
@@ -203,9 +204,7 @@ def test_uppfoljning_unit_manager_list_is_own_district_most_overdue_first(demo_d
             r["Studiekod"],
             r["Tidpunkt"],
             r["Förfallodag"],
-            None
-            if r["Dagar försenad"] is None or str(r["Dagar försenad"]) in ("<NA>", "nan")
-            else int(r["Dagar försenad"]),
+            int(r["Dagar försenad"]),
             r["Status"],
         )
         for _, r in table.iterrows()

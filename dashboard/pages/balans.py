@@ -26,6 +26,18 @@ frozen = q.balance_checkpoints_frozen(ctx.gate)
 frozen_rows = q.balance_checkpoint_rows(ctx.gate, ctx.selected)
 frozen_on = {int(r["checkpoint"]): r["reached_on"] for _, r in frozen.iterrows()}
 frozen_size = {int(r["checkpoint"]): json.loads(r["payload"]).get("size") for _, r in frozen.iterrows()}
+# Which extract each snapshot froze (issue 12): the extract date of the load that first reached the
+# checkpoint and when that load ran; the checkpoint itself may have been reached months earlier.
+frozen_from = {
+    int(r["checkpoint"]): (json.loads(r["payload"]).get("data_cutoff"), pd.Timestamp(r["frozen_at"]))
+    for _, r in frozen.iterrows()
+}
+
+
+def frozen_source(k: int) -> str:
+    extract, loaded = frozen_from[k]
+    return f"datauttaget {extract or '–'} (inläst {loaded:%Y-%m-%d %H:%M} UTC)"
+
 
 part = {2: "halva", 3: "tredjedel", 4: "fjärdedel"}.get(
     config.balance.checkpoints, f"1/{config.balance.checkpoints}-del"
@@ -47,7 +59,7 @@ st.caption(
 rows = []
 for k, size in enumerate(sizes, start=1):
     if k in frozen_on:
-        status = f"Nådd {formats.sv_date(pd.Timestamp(frozen_on[k]).date())} – fryst"
+        status = f"Nådd {formats.sv_date(pd.Timestamp(frozen_on[k]).date())} – fryst ur {frozen_source(k)}"
     elif study_total is not None and study_total >= size:
         status = "Nådd – fryses vid nästa inläsning"
     elif study_total is not None:
@@ -116,7 +128,7 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
         ui.chart(ctx, "balance_gender", lambda: balance.gender_chart(shares, expected_women), key)
         st.caption(f"Streckad linje: förväntad andel kvinnor i målgruppen ({formats.pct(expected_women, 1)}).")
     with right:
-        st.markdown("**Ålder per grupp**")
+        st.markdown("**Ålder vid baslinjen per grupp**")
         ui.chart(ctx, "balance_age", lambda: balance.age_chart(tables["age_box"]), key)
         st.caption("Låda: kvartiler och median; streck: lägsta–högsta.")
     st.caption("Underlag till diagrammet Kön per grupp:")
@@ -125,7 +137,7 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
         f"{topic} kön per grupp",
         f"{key}_gender",
     )
-    st.markdown("**Ålder per grupp**")
+    st.markdown("**Ålder vid baslinjen per grupp**")
     ages = tables["ages"]
     st.dataframe(ages, hide_index=True, width="stretch")
     ui.downloads(ages, f"{topic} ålder per grupp", f"{key}_age")
@@ -171,7 +183,7 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 720))
     st.caption(
         "n och % per rad; procent räknas på dem som besvarat frågan (n=… i radens namn när uppgift saknas "
-        "för några). Ålder: medelvärde (lägsta–högsta)."
+        "för några). Ålder: medelvärde (lägsta–högsta). " + balance.AGE_NOTE
     )
     ui.downloads(table, f"{topic} bakgrundsfaktorer", f"{key}_table1")
 
@@ -180,10 +192,18 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
 labels = ["Nuläge"] + [f"Kontrollpunkt {k} ({size})" for k, size in enumerate(sizes, start=1)]
 tabs = st.tabs(labels)
 with tabs[0]:
+    analysed = people[people["is_analysed"].astype(bool)] if "is_analysed" in people else people
+    excluded_after = len(people) - len(analysed)
+    note = (
+        f" {excluded_after} som exkluderats efter randomiseringen räknas inte (studiekonfigurationen, [analysis])."
+        if excluded_after
+        else ""
+    )
     st.caption(
         f"Alla randomiserade t.o.m. {formats.sv_date(ctx.cutoff)} i valda stadsdelar, med dagens baslinjeuppgifter."
+        + note
     )
-    balance_view(people, "bal_now", "Balans nuläge")
+    balance_view(analysed, "bal_now", "Balans nuläge")
 for k, size in enumerate(sizes, start=1):
     with tabs[k]:
         if k not in frozen_on:
@@ -203,8 +223,9 @@ for k, size in enumerate(sizes, start=1):
             continue
         rows_k = frozen_rows[frozen_rows["checkpoint"] == k]
         st.caption(
-            f"Fryst bild: de första {frozen_size.get(k) or size} randomiserade i studien (nådd "
-            f"{formats.sv_date(pd.Timestamp(frozen_on[k]).date())}), med baslinjeuppgifterna som de var då. "
+            f"Fryst bild: de första {frozen_size.get(k) or size} randomiserade i studien. Kontrollpunkten nåddes "
+            f"{formats.sv_date(pd.Timestamp(frozen_on[k]).date())}; bilden frystes ur {frozen_source(k)}, "
+            "med baslinjeuppgifterna som de var i det uttaget. "
             f"I valda stadsdelar: {count(len(rows_k))} deltagare."
         )
         balance_view(rows_k, f"bal_cp{k}", f"Balans kontrollpunkt {k}")

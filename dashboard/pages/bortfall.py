@@ -43,7 +43,7 @@ def readable(frame: pd.DataFrame, shares: list[str]) -> pd.DataFrame:
     out = frame.copy()
     for column in shares:
         out[column] = [
-            v if isinstance(v, str) else (None if v is None or pd.isna(v) else round(100 * float(v)))
+            v if isinstance(v, str) else (None if v is None or pd.isna(v) else formats.percent(float(v), 1))
             for v in out[column]
         ]
     out = out.rename(columns={c: f"{c} (%)" for c in shares})

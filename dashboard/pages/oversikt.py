@@ -97,7 +97,7 @@ for district_id in ctx.selected:
             "Stadsdel": d.display_name(),
             "Randomiserade": shown,
             "Mål": d.target,
-            "Andel av mål (%)": None if masked or not d.target else round(100 * n / d.target, 1),
+            "Andel av mål (%)": None if masked or not d.target else formats.percent(n, d.target),
             "Bortfall": "–" if masked else formats.pct(n_left, n),
         }
     )
@@ -107,9 +107,7 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config={
-        "Andel av mål (%)": st.column_config.ProgressColumn(
-            "Andel av mål", format="%.0f %%", min_value=0, max_value=100
-        )
+        "Andel av mål (%)": st.column_config.ProgressColumn("Andel av mål", format="%d %%", min_value=0, max_value=100)
     },
 )
 ui.downloads(table, "Översikt per stadsdel", "dl_overview")

@@ -91,9 +91,7 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config={
-        "Andel av mål (%)": st.column_config.ProgressColumn(
-            "Andel av mål", format="%.0f %%", min_value=0, max_value=100
-        ),
+        "Andel av mål (%)": st.column_config.ProgressColumn("Andel av mål", format="%d %%", min_value=0, max_value=100),
         "Start": st.column_config.DateColumn("Start", format="YYYY-MM-DD"),
     },
 )

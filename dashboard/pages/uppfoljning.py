@@ -103,12 +103,20 @@ if over_time.empty:
 else:
     st.altair_chart(followup.completion_chart(over_time), width="stretch")
     shown = ui.suppress_table(ctx, over_time, ["Genomförda", "Stängda fönster"])
-    shown = shown.assign(**{"Andel genomförda": (shown["Andel genomförda"] * 100).round(0)})
+    # Half up from the counts, on the server (never a client-side percent format).
+    shown = shown.assign(
+        **{
+            "Andel genomförda": [
+                formats.percent(int(d), int(c))
+                for d, c in zip(shown["Genomförda"], shown["Stängda fönster"], strict=True)
+            ]
+        }
+    )
     st.dataframe(
         shown,
         hide_index=True,
         width="stretch",
-        column_config={"Andel genomförda": st.column_config.NumberColumn("Andel genomförda", format="%.0f %%")},
+        column_config={"Andel genomförda": st.column_config.NumberColumn("Andel genomförda", format="%d %%")},
     )
     ui.downloads(shown, "Andel genomförda per kvartal", "dl_fu_quarter")
 

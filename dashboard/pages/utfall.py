@@ -49,6 +49,8 @@ st.success(
 )
 
 people, activity, employment = outcomes.load(ctx.gate, ctx.selected)
+if "is_analysed" in people:  # the analysis population of the study configuration (issue 12)
+    people = people[people["is_analysed"].astype(bool)]
 if people.empty:
     ui.empty()
     st.stop()
