@@ -264,6 +264,16 @@ class Gate:
                 self._cur.execute(f"create or replace temp view {name} as select * from {table}")
         if self.viewer.sees_data_quality and "meta.rejected_rows" in existing:
             self._cur.execute("create or replace temp view rejected_rows as select * from meta.rejected_rows")
+        if self.viewer.sees_data_quality:
+            # Warnings on the randomisation log's löpnummer (issue 12): for the data steward only; empty
+            # for a store loaded before the check existed.
+            source = (
+                "select * from mart.allocation_checks"
+                if "mart.allocation_checks" in existing
+                else "select null::varchar as problem, null::integer as allocation_number, "
+                "null::varchar as study_codes, null::varchar as message_sv where false"
+            )
+            self._cur.execute(f"create or replace temp view allocation_checks as {source}")
         if self.state.closed and self.viewer.role in OUTCOME_ROLES:
             for name, table in SEALED_TABLES.items():
                 if table in existing:

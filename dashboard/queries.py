@@ -136,6 +136,15 @@ def load_files(gate: Gate) -> pd.DataFrame:
 
 
 @cached
+def allocation_checks(gate: Gate) -> pd.DataFrame:
+    """Warnings on the randomisation log's löpnummer: duplicates, gaps, against date order (empty for
+    a role without data-quality rights, or a store loaded before the check existed)."""
+    if not gate.viewer.sees_data_quality:
+        return pd.DataFrame(columns=["problem", "allocation_number", "study_codes", "message_sv"])
+    return gate.frame("select problem, allocation_number, study_codes, message_sv from allocation_checks")
+
+
+@cached
 def rejected_rows(gate: Gate) -> pd.DataFrame:
     return gate.frame("select * from rejected_rows order by file_name, row_number")
 

@@ -314,18 +314,16 @@ def download_frame(
 
 
 def download_bytes(
-    viewer: Viewer,
-    config: StudyConfig | None,
-    frame: pd.DataFrame,
-    topic: str,
-    count_columns: list[str] | None = None,
-    extract: date | None = None,
+    viewer: Viewer, config: StudyConfig | None, frame: pd.DataFrame, topic: str, count_columns: list[str] | None = None
 ) -> tuple[bytes, bytes] | None:
     """CSV and Excel bytes exactly as `downloads` offers them to `viewer` (None: no download)."""
     shown = download_frame(viewer, config, frame, count_columns)
     if shown is None:
         return None
     cutoff = config.data_cutoff if config else None
+    # The run's extract date (an as-of view's configuration carries the as-of date as its cut-off).
+    ctx = st.session_state.get(_CTX_KEY)
+    extract = ctx.extract if isinstance(ctx, RunContext) else None
     note = f"{topic} · data {as_of_text(cutoff, extract)}"
     if viewer.suppress_small_cells and config is not None:
         note += f" · antal 1–{config.privacy.small_cell_threshold} visas som {config.privacy.small_cell_text}"
@@ -369,15 +367,15 @@ def downloads(frame: pd.DataFrame, topic: str, key: str, count_columns: list[str
         if download_frame(ctx.viewer, ctx.config, frame, count_columns) is None:
             st.caption("Tabeller på deltagarnivå laddas inte ned i den här rollen.")
             return
-        viewer, config, extract = ctx.viewer, ctx.config, ctx.extract
+        viewer, config = ctx.viewer, ctx.config
 
         def csv():
-            return download_bytes(viewer, config, frame, topic, count_columns, extract)[0]
+            return download_bytes(viewer, config, frame, topic, count_columns)[0]
 
         def xlsx():
-            return download_bytes(viewer, config, frame, topic, count_columns, extract)[1]
+            return download_bytes(viewer, config, frame, topic, count_columns)[1]
     else:
-        made = download_bytes(ctx.viewer, ctx.config, frame, topic, count_columns, ctx.extract)
+        made = download_bytes(ctx.viewer, ctx.config, frame, topic, count_columns)
         if made is None:
             st.caption("Tabeller på deltagarnivå laddas inte ned i den här rollen.")
             return

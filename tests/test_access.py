@@ -134,8 +134,8 @@ def captured_downloads():
     seen: list[tuple[str, bytes, bytes]] = []
     original = ui.download_bytes
 
-    def spy(viewer, config, frame, topic, *args, **kwargs):
-        made = original(viewer, config, frame, topic, *args, **kwargs)
+    def spy(viewer, config, frame, topic, count_columns=None):
+        made = original(viewer, config, frame, topic, count_columns)
         if made is not None:
             seen.append((topic, *made))
         return made

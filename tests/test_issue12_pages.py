@@ -193,3 +193,25 @@ def test_steering_group_gets_no_as_of_choice(demo_db):
     at = render(demo_db, "oversikt", role="styrgrupp")
     assert not at.exception
     assert not [w for w in at.date_input if w.key == "as_of"]
+
+
+# --- point 3: löpnummer warnings on the data-quality page -------------------------------------------------
+
+
+def test_allocation_number_warnings_on_datakvalitet(tmp_path):
+    rows = fx.study_rows()
+    rows["randomisations"]["headers"].append("Löpnummer")
+    for r, n in zip(rows["randomisations"]["rows"], [1, 1, 4, 5], strict=True):
+        r["Löpnummer"] = n
+    folder, db = _store(tmp_path, rows)
+    given = [int(r["Löpnummer"]) for r in ind.rows(folder, "randomisering")]
+    duplicates = {n for n in given if given.count(n) > 1}
+    gaps = set(range(min(given), max(given) + 1)) - set(given)
+    at = render(db, "datakvalitet")
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(df.value for df in at.dataframe if "Varning" in df.value.columns)
+    shown = {int(n) for n in table["Löpnummer"].dropna()}
+    assert shown == duplicates | gaps == {1, 2, 3}
+    # not for the project group (no data-quality rights)
+    at = render(db, "oversikt", role="projektgrupp")
+    assert "löpnummer" not in page_text(at).lower()

@@ -106,6 +106,21 @@ else:
     )
     ui.downloads(detail, "Avvisade rader", "dl_rejected")
 
+# --- warnings on the allocation sequence (issue 12) ------------------------------------------------------
+checks = q.allocation_checks(ctx.gate)
+if len(checks):
+    st.subheader("Varningar om löpnumret i randomiseringsloggen")
+    st.warning(
+        "Löpnumret avgör vem som randomiserades först samma dag (och därmed vilka som hör till en "
+        "kontrollpunkt). Raderna är inlästa, men löpnumret behöver rättas:",
+        icon="⚠️",
+    )
+    shown_checks = checks.rename(
+        columns={"message_sv": "Varning", "allocation_number": "Löpnummer", "study_codes": "Studiekoder"}
+    )[["Varning", "Löpnummer", "Studiekoder"]]
+    st.dataframe(shown_checks, hide_index=True, width="stretch")
+    ui.downloads(shown_checks, "Varningar om löpnummer", "dl_allocation_checks")
+
 # --- history -----------------------------------------------------------------------------------------
 st.subheader("Inläsningshistorik")
 history = loads[
