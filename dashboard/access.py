@@ -117,15 +117,6 @@ class StudyState:
     data_cutoff: date | None = None
 
 
-def read_config(con: duckdb.DuckDBPyConnection):
-    """The study configuration the store was loaded with."""
-    import json
-
-    from schema.config import StudyConfig
-
-    return StudyConfig.model_validate(json.loads(con.execute("select config from meta.study_config").fetchone()[0]))
-
-
 # Sources whose values are outcomes: never shown, not even in a rejected row, while locked.
 SEALED_SOURCES = frozenset(s.key for s in SOURCES if s.sealed)
 
@@ -133,6 +124,15 @@ SEALED_SOURCES = frozenset(s.key for s in SOURCES if s.sealed)
 def rejected_values_visible(source_key: str, state: StudyState) -> bool:
     """May a rejected row's values of this source be shown (page, fix-list workbook, CLI)?"""
     return state.closed or source_key not in SEALED_SOURCES
+
+
+def read_config(con: duckdb.DuckDBPyConnection):
+    """The study configuration the store was loaded with."""
+    import json
+
+    from schema.config import StudyConfig
+
+    return StudyConfig.model_validate(json.loads(con.execute("select config from meta.study_config").fetchone()[0]))
 
 
 def read_study_state(con: duckdb.DuckDBPyConnection) -> StudyState:
@@ -168,6 +168,20 @@ UNSCOPED_TABLES: dict[str, str] = {
 }
 # Outcome data: views exist only after close.
 SEALED_TABLES: dict[str, str] = {"outcome_activity": "sealed.activity", "outcome_employment": "sealed.employment"}
+# What only the intervention arm can have: with coded arms beside them they would tell which code
+# is IPS. For a blinded role (until close) these columns are blanked in every view (NULL; the flag
+# false, so code that filters on it keeps working), and the tables that describe specialists and
+# their caseloads are empty.
+ONE_ARM_COLUMNS: dict[str, dict[str, str]] = {
+    "participants": {
+        "specialist_id": "NULL::varchar",
+        "stopped_ips_on": "NULL::date",
+        "stopped_ips_reason": "NULL::varchar",
+        "is_stopped_ips": "false",
+    },
+    "followup_status": {"specialist_id": "NULL::varchar"},
+}
+ONE_ARM_TABLES = {"caseload_daily", "specialist_roster"}
 
 _LOG = logging.getLogger(__name__)
 
@@ -184,6 +198,11 @@ _FORBIDDEN_CALLS = re.compile(
     re.I,
 )
 _OUTCOME_NAMES = re.compile(r"\boutcome_\w+|\bsealed\b", re.I)
+
+
+def sealed_source_keys() -> tuple[str, ...]:
+    """The sources whose values are outcomes (sealed until close), from the contract."""
+    return tuple(sorted(SEALED_SOURCES))
 
 
 def _normalized_sql(sql: str) -> str:
@@ -234,6 +253,37 @@ class Gate:
         column = "blinded_label" if (self.viewer.is_blinded and not self.state.closed) else "label"
         return f"(select a.{column} from meta.arms a where a.key = t.arm)"
 
+    @property
+    def coded(self) -> bool:
+        """Arms are shown coded to this viewer (a blinded role while the study is locked)."""
+        return self.viewer.is_blinded and not self.state.closed
+
+    def arm_labels(self, config) -> list[str]:
+        """The arm labels this viewer sees, in display order. Coded labels are sorted by the code,
+        never in the configuration's order (which would tell which code is listed first there)."""
+        if self.coded:
+            return sorted(a.blinded_label for a in config.arms)
+        return [a.label for a in config.arms]
+
+    def _columns(self, name: str, table: str) -> str:
+        """The select list of the view `name` over `table` for this viewer."""
+        replace = []
+        if name in ARM_TABLES:
+            replace.append(f"{self._arm_expr()} as arm")
+        exclude = []
+        if self.coded:
+            replace += [f"{blank} as {column}" for column, blank in ONE_ARM_COLUMNS.get(name, {}).items()]
+            # Per-arm counts stored in columns named after the arm's key (e.g. ips_n).
+            cols = [r[0] for r in self._cur.execute(f"select * from {table} limit 0").description]
+            keys = [r[0] for r in self._cur.execute("select key from meta.arms").fetchall()]
+            exclude = [c for c in cols if any(c == k or c.startswith(f"{k}_") for k in keys)]
+        out = "*"
+        if exclude:
+            out += f" exclude ({', '.join(exclude)})"
+        if replace:
+            out += f" replace ({', '.join(replace)})"
+        return out
+
     def _create_views(self) -> None:
         if self.viewer.districts is None and self.districts == self._known:
             # Every district: the same set as the literal list below, read from the same table,
@@ -250,20 +300,35 @@ class Gate:
         for name, table in SCOPED_TABLES.items():
             if table not in existing:
                 continue
-            cols = "*"
-            if name in ARM_TABLES:
-                cols = f"* replace ({self._arm_expr()} as arm)"
+            where = f"t.district_id in ({scope})"
+            if self.coded and name in ONE_ARM_TABLES:
+                where = "false"
             self._cur.execute(
-                f"create or replace temp view {name} as select {cols} from {table} t where t.district_id in ({scope})"
+                f"create or replace temp view {name} as "
+                f"select {self._columns(name, table)} from {table} t where {where}"
             )
         self._cur.execute(
             f"create or replace temp view districts as select * from meta.districts where district_id in ({scope})"
         )
         for name, table in UNSCOPED_TABLES.items():
-            if table in existing:
-                self._cur.execute(f"create or replace temp view {name} as select * from {table}")
+            if table not in existing:
+                continue
+            cols = "*"
+            if name == "arms" and self.coded:
+                cols = "* replace (blinded_label as key, blinded_label as label)"
+            self._cur.execute(f"create or replace temp view {name} as select {cols} from {table}")
         if self.viewer.sees_data_quality and "meta.rejected_rows" in existing:
-            self._cur.execute("create or replace temp view rejected_rows as select * from meta.rejected_rows")
+            # A rejected row from a sealed source (employment, activity) keeps file, row, column and
+            # reason, but never its value while the study is locked: the value is an outcome.
+            cols = "*"
+            if not self.state.closed:
+                sealed = ", ".join(_quote(k) for k in sealed_source_keys()) or "NULL"
+                cols = (
+                    f"* replace (case when source_key in ({sealed}) then NULL else value end as value, "
+                    f"case when source_key in ({sealed}) and coalesce(value, '') <> '' "
+                    f"then replace(reason, value, '…') else reason end as reason)"
+                )
+            self._cur.execute(f"create or replace temp view rejected_rows as select {cols} from meta.rejected_rows")
         if self.viewer.sees_data_quality:
             # Warnings on the randomisation log's löpnummer (issue 12): for the data steward only; empty
             # for a store loaded before the check existed.

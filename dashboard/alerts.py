@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard import attrition, balance, caseload, formats
+from dashboard import attrition, balance, caseload, formats, privacy
 from dashboard import queries as q
 from dashboard.access import Gate
 from schema.config import StudyConfig
@@ -37,32 +37,37 @@ def collect(
                 "🚪",
             )
         )
-    # Only the cut-off day is needed: the whole daily series is hundreds of thousands of rows at scale.
-    now = caseload.caseload_at(q.caseload_by_district_on(gate, selected, config.data_cutoff))
-    if len(now):
-        over = now[now > config.caseload.cap]
-        for specialist, n in over.items():
+    # Specialists and caseloads exist only in the IPS arm: a blinded role gets none (the gate's
+    # views are empty for it, and "no specialists" would be a false alarm).
+    if not gate.coded:
+        # Only the cut-off day is needed: the whole daily series is hundreds of thousands of rows at scale.
+        now = caseload.caseload_at(q.caseload_by_district_on(gate, selected, config.data_cutoff))
+        if len(now):
+            over = now[now > config.caseload.cap]
+            for specialist, n in over.items():
+                out.append(
+                    (
+                        f"Arbetsspecialist {specialist} har {int(n)} aktiva deltagare (tak {config.caseload.cap}).",
+                        "belastning",
+                        "👥",
+                    )
+                )
+        roster = q.specialist_roster(gate, selected)
+        for district_id in caseload.districts_short_of_specialists(roster, config, selected):
             out.append(
                 (
-                    f"Arbetsspecialist {specialist} har {int(n)} aktiva deltagare (tak {config.caseload.cap}).",
+                    f"{name(district_id)} har färre än {config.caseload.min_specialists_per_district} "
+                    "arbetsspecialister.",
                     "belastning",
                     "👥",
                 )
             )
-    roster = q.specialist_roster(gate, selected)
-    for district_id in caseload.districts_short_of_specialists(roster, config, selected):
-        out.append(
-            (
-                f"{name(district_id)} har färre än {config.caseload.min_specialists_per_district} arbetsspecialister.",
-                "belastning",
-                "👥",
-            )
-        )
     overdue = int((followups["status"] == "overdue").sum()) if len(followups) else 0
     if overdue:
+        shown = privacy.counter(gate.viewer, config)(overdue)
         out.append(
             (
-                f"{overdue} uppföljningar är försenade (fönstret har stängt utan genomförd uppföljning).",
+                f"{shown} uppföljningar är försenade (fönstret har stängt utan genomförd uppföljning).",
                 "uppfoljning",
                 "📋",
             )

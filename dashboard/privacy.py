@@ -188,3 +188,70 @@ def download_frame(
         return None
     columns = count_columns if count_columns is not None else integer_columns(frame)
     return suppress_frame(frame, columns, rule)
+
+
+def chart_frame(
+    viewer: Viewer,
+    config: StudyConfig | None,
+    frame: pd.DataFrame,
+    count_columns: list[str],
+    *,
+    shares: list[str] | dict[str, str] | None = None,
+    **options,
+) -> pd.DataFrame:
+    """A chart's dataset as `viewer` may receive it: the whole dataset is sent to the browser (and
+    shown in tooltips), so counts are suppressed exactly as in a table (`suppress_frame`), but a
+    masked cell becomes empty (no bar, no point) instead of text, keeping the column numeric.
+    `shares` (a list: hidden with any count of the same row; a dict: share → its count column)."""
+    rule = policy(viewer, config)
+    if rule is None or frame.empty:
+        return frame
+    if isinstance(shares, list):
+        out = suppress_frame(frame, count_columns, rule, **options)
+        row_hidden = (out[count_columns] == rule.text).any(axis=1)
+        for share in shares:
+            out[share] = out[share].where(~row_hidden, rule.text)
+        share_columns = list(shares)
+    else:
+        out = suppress_frame(frame, count_columns, rule, shares=shares, **options)
+        share_columns = list(shares or {})
+    for column in [*count_columns, *share_columns]:
+        out[column] = pd.to_numeric(out[column].where(out[column] != rule.text), errors="coerce")
+    return out
+
+
+def mask_increments(values: list[int], threshold: int, start: int = 0) -> list[bool]:
+    """For a cumulative series (nested cohorts, a running total), which values to hide so that no
+    shown value differs from the previous shown one (or from `start`, e.g. 0 or a total that is
+    shown anyway) by 1..threshold: a difference of a few would show a few people's events. Over a
+    monotone series, any two shown values then differ by 0 or more than `threshold`. Returns True
+    for each value to hide."""
+    hidden = []
+    last = start
+    for v in values:
+        step = int(v) - last
+        if 0 < abs(step) <= threshold or 0 < int(v) <= threshold:
+            hidden.append(True)
+        else:
+            hidden.append(False)
+            last = int(v)
+    return hidden
+
+
+def funnel_frame(frame: pd.DataFrame, reached: str, parts: list[str], rule: Policy | None) -> pd.DataFrame:
+    """A referral funnel (one row per stage in order) under `rule`. Those who reached a stage either
+    reached the next, were excluded there or are still waiting there, so each stage's count is the
+    total of (next stage's count, its `parts`): a hidden cell must not be recoverable from that
+    relation either. The first stage's count is the overall total and is never hidden."""
+    if rule is None or frame.empty:
+        return frame
+    n = len(frame)
+    counts = [[_as_int(v) or 0 for v in frame[c]] for c in [reached, *parts]]
+    # Row k: [reached at stage k+1, parts at stage k...]; its total (reached at k) is shown.
+    grid = [[counts[0][k + 1] if k + 1 < n else 0] + [counts[j][k] for j in range(1, len(counts))] for k in range(n)]
+    hide = hidden_cells(grid, rule.threshold, rows=True)
+    out = frame.copy()
+    out[reached] = [rule.text if (k - 1, 0) in hide else str(counts[0][k]) for k in range(n)]
+    for j, column in enumerate(parts, start=1):
+        out[column] = [rule.text if (k, j) in hide else str(counts[j][k]) for k in range(n)]
+    return out

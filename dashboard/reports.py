@@ -76,13 +76,13 @@ def _extract_date(gate: Gate):
 
 
 def _arm_order(config: StudyConfig, gate: Gate, people: pd.DataFrame) -> list[str]:
-    labels = [a.blinded_label if gate.viewer.is_blinded and not gate.state.closed else a.label for a in config.arms]
+    labels = gate.arm_labels(config)
     present = set(people["arm"].dropna())
     return [a for a in labels if a in present] or sorted(present)
 
 
 def _intervention_label(config: StudyConfig, gate: Gate) -> str | None:
-    if gate.viewer.is_blinded and not gate.state.closed:
+    if gate.coded:
         return None
     return next((a.label for a in config.arms if a.key == "ips"), None)
 
@@ -107,6 +107,8 @@ def _change(kind: str, now, before, fmt) -> str:
     if kind == "count":
         if fmt(now) != str(int(now)) or fmt(before) != str(int(before)):
             return "–"  # a masked count must not be backed out of a difference
+        if fmt(abs(int(now) - int(before))) != str(abs(int(now) - int(before))):
+            return "–"  # nor may a difference of a few people show (one person's event is a step)
         return _signed(int(now) - int(before), 0)
     if kind == "share":
         return _signed(100 * (rounding.exact(float(now)) - rounding.exact(float(before))), 1) + " p.e."
@@ -249,15 +251,21 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
 
     # Attrition per arm and reasons.
     arm_rows = []
-    for arm in arms:
-        part = people[people["arm"] == arm]
-        n, left = len(part), int(part["is_left"].sum())
-        masked = fmt(n) != str(n) or fmt(left) != str(left)
+    per_arm = [(len(part), int(part["is_left"].sum())) for part in (people[people["arm"] == arm] for arm in arms)]
+    # The arms' "left" counts add up to the total shown below them: suppressed together.
+    rule = privacy.policy(gate.viewer, config)
+    left_shown = (
+        privacy.suppress_counts([left for _, left in per_arm], rule.threshold, rule.text)
+        if rule
+        else [str(left) for _, left in per_arm]
+    )
+    for arm, (n, left), left_text in zip(arms, per_arm, left_shown, strict=True):
+        masked = fmt(n) != str(n) or left_text != str(left)
         arm_rows.append(
             {
                 "Grupp": arm,
                 "Randomiserade": fmt(n),
-                "Lämnat studien": fmt(left),
+                "Lämnat studien": left_text,
                 "Andel lämnat": _share(left, n, masked),
             }
         )
@@ -273,6 +281,15 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     left_rows = people[people["is_left"].astype(bool)]
     reasons = att.reason_counts(left_rows, "left_reason")
     attrition_reasons = _suppress(gate, config, reasons, ["Antal"]) if len(reasons) else reasons
+
+    # Stopped IPS: still in the study + then left = stopped, so the two parts are suppressed together.
+    stopped_shown = {"stopped": fmt(stopped["stopped"])}
+    if rule := privacy.policy(gate.viewer, config):
+        stopped_shown["still_in"], stopped_shown["then_left"] = privacy.suppress_counts(
+            [stopped["still_in"], stopped["then_left"]], rule.threshold, rule.text
+        )
+    else:
+        stopped_shown.update(still_in=str(stopped["still_in"]), then_left=str(stopped["then_left"]))
 
     # Follow-up completion per district.
     fu_rows = []
@@ -352,7 +369,7 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
         "balance": bal_table,
         "attrition_arms": attrition_arms,
         "attrition_reasons": attrition_reasons,
-        "stopped_ips": {k: fmt(v) for k, v in stopped.items()},
+        "stopped_ips": stopped_shown,
         "followup": followup_table,
         "caseload": caseload_table,
         "caseload_cap": config.caseload.cap,

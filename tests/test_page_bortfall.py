@@ -162,8 +162,11 @@ def test_bortfall_research_lead_sees_no_arm_names_nor_stopped_ips_by_arm(demo_db
     text = page_text(at)
     assert "IPS+TAU" not in text and "TVR+TAU" not in text
     assert "Grupp A" in text
-    stopped = frame_with(at, "Kvar i studien")
-    assert list(stopped.columns) == ["Orsak", "Kvar i studien", "Totalt"]
+    # Issue 10: only the IPS arm can stop IPS, so beside coded arms no stopped-IPS figure is shown
+    # at all (before, the totals were; with per-arm counts in the same scope they tell which code is IPS).
+    assert not any("Kvar i studien" in df.value.columns for df in at.dataframe)
+    assert not [m for m in at.metric if "Avslutat IPS" in m.label]
+    assert not any("Avslutat IPS" in str(c) for df in at.dataframe for c in df.value.columns)
     grouping = at.selectbox(key="km_group")
     assert "Arbetsspecialist" not in grouping.options
     assert "IPS+TAU" not in " ".join(str(o) for o in grouping.options)

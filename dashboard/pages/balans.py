@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard import balance, formats, ui
+from dashboard import balance, formats, privacy, ui
 from dashboard import queries as q
 from dashboard.contract import vocab
 
@@ -90,19 +90,27 @@ def _tables(frame: pd.DataFrame, arms: list[str]) -> dict:
     return out
 
 
+def women_share(part: pd.DataFrame) -> str:
+    """Share of women; hidden ("–") for a suppressed role when any gender count in the group is small
+    (with the group's size shown the share would give the count back)."""
+    counts = [int((part["gender"] == key).sum()) for key in vocab.GENDER.keys]
+    rule = privacy.policy(ctx.viewer, config)
+    if rule is not None and rule.text in privacy.suppress_counts(counts, rule.threshold, rule.text):
+        return "–"
+    return formats.pct(int((part["gender"] == "woman").sum()), int(part["gender"].notna().sum()))
+
+
 def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     if frame.empty:
         ui.empty("Inga deltagare i urvalet vid den här tidpunkten.")
         return
     arms = sorted(frame["arm"].dropna().unique(), key=str)
     tables = ui.memo(ctx, "balance_tables", lambda: _tables(frame, arms), key)
-    women = frame["gender"] == "woman"
-    known = frame["gender"].notna()
     cols = st.columns(2 + len(arms))
     cols[0].metric("Deltagare", count(len(frame)))
     cols[1].metric(
         "Andel kvinnor, alla",
-        formats.pct(int(women.sum()), int(known.sum())),
+        women_share(frame),
         delta=f"förväntat {formats.pct(expected_women, 1)}",
         delta_color="off",
         delta_arrow="off",
@@ -111,7 +119,7 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
         part = frame[frame["arm"] == arm]
         col.metric(
             f"{arm}: andel kvinnor",
-            formats.pct(int((part["gender"] == "woman").sum()), int(part["gender"].notna().sum())),
+            women_share(part),
             delta=f"n = {count(len(part))}",
             delta_color="off",
             delta_arrow="off",
@@ -125,7 +133,11 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     with left:
         st.markdown("**Kön per grupp**")
         shares = tables["shares"]
-        ui.chart(ctx, "balance_gender", lambda: balance.gender_chart(shares, expected_women), key)
+        # The dataset goes to the browser whole: counts and shares suppressed per arm as in a table.
+        chart_shares = privacy.chart_frame(
+            ctx.viewer, config, shares, ["Antal"], shares={"Andel": "Antal"}, group_by="Grupp", rows=False
+        )
+        ui.chart(ctx, "balance_gender", lambda: balance.gender_chart(chart_shares, expected_women), key)
         st.caption(f"Streckad linje: förväntad andel kvinnor i målgruppen ({formats.pct(expected_women, 1)}).")
     with right:
         st.markdown("**Ålder vid baslinjen per grupp**")
@@ -133,12 +145,22 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
         st.caption("Låda: kvartiler och median; streck: lägsta–högsta.")
     st.caption("Underlag till diagrammet Kön per grupp:")
     ui.downloads(
-        ui.suppress_table(ctx, shares.rename(columns={"Nivå": "Kön"}), ["Antal"]),
+        ui.suppress_table(
+            ctx,
+            shares.rename(columns={"Nivå": "Kön"}),
+            ["Antal"],
+            shares={"Andel": "Antal"},
+            group_by="Grupp",
+            rows=False,
+        ),
         f"{topic} kön per grupp",
         f"{key}_gender",
     )
     st.markdown("**Ålder vid baslinjen per grupp**")
-    ages = tables["ages"]
+    # A group of a few: its size masked, and its ages with it (they would describe those few).
+    ages = ui.suppress_table(
+        ctx, tables["ages"], ["n"], shares={c: "n" for c in ["Medelålder", "SD", "Median", "Min", "Max"]}, rows=False
+    )
     st.dataframe(ages, hide_index=True, width="stretch")
     ui.downloads(ages, f"{topic} ålder per grupp", f"{key}_age")
     bands = tables["bands"]
@@ -179,7 +201,15 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     st.markdown("**Bakgrundsfaktorer per grupp (som Tabell 1 i delrapporten)**")
     table = tables["table"]
     count_columns = [c for c in table.columns if c.endswith("· n")]
-    table = ui.suppress_table(ctx, table, count_columns)
+    # Each characteristic's levels add up to the group's size: one block per characteristic; the
+    # per-cent beside a hidden count is hidden with it.
+    table = ui.suppress_table(
+        ctx,
+        table,
+        count_columns,
+        group_by="Egenskap",
+        shares={c[:-1] + "%": c for c in count_columns if c[:-1] + "%" in table.columns},
+    )
     st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 720))
     st.caption(
         "n och % per rad; procent räknas på dem som besvarat frågan (n=… i radens namn när uppgift saknas "

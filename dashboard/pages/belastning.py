@@ -38,9 +38,13 @@ if len(roster) and (roster["n_districts"] > periods["district_id"].transform("nu
 
 # --- date range -----------------------------------------------------------------------------------
 first = pd.Timestamp(first_day).date() if pd.notna(first_day) else min(pd.to_datetime(roster["start_on"])).date()
-period = st.date_input(
-    "Period", value=(first, cutoff), min_value=first, max_value=cutoff, format="YYYY-MM-DD", key="caseload_period"
-)
+suppressing = ctx.viewer.suppress_small_cells
+if suppressing:  # no period choice for a suppressed role: two periods could be differenced
+    period = (first, cutoff)
+else:
+    period = st.date_input(
+        "Period", value=(first, cutoff), min_value=first, max_value=cutoff, format="YYYY-MM-DD", key="caseload_period"
+    )
 start, end = period if isinstance(period, tuple) and len(period) == 2 else (first, cutoff)
 
 # --- headline -------------------------------------------------------------------------------------
@@ -73,21 +77,31 @@ st.caption(
     f"Aktiva vid datauttaget {cutoff.isoformat()}; högsta antal och dagar över taket ({cap}) "
     f"under perioden {start.isoformat()} – {end.isoformat()}."
 )
-summary_shown = ui.suppress_table(ctx, summary, ["Aktiva vid datauttaget", "Högsta antal"])
+# Per full-time equivalent × the (public) employment rate gives the count back: hidden with it.
+summary_shown = ui.suppress_table(
+    ctx, summary, ["Aktiva vid datauttaget", "Högsta antal"], shares={"Per heltid": "Aktiva vid datauttaget"}
+)
 st.dataframe(
     summary_shown,
     hide_index=True,
     width="stretch",
     column_config={
         "Dag med högsta antal": st.column_config.DateColumn("Dag med högsta antal", format="YYYY-MM-DD"),
-        "Per heltid": st.column_config.NumberColumn("Per heltid", format="%.1f"),
+        **({} if suppressing else {"Per heltid": st.column_config.NumberColumn("Per heltid", format="%.1f")}),
     },
 )
 ui.downloads(summary_shown, "Belastning per arbetsspecialist", "dl_caseload_summary")
 
 st.subheader("Belastning över tid")
 in_range = aggregate[aggregate["peak"].notna()]
-if in_range.empty:
+if suppressing:
+    # Each step of a daily caseload curve is one participant starting or ending: not for this role.
+    st.info(
+        "Belastningen dag för dag visas inte för din roll: varje steg i kurvan är en enskild deltagare. "
+        "Tabellen ovan visar antalen vid datauttaget.",
+        icon="🔒",
+    )
+elif in_range.empty:
     ui.empty("Ingen belastning under vald period.")
 else:
     specialists = sorted(in_range["specialist_id"])
@@ -179,10 +193,11 @@ if shared.empty:
 else:
     split = q.caseload_by_district_on(ctx.gate, ctx.selected, cutoff)
     split = split[split["specialist_id"].isin(shared["Arbetsspecialist"])]
+    count = ui.counter(ctx)
     text = (
         split.groupby("specialist_id").apply(
             lambda p: ", ".join(
-                f"{ctx.short_name(d)} {int(n)}" for d, n in zip(p["district_id"], p["active_n"], strict=True)
+                f"{ctx.short_name(d)} {count(int(n))}" for d, n in zip(p["district_id"], p["active_n"], strict=True)
             ),
             include_groups=False,
         )

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import attrition as at
-from dashboard import balance, formats, ui
+from dashboard import balance, formats, privacy, ui
 from dashboard import queries as q
 from dashboard.contract import vocab
 
@@ -38,6 +38,32 @@ def masked(frame: pd.DataFrame, counts: list[str], shares: dict[str, str]) -> pd
     return ui.suppress_table(ctx, frame, counts, shares=shares)
 
 
+def cohort_for_suppressed_role(table: pd.DataFrame) -> pd.DataFrame:
+    """The cohort table for a suppressed role. The cohorts are nested (the first third inside the
+    first two thirds inside all randomised; those randomised 12 months ago inside those 6 months
+    ago inside all), so two "left" counts would differ by the few who left in between: along each
+    chain a count (and its share) is hidden unless it differs from the next larger shown one by 0
+    or more than the threshold, starting from the total, which the headline shows anyway. The
+    "left when the checkpoint was reached" column would differ from "left by the cut-off" the same
+    way: not shown."""
+    rule = privacy.policy(ctx.viewer, config)
+    out = table.drop(columns=["Lämnat när kontrollpunkten nåddes"]).copy()
+    left = out["Lämnat t.o.m. datauttaget"]
+    total_row = len(out) - 1  # "Alla randomiserade"
+    checkpoints = [
+        i for i in range(total_row) if str(out.loc[i, "Kohort"]).startswith("Kontrollpunkt") and pd.notna(left[i])
+    ]
+    times = [i for i in range(total_row) if i not in checkpoints and pd.notna(left[i])]
+    hide = {total_row} if 0 < int(left[total_row]) <= rule.threshold else set()
+    for chain in (checkpoints, times):
+        chain = sorted(chain, key=lambda i: -int(out.loc[i, "Randomiserade"]))  # largest first
+        flags = privacy.mask_increments([int(left[i]) for i in chain], rule.threshold, int(left[total_row]))
+        hide |= {i for i, h in zip(chain, flags, strict=True) if h}
+    for column in ("Lämnat t.o.m. datauttaget", "Andel lämnat"):
+        out[column] = [rule.text if i in hide else v for i, v in enumerate(out[column])]
+    return out
+
+
 def readable(frame: pd.DataFrame, shares: list[str]) -> pd.DataFrame:
     """For display and download: shares as whole per cent, missing cells as a dash."""
     out = frame.copy()
@@ -55,22 +81,24 @@ left_n = int(people["is_left"].sum())
 share_left = left_n / len(people)
 stopped = at.stopped_ips_counts(people)
 projection = ui.memo(ctx, "evaluable", lambda: at.project_evaluable(people, target, horizon_days), target, horizon_days)
+coded = ctx.gate.coded  # arms coded: nothing only the IPS arm can have is shown (see docs/access.md)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Randomiserade", count(len(people)))
 c2.metric(
     "Har lämnat studien",
-    f"{count(left_n)} ({formats.pct(left_n, len(people))})",
+    count(left_n) if count(left_n) != str(left_n) else f"{left_n} ({formats.pct(left_n, len(people))})",
     delta=f"larmnivå {formats.pct(rules.alert_level, 1)}",
     delta_color="off",
     delta_arrow="off",
     help=f"Förväntat bortfall {expected_range}. "
     "Andelen av alla randomiserade hittills; nyligen randomiserade har ännu inte hunnit lämna.",
 )
-c3.metric(
-    "Avslutat IPS, kvar i studien",
-    count(stopped["still_in"]),
-    help="Deltagare i interventionsgruppen som slutat med IPS men fortfarande följs upp i studien.",
-)
+if not coded:
+    c3.metric(
+        "Avslutat IPS, kvar i studien",
+        count(stopped["still_in"]),
+        help="Deltagare i interventionsgruppen som slutat med IPS men fortfarande följs upp i studien.",
+    )
 c4.metric(
     "Förväntat utvärderingsbara vid studiens slut",
     f"{projection.expected:.0f}",
@@ -94,7 +122,7 @@ st.caption(
     "räknas inte som bortfall."
 )
 groupings = {"Alla": None, "Stadsdel": "district", "Kön": "gender_label", "Åldersgrupp": "age_band", "Grupp": "arm"}
-if not ctx.viewer.is_blinded:
+if not coded:
     # Only the IPS arm has specialists: grouping by specialist next to coded arms would unblind.
     groupings["Arbetsspecialist"] = "specialist"
 choice = st.selectbox("Dela upp efter", list(groupings), key="km_group")
@@ -104,18 +132,27 @@ km_input = people.assign(
     gender_label=people["gender"].map(lambda g: vocab.GENDER.label(g) if isinstance(g, str) else None),
     specialist=people["specialist_id"].fillna("Ingen arbetsspecialist"),
 )
-curve = ui.memo(ctx, "km", lambda: at.kaplan_meier(km_input, column), column)
-risk = ui.memo(
-    ctx,
-    "km_risk",
-    lambda: at.at_risk(km_input, column, at.at_risk_days(float(km_input["days_in_study"].max()))),
-    column,
-)
-ui.chart(ctx, "km", lambda: at.retention_chart(curve, choice, risk), column)
-st.caption("Under tidsaxeln: antal i risk, dvs. deltagare som fortfarande följs så många dagar efter randomisering.")
-ui.downloads(
-    ui.suppress_table(
+if suppressing:
+    # Each step of a Kaplan–Meier curve is one person leaving (and each change in the number at risk
+    # one person): no curve, no steps, no risk table for this role.
+    st.info(
+        "Kurvan visas inte för din roll: varje steg i den är en enskild person som lämnat studien. "
+        "Tabellen nedan visar antalen per grupp.",
+        icon="🔒",
+    )
+else:
+    curve = ui.memo(ctx, "km", lambda: at.kaplan_meier(km_input, column), column)
+    risk = ui.memo(
         ctx,
+        "km_risk",
+        lambda: at.at_risk(km_input, column, at.at_risk_days(float(km_input["days_in_study"].max()))),
+        column,
+    )
+    ui.chart(ctx, "km", lambda: at.retention_chart(curve, choice, risk), column)
+    st.caption(
+        "Under tidsaxeln: antal i risk, dvs. deltagare som fortfarande följs så många dagar efter randomisering."
+    )
+    ui.downloads(
         curve.rename(
             columns={
                 "group": choice,
@@ -126,18 +163,18 @@ ui.downloads(
                 "retention": "Andel kvar",
             }
         ),
-        ["I risk", "Lämnade", "Censurerade"],
-    ),
-    "Bortfall Kaplan-Meier",
-    "dl_km",
-)
+        "Bortfall Kaplan-Meier",
+        "dl_km",
+    )
 months = sorted(set(config.followup.timepoints_months))
 summary = ui.memo(ctx, "retention_summary", lambda: at.retention_summary(km_input, column, months), column, months)
 summary = summary.rename(columns={"Grupp": choice})
-shown = readable(
-    masked(summary, ["Randomiserade", "Lämnat studien"], {f"Kvar {m} mån": "Lämnat studien" for m in months}),
-    [f"Kvar {m} mån" for m in months],
-)
+if suppressing:
+    # Retention at 6, 12, 18 months differs by the few who left in between: counts only.
+    summary = summary.drop(columns=[f"Kvar {m} mån" for m in months])
+    shown = readable(masked(summary, ["Randomiserade", "Lämnat studien"], {}), [])
+else:
+    shown = readable(summary, [f"Kvar {m} mån" for m in months])
 st.dataframe(shown, hide_index=True, width="stretch")
 st.caption(
     "Kvar X mån = skattad andel kvar i studien X månader efter randomisering (tomt om ingen i gruppen "
@@ -168,20 +205,21 @@ st.caption(
     "Deltagaren har slutat med IPS-insatsen men är **kvar i studien** och följs upp som alla andra. "
     "Det är inte bortfall. Bara interventionsgruppen kan avsluta IPS."
 )
-c1, c2, c3 = st.columns(3)
-c1.metric("Avslutat IPS, kvar i studien", count(stopped["still_in"]))
-c2.metric(
-    "Avslutat IPS och sedan lämnat studien",
-    count(stopped["then_left"]),
-    help="Räknas också under ”Lämnat studien” ovan.",
-)
-c3.metric("Avslutat IPS totalt", count(stopped["stopped"]))
-if ctx.viewer.is_blinded:
+if coded:
     st.caption(
-        "🔒 Din roll ser grupperna kodade: avslutad IPS visas bara totalt, inte per grupp, eftersom det "
-        "annars skulle avslöja vilken kod som är IPS."
+        "🔒 Din roll ser grupperna kodade: avslutad IPS visas inte förrän studien stängs, eftersom "
+        "bara IPS-gruppen kan avsluta IPS och antalen då skulle avslöja vilken kod som är IPS."
     )
-stopped_rows = people[people["is_stopped_ips"]]
+else:
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Avslutat IPS, kvar i studien", count(stopped["still_in"]))
+    c2.metric(
+        "Avslutat IPS och sedan lämnat studien",
+        count(stopped["then_left"]),
+        help="Räknas också under ”Lämnat studien” ovan.",
+    )
+    c3.metric("Avslutat IPS totalt", count(stopped["stopped"]))
+stopped_rows = people[people["is_stopped_ips"].astype(bool)] if not coded else people.iloc[0:0]
 if not stopped_rows.empty:
     still = at.reason_counts(stopped_rows[~stopped_rows["is_left"]], "stopped_ips_reason").rename(
         columns={"Antal": "Kvar i studien"}
@@ -224,14 +262,10 @@ for k, size in enumerate(sizes, start=1):
         more = f" ({size - study_total} randomiserade till behövs)" if study_total and study_total < size else ""
         cohort_table.loc[k - 1, "Bedömning"] = "ej nådd" + more
 cohort_table["Nådd"] = cohort_table["Nådd"].map(lambda d: d.isoformat() if d is not None and not pd.isna(d) else None)
-shown = readable(
-    masked(
-        cohort_table,
-        ["Randomiserade", "Lämnat när kontrollpunkten nåddes", "Lämnat t.o.m. datauttaget"],
-        {"Andel lämnat": "Lämnat t.o.m. datauttaget"},
-    ),
-    ["Andel lämnat"],
-)
+if suppressing:
+    shown = readable(cohort_for_suppressed_role(cohort_table), ["Andel lämnat"])
+else:
+    shown = readable(cohort_table, ["Andel lämnat"])
 st.dataframe(shown, hide_index=True, width="stretch")
 ui.downloads(shown, "Bortfall per kohort", "dl_cohorts")
 
@@ -289,14 +323,14 @@ ui.downloads(ui.suppress_table(ctx, proj_table, ["Randomiserade hittills"]), "Bo
 
 # --- per district ------------------------------------------------------------------------------------
 st.header("Per stadsdel")
-districts = at.district_attrition(people, names)
+districts = at.district_attrition(people, names, with_stopped=not coded)
 districts["Bedömning"] = [
     at.alert_text(s, rules.alert_level, rules.expected_low, rules.expected_high) for s in districts["Andel lämnat"]
 ]
 shown = readable(
     masked(
         districts,
-        ["Randomiserade", "Lämnat studien", "Avslutat IPS, kvar i studien"],
+        [c for c in ("Randomiserade", "Lämnat studien", "Avslutat IPS, kvar i studien") if c in districts.columns],
         {"Andel lämnat": "Lämnat studien"},
     ),
     ["Andel lämnat"],

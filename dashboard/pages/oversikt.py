@@ -75,10 +75,12 @@ if projection.median:
 st.subheader("Aktiva deltagare per grupp")
 active = people[~people["is_left"]]
 per_arm = active.groupby("arm").size().reindex(sorted(people["arm"].dropna().unique()), fill_value=0)
-cols = st.columns(max(len(per_arm), 1) + 1)
+coded = ctx.gate.coded
+cols = st.columns(max(len(per_arm), 1) + (0 if coded else 1))
 for col, (arm, n) in zip(cols, per_arm.items(), strict=False):  # one column more, for stopped IPS
     col.metric(str(arm), count(int(n)))
-cols[-1].metric("Har avslutat IPS (kvar i studien)", count(int((active["is_stopped_ips"]).sum())))
+if not coded:  # only the IPS arm can stop IPS: beside coded arms it would tell which code is IPS
+    cols[-1].metric("Har avslutat IPS (kvar i studien)", count(int((active["is_stopped_ips"]).sum())))
 
 # --- per district -----------------------------------------------------------------------------------
 st.subheader("Per stadsdel")
@@ -92,13 +94,14 @@ for district_id in ctx.selected:
     n_left = int(per_district["sum"].get(district_id, 0))
     shown = count(n)
     masked = shown != str(n)  # a masked count must not be backed out of its share
+    left_masked = count(n_left) != str(n_left)  # nor a few who left out of the dropout share
     rows.append(
         {
             "Stadsdel": d.display_name(),
             "Randomiserade": shown,
             "Mål": d.target,
             "Andel av mål (%)": None if masked or not d.target else formats.percent(n, d.target),
-            "Bortfall": "–" if masked else formats.pct(n_left, n),
+            "Bortfall": "–" if masked or left_masked else formats.pct(n_left, n),
         }
     )
 table = pd.DataFrame(rows)

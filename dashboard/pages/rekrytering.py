@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import consort, formats, recruitment, ui
+from dashboard import consort, formats, privacy, recruitment, ui
 from dashboard import queries as q
 
 ctx = ui.page("rekrytering")
@@ -110,7 +110,8 @@ monthly = q.recruitment_monthly(ctx.gate, ctx.selected)
 if not monthly.empty:
     st.subheader("Randomiserade per månad")
     monthly = monthly.assign(district=monthly["district_id"].map(ctx.short_name))
-    st.altair_chart(recruitment.monthly_chart(monthly), width="stretch")
+    # The chart's dataset is sent to the browser whole: only the columns it draws.
+    st.altair_chart(recruitment.monthly_chart(monthly[["district", "month", "randomised_n"]]), width="stretch")
     ui.downloads(
         monthly[["district", "month", "randomised_n", "cumulative_n"]].rename(
             columns={
@@ -130,32 +131,40 @@ if referrals.empty:
     ui.empty("Inga remisser i urvalet.")
     st.stop()
 first, last = referrals["referred_on"].min(), referrals["referred_on"].max()
-period = st.date_input(
-    "Remisser inkomna mellan",
-    value=(first, last),
-    min_value=first,
-    max_value=last,
-    format="YYYY-MM-DD",
-    key="funnel_period",
-)
+suppressing = ctx.viewer.suppress_small_cells
+if suppressing:
+    # No period choice for a suppressed role: two periods could be differenced into a few people.
+    period = (first, last)
+else:
+    period = st.date_input(
+        "Remisser inkomna mellan",
+        value=(first, last),
+        min_value=first,
+        max_value=last,
+        format="YYYY-MM-DD",
+        key="funnel_period",
+    )
 if isinstance(period, tuple) and len(period) == 2:
     referrals = referrals[
         (referrals["referred_on"] >= pd.Timestamp(period[0])) & (referrals["referred_on"] <= pd.Timestamp(period[1]))
     ]
 period_key = tuple(str(p) for p in period) if isinstance(period, tuple) else str(period)
 stages = ui.memo(ctx, "funnel", lambda: recruitment.funnel_counts(referrals), period_key)
+stage_parts = ["Exkluderade här", "Pågår (väntar på nästa steg)"]
+stages = privacy.funnel_frame(stages, "Antal", stage_parts, privacy.policy(ctx.viewer, config))
+chart_stages = stages.assign(Antal=pd.to_numeric(stages["Antal"], errors="coerce")) if suppressing else stages
 left, right = st.columns([3, 2])
-left.altair_chart(recruitment.funnel_chart(stages), width="stretch")
-right.dataframe(
-    stages[["Steg", "Antal", "Exkluderade här", "Pågår (väntar på nästa steg)"]], hide_index=True, width="stretch"
-)
+left.altair_chart(recruitment.funnel_chart(chart_stages[["Steg", "Antal", "order"]]), width="stretch")
+right.dataframe(stages[["Steg", "Antal", *stage_parts]], hide_index=True, width="stretch")
 st.caption(
     "Räknat per remiss: en person som remitteras på nytt efter minst tre månader räknas två gånger "
-    f"({int(referrals['is_rereferral'].sum())} nya remisser i urvalet)."
+    f"({ui.counter(ctx)(int(referrals['is_rereferral'].sum()))} nya remisser i urvalet)."
 )
 ui.downloads(stages.drop(columns=["order", "stage"]), "Remissflöde", "dl_funnel")
 
 reasons = ui.memo(ctx, "exclusions", lambda: recruitment.exclusions_by_reason(referrals), period_key)
+# The reasons at one stage add up to the stage's exclusions: each stage is a block of its own.
+reasons = ui.suppress_table(ctx, reasons, ["Antal"], group_by="Steg", rows=False)
 st.markdown("**Exkluderade per steg och orsak**")
 st.dataframe(reasons, hide_index=True, width="stretch")
 ui.downloads(reasons, "Exklusioner", "dl_excl")
@@ -171,11 +180,15 @@ st.caption(
 waits = ui.memo(
     ctx, "waits", lambda: recruitment.waits_by_district(referrals, ctx.selected, ctx.short_name), period_key
 )
+# n = people who reached the step (an event): suppressed with the waits computed from them.
+waits = ui.suppress_table(ctx, waits, ["n"], shares={"Median": "n", "Q1": "n", "Q3": "n"}, rows=False)
 st.dataframe(
     waits,
     hide_index=True,
     width="stretch",
-    column_config={c: st.column_config.NumberColumn(c, format="%.0f") for c in ["Median", "Q1", "Q3"]},
+    column_config=None
+    if suppressing
+    else {c: st.column_config.NumberColumn(c, format="%.0f") for c in ["Median", "Q1", "Q3"]},
 )
 ui.downloads(waits, "Väntetider per stadsdel", "dl_waits")
 
@@ -184,7 +197,12 @@ if not randomised.empty:
     randomised["Kvartal"] = pd.to_datetime(randomised["randomised_on"]).dt.to_period("Q").astype(str)
     over_time = (
         randomised.groupby("Kvartal")["days_baseline_to_randomisation"]
-        .agg(Median="median", Q1=lambda s: s.quantile(0.25), Q3=lambda s: s.quantile(0.75), n="count")
+        .agg(
+            Median="median",
+            Q1=lambda s: s.quantile(0.25),
+            Q3=lambda s: s.quantile(0.75),
+            **{"Randomiserade i kvartalet": "count"},
+        )
         .reset_index()
     )
     st.markdown("**Baslinje → randomisering per kvartal (randomiseringsdatum)**")
@@ -193,8 +211,8 @@ if not randomised.empty:
 
 # --- CONSORT flow diagram --------------------------------------------------------------------------
 st.subheader("Flödesschema (CONSORT)")
-blinded = ctx.viewer.is_blinded and not ctx.state.closed
-arm_order = [a.blinded_label if blinded else a.label for a in config.arms]
+blinded = ctx.gate.coded
+arm_order = ctx.gate.arm_labels(config)
 
 
 def _flow() -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import followup, formats, ui
+from dashboard import followup, formats, privacy, ui
 from dashboard import queries as q
 
 ctx = ui.page("uppfoljning")
@@ -43,7 +43,7 @@ c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric(
     "Andel genomförda",
     formats.pct(completion["done"], completion["eligible"]) if completion["eligible"] else "–",
-    help=f"{completion['done']} genomförda av {completion['eligible']} med stängt fönster",
+    help=f"{count(completion['done'])} genomförda av {count(completion['eligible'])} med stängt fönster",
 )
 c2.metric("Aktuella", count(completion["due"]), help="Fönstret är öppet och uppföljningen är inte gjord")
 c3.metric(
@@ -71,8 +71,21 @@ by_timepoint = (
 )
 count_columns = [c for c in by_timepoint.columns if c != "Tidpunkt"]
 order = [followup.timepoint_label(m) for m in sorted(followups["timepoint_months"].unique())]
+
+
+def status_chart_data(x: str):
+    """The stacked chart's dataset, suppressed like the tables (per bar and per status)."""
+    long = followup.status_long(followups, x)
+    if not ctx.viewer.suppress_small_cells or long.empty:
+        return long
+    wide = long.pivot_table(index=x, columns="Status", values="Antal", aggfunc="sum", fill_value=0)
+    shown = privacy.chart_frame(ctx.viewer, ctx.config, wide.reset_index(), list(wide.columns))
+    back = shown.melt(id_vars=[x], var_name="Status", value_name="Antal")
+    return back.merge(long[[x, "Status", "order"]], on=[x, "Status"], how="inner")
+
+
 st.altair_chart(
-    followup.stacked_status_chart(followup.status_long(followups, "Tidpunkt"), "Tidpunkt", "Tidpunkt", order),
+    followup.stacked_status_chart(status_chart_data("Tidpunkt"), "Tidpunkt", "Tidpunkt", order),
     width="stretch",
 )
 st.dataframe(ui.suppress_table(ctx, by_timepoint, count_columns), hide_index=True, width="stretch")
@@ -88,7 +101,7 @@ followups["Enhet"] = followups["unit"]
 by_unit = followup.status_table(followups, ["Enhet", "timepoint_months"])
 by_unit.insert(1, "Tidpunkt", by_unit.pop("timepoint_months").map(followup.timepoint_label))
 st.altair_chart(
-    followup.stacked_status_chart(followup.status_long(followups, "Enhet"), "Enhet", "Enhet", sorted(chosen)),
+    followup.stacked_status_chart(status_chart_data("Enhet"), "Enhet", "Enhet", sorted(chosen)),
     width="stretch",
 )
 st.dataframe(ui.suppress_table(ctx, by_unit, count_columns), hide_index=True, width="stretch")
@@ -101,13 +114,19 @@ over_time = followup.completion_by_quarter(followups)
 if over_time.empty:
     ui.empty("Inga uppföljningar med stängt fönster än.")
 else:
-    st.altair_chart(followup.completion_chart(over_time), width="stretch")
+    chart_data = privacy.chart_frame(
+        ctx.viewer, ctx.config, over_time, ["Genomförda", "Stängda fönster"], shares=["Andel genomförda"]
+    )
+    st.altair_chart(followup.completion_chart(chart_data), width="stretch")
     shown = ui.suppress_table(ctx, over_time, ["Genomförda", "Stängda fönster"])
-    # Half up from the counts, on the server (never a client-side percent format).
+    # Half up from the counts, on the server (never a client-side percent format); hidden with a
+    # masked count.
     shown = shown.assign(
         **{
             "Andel genomförda": [
                 formats.percent(int(d), int(c))
+                if str(d).isdigit() and str(c).isdigit()
+                else ctx.config.privacy.small_cell_text
                 for d, c in zip(shown["Genomförda"], shown["Stängda fönster"], strict=True)
             ]
         }
@@ -116,7 +135,9 @@ else:
         shown,
         hide_index=True,
         width="stretch",
-        column_config={"Andel genomförda": st.column_config.NumberColumn("Andel genomförda", format="%d %%")},
+        column_config=None
+        if ctx.viewer.suppress_small_cells
+        else {"Andel genomförda": st.column_config.NumberColumn("Andel genomförda", format="%d %%")},
     )
     ui.downloads(shown, "Andel genomförda per kvartal", "dl_fu_quarter")
 

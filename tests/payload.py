@@ -1,0 +1,304 @@
+"""What the server actually sends a browser: a real dashboard server (`dashboard.launch`) driven by
+Debian's Chromium through Playwright, with every websocket frame (Streamlit's ForwardMsg protobuf)
+and every download under /media captured and decoded, Arrow tables included.
+
+Used by tests/test_payload.py. Helpers only; no tests here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+from google.protobuf.message import Message
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from tests.conftest import ROOT
+
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`python -m dashboard.launch run dashboard/app.py` on a free loopback port in demo mode as
+    `role`; stopped by its PID."""
+
+    def __init__(self, db: Path, role: str, log: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, IPSDASH_DB=str(db), IPSDASH_DEMO_ROLE=role)
+        for name in ("IPSDASH_REQUIRE_LOGIN", "IPSDASH_ROLES"):
+            env.pop(name, None)
+        self.log = open(log, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dashboard.launch",
+                "run",
+                str(ROOT / "dashboard" / "app.py"),
+                "--server.port",
+                str(self.port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the dashboard exited ({self.proc.returncode}); see {log}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"the dashboard did not answer on {self.url}; see {log}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+# --- decoding ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Decoded:
+    """Everything found in some frames: readable strings (text elements, chart specs as JSON,
+    Arrow column names and cell values), the Arrow tables themselves, chart specs and media URLs."""
+
+    strings: list[str] = field(default_factory=list)
+    tables: list[pa.Table] = field(default_factory=list)
+    specs: list[dict] = field(default_factory=list)
+    media: set[str] = field(default_factory=set)
+    deferred: list[str] = field(default_factory=list)  # labels of download buttons built on click
+    metrics: list[tuple[str, str]] = field(default_factory=list)  # (label, value) of every st.metric
+    raw: bytes = b""
+
+    def text(self) -> str:
+        return "\n".join(self.strings)
+
+
+def arrow_table(data: bytes) -> pa.Table | None:
+    """An Arrow IPC stream (or file) as a table, dictionary columns decoded; None if it is none."""
+    for opener in (pa.ipc.open_stream, pa.ipc.open_file):
+        try:
+            return opener(pa.BufferReader(data)).read_all()
+        except (pa.ArrowInvalid, OSError, ValueError):
+            continue
+    return None
+
+
+def table_strings(table: pa.Table) -> list[str]:
+    out = [str(n) for n in table.column_names]
+    meta = table.schema.metadata or {}
+    out += [v.decode("utf-8", "replace") for v in meta.values()]  # pandas metadata: index and column names
+    for column in table.columns:
+        out += [str(v) for v in column.to_pylist() if v is not None]
+    return out
+
+
+def _walk(msg: Message, into: Decoded) -> None:
+    for desc, value in msg.ListFields():
+        values = value if desc.is_repeated else [value]
+        for v in values:
+            if isinstance(v, Message):
+                if desc.message_type is not None and desc.message_type.name == "Metric":
+                    into.metrics.append((v.label, v.body))
+                if desc.message_type is not None and desc.message_type.name == "DownloadButton":
+                    if v.url:
+                        into.media.add(v.url)
+                    if v.deferred_file_id:
+                        into.deferred.append(v.label)
+                _walk(v, into)
+            elif isinstance(v, bytes):
+                table = arrow_table(v)
+                if table is not None:
+                    into.tables.append(table)
+                    into.strings += table_strings(table)
+                else:
+                    into.strings.append(v.decode("utf-8", "replace"))
+            elif isinstance(v, str):
+                into.strings.append(v)
+                if v.startswith("/media/"):
+                    into.media.add(v)
+                if v[:1] == "{":
+                    try:
+                        spec = json.loads(v)
+                    except ValueError:
+                        spec = None
+                    if isinstance(spec, dict) and ({"mark", "layer", "$schema", "hconcat", "vconcat"} & set(spec)):
+                        into.specs.append(spec)
+            else:
+                into.strings.append(str(v))
+
+
+def decode(frames: list[bytes]) -> Decoded:
+    out = Decoded(raw=b"".join(frames))
+    for frame in frames:
+        try:
+            msg = ForwardMsg.FromString(frame)
+        except Exception:  # noqa: BLE001 - not a ForwardMsg: keep its bytes in `raw` only
+            continue
+        _walk(msg, out)
+    return out
+
+
+def spec_fields(spec: object) -> set[str]:
+    """Every key and string value in a chart spec (field names, encodings, inline data)."""
+    found: set[str] = set()
+    stack = [spec]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for k, v in item.items():
+                found.add(str(k))
+                stack.append(v)
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            found.add(item)
+    return found
+
+
+# --- driving the browser ------------------------------------------------------------------------------
+
+
+class Capture:
+    """A browser page on the server with every websocket frame and /media response recorded."""
+
+    def __init__(self, browser, server: Server):
+        self.server = server
+        self.context = browser.new_context(
+            viewport={"width": 1400, "height": 1000}, accept_downloads=True, locale="sv-SE"
+        )
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(45_000)
+        self.frames: list[bytes] = []
+        self.http: list[tuple[str, bytes]] = []
+        self.page.on("websocket", self._socket)
+        self.page.on("response", self._response)
+
+    def _socket(self, ws) -> None:
+        ws.on(
+            "framereceived",
+            lambda payload: self.frames.append(payload if isinstance(payload, bytes) else payload.encode("utf-8")),
+        )
+
+    def _response(self, response) -> None:
+        url = response.url
+        if "/_stcore/message" in url or "/media/" in url:
+            try:
+                self.http.append((url, response.body()))
+            except Exception:  # noqa: BLE001 - a download's body is read over HTTP by fetch_media instead
+                self.http.append((url, b""))
+
+    def close(self) -> None:
+        self.context.close()
+
+    def take(self) -> list[bytes]:
+        frames, self.frames = self.frames, []
+        return frames
+
+    def idle(self) -> None:
+        self.page.wait_for_timeout(300)
+        self.page.wait_for_selector(IDLE, timeout=60_000)
+        self.page.wait_for_load_state("networkidle")
+
+    def open(self) -> None:
+        self.page.goto(self.server.url)
+        self.page.get_by_test_id("stSidebarNav").wait_for()
+        self.idle()
+
+    def links(self) -> list[str]:
+        links = self.page.get_by_test_id("stSidebarNav").get_by_role("link")
+        return [links.nth(i).inner_text().strip().splitlines()[-1].strip() for i in range(links.count())]
+
+    def visit(self, link: str) -> None:
+        self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+        self.idle()
+
+    def _multiselect(self, label: str):
+        return self.page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").filter(has_text=label)
+
+    def choose_districts(self, names: list[str] | None) -> None:
+        """Set the sidebar's district filter to `names` (None: every district the role may see)."""
+        box = self._multiselect("Stadsdelar")
+        clear = box.get_by_role("button", name="Clear all")
+        if clear.count():
+            clear.first.click()
+            self.idle()
+        for name in names or []:
+            box.locator("input").click()
+            self.page.get_by_role("option", name=name, exact=True).click()
+            self.idle()
+        self.page.keyboard.press("Escape")
+
+    def select(self, label: str, option: str) -> None:
+        """Choose `option` in the main area's selectbox labelled `label`."""
+        box = self.page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text=label)
+        box.click()
+        self.page.get_by_role("option", name=option, exact=True).click()
+        self.idle()
+
+    def toggle(self, label: str) -> None:
+        self.page.get_by_test_id("stMain").get_by_test_id("stCheckbox").filter(has_text=label).locator("label").click()
+        self.idle()
+
+    def select_options(self, label: str) -> list[str]:
+        box = self.page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text=label)
+        if not box.count():
+            return []
+        box.click()
+        options = self.page.get_by_role("option")
+        names = [options.nth(i).inner_text().strip() for i in range(options.count())]
+        self.page.keyboard.press("Escape")
+        self.page.wait_for_timeout(200)
+        return names
+
+    def fetch_media(self, urls: set[str]) -> dict[str, bytes]:
+        """Download every /media URL over HTTP, as the browser would on a click."""
+        out = {}
+        for url in sorted(urls):
+            full = url if url.startswith("http") else self.server.url + url
+            with urllib.request.urlopen(full, timeout=30) as r:
+                out[url] = r.read()
+        return out
+
+    def click_download(self, label: str) -> bytes:
+        """Click the download button labelled `label` (deferred ones are built on click)."""
+        button = self.page.get_by_test_id("stDownloadButton").filter(has_text=label).first
+        with self.page.expect_download(timeout=120_000) as info:
+            button.click()
+        return Path(info.value.path()).read_bytes()

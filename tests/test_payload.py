@@ -1,0 +1,384 @@
+"""Leak tests against what the server SENDS, not what a page draws: a real dashboard server in
+Debian's Chromium, every page the role can open × every district scope it can choose (and the
+page's own choices: Kaplan–Meier grouping, per-district toggle), every websocket frame decoded
+(ForwardMsg protobuf, Arrow tables inside, chart specs) and every download fetched over HTTP.
+
+1. forskare (blinded, locked): no real arm label or key (read from config/studie.toml) as a value,
+   column or field name, in frames or downloads; and in every scope where per-arm figures are
+   sent, nothing only one arm can have (stopping IPS, specialists, their caseloads) is sent.
+2. styrgrupp (locked and closed): no count 1..threshold in any count cell of any table, chart
+   dataset, metric or download (the reports included) — masked before it leaves the server.
+3. projektledare on a store with rejected rows from the sealed sources: the rejected value typed
+   in the employment and activity files is never sent while the study is locked.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import subprocess
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests import independent as ind
+from tests.conftest import ROOT, load_quietly
+from tests.payload import Capture, Decoded, Server, decode, spec_fields
+
+pytestmark = pytest.mark.slow
+
+VARIANTS = {
+    "Bortfall": ("select", "Dela upp efter"),
+    "Rekrytering": ("toggle", "Visa per stadsdel"),
+    "Belastning": ("toggle", "Räkna om till heltid"),
+}
+
+
+@dataclass
+class View:
+    scope: str
+    page: str
+    variant: str
+    data: Decoded
+    downloads: dict[str, bytes]
+
+    @property
+    def where(self) -> str:
+        return f"{self.page} [{self.scope}{' · ' + self.variant if self.variant else ''}]"
+
+
+def sweep(browser, server: Server, districts: list[str], deferred: bool = True) -> list[View]:
+    """Every page the role can open, in every district scope (all, then each district alone), with
+    each page's own variants; the frames and downloads of each."""
+    cap = Capture(browser, server)
+    views: list[View] = []
+
+    def keep(scope: str, page: str, variant: str = "") -> Decoded:
+        data = decode(cap.take())
+        bodies = [b for _, b in cap.http]
+        cap.http.clear()
+        data.raw += b"".join(bodies)
+        downloads = cap.fetch_media(data.media)
+        views.append(View(scope, page, variant, data, downloads))
+        return data
+
+    try:
+        cap.open()
+        links = cap.links()
+        for scope in [None, *districts]:
+            name = scope or "alla"
+            cap.choose_districts([scope] if scope else None)
+            keep(name, "(filter)")
+            for link in links:
+                cap.visit(link)
+                data = keep(name, link)
+                if deferred and scope is None:
+                    for label in data.deferred:  # built on click (the reports)
+                        views[-1].downloads[label] = cap.click_download(label)
+                kind, label = VARIANTS.get(link, (None, None))
+                if kind == "select":
+                    for option in cap.select_options(label):
+                        cap.select(label, option)
+                        keep(name, link, option)
+                    cap.select(label, cap.select_options(label)[0])
+                    cap.take()
+                elif (
+                    kind == "toggle"
+                    and cap.page.get_by_test_id("stMain").get_by_test_id("stCheckbox").filter(has_text=label).count()
+                ):
+                    cap.toggle(label)
+                    keep(name, link, label)
+                    cap.toggle(label)
+                    cap.take()
+    finally:
+        cap.close()
+    return views
+
+
+# --- reading downloads ------------------------------------------------------------------------------
+
+
+def download_text(data: bytes) -> str:
+    if data[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist() if n.endswith(".xml"))
+    if data[:5] == b"%PDF-":
+        return subprocess.run(
+            ["pdftotext", "-layout", "-", "-"], input=data, capture_output=True, check=True
+        ).stdout.decode()
+    return data.decode("utf-8-sig", "replace")
+
+
+def download_tables(data: bytes) -> list[tuple[list[str], list[list[object]]]]:
+    """(header, rows) of each table in a CSV or Excel download (sheets start at their header row)."""
+    if data[:4] == b"PK\x03\x04":
+        import openpyxl
+
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+        out = []
+        for ws in book.worksheets:
+            rows = [list(r) for r in ws.iter_rows(values_only=True)]
+            # The header is the first row with more than one filled cell (notes above it).
+            start = next((i for i, r in enumerate(rows) if sum(v is not None for v in r) > 1), None)
+            if start is not None:
+                out.append(([str(v) for v in rows[start]], rows[start + 1 :]))
+        return out
+    if data[:5] == b"%PDF-":
+        return []
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    return [(rows[0], rows[1:])] if rows else []
+
+
+# --- stores ---------------------------------------------------------------------------------------
+
+
+def study_config() -> dict:
+    return tomllib.loads((ROOT / "config" / "studie.toml").read_text(encoding="utf-8"))
+
+
+def district_names(demo_dir: Path) -> list[str]:
+    return [d["name"] for d in ind.config(demo_dir)["districts"]]
+
+
+@pytest.fixture(scope="module")
+def closed_store(demo_dir, tmp_path_factory) -> Path:
+    import io as _io
+
+    from etl.close import close_study
+
+    db = tmp_path_factory.mktemp("payload_closed") / "ips.duckdb"
+    assert load_quietly(demo_dir, db) == 0
+    assert close_study(db, "Projektledaren", "Styrgruppsbeslut", _io.StringIO(), _io.StringIO()) == 0
+    return db
+
+
+def _server(db: Path, role: str, tmp_path_factory) -> Server:
+    return Server(db, role, tmp_path_factory.mktemp("payload_logs") / f"{role.replace(':', '_')}.log")
+
+
+# === 1. the blinded role ===========================================================================
+
+
+def arm_words() -> tuple[set[str], set[str]]:
+    """The real arm labels and keys, as the study configuration names them."""
+    arms = study_config()["arms"]
+    return {a["label"] for a in arms}, {a["key"] for a in arms}
+
+
+ONE_ARM_COLUMNS = re.compile(
+    r"specialist|stopped|avslutat ips|arbetsspecialist|caseload|belastning|active_n|"
+    r"ips_aktivitet|activity",
+    re.I,
+)
+
+
+@pytest.fixture(scope="module")
+def forskare_views(browser, demo_db, demo_dir, tmp_path_factory) -> list[View]:
+    server = _server(demo_db, "forskare", tmp_path_factory)
+    try:
+        return sweep(browser, server, district_names(demo_dir))
+    finally:
+        server.stop()
+
+
+def test_payload_forskare_gets_no_real_arm_label_or_key(forskare_views):
+    labels, keys = arm_words()
+    problems = []
+    for view in forskare_views:
+        d = view.data
+        for label in labels:
+            if label.encode() in d.raw or label in d.text():
+                problems.append(f"{view.where}: ”{label}” i det som skickas")
+        names = {str(n) for t in d.tables for n in t.column_names} | {f for s in d.specs for f in spec_fields(s)}
+        values = {str(v) for t in d.tables for c in t.columns for v in c.to_pylist() if isinstance(v, str)}
+        for key in keys:
+            parts = {p for n in names for p in re.split(r"[^A-Za-z]+", n)}
+            if key in parts:
+                problems.append(f"{view.where}: nyckeln ”{key}” i ett kolumn- eller fältnamn")
+            if key in values:
+                problems.append(f"{view.where}: nyckeln ”{key}” som värde")
+        for url, body in view.downloads.items():
+            text = download_text(body)
+            for label in labels:
+                if label in text:
+                    problems.append(f"{view.where}: ”{label}” i nedladdningen {url}")
+            for header, rows in download_tables(body):
+                if {p for h in header for p in re.split(r"[^A-Za-z]+", h)} & keys:
+                    problems.append(f"{view.where}: arm-nyckel i kolumnnamn i {url}")
+                if {str(v) for r in rows for v in r} & keys:
+                    problems.append(f"{view.where}: arm-nyckel som värde i {url}")
+    assert not problems, "\n".join(sorted(set(problems))[:40])
+
+
+def test_payload_forskare_sees_nothing_only_one_arm_has_beside_coded_arms(forskare_views, demo_dir):
+    """Wherever coded per-arm figures are sent in a scope, nothing only the IPS arm can have is sent in
+    that scope: no stopped-IPS figure, no specialist (names from the source file), no caseload."""
+    specialists = {
+        r["Namn"]
+        for r in csv.DictReader(
+            io.StringIO((demo_dir / "arbetsspecialister.csv").read_text(encoding="utf-8-sig")), delimiter=";"
+        )
+    }
+    coded = {a["blinded_label"] for a in study_config()["arms"]}
+    per_arm_scopes = {
+        v.scope
+        for v in forskare_views
+        if any(
+            c
+            in {str(x) for t in v.data.tables for col in t.columns for x in col.to_pylist()}
+            | {str(n) for t in v.data.tables for n in t.column_names}
+            for c in coded
+        )
+    }
+    assert per_arm_scopes == {v.scope for v in forskare_views}, "positive control: coded arms are sent in every scope"
+    problems = []
+    for view in forskare_views:
+        d = view.data
+        for t in d.tables:
+            for name in t.column_names:
+                if ONE_ARM_COLUMNS.search(str(name)):
+                    problems.append(f"{view.where}: kolumnen ”{name}” (bara IPS-armen har den)")
+        for s in d.specs:
+            for f in spec_fields(s):
+                if ONE_ARM_COLUMNS.search(f) and len(f) < 80:
+                    problems.append(f"{view.where}: diagramfältet ”{f}”")
+        for label, body in d.metrics:
+            if re.search(r"avslutat ips|arbetsspecialist|belastning", label, re.I) and re.search(r"\d", body):
+                problems.append(f"{view.where}: nyckeltalet ”{label}” = {body}")
+        text = d.text()
+        for name in specialists:
+            if re.search(rf"\b{re.escape(name)}\b", text):
+                problems.append(f"{view.where}: arbetsspecialisten {name}")
+        if re.search(r"Arbetsspecialist \w+ har \d+", text):
+            problems.append(f"{view.where}: en specialists belastning i larmlistan")
+        for url, body in view.downloads.items():
+            for header, _rows in download_tables(body):
+                for h in header:
+                    if ONE_ARM_COLUMNS.search(str(h)):
+                        problems.append(f"{view.where}: kolumnen ”{h}” i {url}")
+    assert not problems, "\n".join(sorted(set(problems))[:40])
+
+
+# === 2. small cells for styrgrupp ====================================================================
+
+# Columns (in tables, chart datasets and downloads) whose numbers are not counts of people: dates and
+# days, ages, months, scores, shares, targets, planned sizes, ordering keys, staff counts.
+NOT_COUNTS = re.compile(
+    r"^(mål|målet|start|dag|day|datum|från|till|vecka|month|månad|kvartal|tidpunkt|timepoint_months|"
+    r"kontrollpunkt|checkpoint|randomiserade i studien|order|o|x|y|y2|target|cap|ålder.*|age|lägst|högst|q1|q3|"
+    r"median|medel.*|poäng|totalt|punkt|punkter|skattning|item_number|score|smd|andel.*|share.*|retention|"
+    r".*%.*|per heltid|per_fte|tjänstgöringsgrad|fte|arbetsspecialister.*|minst|dagar.*|sekunder|nr|"
+    r"behövs.*|återstår.*|förväntat.*|nedre|övre|.*\(år\)|stratum|rad|row_number|__index_level_\d+__|"
+    r"nådd|dagar försenad|days_overdue|antal arbetsspecialister|specialister.*|över taket nu|under minimum|"
+    r"personal|organisation|tjänster|n med uppgift|fas|index|level_\d+)$",
+    re.I,
+)
+# Metrics that are not counts of people.
+NOT_COUNT_METRICS = re.compile(
+    r"programtrohet|totalpoäng|nivå|nästa|specialister i tjänst|över taket|"
+    r"under minimum|takt|andel|målet|förväntat|bortfall$|uppföljning genomförd|"
+    r"datauttag|inläst",
+    re.I,
+)
+
+
+def small_counts(header: list[str], rows: list[list[object]], threshold: int) -> list[str]:
+    found = []
+    for j, name in enumerate(header):
+        if NOT_COUNTS.match(str(name).strip()):
+            continue
+        for r in rows:
+            v = r[j] if j < len(r) else None
+            if isinstance(v, bool):
+                continue
+            if isinstance(v, int | float) and float(v).is_integer() and 0 < v <= threshold:
+                found.append(f"{name}={v}")
+            elif isinstance(v, str) and re.fullmatch(r"\d+", v.strip()) and 0 < int(v) <= threshold:
+                found.append(f"{name}={v}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def styrgrupp_views(browser, demo_db, closed_store, demo_dir, tmp_path_factory) -> dict[str, list[View]]:
+    out = {}
+    for state, db in (("låst", demo_db), ("stängd", closed_store)):
+        server = _server(db, "styrgrupp", tmp_path_factory)
+        try:
+            out[state] = sweep(browser, server, district_names(demo_dir))
+        finally:
+            server.stop()
+    return out
+
+
+@pytest.mark.parametrize("state", ["låst", "stängd"])
+def test_payload_styrgrupp_gets_no_small_count(styrgrupp_views, state):
+    threshold = study_config()["privacy"]["small_cell_threshold"]
+    problems = []
+    views = styrgrupp_views[state]
+    assert any(v.downloads for v in views), "positive control: downloads were captured"
+    for view in views:
+        for t in view.data.tables:
+            header = [str(n) for n in t.column_names]
+            rows = [list(r.values()) for r in t.to_pylist()]
+            for hit in small_counts(header, rows, threshold)[:3]:
+                problems.append(f"{view.where}: {hit} i tabell/diagramdata ({', '.join(header[:6])})")
+        for label, body in view.data.metrics:
+            if (
+                not NOT_COUNT_METRICS.search(label)
+                and re.fullmatch(r"\d+", body.strip())
+                and 0 < int(body) <= threshold
+            ):
+                problems.append(f"{view.where}: nyckeltalet ”{label}” = {body}")
+        for url, body in view.downloads.items():
+            for header, rows in download_tables(body):
+                for hit in small_counts(header, rows, threshold)[:3]:
+                    problems.append(f"{view.where}: {hit} i nedladdningen {url}")
+    assert not problems, f"{len(problems)} små tal:\n" + "\n".join(sorted(set(problems))[:60])
+
+
+# === 3. sealed values in rejected rows ===============================================================
+
+SEALED_SENTINELS = {"sysselsattning.csv": ("Inkomst kr", "12x345z"), "ips_aktivitet.csv": ("Timmar per vecka", "77q7")}
+
+
+@pytest.fixture(scope="module")
+def rejected_store(demo_dir, tmp_path_factory) -> Path:
+    """The demo with one bad value typed into each sealed file (rejected on load)."""
+    src = tmp_path_factory.mktemp("payload_rejected") / "src"
+    shutil.copytree(demo_dir, src)
+    for name, (column, value) in SEALED_SENTINELS.items():
+        path = src / name
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")), delimiter=";"))
+        rows[3][rows[0].index(column)] = value
+        buf = io.StringIO()
+        csv.writer(buf, delimiter=";", lineterminator="\n").writerows(rows)
+        path.write_text(buf.getvalue(), encoding="utf-8-sig")
+    db = src.parent / "store" / "ips.duckdb"
+    assert load_quietly(src, db) == 1  # loaded with rejections
+    return db
+
+
+def test_payload_rejected_sealed_values_never_sent_while_locked(browser, rejected_store, tmp_path_factory):
+    server = _server(rejected_store, "projektledare", tmp_path_factory)
+    cap = Capture(browser, server)
+    try:
+        cap.open()
+        cap.take()
+        cap.visit("Datakvalitet")
+        data = decode(cap.take())
+        downloads = cap.fetch_media(data.media)
+    finally:
+        cap.close()
+        server.stop()
+    text = data.text()
+    for name, (column, value) in SEALED_SENTINELS.items():
+        assert name in text and column in text, f"positive control: the rejection of {name} is listed"
+        assert value.encode() not in data.raw and value not in text, f"{value} from {name} was sent"
+        for url, body in downloads.items():
+            assert value not in download_text(body), f"{value} from {name} in {url}"
+    assert any(name in download_text(b) for b in downloads.values() for name in SEALED_SENTINELS)
