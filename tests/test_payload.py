@@ -282,7 +282,9 @@ NOT_COUNTS = re.compile(
     r".*%.*|per heltid|per_fte|tjänstgöringsgrad|fte|arbetsspecialister.*|minst|dagar.*|sekunder|nr|"
     r"behövs.*|återstår.*|förväntat.*|nedre|övre|.*\(år\)|stratum|rad|row_number|__index_level_\d+__|"
     r"nådd|dagar försenad|days_overdue|antal arbetsspecialister|specialister.*|över taket nu|under minimum|"
-    r"personal|organisation|tjänster|fas|index|level_\d+|need|antal stadsdelar)$",
+    r"personal|organisation|tjänster|fas|index|level_\d+|need|antal stadsdelar|förändring|\d{4}-\d{2}-\d{2}|"
+    # plain counts of randomisations over time describe no one (docs/access.md): not suppressed
+    r"randomised_n|cumulative_n|kumulativt|randomiserade i kvartalet)$",
     re.I,
 )
 # Metrics that are not counts of people.
@@ -318,9 +320,15 @@ def small_counts(header: list[str], rows: list[list[object]], threshold: int) ->
 def styrgrupp_views(request, browser, demo_db, demo_dir, tmp_path_factory) -> list[View]:
     """One sweep per study state, each its own fixture instance (test workers each build only theirs)."""
     db = demo_db if request.param == "låst" else request.getfixturevalue("closed_store")
+    districts = district_names(demo_dir)
+    if request.param == "stängd":
+        # Closed adds Utfall; the other pages are as when locked: every district together and the
+        # smallest district (most small cells) keep the sweep short.
+        smallest = min(ind.config(demo_dir)["districts"], key=lambda d: d["target"])["name"]
+        districts = [smallest]
     server = _server(db, "styrgrupp", tmp_path_factory)
     try:
-        return sweep(browser, server, district_names(demo_dir))
+        return sweep(browser, server, districts)
     finally:
         server.stop()
 
@@ -347,7 +355,7 @@ def test_payload_styrgrupp_gets_no_small_count(styrgrupp_views):
             for header, rows in download_tables(body):
                 for hit in small_counts(header, rows, threshold)[:3]:
                     problems.append(f"{view.where}: {hit} i nedladdningen {url}")
-    assert not problems, f"{len(problems)} små tal:\n" + "\n".join(sorted(set(problems))[:60])
+    assert not problems, f"{len(problems)} små tal:\n" + "\n".join(sorted(set(problems))[:200])
 
 
 # === 3. sealed values in rejected rows ===============================================================
