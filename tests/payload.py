@@ -206,6 +206,7 @@ class Capture:
         self.page = self.context.new_page()
         self.page.set_default_timeout(45_000)
         self.frames: list[bytes] = []
+        self.gone = 0  # media URLs that had expired when fetched
         self.http: list[tuple[str, bytes]] = []
         self.page.on("websocket", self._socket)
         self.page.on("response", self._response)
@@ -288,12 +289,21 @@ class Capture:
         return names
 
     def fetch_media(self, urls: set[str]) -> dict[str, bytes]:
-        """Download every /media URL over HTTP, as the browser would on a click."""
+        """Download every /media URL over HTTP, as the browser would on a click. A URL from an
+        earlier script run that a later run replaced answers 404: its bytes can no longer be had by
+        anyone, so there is nothing to check (counted in `gone`)."""
+        import urllib.error
+
         out = {}
         for url in sorted(urls):
             full = url if url.startswith("http") else self.server.url + url
-            with urllib.request.urlopen(full, timeout=30) as r:
-                out[url] = r.read()
+            try:
+                with urllib.request.urlopen(full, timeout=30) as r:
+                    out[url] = r.read()
+            except urllib.error.HTTPError as exc:
+                if exc.code != 404:
+                    raise
+                self.gone += 1
         return out
 
     def click_download(self, label: str) -> bytes:
