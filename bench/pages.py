@@ -137,7 +137,7 @@ DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 # Every chart on the page has drawn: each Vega-Lite element holds a canvas or svg from vega-embed.
 CHARTS_DRAWN = """() => {
   const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
-  return charts.every(c => c.querySelector('canvas, svg.marks'));
+  return charts.filter(c => c.offsetParent !== null).every(c => c.querySelector('canvas, svg'));
 }"""
 
 

@@ -24,6 +24,18 @@ MAX_DAILY_ROWS = 20_000  # above this the chart shows the weekly maximum instead
 MAX_CHART_SPECIALISTS = 10
 
 
+SUMMARY_COLUMNS = [
+    "Arbetsspecialist",
+    "Aktiva vid datauttaget",
+    "Tjänstgöringsgrad %",
+    "Per heltid",
+    "Programtrohet punkt 1",
+    "Högsta antal",
+    "Dag med högsta antal",
+    "Dagar över taket",
+]
+
+
 def caseload_points(per_fte: float) -> int:
     """Score on fidelity item 1 for a caseload scaled to full time, by the published bands
     (≤ 20 → 5, 21–25 → 4, 26–30 → 3, 31–40 → 2, ≥ 41 → 1; 20.5 is more than 20)."""
@@ -81,16 +93,7 @@ def caseload_summary(
 ) -> pd.DataFrame:
     """Per specialist: caseload at the cut-off, per full time and its fidelity band; the highest
     caseload and the days above the cap between `start` and `end` (default: all days given)."""
-    columns = [
-        "Arbetsspecialist",
-        "Aktiva vid datauttaget",
-        "Tjänstgöringsgrad %",
-        "Per heltid",
-        "Programtrohet punkt 1",
-        "Högsta antal",
-        "Dag med högsta antal",
-        "Dagar över taket",
-    ]
+    columns = SUMMARY_COLUMNS
     if caseload.empty:
         return pd.DataFrame(columns=columns)
     data = attach_fte(caseload, roster)
@@ -131,16 +134,7 @@ def caseload_summary(
 def caseload_summary_agg(agg: pd.DataFrame, roster: pd.DataFrame, cutoff: date) -> pd.DataFrame:
     """`caseload_summary` from the store's per-specialist aggregate (`queries.caseload_specialist_summary`:
     `specialist_id`, `active_at`, `peak`, `peak_day`, `over_n`) instead of every daily row."""
-    columns = [
-        "Arbetsspecialist",
-        "Aktiva vid datauttaget",
-        "Tjänstgöringsgrad %",
-        "Per heltid",
-        "Programtrohet punkt 1",
-        "Högsta antal",
-        "Dag med högsta antal",
-        "Dagar över taket",
-    ]
+    columns = SUMMARY_COLUMNS
     if agg.empty:
         return pd.DataFrame(columns=columns)
     on_cutoff = agg[agg["active_at"].notna()]
@@ -228,7 +222,7 @@ def caseload_chart(frame: pd.DataFrame, cap: int, per_fte: bool) -> alt.Chart:
         alt.Chart(frame)
         .mark_line(interpolate="step-after")
         .encode(
-            x=alt.X("day:T", title="Datum", axis=alt.Axis(format="%b %Y")),
+            x=alt.X("day:T", title="Datum", axis=alt.Axis(labelExpr=charts.SV_MONTH_YEAR)),
             y=alt.Y(
                 f"{field}:Q",
                 title="Aktiva deltagare per heltid" if per_fte else "Aktiva deltagare",
@@ -315,7 +309,7 @@ def staffing_chart(frame: pd.DataFrame, need: int) -> alt.Chart:
         alt.Chart(frame)
         .mark_line(interpolate="step-after", point=False)
         .encode(
-            x=alt.X("day:T", title="Datum", axis=alt.Axis(format="%b %Y")),
+            x=alt.X("day:T", title="Datum", axis=alt.Axis(labelExpr=charts.SV_MONTH_YEAR)),
             y=alt.Y("n:Q", title="Arbetsspecialister", axis=alt.Axis(tickMinStep=1)),
             color=alt.Color("Stadsdel:N", scale=alt.Scale(scheme="tableau10")),
             tooltip=[

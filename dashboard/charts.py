@@ -34,6 +34,12 @@ SV_LOCALE = {
     },
 }
 
+# Month axis labels in Swedish ("okt 2024"): the browser's Vega formats %b in English.
+SV_MONTH_YEAR = (
+    "['jan','feb','mar','apr','maj','jun','jul','aug','sep','okt','nov','dec'][month(datum.value)]"
+    " + ' ' + year(datum.value)"
+)
+
 
 def configure(chart):
     """The look every chart shares: axis and legend text large enough for a meeting-room screen,

@@ -206,7 +206,7 @@ def monthly_chart(monthly: pd.DataFrame) -> alt.Chart:
         alt.Chart(monthly)
         .mark_bar()
         .encode(
-            x=alt.X("yearmonth(month):O", title="Månad", axis=alt.Axis(labelAngle=-45, format="%b %y")),
+            x=alt.X("yearmonth(month):O", title="Månad", axis=alt.Axis(labelAngle=-45, labelExpr=charts.SV_MONTH_YEAR)),
             y=alt.Y("randomised_n:Q", title="Randomiserade per månad"),
             color=alt.Color("district:N", title="Stadsdel", scale=alt.Scale(range=charts.PALETTE)),
             tooltip=[
@@ -287,10 +287,13 @@ def accrual_chart(
 ) -> alt.Chart:
     """Randomised so far (step line), the planned trajectory (dashed grey), the projection to the
     target with its 80 % band (shaded) and the target (red rule), on one time axis."""
-    x = alt.X("day:T", title="", axis=alt.Axis(format="%b %Y", labelAngle=0))
+    x = alt.X("day:T", title="", axis=alt.Axis(labelExpr=charts.SV_MONTH_YEAR, labelAngle=0))
     y = alt.Y("n:Q", title="Randomiserade (kumulativt)")
+    so_far = cumulative.rename(columns={"month": "day", "cumulative_n": "n"})
+    if len(so_far):  # carry the last month's count to the cut-off day, where the projection starts
+        so_far = pd.concat([so_far, so_far.tail(1).assign(day=pd.Timestamp(cutoff))], ignore_index=True)
     actual = (
-        alt.Chart(cumulative.rename(columns={"month": "day", "cumulative_n": "n"}))
+        alt.Chart(so_far)
         .mark_line(interpolate="step-after", strokeWidth=3, color=charts.PALETTE[0])
         .encode(
             x=x,

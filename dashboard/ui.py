@@ -299,6 +299,12 @@ def memo(ctx: RunContext, name: str, compute, *params):
     return _memo(ctx, name, params, compute)
 
 
+# The progress bar for "share of target" in the overview's and the recruitment page's tables.
+SHARE_OF_TARGET = {
+    "Andel av mål (%)": st.column_config.ProgressColumn("Andel av mål", format="%d %%", min_value=0, max_value=100)
+}
+
+
 def empty(message: str = "Inga deltagare i urvalet.") -> None:
     st.info(message + " Ändra stadsdelsfiltret i sidomenyn för att se fler.", icon="🔎")
 
@@ -381,25 +387,21 @@ def downloads(frame: pd.DataFrame, topic: str, key: str, count_columns: list[str
             return
         csv, xlsx = made
     stem = exports.file_stem(topic, ctx.cutoff)
+    xlsx_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     left, right, _ = st.columns([1, 1, 4])
-    left.download_button(
-        "⬇ CSV",
-        csv,
-        f"{stem}.csv",
-        "text/csv",
-        key=f"{key}_csv",
-        on_click=_record_download,
-        args=(ctx.viewer, ctx.target, topic, "csv"),
-    )
-    right.download_button(
-        "⬇ Excel",
-        xlsx,
-        f"{stem}.xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key=f"{key}_xlsx",
-        on_click=_record_download,
-        args=(ctx.viewer, ctx.target, topic, "xlsx"),
-    )
+    for column, label, data, kind, mime in [
+        (left, "⬇ CSV", csv, "csv", "text/csv"),
+        (right, "⬇ Excel", xlsx, "xlsx", xlsx_type),
+    ]:
+        column.download_button(
+            label,
+            data,
+            f"{stem}.{kind}",
+            mime,
+            key=f"{key}_{kind}",
+            on_click=_record_download,
+            args=(ctx.viewer, ctx.target, topic, kind),
+        )
 
 
 def chart(ctx: RunContext, name: str, build, *params) -> None:

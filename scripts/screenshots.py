@@ -20,9 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "docs" / "screenshots"
 WIDTHS = (1366, 1920)
+MAX_HEIGHT = 2600  # the top of long pages: what a meeting sees first
+# Streamlit's page scrolls inside its main block, not the document: its full height.
+HEIGHT = """() => { const m = document.querySelector('[data-testid="stMain"]') ||
+  document.querySelector('[data-testid="stAppViewContainer"]'); return m ? m.scrollHeight : 1000; }"""
 DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 CHARTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-  .every(c => c.querySelector('canvas, svg.marks'))"""
+  .filter(c => c.offsetParent !== null).every(c => c.querySelector('canvas, svg'))"""
 
 
 def free_port() -> int:
@@ -51,7 +55,7 @@ def save(png: bytes, path: Path) -> None:
     from PIL import Image
 
     image = Image.open(io.BytesIO(png)).convert("RGB")
-    image.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
+    image.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
 
 
 def main() -> int:
@@ -114,8 +118,11 @@ def main() -> int:
                         tab.goto(f"http://127.0.0.1:{port}/{p.url}")
                         tab.wait_for_selector(DONE, timeout=300_000)
                         tab.wait_for_function(CHARTS_DRAWN, timeout=300_000)
-                        tab.wait_for_timeout(800)
-                        save(tab.screenshot(full_page=True), OUT / f"{p.key}-{width}.png")
+                        height = tab.evaluate(HEIGHT)
+                        tab.set_viewport_size({"width": width, "height": min(max(height, 900), MAX_HEIGHT)})
+                        tab.wait_for_timeout(1200)
+                        save(tab.screenshot(), OUT / f"{p.key}-{width}.png")
+                        tab.set_viewport_size({"width": width, "height": 1000})
                         print(p.key, width, flush=True)
                     tab.close()
                 chromium.close()

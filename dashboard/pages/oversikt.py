@@ -109,9 +109,7 @@ st.dataframe(
     table,
     hide_index=True,
     width="stretch",
-    column_config={
-        "Andel av mål (%)": st.column_config.ProgressColumn("Andel av mål", format="%d %%", min_value=0, max_value=100)
-    },
+    column_config=ui.SHARE_OF_TARGET,
 )
 ui.downloads(table, "Översikt per stadsdel", "dl_overview")
 

@@ -30,8 +30,8 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric("Randomiserade", f"{len(people)} av {target}", help="Mål enligt studiekonfigurationen")
 c2.metric("Andel av målet", formats.pct(len(people), target))
 c3.metric(
-    "Takt senaste 12 mån",
-    f"{overall.rate_per_month:.1f} per månad".replace(".", ",") if overall.rate_per_month else "–",
+    "Per månad, senaste 12 mån",
+    f"{overall.rate_per_month:.1f}".replace(".", ",") if overall.rate_per_month else "–",
 )
 c4.metric(
     "Målet nås (prognos)",
@@ -91,7 +91,7 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config={
-        "Andel av mål (%)": st.column_config.ProgressColumn("Andel av mål", format="%d %%", min_value=0, max_value=100),
+        **ui.SHARE_OF_TARGET,
         "Start": st.column_config.DateColumn("Start", format="YYYY-MM-DD"),
     },
 )
