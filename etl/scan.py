@@ -565,7 +565,24 @@ def _scan_part(raw: bytes, name: str, shown: str, book: _Book) -> list[Hit]:
 
 # --- worksheets --------------------------------------------------------------------------------
 
+
+def _has_runs_text(text: str) -> bool:
+    """A rich-text run (`<r>`, not `<row>`) anywhere in the sheet."""
+    return any(tag in text for tag in ("<r>", "<r ", ":r>", ":r "))
+
+
 _NUMBERISH = re.compile(r"\d{6}|\d[Ee]\+?\d")
+# The same on ASCII digits, twice as fast; used when the sheet holds no other digits.
+_NUMBERISH_ASCII = re.compile(r"[0-9]{6}|[0-9][Ee]\+?[0-9]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _numberish(text: str):
+    if text.isascii() or not any(ch.isdigit() for run in _NON_ASCII.findall(text) for ch in run):
+        return _NUMBERISH_ASCII.finditer(text)
+    return _NUMBERISH.finditer(text)
+
+
 _CELL_OPEN = re.compile(r"<(?:\w+:)?c\b([^>]*)>")
 _ATTR = re.compile(r'([\w:]+)\s*=\s*"([^"]*)"')
 HEADER_FOOTER = {"oddHeader", "oddFooter", "evenHeader", "evenFooter", "firstHeader", "firstFooter"}
@@ -573,11 +590,11 @@ HEADER_FOOTER = {"oddHeader", "oddFooter", "evenHeader", "evenFooter", "firstHea
 
 def _scan_sheet(raw: bytes, shown: str, sheet: str) -> list[Hit]:
     text = _text(raw)
-    if text is None or "&#" in text or "<is>" in text or "<is " in text:
-        return _scan_sheet_tree(raw, shown, sheet)
+    if text is None or "&#" in text or _has_runs_text(text):
+        return _scan_sheet_tree(raw, shown, sheet)  # digits may be split across runs or encoded
     hits: list[Hit] = []
     done: set[int] = set()
-    for m in _NUMBERISH.finditer(text):
+    for m in _numberish(text):
         pos = m.start()
         lt, gt = text.rfind("<", 0, pos), text.rfind(">", 0, pos)
         if lt > gt:  # inside a tag: an attribute value
@@ -646,7 +663,9 @@ def _sheet_place(shown: str, sheet: str, tag: str, ref: str | None) -> str:
 
 
 def _enclosing_cell(text: str, pos: int) -> dict[str, str] | None:
-    start = max(text.rfind("<c ", 0, pos), text.rfind("<c>", 0, pos))
+    start = text.rfind("<c", 0, pos)  # never a search for an absent tag: that would scan the whole sheet per hit
+    while start >= 0 and text[start + 2 : start + 3] not in (" ", ">"):
+        start = text.rfind("<c", 0, start)
     if start < 0:
         return None
     m = _CELL_OPEN.match(text, start)

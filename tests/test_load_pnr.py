@@ -164,3 +164,20 @@ def test_close_study_refuses_pnr_in_note_masked(tmp_path):
         assert_digits_nowhere([err.getvalue()], db.parent)
     same = current_target(db).read_bytes() == before
     assert same
+
+
+def test_upload_refuses_pnr_in_a_workbook_comment_and_audits_only_the_place(tmp_path):
+    from etl import audit, staging
+
+    folder = fx.write_study(tmp_path / "in", fmt="xlsx")
+    _xlsx(folder, lambda wb: setattr(wb.active["B2"], "comment", openpyxl.comments.Comment(f"ring {DASHED}", "A")))
+    session = staging.new_session(staging.staging_root(tmp_path / "staging"))
+    db = tmp_path / "data" / "ips.duckdb"
+    with pytest.raises(staging.UploadRefused) as refused:
+        staging.add_upload(session, "remisslogg.xlsx", (folder / "remisslogg.xlsx").read_bytes(), db=db, actor="pl")
+    has(str(refused.value), "remisslogg.xlsx, kommentar till Blad1!B2")
+    assert_digits_nowhere([str(refused.value)], session.root)
+    assert session.uploaded() == []
+    entry = audit.entries(db)[0]
+    assert entry["action"] == "refused_upload"
+    assert_digits_nowhere([], audit.audit_path(db).parent)

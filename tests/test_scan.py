@@ -145,7 +145,12 @@ def test_scan_xlsx_shared_string_maps_to_every_cell_using_it(tmp_path):
     has(text, "blad ”Dold”, cell B2")
 
 
-@pytest.mark.parametrize("value", [DASHED, f"x{TEN}", int(TEN), int(ZERO[0]), f"={TEN}+1"], ids=hidden)
+FULLWIDTH = "".join(chr(0xFF10 + int(c)) for c in TEN)  # digits other than ASCII (`\\d` matches them)
+
+
+@pytest.mark.parametrize(
+    "value", [DASHED, f"x{TEN}", int(TEN), int(ZERO[0]), f"={TEN}+1", f"Söder {FULLWIDTH}"], ids=hidden
+)
 def test_scan_xlsx_inline_strings_and_openpyxl_books(tmp_path, value):
     has(_refused(_openpyxl_book(tmp_path / "a.xlsx", value)), "blad ”Data”, ")
 
