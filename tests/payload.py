@@ -239,15 +239,16 @@ class Capture:
 
     def open(self) -> None:
         self.page.goto(self.server.url)
-        self.page.get_by_test_id("stSidebarNav").wait_for()
+        # The page list is drawn as page links in the sidebar (navigation itself is hidden).
+        self.page.get_by_test_id("stSidebar").get_by_role("link").first.wait_for()
         self.idle()
 
     def links(self) -> list[str]:
-        links = self.page.get_by_test_id("stSidebarNav").get_by_role("link")
+        links = self.page.get_by_test_id("stSidebar").get_by_role("link")
         return [links.nth(i).inner_text().strip().splitlines()[-1].strip() for i in range(links.count())]
 
     def visit(self, link: str) -> None:
-        self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+        self.page.get_by_test_id("stSidebar").get_by_role("link", name=link, exact=True).click()
         self.idle()
 
     def _multiselect(self, label: str):
