@@ -191,12 +191,24 @@ def test_browser_district_filter_changes_overview_numbers(page, server, demo_dir
     target = ind.config(demo_dir)["target_randomised"]
     assert metric_value(page, "Randomiserade") == f"{len(randomised)} / {target}"
     box = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").filter(has_text="Stadsdelar")
+    from playwright.sync_api import expect
+
     for name in ("Järva", "Enheten för hemlösa", "Enskede-Årsta-Vantör"):  # keep only Södermalm
-        box.get_by_role("button", name=f"Remove {name}", exact=True).click()
-        wait_idle(page)
+        chip = box.get_by_role("button", name=f"Remove {name}", exact=True)
+        # A click that lands while the page's first reruns are still settling is sometimes dropped
+        # by the widget (seen in Chromium on a loaded machine since 2026-11-27): click again, at most
+        # twice more, until the chip is gone. The figure below is still asserted exactly.
+        for _ in range(3):
+            if chip.count() == 0:
+                break
+            chip.click()
+            wait_idle(page)
+            page.wait_for_timeout(500)
+        expect(chip).to_have_count(0, timeout=10_000)
     own = sum(1 for p in randomised.values() if p["district"] == "Södermalm")
     own_target = next(d["target"] for d in ind.config(demo_dir)["districts"] if d["name"] == "Södermalm")
-    assert metric_value(page, "Randomiserade") == f"{own} / {own_target}"
+    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_text("Randomiserade", exact=True)).first
+    expect(metric.get_by_test_id("stMetricValue")).to_have_text(f"{own} / {own_target}", timeout=30_000)
     no_exception(page)
 
 
