@@ -8,11 +8,7 @@ Used by tests/test_payload.py. Helpers only; no tests here.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,73 +17,16 @@ import pyarrow as pa
 from google.protobuf.message import Message
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from tests.conftest import ROOT
+from tests import test_browser as browser
 
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+IDLE = browser.IDLE
 
 
-class Server:
-    """`python -m dashboard.launch run dashboard/app.py` on a free loopback port in demo mode as
-    `role`; stopped by its PID."""
+class Server(browser.Server):
+    """The dashboard as `ipsdash serve` starts it (`python -m dashboard.launch`), in demo mode as `role`."""
 
     def __init__(self, db: Path, role: str, log: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, IPSDASH_DB=str(db), IPSDASH_DEMO_ROLE=role)
-        for name in ("IPSDASH_REQUIRE_LOGIN", "IPSDASH_ROLES"):
-            env.pop(name, None)
-        self.log = open(log, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dashboard.launch",
-                "run",
-                str(ROOT / "dashboard" / "app.py"),
-                "--server.port",
-                str(self.port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the dashboard exited ({self.proc.returncode}); see {log}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"the dashboard did not answer on {self.url}; see {log}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
+        super().__init__(db, role, log, module="dashboard.launch", wait_s=60)
 
 
 # --- decoding ---------------------------------------------------------------------------------------
@@ -293,8 +232,6 @@ class Capture:
         """Download every /media URL over HTTP, as the browser would on a click. A URL from an
         earlier script run that a later run replaced answers 404: its bytes can no longer be had by
         anyone, so there is nothing to check (counted in `gone`)."""
-        import urllib.error
-
         out = {}
         for url in sorted(urls):
             full = url if url.startswith("http") else self.server.url + url

@@ -43,18 +43,22 @@ def _free_port() -> int:
 
 
 class Server:
-    """`streamlit run dashboard/app.py` on a free loopback port, as `role`; stopped by its PID."""
+    """`python -m MODULE run dashboard/app.py` on a free loopback port in demo mode as `role`, with
+    no login configured; stopped by its PID. MODULE is `streamlit`, or `dashboard.launch` as
+    `ipsdash serve` starts it (the payload tests)."""
 
-    def __init__(self, db: Path, role: str, log: Path):
+    def __init__(self, db: Path, role: str, log: Path, module: str = "streamlit", wait_s: float = 45):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, IPSDASH_DB=str(db), IPSDASH_DEMO_ROLE=role)
+        for name in ("IPSDASH_REQUIRE_LOGIN", "IPSDASH_ROLES"):
+            env.pop(name, None)
         self.log = open(log, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "streamlit",
+                module,
                 "run",
                 str(ROOT / "dashboard" / "app.py"),
                 "--server.port",
@@ -73,10 +77,10 @@ class Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 45
+        deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited ({self.proc.returncode}); see {log}")
+                raise RuntimeError(f"the dashboard exited ({self.proc.returncode}); see {log}")
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as r:
                     if r.status == 200:
@@ -84,7 +88,7 @@ class Server:
             except OSError:
                 time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"streamlit did not answer on {self.url}; see {log}")
+        raise RuntimeError(f"the dashboard did not answer on {self.url}; see {log}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
