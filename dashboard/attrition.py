@@ -203,20 +203,28 @@ def _months_before(day: date, months: int) -> date:
 
 
 def district_attrition(participants: pd.DataFrame, name: dict[str, str], with_stopped: bool = True) -> pd.DataFrame:
-    """Per district: randomised, left the study, share left, and stopped IPS still in the study."""
-    rows = []
-    for district_id, part in participants.groupby("district_id", sort=False):
-        n, left = len(part), int(part["is_left"].sum())
-        row = {
-            "Stadsdel": name.get(district_id, district_id),
-            "Randomiserade": n,
-            "Lämnat studien": left,
-            "Andel lämnat": left / n if n else None,
+    """Per district: randomised, left the study, share left, and stopped IPS still in the study.
+    One grouped sum per column (400 districts at scale 100), districts in order of first appearance."""
+    if participants.empty:
+        return pd.DataFrame()
+    left_flag = participants["is_left"].astype(bool)
+    groups = participants["district_id"]
+    n = groups.groupby(groups, sort=False).size()
+    left = left_flag.groupby(groups, sort=False).sum()
+    out = pd.DataFrame(
+        {
+            "Stadsdel": [name.get(d, d) for d in n.index],
+            "Randomiserade": n.to_numpy(dtype="int64"),
+            "Lämnat studien": left.reindex(n.index).to_numpy(dtype="int64"),
         }
-        if with_stopped:
-            row["Avslutat IPS, kvar i studien"] = int((part["is_stopped_ips"] & ~part["is_left"]).sum())
-        rows.append(row)
-    return pd.DataFrame(rows)
+    )
+    out["Andel lämnat"] = [
+        lft / k if k else None for lft, k in zip(out["Lämnat studien"], out["Randomiserade"], strict=True)
+    ]
+    if with_stopped:
+        still_in = (participants["is_stopped_ips"].astype(bool) & ~left_flag).groupby(groups, sort=False).sum()
+        out["Avslutat IPS, kvar i studien"] = still_in.reindex(n.index).to_numpy(dtype="int64")
+    return out
 
 
 # --- reasons -----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def smd_categorical(a: pd.Series, b: pd.Series) -> float | None:
     a, b = a.dropna(), b.dropna()
     if len(a) == 0 or len(b) == 0:
         return None
-    levels = sorted(set(a) | set(b), key=str)
+    levels = sorted(set(a.unique()) | set(b.unique()), key=str)  # unique first: no Python loop over rows
     if len(levels) < 2:
         return 0.0
     p1 = np.array([(a == lv).mean() for lv in levels[1:]])

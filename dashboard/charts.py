@@ -41,11 +41,15 @@ SV_MONTH_YEAR = (
 )
 
 
+AXIS_LABEL_LIMIT = 320  # px; the longest label drawn (a district's full name) fits at 14 px
+
+
 def configure(chart):
     """The look every chart shares: axis and legend text large enough for a meeting-room screen,
-    legend below the plot, no frame. Applied once, to the top-level chart."""
+    legend below the plot, no frame. Applied once, to the top-level chart. Streamlit's theme cuts
+    axis labels at 100 px ("Informations…"); the limit here keeps every stage and district name whole."""
     return (
-        chart.configure_axis(labelFontSize=14, titleFontSize=14)
+        chart.configure_axis(labelFontSize=14, titleFontSize=14, labelLimit=AXIS_LABEL_LIMIT)
         .configure_legend(labelFontSize=14, titleFontSize=14, orient="bottom", labelLimit=320)
         .configure_header(labelFontSize=14, titleFontSize=14)
         .configure_text(fontSize=13)

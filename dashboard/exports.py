@@ -19,7 +19,12 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 def xlsx_bytes(frame: pd.DataFrame, sheet: str = "Data", note: str | None = None) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(
-        buffer, engine="xlsxwriter", date_format="yyyy-mm-dd", datetime_format="yyyy-mm-dd hh:mm"
+        buffer,
+        engine="xlsxwriter",
+        date_format="yyyy-mm-dd",
+        datetime_format="yyyy-mm-dd hh:mm",
+        # Assembled in memory: by default xlsxwriter writes and deletes a temporary file per part.
+        engine_kwargs={"options": {"in_memory": True}},
     ) as writer:
         start = 2 if note else 0
         frame.to_excel(writer, sheet_name=sheet[:31], index=False, startrow=start)

@@ -153,6 +153,9 @@ def action_list(followups: pd.DataFrame, cutoff: date, due_soon_days: int) -> pd
     return out.reset_index(drop=True)
 
 
+MAX_UNITS_CHARTED = 25  # units a stacked bar chart can carry legibly; more: the (paged) table carries them
+
+
 def stacked_status_chart(frame: pd.DataFrame, x: str, x_title: str, x_order: list[str]) -> alt.Chart:
     """Follow-up status counts stacked per `x` in the given order (`Status`, `Antal`, `order`).
     Keeps "6 mån" before "12 mån"."""

@@ -305,6 +305,29 @@ SHARE_OF_TARGET = {
 }
 
 
+PAGE_ROWS = 100  # a longer table is shown a page at a time; its download holds every row
+
+
+def pager(n_rows: int, key: str) -> slice:
+    """Which rows of a table of `n_rows` to show in this run: all of them up to `PAGE_ROWS`, else the
+    page chosen in a small page picker (`key` names it). Long tables are never sent to the browser
+    whole (issue 14): a page of a 400-district table needs only its own rows computed."""
+    if n_rows <= PAGE_ROWS:
+        return slice(0, n_rows)
+    pages = -(-n_rows // PAGE_ROWS)
+    left, right = st.columns([1, 5], vertical_alignment="bottom")
+    number = left.number_input("Sida", min_value=1, max_value=pages, value=1, step=1, key=f"{key}_page")
+    first = (int(number) - 1) * PAGE_ROWS
+    last = min(first + PAGE_ROWS, n_rows)
+    right.caption(f"Rad {first + 1}–{last} av {n_rows} ({pages} sidor). Nedladdningen innehåller hela tabellen.")
+    return slice(first, last)
+
+
+def table(frame: pd.DataFrame, key: str, **options) -> None:
+    """`st.dataframe` of a table, a page at a time when it is long (`pager`)."""
+    st.dataframe(frame.iloc[pager(len(frame), key)], hide_index=True, width="stretch", **options)
+
+
 def empty(message: str = "Inga deltagare i urvalet.") -> None:
     st.info(message + " Ändra stadsdelsfiltret i sidomenyn för att se fler.", icon="🔎")
 
@@ -363,11 +386,13 @@ def _record_download(viewer: Viewer, target: str | None, topic: str, kind: str) 
     auth.record_event(store_path(), actor, "download", f"{topic} ({kind}) · {viewer.label()}", target or "")
 
 
-def downloads(frame: pd.DataFrame, topic: str, key: str, count_columns: list[str] | None = None) -> None:
+def downloads(frame: pd.DataFrame, topic: str, key: str, count_columns: list[str] | None = None, *, whole=None) -> None:
     """CSV and Excel of the table behind a chart or table, side by side; suppressed for roles whose
-    figures leave the project group; every download is recorded in the app audit trail."""
+    figures leave the project group; every download is recorded in the app audit trail. `whole`: a
+    function giving the whole table when `frame` is only the page on screen (same columns); it runs
+    when a button is clicked, not on every page run."""
     ctx = context()
-    if frame.size > LAZY_DOWNLOAD_CELLS:
+    if whole is not None or frame.size > LAZY_DOWNLOAD_CELLS:
         # Large tables: the same bytes, built (and cached) when the button is clicked rather than
         # on every page run (an Excel file of tens of thousands of cells takes over a second).
         if download_frame(ctx.viewer, ctx.config, frame, count_columns) is None:
@@ -376,10 +401,10 @@ def downloads(frame: pd.DataFrame, topic: str, key: str, count_columns: list[str
         viewer, config = ctx.viewer, ctx.config
 
         def csv():
-            return download_bytes(viewer, config, frame, topic, count_columns)[0]
+            return download_bytes(viewer, config, frame if whole is None else whole(), topic, count_columns)[0]
 
         def xlsx():
-            return download_bytes(viewer, config, frame, topic, count_columns)[1]
+            return download_bytes(viewer, config, frame if whole is None else whole(), topic, count_columns)[1]
     else:
         made = download_bytes(ctx.viewer, ctx.config, frame, topic, count_columns)
         if made is None:
@@ -404,9 +429,9 @@ def downloads(frame: pd.DataFrame, topic: str, key: str, count_columns: list[str
         )
 
 
-def chart(ctx: RunContext, name: str, build, *params) -> None:
+def chart(ctx: RunContext, name: str, build, *params, width: str = "stretch") -> None:
     """Draw an Altair chart whose Vega-Lite spec is cached like `memo` (same key rules): building
     the chart and turning it into a spec (Altair's public `to_dict`) costs ~0.1–0.3 s per run, the
     cached spec is drawn as is. `build` takes no arguments and may only use data the key determines."""
     spec = memo(ctx, f"chart:{name}", lambda: build().to_dict(), *params)
-    st.vega_lite_chart(spec, width="stretch")
+    st.vega_lite_chart(spec, width=width)

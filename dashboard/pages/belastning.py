@@ -81,10 +81,9 @@ st.caption(
 summary_shown = ui.suppress_table(
     ctx, summary, ["Aktiva vid datauttaget", "Högsta antal"], shares={"Per heltid": "Aktiva vid datauttaget"}
 )
-st.dataframe(
+ui.table(
     summary_shown,
-    hide_index=True,
-    width="stretch",
+    "caseload_summary",
     column_config={
         "Dag med högsta antal": st.column_config.DateColumn("Dag med högsta antal", format="YYYY-MM-DD"),
         **({} if suppressing else {"Per heltid": st.column_config.NumberColumn("Per heltid", format="%.1f")}),
@@ -166,7 +165,7 @@ def _staffing_table() -> pd.DataFrame:
 
 
 staffing_table = ui.memo(ctx, "staffing_table", _staffing_table, str(start), str(end))
-st.dataframe(staffing_table, hide_index=True, width="stretch")
+ui.table(staffing_table, "staffing")
 st.caption(f"Dagar under minimum räknas från stadsdelens start (eller periodens början) till {end.isoformat()}.")
 ui.downloads(staffing_table, "Bemanning per stadsdel", "dl_staffing")
 over_time = ui.memo(

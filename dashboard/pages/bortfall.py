@@ -323,7 +323,7 @@ ui.downloads(ui.suppress_table(ctx, proj_table, ["Randomiserade hittills"]), "Bo
 
 # --- per district ------------------------------------------------------------------------------------
 st.header("Per stadsdel")
-districts = at.district_attrition(people, names, with_stopped=not coded)
+districts = ui.memo(ctx, "district_attrition", lambda: at.district_attrition(people, names, with_stopped=not coded))
 districts["Bedömning"] = [
     at.alert_text(s, rules.alert_level, rules.expected_low, rules.expected_high) for s in districts["Andel lämnat"]
 ]
@@ -335,6 +335,6 @@ shown = readable(
     ),
     ["Andel lämnat"],
 )
-st.dataframe(shown, hide_index=True, width="stretch")
+ui.table(shown, "attrition_districts")
 st.caption("Andel av alla randomiserade i stadsdelen hittills; stadsdelar som startat senare har kortare uppföljning.")
 ui.downloads(shown, "Bortfall per stadsdel", "dl_districts")

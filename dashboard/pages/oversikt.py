@@ -105,12 +105,7 @@ for district_id in ctx.selected:
         }
     )
 table = pd.DataFrame(rows)
-st.dataframe(
-    table,
-    hide_index=True,
-    width="stretch",
-    column_config=ui.SHARE_OF_TARGET,
-)
+ui.table(table, "overview", column_config=ui.SHARE_OF_TARGET)
 ui.downloads(table, "Översikt per stadsdel", "dl_overview")
 
 # --- alerts -----------------------------------------------------------------------------------------

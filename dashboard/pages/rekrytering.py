@@ -83,8 +83,12 @@ if len(ctx.selected) > 1:
     ui.downloads(multiples, "Rekrytering per stadsdel över tid", "dl_multiples")
 
 st.subheader("Per stadsdel")
-table, projections = ui.memo(
-    ctx, "district_accrual", lambda: recruitment.district_accrual_table(people, config, ctx.selected)
+# A page of districts at a time: each row's projection is a simulation, computed for the rows shown
+# (the download computes the rest when clicked).
+rows = ui.pager(len(ctx.selected), "district_table")
+page_ids = ctx.selected[rows]
+table, _ = ui.memo(
+    ctx, "district_accrual", lambda: recruitment.district_accrual_table(people, config, page_ids), page_ids
 )
 st.dataframe(
     table,
@@ -95,7 +99,16 @@ st.dataframe(
         "Start": st.column_config.DateColumn("Start", format="YYYY-MM-DD"),
     },
 )
-ui.downloads(table, "Rekrytering per stadsdel", "dl_table")
+ui.downloads(
+    table,
+    "Rekrytering per stadsdel",
+    "dl_table",
+    whole=None
+    if len(page_ids) == len(ctx.selected)
+    else lambda: ui.memo(
+        ctx, "district_accrual", lambda: recruitment.district_accrual_table(people, config, ctx.selected), ctx.selected
+    )[0],
+)
 with st.expander("Hur beräknas prognosen?"):
     st.markdown(
         "Prognosen antar att deltagare randomiseras i jämn takt (en Poissonprocess) med den takt som "
@@ -110,8 +123,19 @@ monthly = q.recruitment_monthly(ctx.gate, ctx.selected)
 if not monthly.empty:
     st.subheader("Randomiserade per månad")
     monthly = monthly.assign(district=monthly["district_id"].map(ctx.short_name))
-    # The chart's dataset is sent to the browser whole: only the columns it draws.
-    st.altair_chart(recruitment.monthly_chart(monthly[["district", "month", "randomised_n"]]), width="stretch")
+    # The chart's dataset is sent to the browser whole: per district while a legend can tell them apart,
+    # else the selection's total per month.
+    ui.chart(
+        ctx,
+        "monthly",
+        lambda: recruitment.monthly_chart(recruitment.monthly_frame(monthly, ctx.short_name)),
+        recruitment.MAX_STACKED,
+    )
+    if len(ctx.selected) > recruitment.MAX_STACKED:
+        st.caption(
+            f"Summan för alla valda stadsdelar. Välj högst {recruitment.MAX_STACKED} stadsdelar i sidomenyn för "
+            "att se dem var för sig; nedladdningen har varje stadsdel."
+        )
     ui.downloads(
         monthly[["district", "month", "randomised_n", "cumulative_n"]].rename(
             columns={
@@ -154,7 +178,8 @@ stage_parts = ["Exkluderade här", "Pågår (väntar på nästa steg)"]
 stages = privacy.funnel_frame(stages, "Antal", stage_parts, privacy.policy(ctx.viewer, config))
 chart_stages = stages.assign(Antal=pd.to_numeric(stages["Antal"], errors="coerce")) if suppressing else stages
 left, right = st.columns([3, 2])
-left.altair_chart(recruitment.funnel_chart(chart_stages[["Steg", "Antal", "order"]]), width="stretch")
+with left:
+    ui.chart(ctx, "funnel", lambda: recruitment.funnel_chart(chart_stages[["Steg", "Antal", "order"]]), period_key)
 right.dataframe(stages[["Steg", "Antal", *stage_parts]], hide_index=True, width="stretch")
 st.caption(
     "Räknat per remiss: en person som remitteras på nytt efter minst tre månader räknas två gånger "
@@ -182,10 +207,9 @@ waits = ui.memo(
 )
 # n = people who reached the step (an event): suppressed with the waits computed from them.
 waits = ui.suppress_table(ctx, waits, ["n"], shares={"Median": "n", "Q1": "n", "Q3": "n"}, rows=False)
-st.dataframe(
+ui.table(
     waits,
-    hide_index=True,
-    width="stretch",
+    "waits",
     column_config=None
     if suppressing
     else {c: st.column_config.NumberColumn(c, format="%.0f") for c in ["Median", "Q1", "Q3"]},
@@ -234,5 +258,5 @@ st.caption(
     "igen); analyseras enligt intention-to-treat = alla randomiserade i sin grupp, varav de som lämnat studien saknar utfallsdata, **preliminärt – studien pågår**."
     + (" 🔒 Grupperna visas kodade: vilken grupp som fick IPS framgår inte." if blinded else "")
 )
-st.altair_chart(consort.consort_chart(flow, mask), width="content")
+ui.chart(ctx, "consort", lambda: consort.consort_chart(flow, mask), blinded, width="content")
 ui.downloads(consort.box_table(flow, mask), "Flödesschema CONSORT", "dl_consort")

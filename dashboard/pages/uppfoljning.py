@@ -33,12 +33,49 @@ chosen = st.multiselect(
 if not chosen:
     ui.empty("Ingen enhet vald.")
     st.stop()
-followups = followups[followups["unit"].isin(chosen)].copy()
-followups["Tidpunkt"] = followups["timepoint_months"].map(followup.timepoint_label)
+chosen_key = tuple(sorted(chosen))
+
+
+def _computed() -> dict:
+    """Everything the page derives from the chosen units' follow-ups: one pass over the rows, cached per
+    store version, viewer scope, district selection and chosen units (the rows are 13 000 at scale 100)."""
+    rows = followups[followups["unit"].isin(chosen)].copy()
+    rows["Tidpunkt"] = rows["timepoint_months"].map(followup.timepoint_label)
+    order = [followup.timepoint_label(m) for m in sorted(rows["timepoint_months"].unique())]
+    by_timepoint = followup.status_table(rows.sort_values("timepoint_months"), ["Tidpunkt"])
+    by_timepoint = by_timepoint.set_index("Tidpunkt").reindex(order).reset_index()
+    rows["Enhet"] = rows["unit"]
+    by_unit = followup.status_table(rows, ["Enhet", "timepoint_months"])
+    by_unit.insert(1, "Tidpunkt", by_unit.pop("timepoint_months").map(followup.timepoint_label))
+    return {
+        "completion": followup.completion(rows),
+        "missed": int((rows["status"] == "missed").sum()),
+        "actions": followup.action_list(rows, config.data_cutoff, fu.due_soon_days),
+        "order": order,
+        "by_timepoint": by_timepoint,
+        "by_unit": by_unit,
+        "long_timepoint": status_chart_data(rows, "Tidpunkt"),
+        "long_unit": status_chart_data(rows, "Enhet") if len(chosen) <= followup.MAX_UNITS_CHARTED else None,
+        "over_time": followup.completion_by_quarter(rows),
+    }
+
+
+def status_chart_data(rows, x: str):
+    """The stacked chart's dataset, suppressed like the tables (per bar and per status)."""
+    long = followup.status_long(rows, x)
+    if not ctx.viewer.suppress_small_cells or long.empty:
+        return long
+    wide = long.pivot_table(index=x, columns="Status", values="Antal", aggfunc="sum", fill_value=0)
+    shown = privacy.chart_frame(ctx.viewer, ctx.config, wide.reset_index(), list(wide.columns))
+    back = shown.melt(id_vars=[x], var_name="Status", value_name="Antal")
+    return back.merge(long[[x, "Status", "order"]], on=[x, "Status"], how="inner")
+
+
+computed = ui.memo(ctx, "followup_page", _computed, chosen_key, followup.MAX_UNITS_CHARTED)
 
 # --- headline -------------------------------------------------------------------------------------
-completion = followup.completion(followups)
-actions = followup.action_list(followups, config.data_cutoff, fu.due_soon_days)
+completion = computed["completion"]
+actions = computed["actions"]
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric(
     "Andel genomförda",
@@ -51,7 +88,7 @@ c3.metric(
     count(completion["overdue"]),
     help=f"Fönstret har stängt, inte gjord, ännu inte {fu.missed_after_days} dagar efter fönstret",
 )
-c4.metric("Missade", count(int((followups["status"] == "missed").sum())))
+c4.metric("Missade", count(computed["missed"]))
 c5.metric(
     "Att göra nu", count(len(actions)), help=f"Aktuella, försenade och de som förfaller inom {fu.due_soon_days} dagar"
 )
@@ -63,30 +100,14 @@ st.caption(
 
 # --- status per timepoint and unit ------------------------------------------------------------------
 st.subheader("Status per tidpunkt")
-by_timepoint = followup.status_table(followups.sort_values("timepoint_months"), ["Tidpunkt"])
-by_timepoint = (
-    by_timepoint.set_index("Tidpunkt")
-    .reindex([followup.timepoint_label(m) for m in sorted(followups["timepoint_months"].unique())])
-    .reset_index()
-)
+by_timepoint = computed["by_timepoint"]
 count_columns = [c for c in by_timepoint.columns if c != "Tidpunkt"]
-order = [followup.timepoint_label(m) for m in sorted(followups["timepoint_months"].unique())]
-
-
-def status_chart_data(x: str):
-    """The stacked chart's dataset, suppressed like the tables (per bar and per status)."""
-    long = followup.status_long(followups, x)
-    if not ctx.viewer.suppress_small_cells or long.empty:
-        return long
-    wide = long.pivot_table(index=x, columns="Status", values="Antal", aggfunc="sum", fill_value=0)
-    shown = privacy.chart_frame(ctx.viewer, ctx.config, wide.reset_index(), list(wide.columns))
-    back = shown.melt(id_vars=[x], var_name="Status", value_name="Antal")
-    return back.merge(long[[x, "Status", "order"]], on=[x, "Status"], how="inner")
-
-
-st.altair_chart(
-    followup.stacked_status_chart(status_chart_data("Tidpunkt"), "Tidpunkt", "Tidpunkt", order),
-    width="stretch",
+order = computed["order"]
+ui.chart(
+    ctx,
+    "followup_timepoint",
+    lambda: followup.stacked_status_chart(computed["long_timepoint"], "Tidpunkt", "Tidpunkt", order),
+    chosen_key,
 )
 st.dataframe(ui.suppress_table(ctx, by_timepoint, count_columns), hide_index=True, width="stretch")
 st.caption(
@@ -97,27 +118,33 @@ st.caption(
 ui.downloads(ui.suppress_table(ctx, by_timepoint, count_columns), "Uppföljning per tidpunkt", "dl_fu_timepoint")
 
 st.subheader("Status per enhet")
-followups["Enhet"] = followups["unit"]
-by_unit = followup.status_table(followups, ["Enhet", "timepoint_months"])
-by_unit.insert(1, "Tidpunkt", by_unit.pop("timepoint_months").map(followup.timepoint_label))
-st.altair_chart(
-    followup.stacked_status_chart(status_chart_data("Enhet"), "Enhet", "Enhet", sorted(chosen)),
-    width="stretch",
-)
-st.dataframe(ui.suppress_table(ctx, by_unit, count_columns), hide_index=True, width="stretch")
+by_unit = computed["by_unit"]
+if computed["long_unit"] is None:
+    st.caption(
+        f"{len(chosen)} enheter valda: diagrammet visas för högst {followup.MAX_UNITS_CHARTED}. Välj färre enheter ovan för "
+        "att se dem i diagrammet; tabellen visar alla."
+    )
+else:
+    ui.chart(
+        ctx,
+        "followup_unit",
+        lambda: followup.stacked_status_chart(computed["long_unit"], "Enhet", "Enhet", sorted(chosen)),
+        chosen_key,
+    )
+ui.table(ui.suppress_table(ctx, by_unit, count_columns), "followup_units")
 ui.downloads(ui.suppress_table(ctx, by_unit, count_columns), "Uppföljning per enhet", "dl_fu_unit")
 
 # --- completion over time -----------------------------------------------------------------------------
 st.subheader("Andel genomförda över tid")
 st.caption("Per kvartal för förfallodagen: genomförda / stängda fönster (samma definition som ovan).")
-over_time = followup.completion_by_quarter(followups)
+over_time = computed["over_time"]
 if over_time.empty:
     ui.empty("Inga uppföljningar med stängt fönster än.")
 else:
     chart_data = privacy.chart_frame(
         ctx.viewer, ctx.config, over_time, ["Genomförda", "Stängda fönster"], shares=["Andel genomförda"]
     )
-    st.altair_chart(followup.completion_chart(chart_data), width="stretch")
+    ui.chart(ctx, "followup_completion", lambda: followup.completion_chart(chart_data), chosen_key)
     shown = ui.suppress_table(ctx, over_time, ["Genomförda", "Stängda fönster"])
     # Half up from the counts, on the server (never a client-side percent format); hidden with a
     # masked count.
@@ -152,10 +179,9 @@ else:
         f"Endast studiekod. Sorterad med mest försenade först. {followup.window_text(fu).capitalize()}. "
         "Uppföljningar som redan räknas som missade finns inte i listan."
     )
-    st.dataframe(
+    ui.table(
         actions,
-        hide_index=True,
-        width="stretch",
+        "followup_actions",
         column_config={
             "Förfallodag": st.column_config.DateColumn("Förfallodag", format="YYYY-MM-DD"),
             "Dagar försenad": st.column_config.NumberColumn("Dagar försenad", format="%d"),
