@@ -7,6 +7,7 @@ import pandas as pd
 from dashboard import attrition, balance, caseload, formats, privacy
 from dashboard import queries as q
 from dashboard.access import Gate
+from schema import rounding
 from schema.config import StudyConfig
 
 
@@ -26,7 +27,13 @@ def collect(
         flagged = smd[(smd["SMD"] > config.balance.smd_threshold) & smd["variable"].isin(["gender", "age"])]
         if len(flagged):
             names = ", ".join(flagged["Egenskap"].str.lower())
-            out.append((f"Obalans mellan grupperna i {names} (SMD > {config.balance.smd_threshold:g}).", "balans", "⚖️"))
+            out.append(
+                (
+                    f"Obalans mellan grupperna i {names} (SMD > {rounding.plain_text(config.balance.smd_threshold)}).",
+                    "balans",
+                    "⚖️",
+                )
+            )
     attr = attrition.overall(people)
     if attr["randomised"] and attr["share_left"] > config.attrition.alert_level:
         out.append(

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard import charts, formats
-from schema import vocab
+from schema import rounding, vocab
 
 Z95 = 1.959963984540054
 
@@ -199,7 +199,7 @@ def cohort_attrition(
 
 
 def _months_before(day: date, months: int) -> date:
-    return day - timedelta(days=round(months * formats.DAYS_PER_MONTH))
+    return day - timedelta(days=rounding.round_int(months * formats.DAYS_PER_MONTH))
 
 
 def district_attrition(participants: pd.DataFrame, name: dict[str, str], with_stopped: bool = True) -> pd.DataFrame:
@@ -326,6 +326,8 @@ def cohort_chart(chart_data: pd.DataFrame, alert_level: float, expected_low: flo
     """Share who left per cohort (`Kohort`, `Andel lämnat`, `Randomiserade`) over the expected range
     (shaded) and the alert level (dashed)."""
     chart_data = chart_data.assign(**{"Andel (text)": formats.share_texts(chart_data["Andel lämnat"])})
+    # The axis ends at the next 10 % above the largest share (at least 50 %), labelled on the server.
+    top = max(0.5, math.ceil((float(chart_data["Andel lämnat"].max()) + 0.05) * 10) / 10)
     bars = (
         alt.Chart(chart_data)
         .mark_bar(color=charts.PALETTE[0])
@@ -334,8 +336,8 @@ def cohort_chart(chart_data: pd.DataFrame, alert_level: float, expected_low: flo
             x=alt.X(
                 "Andel lämnat:Q",
                 title="Andel som lämnat studien",
-                axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, max(0.5, float(chart_data["Andel lämnat"].max()) + 0.05)]),
+                axis=charts.percent_axis(top),
+                scale=alt.Scale(domain=[0, top]),
             ),
             tooltip=["Kohort:N", alt.Tooltip("Andel (text):N", title="Andel lämnat"), "Randomiserade:Q"],
         )
@@ -396,7 +398,7 @@ def retention_chart(curve: pd.DataFrame, group_title: str, risk: pd.DataFrame | 
         .encode(
             x=x,
             y=alt.Y(
-                "retention:Q", title="Andel kvar i studien", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")
+                "retention:Q", title="Andel kvar i studien", scale=alt.Scale(domain=[0, 1]), axis=charts.percent_axis()
             ),
             color=colour,
             tooltip=[

@@ -187,7 +187,7 @@ def flagged_smd(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
     out = table.drop(columns=["variable"]).copy()
     out["SMD"] = out["SMD"].map(lambda v: None if v is None or pd.isna(v) else rounding.round_float(float(v), 3))
     out["Bedömning"] = [
-        "–" if v is None or pd.isna(v) else (f"⚠ över {threshold:g}".replace(".", ",") if abs(v) > threshold else "ok")
+        "–" if v is None or pd.isna(v) else (f"⚠ över {rounding.plain_text(threshold)}" if abs(v) > threshold else "ok")
         for v in out["SMD"]
     ]
     return out
@@ -208,7 +208,8 @@ def table_one(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
 
 
 def sv_number(x: float) -> str:
-    return f"{x:g}".replace(".", ",")
+    """A configured threshold as written, with a decimal comma (no rounding)."""
+    return rounding.plain_text(x)
 
 
 def age_box_stats(frame: pd.DataFrame) -> pd.DataFrame:
@@ -242,7 +243,7 @@ def gender_chart(shares: pd.DataFrame, expected: float) -> alt.Chart:
         .mark_bar(size=48)
         .encode(
             x=alt.X("Grupp:N", title="", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("Andel:Q", title="Andel av gruppen", stack="normalize", axis=alt.Axis(format="%")),
+            y=alt.Y("Andel:Q", title="Andel av gruppen", stack="normalize", axis=charts.percent_axis()),
             color=alt.Color(
                 "Nivå:N",
                 title="Kön",
@@ -284,6 +285,8 @@ def age_chart(stats: pd.DataFrame) -> alt.Chart:
 
 def smd_chart(smd: pd.DataFrame, limit: float) -> alt.Chart:
     data = smd.dropna(subset=["SMD"]).assign(order=range(len(smd.dropna(subset=["SMD"]))))
+    # The tooltip's SMD is written on the server, rounded half up (not a client-side ".3f").
+    data["SMD (text)"] = [formats.number_text(v, 3) for v in data["SMD"]]
     data["Flagga"] = data["Bedömning"].where(data["Bedömning"] == "ok", f"|SMD| > {sv_number(limit)}")
     points = (
         alt.Chart(data)
@@ -300,7 +303,7 @@ def smd_chart(smd: pd.DataFrame, limit: float) -> alt.Chart:
                 title="",
                 scale=alt.Scale(domain=["ok", f"|SMD| > {sv_number(limit)}"], range=[charts.PALETTE[0], "#b94a48"]),
             ),
-            tooltip=["Egenskap:N", alt.Tooltip("SMD:Q", format=".3f"), "n med uppgift:Q"],
+            tooltip=["Egenskap:N", alt.Tooltip("SMD (text):N", title="SMD"), "n med uppgift:Q"],
         )
     )
     rule = alt.Chart(pd.DataFrame({"x": [limit]})).mark_rule(strokeDash=[6, 4], color="#b94a48").encode(x="x:Q")

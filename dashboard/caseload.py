@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard import charts
+from schema import rounding
 from schema.config import StudyConfig
 from schema.fidelity import caseload_scale
 
@@ -40,6 +41,15 @@ def caseload_points(per_fte: float) -> int:
     """Score on fidelity item 1 for a caseload scaled to full time, by the published bands
     (≤ 20 → 5, 21–25 → 4, 26–30 → 3, 31–40 → 2, ≥ 41 → 1; 20.5 is more than 20)."""
     return SCALE.score(per_fte)
+
+
+def per_full_time(active: int | None, fte: float | None):
+    """Active participants per full-time post, exact (a Fraction: the employment share is a whole
+    per cent in the roster), so "Per heltid" is rounded half up without float error: 5 at 80 % is
+    6.25, shown 6.3."""
+    if active is None or not fte:
+        return None
+    return rounding.exact(active) / rounding.exact(fte)
 
 
 def band_text(points: int) -> str:
@@ -111,14 +121,14 @@ def caseload_summary(
     for specialist in specialists:
         active = int(active_at[specialist]) if specialist in active_at.index else None
         fte = float(fte_at[specialist]) if specialist in fte_at.index else None
-        per_fte = active / fte if active is not None and fte else None
+        per_fte = per_full_time(active, fte)
         peak = data.loc[peak_at[specialist]] if specialist in peak_at.index else None
         rows.append(
             {
                 "Arbetsspecialist": specialist,
                 "Aktiva vid datauttaget": active,
-                "Tjänstgöringsgrad %": round(fte * 100) if fte is not None else None,
-                "Per heltid": round(per_fte, 1) if per_fte is not None else None,
+                "Tjänstgöringsgrad %": rounding.percent(fte, 1) if fte is not None else None,
+                "Per heltid": rounding.round_float(per_fte, 1) if per_fte is not None else None,
                 "Programtrohet punkt 1": band_text(caseload_points(per_fte)) if per_fte is not None else "ej i tjänst",
                 "Högsta antal": int(peak["active_n"]) if peak is not None else None,
                 "Dag med högsta antal": pd.Timestamp(peak["day"]).date() if peak is not None else None,
@@ -153,14 +163,14 @@ def caseload_summary_agg(agg: pd.DataFrame, roster: pd.DataFrame, cutoff: date) 
     for row in agg.itertuples(index=False):
         active = int(row.active_at) if pd.notna(row.active_at) else None
         fte = float(fte_at[row.specialist_id]) if row.specialist_id in fte_at.index else None
-        per_fte = active / fte if active is not None and fte else None
+        per_fte = per_full_time(active, fte)
         has_peak = pd.notna(row.peak)
         rows.append(
             {
                 "Arbetsspecialist": row.specialist_id,
                 "Aktiva vid datauttaget": active,
-                "Tjänstgöringsgrad %": round(fte * 100) if fte is not None else None,
-                "Per heltid": round(per_fte, 1) if per_fte is not None else None,
+                "Tjänstgöringsgrad %": rounding.percent(fte, 1) if fte is not None else None,
+                "Per heltid": rounding.round_float(per_fte, 1) if per_fte is not None else None,
                 "Programtrohet punkt 1": band_text(caseload_points(per_fte)) if per_fte is not None else "ej i tjänst",
                 "Högsta antal": int(row.peak) if has_peak else None,
                 "Dag med högsta antal": pd.Timestamp(row.peak_day).date() if has_peak else None,
@@ -218,6 +228,10 @@ def caseload_chart(frame: pd.DataFrame, cap: int, per_fte: bool) -> alt.Chart:
             tooltip=alt.Tooltip("Band:N", title="Band (per heltid)"),
         )
     )
+    # "Per heltid" in the tooltip is rounded on the server (half up), not by a client-side format.
+    frame = frame.assign(
+        **{"Per heltid (text)": [rounding.decimal_text(v, 1) if pd.notna(v) else "–" for v in frame["per_fte"]]}
+    )
     lines = (
         alt.Chart(frame)
         .mark_line(interpolate="step-after")
@@ -232,7 +246,7 @@ def caseload_chart(frame: pd.DataFrame, cap: int, per_fte: bool) -> alt.Chart:
                 "Arbetsspecialist:N",
                 alt.Tooltip("day:T", title="Datum", format="%Y-%m-%d"),
                 alt.Tooltip("active_n:Q", title="Aktiva"),
-                alt.Tooltip("per_fte:Q", title="Per heltid", format=".1f"),
+                alt.Tooltip("Per heltid (text):N", title="Per heltid"),
             ],
         )
     )

@@ -44,6 +44,22 @@ SV_MONTH_YEAR = (
 AXIS_LABEL_LIMIT = 320  # px; the longest label drawn (a district's full name) fits at 14 px
 
 
+def percent_axis(top: float = 1.0, step: float = 0.1, **kwargs):
+    """An axis for a share (0–`top`) whose tick labels are written on the server, rounded half up
+    ("30 %"), instead of a client-side percent format: ticks at every `step`, each label looked up
+    by its exact tick value (the ticks are given, so the comparison is exact)."""
+    import altair as alt
+
+    from schema import rounding
+
+    n = int(rounding.round_half_up(rounding.exact(top) / rounding.exact(step)))
+    ticks = [float(rounding.exact(step) * i) for i in range(n + 1)]
+    expr = "''"
+    for tick in reversed(ticks):
+        expr = f"datum.value == {tick!r} ? '{rounding.percent_text(tick, 1)}' : {expr}"
+    return alt.Axis(values=ticks, labelExpr=expr, **kwargs)
+
+
 def configure(chart):
     """The look every chart shares: axis and legend text large enough for a meeting-room screen,
     legend below the plot, no frame. Applied once, to the top-level chart. Streamlit's theme cuts

@@ -196,7 +196,7 @@ def completion_chart(frame: pd.DataFrame) -> alt.Chart:
                 "Andel genomförda:Q",
                 title="Andel genomförda",
                 scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format="%"),
+                axis=charts.percent_axis(),
             ),
             tooltip=[
                 "Kvartal:N",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
+
 from schema import rounding
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -17,6 +19,25 @@ def pct(part: float, whole: float, digits: int = 0) -> str:
 def percent(part: float, whole: float, digits: int = 0) -> int | float | None:
     """A share as a number of per cent (int for whole per cent), half up from the counts."""
     return rounding.percent(part, whole, digits)
+
+
+def _missing(value) -> bool:
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
+def rounded(value, digits: int = 1) -> float | int | None:
+    """A mean, rate or estimate rounded half up for a table cell (None stays None): an int for whole
+    numbers, else the float that prints as the rounded decimal (schema/rounding.py, the one rule)."""
+    if _missing(value):
+        return None
+    return rounding.round_int(value) if digits == 0 else rounding.round_float(value, digits)
+
+
+def number_text(value, digits: int = 0, none: str = "–") -> str:
+    """A figure as Swedish text rounded half up: 12,5 (decimal comma); `none` when missing."""
+    if _missing(value):
+        return none
+    return rounding.decimal_text(value, digits)
 
 
 def share_texts(shares) -> list[str]:

@@ -8,6 +8,7 @@ dry run, publish, roll back) and `etl/fixlist.py` (the workbooks)."""
 from __future__ import annotations
 
 from datetime import date
+from fractions import Fraction
 
 import pandas as pd
 import streamlit as st
@@ -23,6 +24,7 @@ from dashboard.access import (
 )
 from etl import audit, fixlist, read, staging
 from etl.paths import store_path
+from schema import rounding
 from schema.sources import SOURCES
 
 __all__ = ["staging"]  # the page reaches etl.staging through this module (pages import only dashboard)
@@ -72,7 +74,7 @@ def folder_files(sources) -> pd.DataFrame:
                 {
                     "Fil": path.relative_to(sources).as_posix(),
                     "SHA-256 (början)": read.sha256_file(path)[:12],
-                    "Storlek (kB)": round(path.stat().st_size / 1024, 1),
+                    "Storlek (kB)": rounding.round_float(Fraction(path.stat().st_size, 1024), 1),
                 }
             )
     return pd.DataFrame(rows, columns=["Fil", "SHA-256 (början)", "Storlek (kB)"])

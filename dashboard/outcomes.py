@@ -22,11 +22,13 @@ Definitions (shown on the Utfall page as well):
 from __future__ import annotations
 
 from datetime import date
+from fractions import Fraction
 
 import pandas as pd
 
 from dashboard import queries as q
 from dashboard.access import Gate
+from schema import rounding
 
 CONTINUOUS_DAYS = 90
 
@@ -68,6 +70,23 @@ TIMEPOINT_LABELS = {
     "asi_mean": "ASI arbete (medel)",
 }
 TIMEPOINT_COUNTS = ["reported_n", "worked_n"]
+
+
+def _mean(values: pd.Series, digits: int, scale: int = 1) -> float | int | None:
+    """`scale` × the mean of the non-missing values, rounded half up in exact arithmetic
+    (schema/rounding.py): each value is read as the decimal it prints as (amounts and scores come
+    from the files as decimals), summed as fractions, so 100.5 shows as 101, never 100."""
+    items = [rounding.exact(v) for v in values.dropna()]
+    if not items:
+        return None
+    exact = scale * sum(items, start=Fraction(0)) / len(items)
+    return rounding.round_int(exact) if digits == 0 else rounding.round_float(exact, digits)
+
+
+def _median(values: pd.Series) -> float | None:
+    """The median of whole days: a whole number or a half, exact as a float (no rounding needed)."""
+    items = values.dropna()
+    return float(items.median()) if len(items) else None
 
 
 def load(gate: Gate, districts: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -132,7 +151,10 @@ def per_participant(
                 "worked_one_day": bool(jobs) or any(r["worked_any"] == "yes" for r in rows),
                 "continuous_work": continuous,
                 "days_worked": days_worked,
-                "days_worked_share": (days_worked / in_study) if days_worked is not None and in_study else None,
+                # Exact (a Fraction of the reported days), so the mean is rounded half up without float error.
+                "days_worked_share": (rounding.exact(days_worked) / in_study)
+                if days_worked is not None and in_study
+                else None,
                 "hours_worked": total("hours_worked"),
                 "income_sek": total("income_sek"),
                 "benefits_sek": total("benefits_sek"),
@@ -146,30 +168,23 @@ def summary_by_arm(pp: pd.DataFrame) -> pd.DataFrame:
     """One row per arm: counts and medians/means of the outcome measures."""
     rows = []
     for arm, part in pp.groupby("arm", sort=True):
-        share = part["days_worked_share"].dropna()
         rows.append(
             {
                 "arm": arm,
                 "n": len(part),
                 "contact_n": int(part["days_to_contact"].notna().sum()),
-                "contact_median_days": part["days_to_contact"].dropna().median()
-                if part["days_to_contact"].notna().any()
-                else None,
+                "contact_median_days": _median(part["days_to_contact"]),
                 "job_n": int(part["days_to_job"].notna().sum()),
-                "job_median_days": part["days_to_job"].dropna().median() if part["days_to_job"].notna().any() else None,
+                "job_median_days": _median(part["days_to_job"]),
                 "worked_n": int(part["worked_one_day"].sum()),
                 "continuous_n": int(part["continuous_work"].sum()),
                 "jobs_total": int(part["jobs"].sum()),
                 "full_time_jobs": int(part["full_time_jobs"].sum()),
                 "part_time_jobs": int(part["part_time_jobs"].sum()),
-                "days_worked_share_mean": round(100 * share.mean(), 1) if len(share) else None,
-                "income_mean": round(part["income_sek"].dropna().mean()) if part["income_sek"].notna().any() else None,
-                "benefits_mean": round(part["benefits_sek"].dropna().mean())
-                if part["benefits_sek"].notna().any()
-                else None,
-                "asi_change_mean": round(part["asi_change"].dropna().mean(), 3)
-                if part["asi_change"].notna().any()
-                else None,
+                "days_worked_share_mean": _mean(part["days_worked_share"], 1, scale=100),
+                "income_mean": _mean(part["income_sek"], 0),
+                "benefits_mean": _mean(part["benefits_sek"], 0),
+                "asi_change_mean": _mean(part["asi_change"], 3),
             }
         )
     frame = pd.DataFrame(rows)
@@ -190,16 +205,10 @@ def by_timepoint(people: pd.DataFrame, employment: pd.DataFrame) -> pd.DataFrame
                 "timepoint_months": int(tp),
                 "reported_n": len(part),
                 "worked_n": int((part["worked_any"] == "yes").sum()),
-                "hours_mean": round(part["hours_worked"].dropna().mean(), 1)
-                if part["hours_worked"].notna().any()
-                else None,
-                "income_mean": round(part["income_sek"].dropna().mean()) if part["income_sek"].notna().any() else None,
-                "benefits_mean": round(part["benefits_sek"].dropna().mean())
-                if part["benefits_sek"].notna().any()
-                else None,
-                "asi_mean": round(part["asi_employment"].dropna().mean(), 3)
-                if part["asi_employment"].notna().any()
-                else None,
+                "hours_mean": _mean(part["hours_worked"], 1),
+                "income_mean": _mean(part["income_sek"], 0),
+                "benefits_mean": _mean(part["benefits_sek"], 0),
+                "asi_mean": _mean(part["asi_employment"], 3),
             }
         )
     frame = pd.DataFrame(rows, columns=list(TIMEPOINT_LABELS))

@@ -62,11 +62,13 @@ def wait_summary(a: np.ndarray) -> dict[str, float | int | None]:
     which is what pandas computes)."""
     if len(a) == 0:
         return {"n": 0, "Median": None, "Q1": None, "Q3": None}
+    # Whole days, rounded half up on the server (a median of 12.5 days shows as 13), not by a
+    # client-side "%.0f". The quantiles of whole days are exact in binary (halves and quarters).
     return {
         "n": int(len(a)),
-        "Median": float(np.median(a)),
-        "Q1": float(np.quantile(a, 0.25)),
-        "Q3": float(np.quantile(a, 0.75)),
+        "Median": rounding.round_int(float(np.median(a))),
+        "Q1": rounding.round_int(float(np.quantile(a, 0.25))),
+        "Q3": rounding.round_int(float(np.quantile(a, 0.75))),
     }
 
 
@@ -113,7 +115,7 @@ def project_accrual(
     if n_total >= target > 0:
         reached = np.partition(days, target - 1)[target - 1].astype(date)
         return Projection(n_total, target, None, None, reached_on=reached)
-    window_start = max(start, cutoff - timedelta(days=round(window_months * formats.DAYS_PER_MONTH)))
+    window_start = max(start, cutoff - timedelta(days=rounding.round_int(window_months * formats.DAYS_PER_MONTH)))
     exposure = (cutoff - window_start).days + 1
     n_window = int(((days >= np.datetime64(window_start, "D")) & (days <= np.datetime64(cutoff, "D"))).sum())
     if n_window == 0 or exposure <= 0:
@@ -155,9 +157,9 @@ def district_accrual_table(
             {
                 "Stadsdel": d.display_name(),
                 "Start": d.start,
-                "Månader aktiv": round(months_active, 1),
+                "Månader aktiv": rounding.round_float(months_active, 1),
                 "Randomiserade": n,
-                "Per månad": round(n / months_active, 1) if months_active else None,
+                "Per månad": rounding.round_float(n / months_active, 1) if months_active else None,
                 "Mål": d.target,
                 "Andel av mål (%)": rounding.percent(n, d.target) if d.target else None,
                 "Prognos mål nås": _projection_text(proj),

@@ -227,7 +227,7 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
             "SMD ålder": smd_text["age"],
             "Bedömning": ("Obalans: " + ", ".join("kön" if v == "gender" else "ålder" for v in flagged))
             if flagged
-            else f"I balans (SMD ≤ {threshold:g})".replace(".", ","),
+            else f"I balans (SMD ≤ {rounding.plain_text(threshold)})",
         }
 
     for _, cp in frozen.iterrows():
@@ -570,8 +570,7 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
         text = (
             f"Målet {figures['target']} randomiserade nås troligen {formats.month_label(p.median)} "
             f"(80 % prognosintervall {formats.month_label(p.low)} – {formats.month_label(p.high)}), "
-            f"med takten de senaste 12 månaderna ({p.rate_per_month:.1f} per månad)".replace(".", ",")
-            + ". "
+            f"med takten de senaste 12 månaderna ({rounding.decimal_text(p.rate_per_month, 1)} per månad)" + ". "
         )
     else:
         text = f"Prognos: {figures['projection_text']}. "

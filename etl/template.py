@@ -15,7 +15,7 @@ from pathlib import Path
 import xlsxwriter
 from pydantic import ValidationError
 
-from schema import vocab
+from schema import rounding, vocab
 from schema.config import StudyConfig
 from schema.sources import SOURCES, Source, SourceRow, ValidationContext, header_of
 from schema.vocab import Vocabulary
@@ -120,7 +120,7 @@ def _format_text(kind: ColumnKind, config: StudyConfig) -> str:
     if kind.kind == "int":
         return f"Heltal {int(kind.lo or 0)}–{int(kind.hi or 0)}"
     if kind.kind == "number":
-        return "Tal, 0 eller mer" if kind.hi is None else f"Tal 0–{kind.hi:g} (procent)"
+        return "Tal, 0 eller mer" if kind.hi is None else f"Tal 0–{rounding.plain_text(kind.hi)} (procent)"
     if kind.kind == "code":
         return f"Studiekod: {config.codes.description_sv}"
     return "Fritext"
@@ -274,7 +274,7 @@ def write_template(src: Source, config: StudyConfig, out_dir: Path) -> Path:
                         "minimum": 0,
                         "maximum": kind.hi,
                         "error_title": header[:32],
-                        "error_message": f"Skriv ett tal 0–{kind.hi:g}.",
+                        "error_message": f"Skriv ett tal 0–{rounding.plain_text(kind.hi)}.",
                     }
                 )
             elif kind.kind == "number":

@@ -75,6 +75,21 @@ def decimal_text(value: Number, digits: int = 0) -> str:
     return str(round_half_up(value, digits)).replace(".", ",")
 
 
+def plain_text(value: Number) -> str:
+    """A configured number as it is written (the shortest decimal of a float, no rounding), the
+    Swedish way: 0.1 → '0,1', 100 → '100'. For thresholds and limits, never for a computed figure."""
+    exact = _exact(value)
+    if exact.denominator == 1:
+        return str(exact.numerator)
+    text = format(
+        Decimal(repr(float(value)))
+        if isinstance(value, float)
+        else Decimal(exact.numerator) / Decimal(exact.denominator),
+        "f",
+    )
+    return text.replace(".", ",")
+
+
 def percent_text(part: Number, whole: Number, digits: int = 0, none: str = "–") -> str:
     """'13 %' for 17 of 136 (Swedish: a space before %, decimal comma)."""
     if not whole:

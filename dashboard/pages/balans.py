@@ -194,7 +194,6 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
             hide_index=True,
             width="stretch",
             height=38 + 35 * len(smd),
-            column_config={"SMD": st.column_config.NumberColumn("SMD", format="%.3f")},
         )
         ui.downloads(smd, f"{topic} SMD", f"{key}_smd")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import caseload, ui
+from dashboard import caseload, formats, ui
 from dashboard import queries as q
 
 ctx = ui.page("belastning")
@@ -86,7 +86,6 @@ ui.table(
     "caseload_summary",
     column_config={
         "Dag med högsta antal": st.column_config.DateColumn("Dag med högsta antal", format="YYYY-MM-DD"),
-        **({} if suppressing else {"Per heltid": st.column_config.NumberColumn("Per heltid", format="%.1f")}),
     },
 )
 ui.downloads(summary_shown, "Belastning per arbetsspecialist", "dl_caseload_summary")
@@ -130,7 +129,7 @@ else:
             f"Streckad linje: taket {cap} deltagare. Bakgrunden: programtrohetsskalans band per heltid"
             + (" (jämför med kurvorna när de är omräknade till heltid)." if not per_fte else ".")
         )
-        export = series.rename(
+        export = series.assign(per_fte=[formats.rounded(v, 1) for v in series["per_fte"]]).rename(
             columns={"day": "Vecka" if weekly else "Datum", "active_n": "Aktiva", "per_fte": "Per heltid"}
         )
         ui.downloads(export, "Belastning över tid", "dl_caseload_series")

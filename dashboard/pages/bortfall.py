@@ -25,7 +25,7 @@ horizon_months = max(config.followup.timepoints_months)
 horizon_days = horizon_months * formats.DAYS_PER_MONTH
 names = {d: ctx.short_name(d) for d in ctx.selected}
 suppressing = ctx.viewer.suppress_small_cells
-expected_range = f"{rules.expected_low * 100:.0f}–{rules.expected_high * 100:.0f} %"
+expected_range = f"{formats.percent(rules.expected_low, 1)}–{formats.percent(rules.expected_high, 1)} %"
 
 
 def pct(x: float | None) -> str:
@@ -101,7 +101,7 @@ if not coded:
     )
 c4.metric(
     "Förväntat utvärderingsbara vid studiens slut",
-    f"{projection.expected:.0f}",
+    formats.number_text(projection.expected),
     delta=f"behövs {rules.evaluable_needed}" if whole_study else None,
     delta_color="off",
     delta_arrow="off",
@@ -153,14 +153,14 @@ else:
         "Under tidsaxeln: antal i risk, dvs. deltagare som fortfarande följs så många dagar efter randomisering."
     )
     ui.downloads(
-        curve.rename(
+        curve.assign(retention=[formats.percent(v, 1, 1) for v in curve["retention"]]).rename(
             columns={
                 "group": choice,
                 "day": "Dag",
                 "at_risk": "I risk",
                 "events": "Lämnade",
                 "censored": "Censurerade",
-                "retention": "Andel kvar",
+                "retention": "Andel kvar (%)",
             }
         ),
         "Bortfall Kaplan-Meier",
@@ -273,7 +273,7 @@ ui.downloads(shown, "Bortfall per kohort", "dl_cohorts")
 st.header("Prognos: utvärderingsbara vid studiens slut")
 r = projection.retention
 interval = (
-    f" (95 % intervall {projection.low:.0f}–{projection.high:.0f})"
+    f" (95 % intervall {formats.number_text(projection.low)}–{formats.number_text(projection.high)})"
     if projection.low is not None and projection.high is not None
     else ""
 )
@@ -286,13 +286,13 @@ if whole_study:
 else:
     need_text = f" Behovet {rules.evaluable_needed} gäller hela studien; välj alla stadsdelar för att jämföra."
 st.markdown(
-    f"**Omkring {projection.expected:.0f}** förväntas vara kvar i studien {horizon_months} månader efter "
+    f"**Omkring {formats.number_text(projection.expected)}** förväntas vara kvar i studien {horizon_months} månader efter "
     f"randomisering{interval}.{need_text}"
 )
 basis = (
     f"skattad andel kvar vid {horizon_months} mån"
     if not r.extrapolated
-    else f"senast observerade andel kvar (dag {r.observed_to:.0f}; ingen har följts {horizon_months} mån än)"
+    else f"senast observerade andel kvar (dag {formats.number_text(r.observed_to)}; ingen har följts {horizon_months} mån än)"
 )
 st.markdown(
     f"**Metod.** Förväntat antal = (randomiserade hittills {count(projection.randomised)} + återstår till målet "
@@ -309,12 +309,14 @@ proj_table = pd.DataFrame(
         {
             "Randomiserade hittills": projection.randomised,
             "Återstår till målet": projection.remaining,
-            "Andel kvar": r.retention,
-            "Andel kvar, nedre": r.low,
-            "Andel kvar, övre": r.high,
-            "Förväntat utvärderingsbara": round(projection.expected, 1),
-            "Nedre": None if projection.low is None else round(projection.low, 1),
-            "Övre": None if projection.high is None else round(projection.high, 1),
+            # Kaplan–Meier is a real-valued estimate (a product of ratios, computed in floats): each
+            # figure is rounded half up from the decimal its float prints as (schema/rounding.py).
+            "Andel kvar (%)": formats.percent(r.retention, 1, 1),
+            "Andel kvar, nedre (%)": None if r.low is None else formats.percent(r.low, 1, 1),
+            "Andel kvar, övre (%)": None if r.high is None else formats.percent(r.high, 1, 1),
+            "Förväntat utvärderingsbara": formats.rounded(projection.expected, 1),
+            "Nedre": formats.rounded(projection.low, 1),
+            "Övre": formats.rounded(projection.high, 1),
             "Behövs (hela studien)": rules.evaluable_needed,
         }
     ]

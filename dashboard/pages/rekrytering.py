@@ -31,7 +31,7 @@ c1.metric("Randomiserade", f"{len(people)} av {target}", help="Mål enligt studi
 c2.metric("Andel av målet", formats.pct(len(people), target))
 c3.metric(
     "Per månad, senaste 12 mån",
-    f"{overall.rate_per_month:.1f}".replace(".", ",") if overall.rate_per_month else "–",
+    formats.number_text(overall.rate_per_month, 1) if overall.rate_per_month else "–",
 )
 c4.metric(
     "Målet nås (prognos)",
@@ -210,9 +210,6 @@ waits = ui.suppress_table(ctx, waits, ["n"], shares={"Median": "n", "Q1": "n", "
 ui.table(
     waits,
     "waits",
-    column_config=None
-    if suppressing
-    else {c: st.column_config.NumberColumn(c, format="%.0f") for c in ["Median", "Q1", "Q3"]},
 )
 ui.downloads(waits, "Väntetider per stadsdel", "dl_waits")
 
