@@ -3,6 +3,7 @@ balance checkpoints and their charts. No Streamlit, no SQL."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import altair as alt
@@ -125,6 +126,83 @@ def baseline_table(participants: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
                 row[f"{name} n"] = count
                 row[f"{name} %"] = str(rounding.percent(count, len(known))) if len(known) else "–"
             rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def analysed_rows(rows: pd.DataFrame, participants: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """A frozen checkpoint's rows restricted to the analysis population, the way the live tab and
+    Table 1 are (`[analysis] count_excluded_after_randomisation`, applied in the store as
+    `is_analysed`). The snapshot keeps who was among the first n randomised and their baseline as
+    frozen; whether a person found ineligible after randomisation counts follows the configuration
+    and what is known now, so the frozen tabs and the live tab agree. Returns (rows, excluded)."""
+    if rows.empty or "is_analysed" not in participants:
+        return rows, 0
+    not_analysed = set(participants.loc[~participants["is_analysed"].astype(bool), "study_code"])
+    keep = ~rows["study_code"].isin(not_analysed)
+    return rows[keep], int((~keep).sum())
+
+
+def frozen_source_text(payload: dict, frozen_at) -> str:
+    """Which extract a snapshot froze: 'datauttaget 2024-06-30 (inläst 2024-07-02 10:15 UTC)'."""
+    extract = payload.get("data_cutoff") or "–"
+    loaded = pd.Timestamp(frozen_at)
+    return f"datauttaget {extract} (inläst {loaded:%Y-%m-%d %H:%M} UTC)"
+
+
+def checkpoint_summary(
+    frozen: pd.DataFrame,
+    frozen_rows: pd.DataFrame,
+    participants: pd.DataFrame,
+    arms: list[str],
+    threshold: float,
+    as_of,
+    count=str,
+) -> pd.DataFrame:
+    """One row per frozen checkpoint and one for now, as the reports show them: when the checkpoint
+    was reached, which extract (cut-off and load time) the snapshot froze, how many it holds (the
+    analysis population, as in Table 1), SMD for gender and age and the verdict. `count` formats a
+    count for the viewer (small-cell suppression)."""
+
+    excluded_codes = (
+        set(participants.loc[participants["is_excluded_after_randomisation"].astype(bool), "study_code"])
+        if "is_excluded_after_randomisation" in participants
+        else set()
+    )
+
+    def row(label: str, reached, source: str, frame: pd.DataFrame, snapshot: pd.DataFrame) -> dict:
+        # Excluded after randomisation among the snapshot's people: in "Randomiserade" or not, as the
+        # configuration says (frame is the snapshot after `analysed_rows`).
+        excluded = int(snapshot["study_code"].isin(excluded_codes).sum())
+        smd = smd_table(frame, arms[0], arms[1]) if len(arms) == 2 else pd.DataFrame(columns=["variable", "SMD"])
+        by = {k: v for k, v in zip(smd["variable"], smd["SMD"], strict=False) if v is not None and not pd.isna(v)}
+        flagged = [v for v in ("gender", "age") if by.get(v) is not None and by[v] > threshold]
+        smd_text = {
+            v: ("–" if by.get(v) is None else rounding.decimal_text(float(by[v]), 2)) for v in ("gender", "age")
+        }
+        return {
+            "Tidpunkt": label,
+            "Nådd": "–" if reached is None else reached.isoformat(),
+            "Fryst ur": source,
+            "Randomiserade": count(len(frame)),
+            "Exkluderade efter randomisering": count(excluded) if excluded else "0",
+            "SMD kön": smd_text["gender"],
+            "SMD ålder": smd_text["age"],
+            "Bedömning": ("Obalans: " + ", ".join("kön" if v == "gender" else "ålder" for v in flagged))
+            if flagged
+            else f"I balans (SMD ≤ {rounding.plain_text(threshold)})",
+        }
+
+    rows = []
+    for _, cp in frozen.iterrows():
+        number = int(cp["checkpoint"])
+        payload = json.loads(cp["payload"]) if isinstance(cp["payload"], str) else dict(cp["payload"] or {})
+        snapshot = frozen_rows[frozen_rows["checkpoint"] == number]
+        part, _ = analysed_rows(snapshot, participants)
+        reached = pd.Timestamp(cp["reached_on"]).date() if pd.notna(cp["reached_on"]) else None
+        source = frozen_source_text(payload, cp["frozen_at"])
+        rows.append(row(f"Kontrollpunkt {number} (fryst)", reached, source, part, snapshot))
+    now, _ = analysed_rows(participants, participants)
+    rows.append(row("Nu (alla randomiserade)", as_of, "aktuella data", now, participants))
     return pd.DataFrame(rows)
 
 

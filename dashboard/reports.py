@@ -204,50 +204,17 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     arms = _arm_order(config, gate, people)
     flow = consort.consort_counts(referrals, people, arms=arms, intervention_arm=_intervention_label(config, gate))
 
-    # Balance at the frozen checkpoints and now.
-    frozen = q.balance_checkpoints_frozen.uncached(gate)
-    frozen_rows = q.balance_checkpoint_rows.uncached(gate, districts)
-    bal_rows = []
-    threshold = config.balance.smd_threshold
-
-    def balance_row(label: str, reached, frame: pd.DataFrame) -> dict:
-        smd = (
-            balance.smd_table(frame, arms[0], arms[1]) if len(arms) == 2 else pd.DataFrame(columns=["variable", "SMD"])
-        )
-        by = dict(zip(smd["variable"], smd["SMD"], strict=False))
-        flagged = [v for v in ("gender", "age") if by.get(v) is not None and by[v] > threshold]
-        smd_text = {
-            v: ("–" if by.get(v) is None else rounding.decimal_text(float(by[v]), 2)) for v in ("gender", "age")
-        }
-        return {
-            "Tidpunkt": label,
-            "Nådd": formats.sv_date(reached),
-            "Randomiserade": fmt(len(frame)),
-            "SMD kön": smd_text["gender"],
-            "SMD ålder": smd_text["age"],
-            "Bedömning": ("Obalans: " + ", ".join("kön" if v == "gender" else "ålder" for v in flagged))
-            if flagged
-            else f"I balans (SMD ≤ {rounding.plain_text(threshold)})",
-        }
-
-    for _, cp in frozen.iterrows():
-        number = int(cp["checkpoint"])
-        rows = frozen_rows[frozen_rows["checkpoint"] == number]
-        bal_rows.append(
-            balance_row(
-                f"Kontrollpunkt {number} (fryst)",
-                pd.Timestamp(cp["reached_on"]).date() if pd.notna(cp["reached_on"]) else None,
-                rows,
-            )
-        )
-    bal_rows.append(
-        balance_row(
-            "Nu (alla randomiserade)",
-            cutoff,
-            people[people["is_analysed"].astype(bool)] if "is_analysed" in people else people,
-        )
+    # Balance at the frozen checkpoints and now: when each was reached, which extract it froze, and
+    # the analysis population as in Table 1 (exclusions after randomisation per the configuration).
+    bal_table = balance.checkpoint_summary(
+        q.balance_checkpoints_frozen.uncached(gate),
+        q.balance_checkpoint_rows.uncached(gate, districts),
+        people,
+        arms,
+        config.balance.smd_threshold,
+        cutoff,
+        fmt,
     )
-    bal_table = pd.DataFrame(bal_rows)
 
     # Attrition per arm and reasons.
     arm_rows = []
@@ -309,11 +276,13 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     fu_shown["Andel genomförda"] = [
         "–"
         if (
-            r["_rate"] is None
+            not r["Stängda fönster"]
             or str(s["Genomförda"]) != str(r["Genomförda"])
             or str(s["Stängda fönster"]) != str(r["Stängda fönster"])
         )
-        else formats.pct(r["_rate"], 1)
+        # From the two counts (exact, half up); a district with no closed window has no share (it
+        # crashed on NaN before).
+        else formats.pct(int(r["Genomförda"]), int(r["Stängda fönster"]))
         for (_, r), (_, s) in zip(fu.iterrows(), fu_shown.iterrows(), strict=True)
     ]
     followup_table = fu_shown.drop(columns=["_rate"])
@@ -473,6 +442,7 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
                 "Orsak",
                 "Grupp",
                 "Tidpunkt",
+                "Fryst ur",
                 "Bedömning",
                 "Arbetsspecialist",
                 "Nivå",
@@ -598,7 +568,19 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
         "(efter varje tredjedel av målet) och nu. SMD över tröskeln tyder på obalans.",
         9,
     )
-    table(figures["balance"], widths=(44, 20, 22, 16, 16, 36))
+    para(
+        "Fryst ur: det datauttag (och den inläsning) som den frysta bilden togs från; kontrollpunkten kan "
+        "ha nåtts långt tidigare. Antal: i analysen enligt studiekonfigurationen; Exkl. efter rand.: "
+        "exkluderade efter randomisering bland dem.",
+        8,
+    )
+    table(
+        figures["balance"].rename(
+            columns={"Randomiserade": "Antal", "Exkluderade efter randomisering": "Exkl. efter rand."}
+        ),
+        widths=(34, 21, 44, 14, 16, 12, 12, 27),
+        size=7.5,
+    )
 
     # Attrition.
     h1("5. Bortfall")
@@ -682,6 +664,15 @@ def project_pack_xlsx(gate: Gate, config: StudyConfig) -> bytes:
     )
     fu_status = followup.status_table(fu, ["Stadsdel", "Tidpunkt"])
     caseload_table = caseload.caseload_summary(daily, roster, cutoff, config.caseload.cap)
+    balance_table = balance.checkpoint_summary(
+        q.balance_checkpoints_frozen.uncached(gate),
+        q.balance_checkpoint_rows.uncached(gate, districts),
+        people,
+        arms,
+        config.balance.smd_threshold,
+        cutoff,
+        _fmt(gate, config),
+    )
     fidelity_table = fidelity.review_table(items).drop(columns=["band", "complete"], errors="ignore")
 
     sheets: list[tuple[str, pd.DataFrame, str]] = [
@@ -689,6 +680,12 @@ def project_pack_xlsx(gate: Gate, config: StudyConfig) -> bytes:
         ("Remissflöde", funnel, "Remisser per steg: nått steget, exkluderade där, väntar på nästa steg"),
         ("Exklusioner", exclusions, "Exkluderade per steg och orsak"),
         ("Flödesschema", consort.box_table(flow), "CONSORT-flödesschemats rutor (preliminärt – studien pågår)"),
+        (
+            "Balans",
+            balance_table,
+            "Balans vid varje fryst kontrollpunkt och nu: när den nåddes och vilket datauttag (och inläsning) "
+            "den frysta bilden togs från",
+        ),
         ("Bortfall", attrition, "Lämnat studien per stadsdel; avslutat IPS men kvar i studien"),
         ("Bortfallsorsaker", left_reasons, "Orsaker till att lämna studien, totalt och per grupp"),
         ("Avslutat IPS", stopped_reasons, "Orsaker till avslutad IPS (interventionsgruppen)"),

@@ -36,7 +36,7 @@ frozen_from = {
 
 def frozen_source(k: int) -> str:
     extract, loaded = frozen_from[k]
-    return f"datauttaget {extract or '–'} (inläst {loaded:%Y-%m-%d %H:%M} UTC)"
+    return balance.frozen_source_text({"data_cutoff": extract}, loaded)
 
 
 part = {2: "halva", 3: "tredjedel", 4: "fjärdedel"}.get(
@@ -250,11 +250,18 @@ for k, size in enumerate(sizes, start=1):
                     icon="⏳",
                 )
             continue
-        rows_k = frozen_rows[frozen_rows["checkpoint"] == k]
+        # The same analysis population as the live tab and Table 1 (issue 12).
+        rows_k, excluded_k = balance.analysed_rows(frozen_rows[frozen_rows["checkpoint"] == k], people)
         st.caption(
             f"Fryst bild: de första {frozen_size.get(k) or size} randomiserade i studien. Kontrollpunkten nåddes "
             f"{formats.sv_date(pd.Timestamp(frozen_on[k]).date())}; bilden frystes ur {frozen_source(k)}, "
             "med baslinjeuppgifterna som de var i det uttaget. "
             f"I valda stadsdelar: {count(len(rows_k))} deltagare."
+            + (
+                f" {count(excluded_k)} som exkluderats efter randomiseringen räknas inte (studiekonfigurationen, "
+                "[analysis])."
+                if excluded_k
+                else ""
+            )
         )
         balance_view(rows_k, f"bal_cp{k}", f"Balans kontrollpunkt {k}")
