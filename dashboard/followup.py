@@ -9,6 +9,7 @@ import altair as alt
 import pandas as pd
 
 from dashboard import charts, formats
+from etl.asof import MISSED_RULE_SV
 from schema.config import FollowUp
 
 # Every status a follow-up can have: (key, Swedish label, colour), in the order the tables list
@@ -208,3 +209,10 @@ def completion_chart(frame: pd.DataFrame) -> alt.Chart:
     )
     text = bars.mark_text(dy=-6, color="#333").encode(text=alt.Text("Andel (text):N"))
     return charts.finish(alt.layer(bars, text), 260)
+
+
+def as_of_note(as_of: date | None, extract: date | None) -> str | None:
+    """The caption for an as-of date earlier than the extract: how an undated "missed" is counted."""
+    if as_of is None or extract is None or as_of >= extract:
+        return None
+    return MISSED_RULE_SV

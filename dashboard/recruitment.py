@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard import charts, formats
+from etl.asof import EXCLUSION_RULE_SV
 from schema import rounding, vocab
 from schema.config import StudyConfig
 
@@ -417,3 +418,10 @@ def multiples_chart(frame: pd.DataFrame, columns: int = 4) -> alt.Chart:
         columns=columns,
     )
     return charts.configure(chart)
+
+
+def as_of_note(as_of: date | None, extract: date | None) -> str | None:
+    """The caption for an as-of date earlier than the extract: how an undated exclusion is counted."""
+    if as_of is None or extract is None or as_of >= extract:
+        return None
+    return EXCLUSION_RULE_SV

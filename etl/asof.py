@@ -10,12 +10,15 @@ as-of date as its cut-off and `meta.loads` still carries the extract date, so ev
 state both.
 
 Censoring rules (one per source, a row or a date is dropped when it lies after the as-of date):
-- referrals: referred after → dropped; each later step dated after → blank; an exclusion stays
-  only when every date on the row is on or before the as-of date (its own date is not recorded).
+- referrals: referred after → dropped; each later step dated after → blank. An exclusion has no
+  date of its own: it counts from the row's last dated step, i.e. it stays only when every date on
+  the row is on or before the as-of date (an approximation: the exclusion may have come later).
 - randomisations, baseline, events, fidelity, specialists, assignments, activity: rows dated
   after → dropped; an exclusion after randomisation dated after → blank.
-- followups: done after → dropped; a recorded "missed" (no date) counts once its window opened
-  (`30_followup_status.sql`).
+- followups: done after → dropped. A recorded "missed" has no date: at an earlier as-of date it
+  counts only once its window had closed by then (until then the follow-up is open: due, not due,
+  on the to-do list), at the extract date as recorded (`30_followup_status.sql`, `$extract`).
+Both approximations are written in docs/store.md and stated on the pages that show them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,15 @@ from pathlib import Path
 import duckdb
 
 from schema.config import StudyConfig
+
+MISSED_RULE_SV = (
+    "En uppföljning som registrerats som missad har inget datum: per ett tidigare datum än datauttaget "
+    "räknas den som missad först när dess fönster hade stängt det datumet, dessförinnan som öppen."
+)
+EXCLUSION_RULE_SV = (
+    "En exklusion i remissloggen har inget eget datum: per ett tidigare datum än datauttaget räknas den "
+    "från radens sista daterade steg (alla datum på raden på eller före datumet)."
+)
 
 _STEPS = ("info_meeting_on", "consent_on", "enrolment_on", "baseline_on")
 
@@ -110,7 +122,7 @@ def open_as_of(target: Path | str, as_of: date) -> duckdb.DuckDBPyConnection:
         con.execute(
             "update meta.study_config set config = ?", [json.dumps(config.model_dump(mode="json"), ensure_ascii=False)]
         )
-        derive(con, config)
+        derive(con, config, extract=extract)
         con.execute("DETACH store")
     except BaseException:
         con.close()

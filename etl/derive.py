@@ -25,11 +25,13 @@ def table_name(path: Path) -> str:
     return stem.split("_", 1)[1] if stem[:2].isdigit() else stem
 
 
-def parameters(config: StudyConfig) -> dict[str, object]:
-    """Named parameters every derived SQL file may use."""
+def parameters(config: StudyConfig, extract=None) -> dict[str, object]:
+    """Named parameters every derived SQL file may use. `cutoff` is the date the figures describe
+    (the as-of date), `extract` the extract's date (the same at load; later for an as-of view)."""
     fu = config.followup
     return {
         "cutoff": config.data_cutoff,
+        "extract": extract or config.data_cutoff,
         "window_before": fu.window_before_days,
         "window_after": fu.window_after_days,
         "missed_after": fu.missed_after_days,
@@ -51,11 +53,12 @@ def age_band_macro() -> str:
     return f"CREATE OR REPLACE TEMP MACRO age_band(age) AS CASE {whens} END"
 
 
-def derive(con: duckdb.DuckDBPyConnection, config: StudyConfig) -> None:
-    """Create every `mart` table. Runs inside the loader's transaction on the new store file."""
+def derive(con: duckdb.DuckDBPyConnection, config: StudyConfig, extract=None) -> None:
+    """Create every `mart` table. Runs inside the loader's transaction on the new store file; for an
+    as-of view (`etl.asof`) on the censored copy, with `extract` the extract's own date."""
     con.execute("CREATE SCHEMA IF NOT EXISTS mart")
     con.execute(age_band_macro())
-    params = parameters(config)
+    params = parameters(config, extract)
     for path in sql_files():
         sql = path.read_text(encoding="utf-8")
         used = {k: v for k, v in params.items() if f"${k}" in sql}

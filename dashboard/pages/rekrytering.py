@@ -154,6 +154,8 @@ st.subheader("Remissflödet")
 if referrals.empty:
     ui.empty("Inga remisser i urvalet.")
     st.stop()
+if note := recruitment.as_of_note(ctx.cutoff, ctx.extract):
+    st.caption(note)
 first, last = referrals["referred_on"].min(), referrals["referred_on"].max()
 suppressing = ctx.viewer.suppress_small_cells
 if suppressing:

@@ -72,6 +72,8 @@ def status_chart_data(rows, x: str):
 
 
 computed = ui.memo(ctx, "followup_page", _computed, chosen_key, followup.MAX_UNITS_CHARTED)
+if note := followup.as_of_note(ctx.cutoff, ctx.extract):
+    st.caption(note)
 
 # --- headline -------------------------------------------------------------------------------------
 completion = computed["completion"]
