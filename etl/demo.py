@@ -368,6 +368,8 @@ class Person:
     randomised_on: date | None = None
     arm: str | None = None
     left_on: date | None = None
+    allocated: tuple[int, int] | None = None  # (block drawn, place in the block): the allocation sequence
+    drawn_on: date | None = None  # the day the block was first drawn (the generator's order of work)
 
 
 class _World:
@@ -379,6 +381,7 @@ class _World:
         self.sites: list[Site] = []
         self.specs: list[Spec] = []
         self.digits = 2 if scale == 1 else 4
+        self.blocks_drawn = 0
         self.genders = _Deck(rng, {"man": 81.5, "woman": 17.5, "other": 1.0})
         self.decks = {
             "born_in_sweden": _Deck(rng, {"Ja": 64, "Nej": 34.5, None: 1.5}),
@@ -610,6 +613,28 @@ class _World:
                 self._flush(queue, person.baseline_on)
             for change in changes:
                 self._flush(queue, change)
+        self._share_a_day_at_the_first_checkpoint()
+
+    def _share_a_day_at_the_first_checkpoint(self) -> None:
+        """Two districts randomise on the same day, right at the first balance checkpoint (a third of
+        the target): the next district's block is drawn on the day the checkpoint is reached, after
+        the block that completes it. Only the allocation sequence (the löpnummer) then tells which of
+        that day's people are among the first third; sorting the day by study code would let the
+        other district's letters displace them (issue 12). No random draw is used."""
+        size = -(-self.cfg.target_randomised // self.cfg.balance.checkpoints)
+        sequence = sorted((p for p in self.people if p.randomised_on), key=lambda p: (p.randomised_on, p.allocated))
+        if len(sequence) <= size:
+            return
+        last, following = sequence[size - 1], sequence[size]
+        if following.randomised_on == last.randomised_on or following.site is last.site:
+            return
+        block = [p for p in sequence if p.allocated[0] == following.allocated[0]]
+        if (following.randomised_on - last.randomised_on).days > 21 or any(
+            p.baseline_on > last.randomised_on for p in block
+        ):
+            return
+        for p in block:
+            p.randomised_on = last.randomised_on
 
     def _flush(self, queue: list[Person], day: date) -> None:
         """Randomise everyone waiting, a full block at a time; the rest keep waiting."""
@@ -622,8 +647,10 @@ class _World:
                 return
             arms = pattern * max(1, size // len(pattern))
             self.rng.shuffle(arms)
-            for person, arm in zip(queue[:size], arms, strict=False):
-                person.randomised_on, person.arm = when, arm
+            self.blocks_drawn += 1
+            for place, (person, arm) in enumerate(zip(queue[:size], arms, strict=False)):
+                person.randomised_on, person.drawn_on, person.arm = when, when, arm
+                person.allocated = (self.blocks_drawn, place)
             del queue[:size]
 
     # after randomisation: baseline answers, events, follow-ups, caseloads, sealed outcomes
@@ -634,11 +661,29 @@ class _World:
             for k in ("randomisations", "baseline", "followups", "events", "assignments", "activity", "employment")
         }
         window_after = cfg.followup.window_after_days
+        # A block moved to share a day (`_share_a_day_at_the_first_checkpoint`) is generated at the day it
+        # was first drawn, in the same order, so the random stream and everybody else's rows stay as
+        # they were; its rows are then moved by the same number of days.
+        moved = {p.code: p.randomised_on - p.drawn_on for p in self.people if p.randomised_on != p.drawn_on}
+        for p in self.people:
+            p.randomised_on = p.drawn_on
         randomised = sorted((p for p in self.people if p.randomised_on), key=lambda p: (p.randomised_on, p.code))
+        # The löpnummer: the allocation sequence (date, then the order the blocks were drawn and each
+        # block's order of baseline). The log itself is kept sorted by date and code, as a sorted
+        # Excel sheet would be, so on days with several randomisations only the löpnummer tells who
+        # came first (and who falls inside a balance checkpoint).
+        sequence = sorted(randomised, key=lambda p: (p.randomised_on + moved.get(p.code, timedelta(0)), p.allocated))
+        number = {p.code: i for i, p in enumerate(sequence, start=1)}
         for p in randomised:
             r = p.randomised_on
             rows["randomisations"].append(
-                {"study_code": p.code, "randomised_on": r, "arm": vocab.ARM.label(p.arm), "stratum": p.site.name}
+                {
+                    "study_code": p.code,
+                    "randomised_on": r,
+                    "arm": vocab.ARM.label(p.arm),
+                    "stratum": p.site.name,
+                    "allocation_number": number[p.code],
+                }
             )
             rows["baseline"].append(self._baseline(p))
             # leaving the study (either arm), stopping IPS (IPS arm), custody pauses
@@ -687,7 +732,49 @@ class _World:
             if p.arm == "ips":
                 self._assign(p, end, rows)
             self._activity(p, min(end if p.arm == "ips" else add_months(r, 18), cutoff), rows)
+        for p in randomised:
+            if p.code in moved:
+                p.randomised_on = p.drawn_on + moved[p.code]
+                if p.left_on is not None:
+                    p.left_on += moved[p.code]
+        dated = {
+            "randomisations": ("randomised_on",),
+            "followups": ("done_on",),
+            "events": ("event_on",),
+            "assignments": ("start_on", "end_on"),
+            "activity": ("activity_on", "end_on"),
+        }
+        for key, columns in dated.items():
+            for row in rows[key]:
+                if row["study_code"] in moved:
+                    for column in columns:
+                        if row.get(column) is not None:
+                            row[column] += moved[row["study_code"]]
+        rows["randomisations"].sort(key=lambda r: (r["randomised_on"], r["study_code"]))
+        self._exclude_after_randomisation(sequence, rows)
         return rows
+
+    def _exclude_after_randomisation(self, sequence: list[Person], rows: dict[str, list[dict]]) -> None:
+        """As in the interim report ("138 randomised, one excluded afterwards": paid work found after
+        randomisation): the first control-arm person from the 40th in the allocation sequence (inside
+        the first balance checkpoint) is found ineligible three weeks after randomisation. Chosen
+        without drawing from the random stream, so every other row stays as it was. Nothing is
+        recorded for them after the exclusion (no follow-ups, events, activity)."""
+        person = next((p for p in sequence[39:] if p.arm == "control"), None)
+        if person is None:
+            return
+        on = person.randomised_on + timedelta(days=21)
+        if on > self.cutoff:
+            return
+        row = next(r for r in rows["randomisations"] if r["study_code"] == person.code)
+        row["excluded_after_on"] = on
+        row["excluded_after_reason"] = vocab.EXCLUSION_REASON.label("not_eligible")
+        code = person.code
+        rows["followups"] = [r for r in rows["followups"] if r["study_code"] != code]
+        rows["employment"] = [r for r in rows["employment"] if r["study_code"] != code]
+        rows["events"] = [r for r in rows["events"] if r["study_code"] != code or r["event_on"] <= on]
+        rows["activity"] = [r for r in rows["activity"] if r["study_code"] != code or r["activity_on"] <= on]
+        rows["assignments"] = [r for r in rows["assignments"] if r["study_code"] != code]
 
     def _baseline(self, p: Person) -> dict:
         rng = self.rng

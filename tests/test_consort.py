@@ -78,7 +78,14 @@ def test_consort_arm_boxes_match_randomisation_and_events(counts, demo_dir):
         assert dict(box["left_reasons"]) == dict(Counter(left[c][1] for c in codes if c in left))
         # Intention to treat (changed deliberately, issue 14): everyone randomised is analysed in
         # their arm; those who left lack outcome data and are shown as such, not subtracted.
-        assert box["analysed"] == len(codes)
+        # Issue 12: people found ineligible after randomisation are not analysed unless the study
+        # configuration counts them (the demo's does not; it has one such person, in the control arm).
+        excluded = {
+            r["Studiekod"] for r in ind.rows(demo_dir, "randomisering") if r.get("Exkluderad efter randomisering")
+        }
+        counted = ind.config(demo_dir)["analysis"]["count_excluded_after_randomisation"]
+        assert box["excluded_after"] == len(codes & excluded)
+        assert box["analysed"] == len(codes) - (0 if counted else len(codes & excluded))
         assert box["lacking_outcome"] == sum(1 for c in codes if c in left)
     ips = _arm(counts, "IPS+TAU")
     ips_codes = {c for c, p in randomised.items() if p["arm"] == "IPS+TAU"}

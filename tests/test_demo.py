@@ -530,3 +530,78 @@ def test_run_demo_command_prints_swedish_summary(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "randomiserade" in text and "Demostudien" in text
     assert (tmp_path / "demo" / "remisslogg.xlsx").exists()
+
+
+# --- allocation sequence and exclusion after randomisation (issue 12) ---------------------------------
+
+
+def _sequence(tables) -> list[dict]:
+    return sorted(tables["randomisations"], key=lambda r: (as_date(r["Randomiseringsdatum"]), int(r["Löpnummer"])))
+
+
+def test_demo_log_has_a_complete_allocation_sequence(demo):
+    _, tables, _, errors = demo
+    log = tables["randomisations"]
+    numbers = [int(r["Löpnummer"]) for r in log]
+    assert sorted(numbers) == list(range(1, len(log) + 1))  # no gap, no duplicate
+    sequence = _sequence(tables)
+    assert [as_date(r["Randomiseringsdatum"]) for r in sequence] == sorted(
+        as_date(r["Randomiseringsdatum"]) for r in log
+    )
+    days = Counter(as_date(r["Randomiseringsdatum"]) for r in log)
+    assert sum(1 for n in days.values() if n > 1) >= 3  # several randomised on one day, often
+
+
+def test_demo_first_checkpoint_is_decided_by_the_löpnummer_not_by_the_code(demo):
+    out, tables, _, _ = demo
+    cfg = load_config(out / "studie.toml")
+    size = -(-cfg.target_randomised // cfg.balance.checkpoints)
+    log = tables["randomisations"]
+    by_number = {r["Studiekod"] for r in _sequence(tables)[:size]}
+    by_row = {r["Studiekod"] for r in sorted(log, key=lambda r: as_date(r["Randomiseringsdatum"]))[:size]}
+    by_code = {
+        r["Studiekod"] for r in sorted(log, key=lambda r: (as_date(r["Randomiseringsdatum"]), r["Studiekod"]))[:size]
+    }
+    # The day the checkpoint is reached has people of two districts; the log is sorted by code there.
+    assert by_number != by_row and by_number != by_code
+    boundary = _sequence(tables)[size - 1]
+    same_day = [r for r in log if r["Randomiseringsdatum"] == boundary["Randomiseringsdatum"]]
+    assert len({r["Stratum"] for r in same_day}) == 2
+
+
+def test_demo_has_one_exclusion_after_randomisation_inside_the_first_checkpoint(demo):
+    out, tables, _, _ = demo
+    cfg = load_config(out / "studie.toml")
+    size = -(-cfg.target_randomised // cfg.balance.checkpoints)
+    excluded = [r for r in tables["randomisations"] if r["Exkluderad efter randomisering"]]
+    assert len(excluded) == 1  # as in the interim report: 138 randomised, one excluded afterwards
+    (row,) = excluded
+    assert row["Orsak exklusion efter randomisering"] == "Uppfyller ej inklusionskriterierna"
+    on = as_date(row["Exkluderad efter randomisering"])
+    assert as_date(row["Randomiseringsdatum"]) < on
+    assert row["Studiekod"] in {r["Studiekod"] for r in _sequence(tables)[:size]}
+    code = row["Studiekod"]
+    assert not [f for f in tables["followups"] if f["Studiekod"] == code]
+    assert not [e for e in tables["events"] if e["Studiekod"] == code and as_date(e["Datum"]) > on]
+
+
+def test_demo_store_freezes_the_first_checkpoint_in_allocation_order(demo_db, demo_dir):
+    import duckdb
+
+    from etl.paths import current_target
+    from tests import independent as ind
+
+    log = ind.rows(demo_dir, "randomisering")
+    size = -(-ind.config(demo_dir)["target_randomised"] // 3)
+    first = sorted(log, key=lambda r: (r["Randomiseringsdatum"], int(r["Löpnummer"])))[:size]
+    con = duckdb.connect(str(current_target(demo_db)), read_only=True)
+    try:
+        frozen = {
+            c
+            for (c,) in con.execute(
+                'select study_code from meta.balance_checkpoint_rows where "checkpoint" = 1'
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    assert frozen == {r["Studiekod"] for r in first}

@@ -53,9 +53,21 @@ def source_people(folder: Path) -> list[dict]:
                 "row": row,
                 "born_se": b["Född i Sverige"],
                 "civil": b["Civilstånd"],
+                "number": int(r["Löpnummer"]) if r.get("Löpnummer") else None,
+                "excluded_after": bool(r.get("Exkluderad efter randomisering")),
             }
         )
-    return sorted(people, key=lambda p: (p["on"], p["row"]))
+    # Issue 12: the löpnummer decides the order on a day when the log has one (the demo's does).
+    return sorted(people, key=lambda p: (p["on"], p["number"] if p["number"] is not None else 10**9, p["row"]))
+
+
+def analysed(folder: Path, people: list[dict]) -> list[dict]:
+    """Table 1's N per the study configuration: people excluded after randomisation count only when
+    `[analysis] count_excluded_after_randomisation` is true (the demo's has false, as the report)."""
+    config = tomllib.loads((folder / "studie.toml").read_text(encoding="utf-8"))
+    if config.get("analysis", {}).get("count_excluded_after_randomisation", False):
+        return people
+    return [p for p in people if not p["excluded_after"]]
 
 
 def smd_binary(a: list[bool], b: list[bool]) -> float:
@@ -84,8 +96,14 @@ def cell(table, feature: str, level: str, column_start: str):
 
 
 @pytest.fixture(scope="module")
-def people(demo_dir):
+def everyone(demo_dir):
     return source_people(demo_dir)
+
+
+@pytest.fixture(scope="module")
+def people(demo_dir, everyone):
+    """The analysis population (the demo has one person excluded after randomisation; issue 12)."""
+    return analysed(demo_dir, everyone)
 
 
 @pytest.fixture(scope="module")
@@ -142,14 +160,16 @@ def test_balans_table_one_counts_match_source(page, people):
     assert cell(table, "Kön", "Kvinna", "Totalt") == sum(p["gender"] == "Kvinna" for p in people)
 
 
-def test_balans_first_checkpoint_is_first_third_of_target(page, people, demo_dir, demo_db):
+def test_balans_first_checkpoint_is_first_third_of_target(page, everyone, demo_dir, demo_db):
     target = tomllib.loads((demo_dir / "studie.toml").read_text(encoding="utf-8"))["target_randomised"]
     n1 = math.ceil(target / 3)
     assert page.tabs[1].label == f"Kontrollpunkt 1 ({n1})"
-    first = people[:n1]
+    first = everyone[:n1]  # the first n1 randomised (by löpnummer), all frozen
+    shown = analysed(demo_dir, first)  # Table 1's N in the snapshot, as in the live tab (issue 12)
+    assert len(shown) < n1  # the demo's exclusion after randomisation is inside the first third
     table = table_one(page.tabs[1])
-    assert f"Totalt (n={n1}) · n" in table.columns
-    assert cell(table, "Kön", "Kvinna", "Totalt") == sum(p["gender"] == "Kvinna" for p in first)
+    assert f"Totalt (n={len(shown)}) · n" in table.columns
+    assert cell(table, "Kön", "Kvinna", "Totalt") == sum(p["gender"] == "Kvinna" for p in shown)
     con = duckdb.connect(str(Path(demo_db).resolve()), read_only=True)  # as the app opens it
     try:
         gate = Gate(con.cursor(), Viewer("projektledare"))
@@ -159,9 +179,9 @@ def test_balans_first_checkpoint_is_first_third_of_target(page, people, demo_dir
     assert list(rows.loc[rows["checkpoint"] == 1, "study_code"]) == [p["code"] for p in first]
 
 
-def test_balans_unreached_checkpoint_says_how_many_more(page, people):
+def test_balans_unreached_checkpoint_says_how_many_more(page, everyone):
     text = " ".join(i.value for i in page.tabs[3].info)
-    assert f"{240 - len(people)} till" in text
+    assert f"{240 - len(everyone)} till" in text  # randomised, excluded afterwards or not
 
 
 def test_balans_frozen_checkpoint_keeps_old_values_after_reload(demo_dir, tmp_path):
@@ -171,7 +191,7 @@ def test_balans_frozen_checkpoint_keeps_old_values_after_reload(demo_dir, tmp_pa
     shutil.copytree(demo_dir, first_files)
     assert load(first_files, db, io.StringIO(), io.StringIO()) == 0
     people = source_people(first_files)
-    changed = next(p for p in people[:80] if p["born_se"] == "Ja")
+    changed = next(p for p in analysed(first_files, people[:80]) if p["born_se"] == "Ja")
     shutil.copytree(demo_dir, second_files)
     path = second_files / "baslinje.csv"
     with open(path, encoding="utf-8-sig", newline="") as fh:
@@ -186,13 +206,13 @@ def test_balans_frozen_checkpoint_keeps_old_values_after_reload(demo_dir, tmp_pa
 
     at = render(db, "balans")
     assert not at.exception, [e.value for e in at.exception]
-    born_se_first = sum(p["born_se"] == "Ja" for p in people[:80])
-    born_se_all = sum(p["born_se"] == "Ja" for p in people)
+    born_se_first = sum(p["born_se"] == "Ja" for p in analysed(first_files, people[:80]))
+    born_se_all = sum(p["born_se"] == "Ja" for p in analysed(first_files, people))
     assert cell(table_one(at.tabs[1]), "Född i Sverige", "Ja", "Totalt") == born_se_first  # frozen: unchanged
     assert cell(table_one(at.tabs[0]), "Född i Sverige", "Ja", "Totalt") == born_se_all - 1  # current: new value
 
 
-def test_balans_unit_manager_sees_only_own_district(demo_db, people):
+def test_balans_unit_manager_sees_only_own_district(demo_db, demo_dir, people, everyone):
     at = render(demo_db, "balans", role="enhetschef:Södermalm")
     assert not at.exception, [e.value for e in at.exception]
     own = [p for p in people if p["district"] == "Södermalm"]
@@ -200,7 +220,7 @@ def test_balans_unit_manager_sees_only_own_district(demo_db, people):
     table = table_one(at.tabs[0])
     assert f"Totalt (n={len(own)}) · n" in table.columns
     assert cell(table, "Kön", "Kvinna", "Totalt") == sum(p["gender"] == "Kvinna" for p in own)
-    frozen = [p for p in people[:80] if p["district"] == "Södermalm"]
+    frozen = [p for p in analysed(demo_dir, everyone[:80]) if p["district"] == "Södermalm"]
     assert f"Totalt (n={len(frozen)}) · n" in table_one(at.tabs[1]).columns
 
 

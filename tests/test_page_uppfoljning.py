@@ -63,6 +63,11 @@ def independent_followups(demo_dir) -> list[dict]:
         if kind == "Lämnat studien":
             left[code] = min(left.get(code, date.max), _day(on))
     done = {(r["Studiekod"], int(r["Tidpunkt"])): r for r in _csv(demo_dir / "uppfoljning.csv")}
+    # Issue 12: a person excluded after randomisation is owed no follow-up after that date, as if left.
+    for r in _csv(demo_dir / "randomisering.csv"):
+        if r.get("Exkluderad efter randomisering"):
+            code = r["Studiekod"]
+            left[code] = min(left.get(code, date.max), _day(r["Exkluderad efter randomisering"]))
     rows = []
     for r in _csv(demo_dir / "randomisering.csv"):
         code, randomised = r["Studiekod"], _day(r["Randomiseringsdatum"])
