@@ -359,8 +359,10 @@ def shared_specialists(roster: pd.DataFrame, name_of) -> pd.DataFrame:
                 "Stadsdelar": ", ".join(name_of(d) for d in part["district_id"]),
                 "Antal stadsdelar": int(part["n_districts"].iloc[0]),
                 "Tjänstgöringsgrad %": int(pct),
-                "Från": pd.Timestamp(start).date(),
-                "Till": pd.Timestamp(end).date() if pd.notna(end) else None,
+                # Dates as text, and an open period as "tills vidare": a missing date would be shown
+                # as "None" by the grid.
+                "Från": pd.Timestamp(start).date().isoformat(),
+                "Till": pd.Timestamp(end).date().isoformat() if pd.notna(end) else "tills vidare",
             }
         )
     return pd.DataFrame(

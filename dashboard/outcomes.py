@@ -215,3 +215,9 @@ def by_timepoint(people: pd.DataFrame, employment: pd.DataFrame) -> pd.DataFrame
     for column in TIMEPOINT_COUNTS + ["timepoint_months"]:
         frame[column] = frame[column].astype("int64")
     return frame
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """For display: a missing figure (no one in the arm with that outcome) as a dash, never the
+    grid's "None"/"NaN"."""
+    return frame.astype(object).where(frame.notna(), "–")

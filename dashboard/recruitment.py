@@ -340,20 +340,22 @@ def accrual_chart(
         alt.Chart(planned)
         .mark_line(strokeDash=[8, 5], color="#666", strokeWidth=2)
         .encode(
-            x="day:T",
-            y="n:Q",
+            # Titled like the other layers: a layer without a title would give the shared axis its
+            # field name ("day", "n") in English.
+            x=alt.X("day:T", title=""),
+            y=y,
             tooltip=[alt.Tooltip("day:T", title="Planerat", format="%Y-%m-%d"), alt.Tooltip("n:Q", title="Antal")],
         )
     )
     goal = (
         alt.Chart(pd.DataFrame({"n": [target], "label": [f"Mål {target}"]}))
         .mark_rule(color="#b94a48", strokeDash=[2, 2])
-        .encode(y="n:Q", tooltip=alt.Tooltip("label:N", title=""))
+        .encode(y=y, tooltip=alt.Tooltip("label:N", title=""))
     )
     today = (
         alt.Chart(pd.DataFrame({"day": [pd.Timestamp(cutoff)], "label": ["Datauttag"]}))
         .mark_rule(color="#999")
-        .encode(x="day:T", tooltip=alt.Tooltip("label:N", title=""))
+        .encode(x=alt.X("day:T", title=""), tooltip=alt.Tooltip("label:N", title=""))
     )
     layers = [plan, goal, today, actual]
     if len(projected):
@@ -409,7 +411,12 @@ def multiples_chart(frame: pd.DataFrame, columns: int = 4) -> alt.Chart:
             strokeDash=alt.StrokeDash(
                 "Serie:N", scale=alt.Scale(domain=["Randomiserade", "Planerat"], range=[[1, 0], [6, 4]]), legend=None
             ),
-            tooltip=["Stadsdel:N", "Serie:N", alt.Tooltip("day:T", title="Datum", format="%Y-%m"), "n:Q"],
+            tooltip=[
+                "Stadsdel:N",
+                "Serie:N",
+                alt.Tooltip("day:T", title="Datum", format="%Y-%m"),
+                alt.Tooltip("n:Q", title="Antal"),
+            ],
         )
         .properties(width=200, height=120)
     )

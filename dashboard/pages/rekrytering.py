@@ -80,7 +80,9 @@ if len(ctx.selected) > 1:
             f"De första {len(shown_ids)} av {len(ctx.selected)} valda stadsdelarna visas; välj färre i "
             "sidomenyn för att se andra."
         )
-    ui.downloads(multiples, "Rekrytering per stadsdel över tid", "dl_multiples")
+    ui.downloads(
+        multiples.rename(columns={"day": "Datum", "n": "Antal"}), "Rekrytering per stadsdel över tid", "dl_multiples"
+    )
 
 st.subheader("Per stadsdel")
 # A page of districts at a time: each row's projection is a simulation, computed for the rows shown

@@ -59,7 +59,7 @@ pp = outcomes.per_participant(people, activity, employment, ctx.cutoff)
 st.subheader("Primära och sekundära utfall per grupp")
 summary = outcomes.summary_by_arm(pp)
 shown = ui.suppress_table(ctx, summary, outcomes.SUMMARY_COUNTS).rename(columns=outcomes.SUMMARY_LABELS)
-st.dataframe(shown, hide_index=True, width="stretch")
+st.dataframe(outcomes.readable(shown), hide_index=True, width="stretch")
 ui.downloads(
     summary.rename(columns=outcomes.SUMMARY_LABELS),
     "Utfall per grupp",
@@ -73,7 +73,9 @@ if timepoints.empty:
     st.info("Inga uppföljningar av sysselsättning är inlästa.")
 else:
     st.dataframe(
-        ui.suppress_table(ctx, timepoints, outcomes.TIMEPOINT_COUNTS).rename(columns=outcomes.TIMEPOINT_LABELS),
+        outcomes.readable(
+            ui.suppress_table(ctx, timepoints, outcomes.TIMEPOINT_COUNTS).rename(columns=outcomes.TIMEPOINT_LABELS)
+        ),
         hide_index=True,
         width="stretch",
     )
