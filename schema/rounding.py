@@ -6,6 +6,14 @@ Python's `round` rounds half to even, and a float quotient is not exact either (
 counts as a `Fraction` and rounded with `Decimal`'s ROUND_HALF_UP; pages, downloads, the PDF and
 the workbook all call these functions, on the server, and never leave rounding to a client-side
 percent format.
+
+Where counts exist the figure is computed from them exactly (shares, means of whole numbers, caseload
+per full time, days worked per day in the study). Some figures are genuinely real-valued estimates
+computed in floats: the Kaplan–Meier retention and its Greenwood interval, the evaluable projection
+built on it, SMDs, the accrual rate. Those are rounded from the Decimal of the float's shortest repr
+(what Python prints for it), i.e. as a person reading the unrounded value would round it; the float's
+binary error (0.145 stored as 0.14499999…) never decides a half. `tests/test_rounding_sweep.py` keeps
+any other rounding (`round()`, `:.1f`, `%.0f`, Vega's `format`) out of the code that shows figures.
 """
 
 from __future__ import annotations
