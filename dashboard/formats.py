@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from datetime import date
 
 import pandas as pd
@@ -38,6 +39,31 @@ def number_text(value, digits: int = 0, none: str = "–") -> str:
     if _missing(value):
         return none
     return rounding.decimal_text(value, digits)
+
+
+def _cell_text(value) -> str:
+    if _missing(value):
+        return "–"
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10]
+    if isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer()):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return number_text(value, 1)
+    return str(value)
+
+
+def dash_missing(frame: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """For display: in each of `columns` (default all) that has a missing value, every cell as text
+    (figures as Swedish text, a missing one as "–"); the grid would show a missing value as "None".
+    Columns without a missing value keep their type."""
+    out = frame.copy()
+    for column in columns if columns is not None else list(out.columns):
+        if column in out and out[column].isna().any():
+            out[column] = [_cell_text(v) for v in out[column].astype(object)]
+    return out
 
 
 def share_texts(shares) -> list[str]:

@@ -208,3 +208,31 @@ def test_sweep_finds_english(text):
 )
 def test_sweep_leaves_swedish_alone(text):
     assert not english([("x", text)])
+
+
+@pytest.mark.parametrize("choice", ["Stadsdel", "Kön", "Åldersgrupp", "Grupp", "Arbetsspecialist"])
+def test_no_english_in_each_attrition_grouping(demo_db, choice, offered):
+    at = render(demo_db, "bortfall")
+    at.selectbox(key="km_group").set_value(choice).run()
+    assert not at.exception, [e.value for e in at.exception]
+    found = english(shown_texts(at) + download_texts(offered))
+    assert not found, f"bortfall by {choice}: {found[:15]}"
+
+
+@pytest.mark.parametrize("page", ["oversikt", "rekrytering", "balans", "bortfall", "uppfoljning", "belastning"])
+def test_no_english_as_of_an_earlier_date(demo_db, page):
+    from datetime import date
+
+    from tests.conftest import APP, environment
+
+    with environment({"IPSDASH_DB": str(demo_db), "IPSDASH_DEMO_ROLE": "projektledare"}):
+        from streamlit.testing.v1 import AppTest
+
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.run()
+        at.date_input(key="as_of").set_value(date(2023, 12, 31)).run()
+        if page != "oversikt":
+            at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    found = english(shown_texts(at))
+    assert not found, f"{page} as of 2023-12-31: {found[:15]}"

@@ -81,13 +81,22 @@ st.caption(
 summary_shown = ui.suppress_table(
     ctx, summary, ["Aktiva vid datauttaget", "Högsta antal"], shares={"Per heltid": "Aktiva vid datauttaget"}
 )
-ui.table(
-    summary_shown,
-    "caseload_summary",
-    column_config={
-        "Dag med högsta antal": st.column_config.DateColumn("Dag med högsta antal", format="YYYY-MM-DD"),
-    },
+if suppressing:
+    # A masked "Per heltid" is text beside numbers: the whole column as Swedish text (one type for the
+    # grid, which otherwise fails to convert the mixed column and falls back with an error in the log).
+    summary_shown["Per heltid"] = [
+        v if isinstance(v, str) else formats.number_text(v, 1) for v in summary_shown["Per heltid"]
+    ]
+# A specialist not in service at the date has no caseload, share or band there: "–", not the grid's
+# "None" (dates as ISO text).
+shown_summary = summary_shown.assign(
+    **{
+        "Dag med högsta antal": [
+            formats.sv_date(d) if d is not None and d == d else "–" for d in summary_shown["Dag med högsta antal"]
+        ]
+    }
 )
+ui.table(formats.dash_missing(shown_summary), "caseload_summary")
 ui.downloads(summary_shown, "Belastning per arbetsspecialist", "dl_caseload_summary")
 
 st.subheader("Belastning över tid")
