@@ -13,49 +13,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import serve  # noqa: E402
+
 PY = sys.executable
 RESULTS = ROOT / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- pages:begin -->", "<!-- pages:end -->"
 ROLES = ["projektledare", "styrgrupp", "enhetschef:Södermalm"]
 TARGETS = {"warm": 0.25, "cold": 1.0, "first": 2.5, "browser": 1.5, "rss": 600}
-
-
-def _child(code: str, env: dict) -> dict:
-    out = subprocess.run(
-        [PY, "-c", code], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, check=False
-    )
-    if out.returncode:
-        raise RuntimeError(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def prepare(scale: int, work: Path) -> Path:
-    folder, db = work / f"demo-{scale}", work / f"store-{scale}" / "ips.duckdb"
-    subprocess.run(
-        [PY, "-m", "ipsdash.cli", "demo", "--out", str(folder), "--scale", str(scale)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    db.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [PY, "-m", "ipsdash.cli", "load", str(folder)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        env={**os.environ, "IPSDASH_DB": str(db)},
-    )
-    return db
 
 
 def app_times(db: Path) -> dict:
@@ -82,109 +53,31 @@ for p in navigation.PAGES:
     out["pages"][p.key] = {"cold": runs[0], "warm": min(runs[1:])}
 print(json.dumps(out))
 """
-    return _child(code, {"IPSDASH_DB": str(db), "IPSDASH_DEMO_ROLE": "projektledare"})
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, db: Path, role: str):
-        import urllib.request
-
-        self.port = _free_port()
-        self.proc = subprocess.Popen(
-            [
-                PY,
-                "-m",
-                "dashboard.launch",
-                "run",
-                "dashboard/app.py",
-                "--server.port",
-                str(self.port),
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=ROOT,
-            env={**os.environ, "IPSDASH_DB": str(db), "IPSDASH_DEMO_ROLE": role},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_stcore/health", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    def rss_mb(self) -> float:
-        return int(Path(f"/proc/{self.proc.pid}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(20)
-
-
-DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-# Every chart on the page has drawn: each Vega-Lite element holds a canvas or svg from vega-embed.
-CHARTS_DRAWN = """() => {
-  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
-  return charts.filter(c => c.offsetParent !== null).every(c => c.querySelector('canvas, svg'));
-}"""
+    return serve.child(code, {"IPSDASH_DB": str(db), "IPSDASH_DEMO_ROLE": "projektledare"})
 
 
 def browser(db: Path, heaviest: str) -> dict:
-    from playwright.sync_api import sync_playwright
-
+    """Every page of each role in headless Chromium (the server's memory after them), then the heaviest
+    page three times from the overview: navigation until the app has finished a run, is no longer
+    running and every chart has drawn (`serve.open_page`)."""
     from dashboard import navigation
 
     out: dict = {"rss": {}}
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with serve.chromium() as chromium:
         for role in ROLES:
-            server = Server(db, role)
-            try:
-                tab = chromium.new_page(viewport={"width": 1366, "height": 900})
-                base = f"http://127.0.0.1:{server.port}"
-                keys = [p.key for p in navigation.PAGES if role.split(":")[0] in p.roles]
-                for key in keys:
-                    tab.goto(f"{base}/{key}")
-                    tab.wait_for_selector(DONE, timeout=300_000)
-                    tab.wait_for_function(CHARTS_DRAWN, timeout=300_000)
+            with serve.Dashboard(db, role) as server:
+                tab = serve.new_tab(chromium)
+                for p in navigation.PAGES:
+                    if role.split(":")[0] in p.roles:
+                        serve.open_page(tab, f"{server.url}/{p.url}")
                 if role == "projektledare":
                     times = []
                     for _ in range(3):
-                        tab.goto(f"{base}/oversikt")
-                        tab.wait_for_selector(DONE, timeout=300_000)
-                        t = time.perf_counter()
-                        tab.goto(f"{base}/{heaviest}")
-                        tab.wait_for_selector(DONE, timeout=300_000)
-                        tab.wait_for_function(CHARTS_DRAWN, timeout=300_000)
-                        times.append(time.perf_counter() - t)
+                        serve.open_page(tab, f"{server.url}/{navigation.DEFAULT}")
+                        times.append(serve.open_page(tab, f"{server.url}/{navigation.page(heaviest).url}"))
                     out["browser"] = {"page": heaviest, "seconds": min(times), "all": times}
                 out["rss"][role] = server.rss_mb()
                 tab.close()
-            finally:
-                server.stop()
-        chromium.close()
     return out
 
 
@@ -240,7 +133,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        db = args.db or prepare(args.scale, Path(tmp))
+        db = args.db or serve.demo_store(Path(tmp), args.scale)
         app = app_times(db)
         print(json.dumps(app), flush=True)
         heaviest = max(app["pages"], key=lambda k: app["pages"][k]["warm"])

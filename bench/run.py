@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,26 +21,12 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench import serve  # noqa: E402
+from dashboard import navigation  # noqa: E402
+
 PY = sys.executable
-PAGES = [
-    "oversikt",
-    "rekrytering",
-    "balans",
-    "bortfall",
-    "uppfoljning",
-    "belastning",
-    "programtrohet",
-    "utfall",
-    "datakvalitet",
-]
-
-
-def _child(code: str, env: dict | None = None) -> dict:
-    """Run Python code in a fresh process that prints one JSON line last; return it."""
-    out = subprocess.run(
-        [PY, "-c", code], cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+PAGES = [p.key for p in navigation.PAGES if p.needs_store and "projektledare" in p.roles]
 
 
 def generate(scale: int, folder: Path) -> float:
@@ -67,7 +52,7 @@ status = load(Path({str(folder)!r}), Path({str(db)!r}), io.StringIO(), io.String
 print(json.dumps({{"seconds": time.perf_counter() - t, "status": status,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
-    return _child(code)
+    return serve.child(code)
 
 
 def bare_read(folder: Path) -> dict:
@@ -85,7 +70,7 @@ for p in sorted(folder.glob("*.xlsx")):
     rows += fastexcel.read_excel(str(p)).load_sheet(0).to_arrow().num_rows
 print(json.dumps({{"seconds": time.perf_counter() - t, "rows": rows}}))
 """
-    return _child(code)
+    return serve.child(code)
 
 
 def page_times(db: Path) -> dict:
@@ -99,87 +84,25 @@ def run():
     at = AppTest.from_file("dashboard/app.py", default_timeout=300)
     t = time.perf_counter(); at.run()
     if {page!r} != "oversikt":
-        t = time.perf_counter(); at.switch_page("pages/{page}.py").run()
+        t = time.perf_counter(); at.switch_page({navigation.page(page).file!r}).run()
     assert not at.exception, [e.value for e in at.exception]
     return time.perf_counter() - t
 cold = run(); warm = run()
 print(json.dumps({{"cold": cold, "warm": warm}}))
 """
-        out[page] = _child(code, {"IPSDASH_DB": str(db), "IPSDASH_DEMO_ROLE": "projektledare"})
+        out[page] = serve.child(code, {"IPSDASH_DB": str(db), "IPSDASH_DEMO_ROLE": "projektledare"})
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def browser(db: Path, page: str) -> dict:
-    """Time to rendered of `page` in headless Chromium, and the server's resident memory after
-    every page has been visited once."""
-    import urllib.request
-
-    from playwright.sync_api import sync_playwright
-
-    port = _free_port()
-    env = {**os.environ, "IPSDASH_DB": str(db), "IPSDASH_DEMO_ROLE": "projektledare"}
-    server = subprocess.Popen(
-        [
-            PY,
-            "-m",
-            "dashboard.launch",
-            "run",
-            "dashboard/app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        with sync_playwright() as pw:
-            chromium = pw.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                ],
-            )
-            tab = chromium.new_page(viewport={"width": 1400, "height": 1000})
-            done = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-            for p in PAGES:  # warm the server like a user session would
-                tab.goto(f"http://127.0.0.1:{port}/{p}")
-                tab.wait_for_selector(done, timeout=120_000)
-            times = []
-            for _ in range(3):
-                t = time.perf_counter()
-                tab.goto(f"http://127.0.0.1:{port}/{page}")
-                tab.wait_for_selector(done, timeout=120_000)
-                tab.wait_for_load_state("networkidle")
-                times.append(time.perf_counter() - t)
-            chromium.close()
-        rss = int(Path(f"/proc/{server.pid}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
-        return {"rendered": min(times), "rss_mb": rss}
-    finally:
-        server.terminate()
-        server.wait(10)
+    """Time to rendered of `page` in headless Chromium (navigation until the app has finished a run and
+    every chart has drawn), and the server's resident memory after every page has been visited once."""
+    with serve.chromium() as chromium, serve.Dashboard(db) as server:
+        tab = serve.new_tab(chromium, 1400, 1000)
+        for p in PAGES:  # warm the server like a user session would
+            serve.open_page(tab, f"{server.url}/{navigation.page(p).url}")
+        times = [serve.open_page(tab, f"{server.url}/{navigation.page(page).url}") for _ in range(3)]
+        return {"rendered": min(times), "rss_mb": server.rss_mb()}
 
 
 def machine() -> str:
@@ -210,7 +133,7 @@ def main() -> int:
         r["load"] = load(folder, db)
         r["bare"] = bare_read(folder)
         r["store_mb"] = db.resolve().stat().st_size / 1e6
-        r["participants"] = _child(f"""
+        r["participants"] = serve.child(f"""
 import json, duckdb
 c = duckdb.connect({str(db)!r}, read_only=True)
 print(json.dumps({{"n": c.execute("select count(*) from mart.participants").fetchone()[0],
@@ -223,9 +146,13 @@ print(json.dumps({{"n": c.execute("select count(*) from mart.participants").fetc
         print(f"scale {scale}: {json.dumps(r)}", flush=True)
     text = report(results)
     previous = Path(args.out).read_text(encoding="utf-8") if Path(args.out).exists() else ""
-    start, end = "<!-- loader:start -->", "<!-- loader:end -->"
-    if start in previous and end in previous:  # bench/loader.py's section: kept as it was measured
-        text = text.rstrip("\n") + "\n\n" + previous[previous.index(start) : previous.index(end) + len(end)] + "\n"
+    # bench/loader.py's and bench/pages.py's sections: kept as they were measured.
+    for start, end in [
+        ("<!-- loader:start -->", "<!-- loader:end -->"),
+        ("<!-- pages:begin -->", "<!-- pages:end -->"),
+    ]:
+        if start in previous and end in previous:
+            text = text.rstrip("\n") + "\n\n" + previous[previous.index(start) : previous.index(end) + len(end)] + "\n"
     Path(args.out).write_text(text, encoding="utf-8")
     (Path(args.out).with_suffix(".json")).write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(f"wrote {args.out}")
