@@ -23,6 +23,7 @@ MAX_DAILY_ROWS = 20_000  # above this the chart shows the weekly maximum instead
 
 
 MAX_CHART_SPECIALISTS = 10
+MAX_CHART_DISTRICTS = 8  # staffing lines a legend can still tell apart; more: the table carries them
 
 
 SUMMARY_COLUMNS = [
@@ -332,11 +333,6 @@ def staffing_chart(frame: pd.DataFrame, need: int) -> alt.Chart:
                 alt.Tooltip("n:Q", title="Antal"),
             ],
         )
-    )
-    rule = (
-        alt.Chart(pd.DataFrame({"need": [need], "label": [f"Minst {need} per stadsdel"]}))
-        .mark_rule(strokeDash=[6, 4], color="#b94a48")
-        .encode(y="need:Q", tooltip=alt.Tooltip("label:N", title=""))
     )
     rule = (
         alt.Chart(pd.DataFrame({"need": [need], "label": [f"Minst {need} per stadsdel"]}))

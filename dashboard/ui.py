@@ -323,9 +323,30 @@ def pager(n_rows: int, key: str) -> slice:
     return slice(first, last)
 
 
-def table(frame: pd.DataFrame, key: str, **options) -> None:
-    """`st.dataframe` of a table, a page at a time when it is long (`pager`)."""
-    st.dataframe(frame.iloc[pager(len(frame), key)], hide_index=True, width="stretch", **options)
+def date_columns(*names: str) -> dict:
+    """Column settings showing the columns `names` as YYYY-MM-DD."""
+    return {c: st.column_config.DateColumn(c, format="YYYY-MM-DD") for c in names}
+
+
+def table(
+    frame: pd.DataFrame,
+    key: str,
+    *,
+    dates: tuple[str, ...] = (),
+    times: tuple[str, ...] = (),
+    download: tuple[str, str] | None = None,
+    count_columns: list[str] | None = None,
+    **options,
+) -> None:
+    """`st.dataframe` of a table, a page at a time when it is long (`pager`), the columns in `dates`
+    shown as YYYY-MM-DD and those in `times` as YYYY-MM-DD HH:mm, and with `download` = (topic, key)
+    the whole table's CSV and Excel under it (`downloads`)."""
+    config = date_columns(*dates) | {c: st.column_config.DatetimeColumn(c, format="YYYY-MM-DD HH:mm") for c in times}
+    config |= options.pop("column_config", None) or {}
+    rows = frame.iloc[pager(len(frame), key)]
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=config or None, **options)
+    if download is not None:
+        downloads(frame, download[0], download[1], count_columns)
 
 
 def empty(message: str = "Inga deltagare i urvalet.") -> None:

@@ -185,7 +185,19 @@ over_time = ui.memo(
 )
 if not over_time.empty:
     over_time["Stadsdel"] = over_time["district_id"].map(ctx.short_name)
-    st.altair_chart(caseload.staffing_chart(over_time, need), width="stretch")
+    if len(ctx.selected) > caseload.MAX_CHART_DISTRICTS:
+        st.caption(
+            f"Bemanningen över tid ritas för högst {caseload.MAX_CHART_DISTRICTS} stadsdelar: välj färre i "
+            "sidomenyn. Tabellen ovan och nedladdningen har alla valda stadsdelar."
+        )
+    else:
+        ui.chart(
+            ctx,
+            "staffing",
+            lambda: caseload.staffing_chart(over_time[["Stadsdel", "day", "n"]], need),
+            str(start),
+            str(end),
+        )
     ui.downloads(
         over_time[["Stadsdel", "day", "n"]].rename(columns={"day": "Från", "n": "Arbetsspecialister"}),
         "Bemanning över tid",
@@ -212,13 +224,4 @@ else:
         else pd.Series(dtype=str)
     )
     shared["Aktiva per stadsdel vid datauttaget"] = shared["Arbetsspecialist"].map(text).fillna("–")
-    st.dataframe(
-        shared,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "Från": st.column_config.DateColumn("Från", format="YYYY-MM-DD"),
-            "Till": st.column_config.DateColumn("Till", format="YYYY-MM-DD"),
-        },
-    )
-    ui.downloads(shared, "Delade arbetsspecialister", "dl_shared")
+    ui.table(shared, "shared", dates=("Från", "Till"), download=("Delade arbetsspecialister", "dl_shared"))

@@ -142,13 +142,4 @@ history["Status"] = (
     .map({"loaded": "Inläst", "loaded_with_rejections": "Inläst med avvisade rader"})
     .fillna(history["Status"])
 )
-st.dataframe(
-    history,
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "Inläst": st.column_config.DatetimeColumn("Inläst", format="YYYY-MM-DD HH:mm"),
-        "Datauttag": st.column_config.DateColumn("Datauttag", format="YYYY-MM-DD"),
-    },
-)
-ui.downloads(history, "Inläsningshistorik", "dl_history")
+ui.table(history, "history", dates=("Datauttag",), times=("Inläst",), download=("Inläsningshistorik", "dl_history"))

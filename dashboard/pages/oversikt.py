@@ -131,22 +131,26 @@ if may_steer or may_pack:
         "`ipsdash report styrgrupp --out FIL.pdf`."
     )
     stamp = ctx.cutoff.isoformat() if ctx.cutoff else "tom"
-    left, right, _ = st.columns([1, 1, 1])
-    if may_steer:
-        left.download_button(
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    offered = [
+        (
+            may_steer,
             "⬇ Styrgruppsrapport (PDF)",
-            reports.app_download(reports.STEERING),
-            f"ips_styrgruppsrapport_{stamp}.pdf",
+            reports.STEERING,
+            "styrgruppsrapport",
+            "pdf",
             "application/pdf",
-            key="dl_report_steering",
-            on_click="ignore",
-        )
-    if may_pack:
-        right.download_button(
-            "⬇ Månadspaket (Excel)",
-            reports.app_download(reports.PROJECT),
-            f"ips_projektgrupp_{stamp}.xlsx",
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            key="dl_report_pack",
-            on_click="ignore",
-        )
+            "steering",
+        ),
+        (may_pack, "⬇ Månadspaket (Excel)", reports.PROJECT, "projektgrupp", "xlsx", xlsx, "pack"),
+    ]
+    for column, (may, label, report, stem, kind, mime, key) in zip(st.columns([1, 1, 1]), offered, strict=False):
+        if may:
+            column.download_button(
+                label,
+                reports.app_download(report),
+                f"ips_{stem}_{stamp}.{kind}",
+                mime,
+                key=f"dl_report_{key}",
+                on_click="ignore",
+            )

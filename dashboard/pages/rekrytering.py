@@ -92,15 +92,7 @@ page_ids = ctx.selected[rows]
 table, _ = ui.memo(
     ctx, "district_accrual", lambda: recruitment.district_accrual_table(people, config, page_ids), page_ids
 )
-st.dataframe(
-    table,
-    hide_index=True,
-    width="stretch",
-    column_config={
-        **ui.SHARE_OF_TARGET,
-        "Start": st.column_config.DateColumn("Start", format="YYYY-MM-DD"),
-    },
-)
+st.dataframe(table, hide_index=True, width="stretch", column_config={**ui.SHARE_OF_TARGET, **ui.date_columns("Start")})
 ui.downloads(
     table,
     "Rekrytering per stadsdel",

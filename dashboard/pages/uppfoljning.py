@@ -184,9 +184,7 @@ else:
     ui.table(
         actions,
         "followup_actions",
-        column_config={
-            "Förfallodag": st.column_config.DateColumn("Förfallodag", format="YYYY-MM-DD"),
-            "Dagar försenad": st.column_config.NumberColumn("Dagar försenad", format="%d"),
-        },
+        dates=("Förfallodag",),
+        download=("Uppföljningar att göra", "dl_fu_actions"),
+        column_config={"Dagar försenad": st.column_config.NumberColumn("Dagar försenad", format="%d")},
     )
-    ui.downloads(actions, "Uppföljningar att göra", "dl_fu_actions")

@@ -57,14 +57,17 @@ if people.empty:
 pp = outcomes.per_participant(people, activity, employment, ctx.cutoff)
 
 st.subheader("Primära och sekundära utfall per grupp")
-summary = outcomes.summary_by_arm(pp)
-shown = ui.suppress_table(ctx, summary, outcomes.SUMMARY_COUNTS).rename(columns=outcomes.SUMMARY_LABELS)
-st.dataframe(outcomes.readable(shown), hide_index=True, width="stretch")
-ui.downloads(
-    summary.rename(columns=outcomes.SUMMARY_LABELS),
-    "Utfall per grupp",
-    "dl_outcomes",
-    count_columns=[outcomes.SUMMARY_LABELS[c] for c in outcomes.SUMMARY_COUNTS],
+
+
+def outcome_table(frame, counts: list[str], labels: dict[str, str], topic: str, key: str) -> None:
+    """An outcome table as this viewer may see it, with its downloads (suppressed the same way)."""
+    shown = ui.suppress_table(ctx, frame, counts).rename(columns=labels)
+    st.dataframe(outcomes.readable(shown), hide_index=True, width="stretch")
+    ui.downloads(frame.rename(columns=labels), topic, key, count_columns=[labels[c] for c in counts])
+
+
+outcome_table(
+    outcomes.summary_by_arm(pp), outcomes.SUMMARY_COUNTS, outcomes.SUMMARY_LABELS, "Utfall per grupp", "dl_outcomes"
 )
 
 st.subheader("Per uppföljningstidpunkt")
@@ -72,18 +75,8 @@ timepoints = outcomes.by_timepoint(people, employment)
 if timepoints.empty:
     st.info("Inga uppföljningar av sysselsättning är inlästa.")
 else:
-    st.dataframe(
-        outcomes.readable(
-            ui.suppress_table(ctx, timepoints, outcomes.TIMEPOINT_COUNTS).rename(columns=outcomes.TIMEPOINT_LABELS)
-        ),
-        hide_index=True,
-        width="stretch",
-    )
-    ui.downloads(
-        timepoints.rename(columns=outcomes.TIMEPOINT_LABELS),
-        "Utfall per tidpunkt",
-        "dl_outcomes_tp",
-        count_columns=[outcomes.TIMEPOINT_LABELS[c] for c in outcomes.TIMEPOINT_COUNTS],
+    outcome_table(
+        timepoints, outcomes.TIMEPOINT_COUNTS, outcomes.TIMEPOINT_LABELS, "Utfall per tidpunkt", "dl_outcomes_tp"
     )
 
 st.caption("Hälsoskattningarna (HADS, EQ-5D, WHO-5, MANSA m.fl.) finns inte i databasen och visas inte här.")
