@@ -260,7 +260,7 @@ def caseload_chart(frame: pd.DataFrame, cap: int, per_fte: bool) -> alt.Chart:
         .encode(y="cap:Q", tooltip=alt.Tooltip("label:N", title=""))
     )
     layers = [background, labelled] + ([] if per_fte else [rule])
-    return charts.finish(alt.layer(*layers).resolve_scale(color="independent"), 340)
+    return charts.finish(alt.layer(*layers).resolve_scale(color="independent"), 420)  # two legends below
 
 
 def daily_staffing(
@@ -339,7 +339,7 @@ def staffing_chart(frame: pd.DataFrame, need: int) -> alt.Chart:
         .mark_rule(strokeDash=[6, 4], color="#b94a48")
         .encode(y="need:Q", tooltip=alt.Tooltip("label:N", title=""))
     )
-    return charts.finish(alt.layer(lines, rule), 240)
+    return charts.finish(alt.layer(lines, rule), 320)  # the legend below takes ~80 px of it
 
 
 def shared_specialists(roster: pd.DataFrame, name_of) -> pd.DataFrame:

@@ -66,7 +66,7 @@ def configure(chart):
     axis labels at 100 px ("Informations…"); the limit here keeps every stage and district name whole."""
     return (
         chart.configure_axis(labelFontSize=14, titleFontSize=14, labelLimit=AXIS_LABEL_LIMIT)
-        .configure_legend(labelFontSize=14, titleFontSize=14, orient="bottom", labelLimit=320)
+        .configure_legend(labelFontSize=14, titleFontSize=14, orient="bottom", labelLimit=320, titleLimit=480)
         .configure_header(labelFontSize=14, titleFontSize=14)
         .configure_text(fontSize=13)
         .configure_view(strokeWidth=0)

@@ -176,7 +176,7 @@ def stacked_status_chart(frame: pd.DataFrame, x: str, x_title: str, x_order: lis
             tooltip=[f"{x}:N", "Status:N", "Antal:Q"],
         )
     )
-    return charts.finish(chart, 300)
+    return charts.finish(chart, 380)  # the legend below takes ~100 px of it
 
 
 def completion_chart(frame: pd.DataFrame) -> alt.Chart:
@@ -192,7 +192,7 @@ def completion_chart(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar(color="#3a9d5d")
         .encode(
-            x=alt.X("Kvartal:N", title="Förfallodagens kvartal", sort=None),
+            x=alt.X("Kvartal:N", title="Förfallodagens kvartal", sort=None, axis=alt.Axis(labelAngle=0)),
             y=alt.Y(
                 "Andel genomförda:Q",
                 title="Andel genomförda",

@@ -283,6 +283,39 @@ def waits_by_district(referrals: pd.DataFrame, district_ids: tuple[str, ...], na
     return pd.DataFrame(rows)
 
 
+def waits_by_quarter(referrals: pd.DataFrame) -> pd.DataFrame:
+    """Days from baseline to randomisation per quarter of the randomisation date: median, quartiles and
+    how many were randomised (`Kvartal`, `Median`, `Q1`, `Q3`, `Randomiserade i kvartalet`)."""
+    randomised = referrals[referrals["is_randomised"]].copy()
+    if randomised.empty:
+        return pd.DataFrame(columns=["Kvartal", "Median", "Q1", "Q3", "Randomiserade i kvartalet"])
+    randomised["Kvartal"] = pd.to_datetime(randomised["randomised_on"]).dt.to_period("Q").astype(str)
+    return (
+        randomised.groupby("Kvartal")["days_baseline_to_randomisation"]
+        .agg(
+            Median="median",
+            Q1=lambda s: s.quantile(0.25),
+            Q3=lambda s: s.quantile(0.75),
+            **{"Randomiserade i kvartalet": "count"},
+        )
+        .reset_index()
+    )
+
+
+def waits_quarter_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Median days from baseline to randomisation per quarter (`Kvartal`, `Median`)."""
+    bars = (
+        alt.Chart(frame[["Kvartal", "Median"]])
+        .mark_bar(color=charts.PALETTE[0])
+        .encode(
+            x=alt.X("Kvartal:N", title="", sort=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("Median:Q", title="Median dagar"),
+            tooltip=["Kvartal:N", alt.Tooltip("Median:Q", title="Median dagar")],
+        )
+    )
+    return charts.finish(bars, 240)
+
+
 # --- the accrual chart: actual, planned and projected ------------------------------------------------
 
 PROJECTION_STEPS = 24

@@ -282,7 +282,7 @@ def alerts(ctx: RunContext, people: pd.DataFrame, followups: pd.DataFrame) -> li
 def _scope_of(ctx: RunContext) -> tuple:
     """What a cached answer for `ctx` depends on: the store version, the viewer's scope (through the
     gate) and the districts chosen in the filter. The cache hashes this instead of the context."""
-    return (ctx.target, q.gate_scope(ctx.gate), ctx.selected)
+    return q.scope_digest((ctx.target, q.gate_scope(ctx.gate), ctx.selected))
 
 
 @st.cache_data(max_entries=512, ttl=3600, show_spinner=False, hash_funcs={RunContext: _scope_of})
@@ -344,6 +344,9 @@ def table(
     config = date_columns(*dates) | {c: st.column_config.DatetimeColumn(c, format="YYYY-MM-DD HH:mm") for c in times}
     config |= options.pop("column_config", None) or {}
     rows = frame.iloc[pager(len(frame), key)]
+    # A missing date in a column of Python dates reaches the browser as the text "None": as a date column
+    # (NaT) it shows empty.
+    rows = rows.assign(**{c: pd.to_datetime(rows[c]) for c in dates if rows[c].isna().any()})
     st.dataframe(rows, hide_index=True, width="stretch", column_config=config or None, **options)
     if download is not None:
         downloads(frame, download[0], download[1], count_columns)

@@ -189,14 +189,15 @@ left = people[people["is_left"]]
 if left.empty:
     st.info("Ingen i urvalet har lämnat studien.", icon="✅")
 else:
-    reasons = at.reason_counts(left, "left_reason", by="arm")
+    reasons = ui.memo(ctx, "left_reasons", lambda: at.reason_counts(left, "left_reason", by="arm"))
     shown = ui.suppress_table(ctx, reasons, [c for c in reasons.columns if c != "Orsak"])
     c1, c2 = st.columns([2, 3])
     c1.dataframe(shown, hide_index=True, width="stretch")
     if suppressing:
         c2.caption("Diagrammet visas inte för din roll eftersom små antal maskeras.")
     else:
-        c2.altair_chart(at.reason_chart(reasons[["Orsak", "Antal"]]), width="stretch")
+        with c2:
+            ui.chart(ctx, "left_reasons", lambda: at.reason_chart(reasons[["Orsak", "Antal"]]))
     ui.downloads(shown, "Bortfall orsaker", "dl_left_reasons")
 
 # --- stopped IPS -------------------------------------------------------------------------------------
@@ -239,7 +240,12 @@ checkpoints = q.balance_checkpoints_frozen(ctx.gate)
 reached_on = {int(r["checkpoint"]): pd.Timestamp(r["reached_on"]).date() for _, r in checkpoints.iterrows()}
 sees_whole_study = len(ctx.gate.districts) == len(config.districts)
 study_total = len(q.participants(ctx.gate, ctx.gate.districts)) if sees_whole_study else None
-cohorts = at.cohort_attrition(people, sizes, reached_on, ctx.cutoff)
+cohorts = ui.memo(
+    ctx,
+    "cohorts",
+    lambda: at.cohort_attrition(people, sizes, reached_on, ctx.cutoff),
+    tuple(sorted(reached_on.items())),
+)
 cohorts["Bedömning"] = [
     at.alert_text(s, rules.alert_level, rules.expected_low, rules.expected_high) for s in cohorts["Andel lämnat"]
 ]
@@ -252,8 +258,11 @@ st.caption(
 reached_rows = cohorts[cohorts["Randomiserade"].notna()]
 chart_data = reached_rows.dropna(subset=["Andel lämnat"])
 if not chart_data.empty and not suppressing:
-    st.altair_chart(
-        at.cohort_chart(chart_data, rules.alert_level, rules.expected_low, rules.expected_high), width="stretch"
+    ui.chart(
+        ctx,
+        "cohorts",
+        lambda: at.cohort_chart(chart_data, rules.alert_level, rules.expected_low, rules.expected_high),
+        tuple(sorted(reached_on.items())),
     )
     st.caption("Streckad linje: larmnivån. Skuggat: förväntat bortfall.")
 cohort_table = cohorts.copy()

@@ -116,7 +116,7 @@ with st.expander("Hur beräknas prognosen?"):
 monthly = q.recruitment_monthly(ctx.gate, ctx.selected)
 if not monthly.empty:
     st.subheader("Randomiserade per månad")
-    monthly = monthly.assign(district=monthly["district_id"].map(ctx.short_name))
+    monthly = monthly.assign(district=monthly["district_id"].map({d: ctx.short_name(d) for d in ctx.selected}))
     # The chart's dataset is sent to the browser whole: per district while a legend can tell them apart,
     # else the selection's total per month.
     ui.chart(
@@ -209,21 +209,10 @@ ui.table(
 )
 ui.downloads(waits, "Väntetider per stadsdel", "dl_waits")
 
-randomised = referrals[referrals["is_randomised"]].copy()
-if not randomised.empty:
-    randomised["Kvartal"] = pd.to_datetime(randomised["randomised_on"]).dt.to_period("Q").astype(str)
-    over_time = (
-        randomised.groupby("Kvartal")["days_baseline_to_randomisation"]
-        .agg(
-            Median="median",
-            Q1=lambda s: s.quantile(0.25),
-            Q3=lambda s: s.quantile(0.75),
-            **{"Randomiserade i kvartalet": "count"},
-        )
-        .reset_index()
-    )
+over_time = ui.memo(ctx, "waits_by_quarter", lambda: recruitment.waits_by_quarter(referrals), period_key)
+if not over_time.empty:
     st.markdown("**Baslinje → randomisering per kvartal (randomiseringsdatum)**")
-    st.bar_chart(over_time, x="Kvartal", y="Median", y_label="Median dagar", height=240)
+    ui.chart(ctx, "waits_by_quarter", lambda: recruitment.waits_quarter_chart(over_time), period_key)
     ui.downloads(over_time, "Väntetid över tid", "dl_waits_time")
 
 # --- CONSORT flow diagram --------------------------------------------------------------------------
