@@ -418,7 +418,14 @@ def retention_chart(curve: pd.DataFrame, group_title: str, risk: pd.DataFrame | 
         .mark_text(fontSize=13)
         .encode(
             x=alt.X("day:Q", title=None, axis=None, scale=alt.Scale(domain=domain)),
-            y=alt.Y("group:N", title="I risk", axis=alt.Axis(labelLimit=200, domain=False, ticks=False)),
+            # "I risk" beside each row's label: as a (vertical) axis title it had 30 px and read as noise.
+            y=alt.Y(
+                "group:N",
+                title=None,
+                axis=alt.Axis(
+                    labelLimit=260, labelPadding=18, domain=False, ticks=False, labelExpr="'I risk · ' + datum.label"
+                ),
+            ),
             text="at_risk:Q",
             color=alt.Color("group:N", legend=None, scale=alt.Scale(range=charts.PALETTE)),
         )

@@ -140,7 +140,11 @@ def heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
         ),
         tooltip=["Punkt:N", "Skattning:N", "Poäng:Q"],
     )
-    text = base.mark_text(fontSize=12).encode(text="Poäng:Q")
+    # Dark text on the light middle of the scale, white on its dark ends (a 5 on deep green was unreadable).
+    text = base.mark_text(fontSize=12).encode(
+        text="Poäng:Q",
+        color=alt.condition("datum['Poäng'] >= 4.5 || datum['Poäng'] <= 1.5", alt.value("white"), alt.value("#222")),
+    )
     return charts.finish(alt.layer(cells, text), 24 * n_items)
 
 
@@ -177,4 +181,4 @@ def totals_chart(reviews: pd.DataFrame) -> alt.Chart:
         )
     )
     text = points.mark_text(dy=-12, color="#1f5f8b", fontWeight="bold").encode(text="Totalt:Q")
-    return charts.finish(alt.layer(background, points, text), 280)
+    return charts.finish(alt.layer(background, points, text), 340)  # the legend below takes ~80 px of it

@@ -194,7 +194,7 @@ if not over_time.empty:
         ui.chart(
             ctx,
             "staffing",
-            lambda: caseload.staffing_chart(over_time[["Stadsdel", "day", "n"]], need),
+            lambda: caseload.staffing_chart(over_time, need),
             str(start),
             str(end),
         )
