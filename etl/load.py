@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import polars as pl
 from pydantic import ValidationError
 
 from etl import read, scan, store
@@ -361,11 +362,11 @@ def newest_date(results: dict[str, SourceResult]) -> date | None:
     newest: date | None = None
     for key, res in results.items():
         fields = cutoff_checked_fields(next(s.model for s in SOURCES if s.key == key))
-        for acc in res.accepted:
-            for name in fields:
-                value = getattr(acc.row, name)
-                if value is not None and (newest is None or value > newest):
-                    newest = value
+        if not fields or res.frame.is_empty():
+            continue
+        value = res.frame.select(pl.max_horizontal(pl.col(f).max() for f in fields)).item()
+        if value is not None and (newest is None or value > newest):
+            newest = value
     return newest
 
 
@@ -477,10 +478,7 @@ def publish(prepared: Prepared, db: Path, previous: Path | None | bool = False) 
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     results = prepared.results
     file_rows, rejected_rows = build_meta(prepared.inputs, results, loaded_at)
-    frames = {
-        key: store.source_frame(key, [(a.row_number, a.row) for a in res.accepted], res.table.file_name)
-        for key, res in results.items()
-    }
+    frames = {key: store.source_frame(key, res.frame, res.table.file_name) for key, res in results.items()}
     exit_code = prepared.exit_code
     load_row = {
         "loaded_at": loaded_at,

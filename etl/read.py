@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+import polars as pl
 from python_calamine import CalamineWorkbook, SheetTypeEnum
 
 from etl import scan
-from etl.tables import RawRow, RawTable, SourceFileError, column_letter
+from etl.tables import ROW, RawTable, SourceFileError, column_letter, frame_from_columns
 from schema.sources import CONFIG_STEMS, SOURCES, Source, header_map
 from schema.vocab import normalize_token
 
@@ -33,12 +34,31 @@ HEADER_SEARCH_ROWS = 10
 SEPARATORS = (";", ",", "\t")
 
 
-@dataclass
 class Sheet:
-    """The cells of one sheet (or a CSV file): (row number as Excel shows it, cell values)."""
+    """The cells of one sheet (or a CSV file) as read: `cells[i]` is Excel's row `first + i` (for a
+    CSV file: record `first + i`), not yet cleaned. `rows` gives the non-blank rows cleaned, as
+    (row number as Excel shows it, cell values), for callers that want rows (the fix list)."""
 
-    name: str | None
-    rows: list[tuple[int, list[object]]]
+    def __init__(self, name: str | None, cells: list[list[object]], first: int = 1, excel: bool = False):
+        self.name = name
+        self.cells = cells
+        self.first = first
+        self.excel = excel
+        self._rows: list[tuple[int, list[object]]] | None = None
+
+    def clean_row(self, values: list[object]) -> list[object]:
+        return [_cell(v) for v in values] if self.excel else [_clean(v) for v in values]
+
+    @property
+    def rows(self) -> list[tuple[int, list[object]]]:
+        if self._rows is None:
+            out = []
+            for i, raw in enumerate(self.cells):
+                values = self.clean_row(raw)
+                if any(v is not None for v in values):
+                    out.append((self.first + i, values))
+            self._rows = out
+        return self._rows
 
 
 @dataclass
@@ -196,14 +216,12 @@ def read_csv_grid(path: Path) -> Grid:
         raise SourceFileError(path.name, problem)
     text = decode_text(data)
     sep = sniff_separator(text)
-    rows: list[tuple[int, list[object]]] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:
-        for number, record in enumerate(reader, start=1):
-            rows.append((number, [_clean(v) for v in record]))
+        records: list[list[object]] = list(reader)  # type: ignore[arg-type]
     except csv.Error as exc:
         raise csv_failure(path.name, exc, reader.line_num) from None
-    return Grid(path, [Sheet(None, rows)])
+    return Grid(path, [Sheet(None, records)])
 
 
 def _cell(value: object) -> object:
@@ -234,13 +252,9 @@ def read_xlsx_grid(path: Path) -> Grid:
             if meta.typ != SheetTypeEnum.WorkSheet:
                 continue  # chart and macro sheets hold no rows
             name = meta.name
-            rows: list[tuple[int, list[object]]] = []
             # skip_empty_area=False: the first row is Excel's row 1 even when the sheet starts lower.
-            for number, cells in enumerate(wb.get_sheet_by_name(name).to_python(skip_empty_area=False), start=1):
-                values = [_cell(v) for v in cells]
-                if any(v is not None for v in values):
-                    rows.append((number, values))
-            grid.sheets.append(Sheet(name, rows))
+            cells = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            grid.sheets.append(Sheet(name, cells, excel=True))
         return grid
     except Exception as exc:  # noqa: BLE001
         raise SourceFileError(
@@ -284,12 +298,10 @@ def _header_matches(values: list[object], hmap: dict[str, str]) -> dict[int, str
 
 
 def _find_header(sheet: Sheet, hmap: dict[str, str]) -> tuple[int, dict[int, str]] | None:
-    """Position in sheet.rows of the header row: the first of the first 10 rows as Excel numbers
+    """Position in sheet.cells of the header row: the first of the first 10 rows as Excel numbers
     them where at least two cells are known headers."""
-    for pos, (number, values) in enumerate(sheet.rows):
-        if number > HEADER_SEARCH_ROWS:
-            break
-        matches = _header_matches(values, hmap)
+    for pos, raw in enumerate(sheet.cells[: max(0, HEADER_SEARCH_ROWS - sheet.first + 1)]):
+        matches = _header_matches(sheet.clean_row(raw), hmap)
         if len(matches) >= 2:
             return pos, matches
     return None
@@ -318,7 +330,8 @@ def table_from_grid(grid: Grid, src: Source) -> RawTable:
             + ")",
         )
     sheet, pos, columns = chosen
-    header_values = sheet.rows[pos][1]
+    header_values = sheet.clean_row(sheet.cells[pos])
+    header_number = sheet.first + pos
     missing = [f for f in required_fields(src) if f not in columns.values()]
     if missing:
         from schema.sources import header_of
@@ -329,23 +342,43 @@ def table_from_grid(grid: Grid, src: Source) -> RawTable:
             "obligatorisk kolumn saknas: "
             + ", ".join(f"”{header_of(src.model, f)}”" for f in missing)
             + ". Rubriker som hittades (rad "
-            + str(sheet.rows[pos][0])
+            + str(header_number)
             + "): "
             + ", ".join(f"”{h}”" for h in found_headers),
         )
-    table = RawTable(
+    body = sheet.cells[pos + 1 :]
+    numbers = list(range(header_number + 1, header_number + 1 + len(body)))
+    cells = {name: [r[i] if i < len(r) else None for r in body] for i, name in columns.items()}
+    if sheet.excel:
+        frame = frame_from_columns(numbers, {n: [_cell(v) for v in vs] for n, vs in cells.items()})
+    else:
+        frame = clean_text_frame(numbers, cells)
+    names = list(cells)
+    # A blank row, or a row with notes only, is no row.
+    frame = frame.filter(pl.any_horizontal(pl.col(n).is_not_null() for n in names)) if names else frame
+    return RawTable(
         source_key=src.key,
         path=grid.path,
         sheet=sheet.name,
         headers={name: str(header_values[i]) for i, name in columns.items()},
         header_letters={name: column_letter(i + 1) for i, name in columns.items()},
+        frame=frame,
     )
-    for number, values in sheet.rows[pos + 1 :]:
-        record = {name: (values[i] if i < len(values) else None) for i, name in columns.items()}
-        if all(v is None for v in record.values()):
-            continue  # blank row, or a row with notes only
-        table.rows.append(RawRow(number, record))
-    return table
+
+
+def clean_text_frame(numbers: list[int], cells: dict[str, list[object]]) -> pl.DataFrame:
+    """CSV cells (text) cleaned column-wise as `_clean` cleans one: no-break spaces as spaces,
+    stripped, blank as null."""
+    frame = pl.DataFrame(
+        {
+            ROW: pl.Series(ROW, numbers, dtype=pl.Int64),
+            **{n: pl.Series(n, v, dtype=pl.String) for n, v in cells.items()},
+        }
+    )
+    cleaned = [pl.col(n).str.replace_all("\u00a0", " ", literal=True).str.strip_chars() for n in cells]
+    return frame.with_columns(
+        pl.when(c != "").then(c).otherwise(None).alias(n) for c, n in zip(cleaned, cells, strict=True)
+    )
 
 
 def _example_headers(src: Source) -> list[str]:

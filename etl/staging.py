@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from etl import audit, read, scan
 from etl.load import LoadRefused, newest_date, prepare
@@ -237,21 +238,23 @@ def _published_hashes(db: Path) -> dict[str, str]:
 
 def _staged_keys(check: Check) -> dict[str, Any]:
     res = check.results
-    district = {a.row.study_code: a.row.district_id for a in res["referrals"].accepted} if "referrals" in res else {}
+
+    def frame(key: str) -> pl.DataFrame | None:
+        return res[key].frame if key in res else None
+
+    ref, rand, events, fu, fid = (frame(k) for k in ("referrals", "randomisations", "events", "followups", "fidelity"))
     randomised: dict[str, set[str]] = {}
-    for a in res["randomisations"].accepted if "randomisations" in res else []:
-        d = district.get(a.row.study_code)
-        if d is not None:
-            randomised.setdefault(d, set()).add(a.row.study_code)
+    if ref is not None and rand is not None:
+        joined = rand.select("study_code").join(ref.select("study_code", "district_id"), on="study_code")
+        for code, district in joined.iter_rows():
+            randomised.setdefault(district, set()).add(code)
     leavers = (
-        {a.row.study_code for a in res["events"].accepted if a.row.event_type == "left_study"}
-        if "events" in res
+        set(events.filter(pl.col("event_type") == "left_study")["study_code"].to_list())
+        if events is not None
         else set()
     )
-    followups = (
-        {(a.row.study_code, a.row.timepoint_months) for a in res["followups"].accepted} if "followups" in res else set()
-    )
-    reviews = {a.row.reviewed_on for a in res["fidelity"].accepted} if "fidelity" in res else set()
+    followups = set(fu.select("study_code", "timepoint_months").iter_rows()) if fu is not None else set()
+    reviews = set(fid["reviewed_on"].to_list()) if fid is not None else set()
     return {"randomised": randomised, "leavers": leavers, "followups": followups, "reviews": reviews}
 
 

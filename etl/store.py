@@ -13,18 +13,19 @@ import fcntl
 import json
 import os
 import secrets
-import types
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 
+from etl.columns import field_specs
 from etl.paths import current_target, versions_dir
 from schema.config import StudyConfig
-from schema.sources import SOURCES, SourceRow
+from schema.sources import SOURCES
 
 KEEP_VERSIONS = 5
 BUILDING = ".building"
@@ -165,33 +166,42 @@ def swap_link(db: Path, target: Path) -> None:
 # --- building -----------------------------------------------------------------------------------
 
 
-def _arrow_type(annotation: Any) -> pa.DataType:
-    args = [a for a in get_args(annotation) if a is not type(None)]
-    if get_origin(annotation) in (Union, types.UnionType) and len(args) == 1:
-        annotation = args[0]
-    if get_origin(annotation) is tuple:
+def _arrow_type(dtype: pl.DataType) -> pa.DataType:
+    if dtype == pl.Date:
+        return pa.date32()
+    if dtype == pl.Int64:
+        return pa.int32()
+    if dtype == pl.Float64:
+        return pa.float64()
+    if isinstance(dtype, pl.List):
         return pa.list_(pa.string())
-    return {date: pa.date32(), int: pa.int32(), float: pa.float64(), str: pa.string()}.get(annotation, pa.string())
+    return pa.string()
 
 
-def source_frame(key: str, rows: list[tuple[int, SourceRow]], file_name: str) -> pa.Table:
-    """Typed columns of one source (field names + source_file, source_row) as an Arrow table."""
+def empty_frame(key: str) -> pl.DataFrame:
+    """A source without rows (an optional file not given), with its columns."""
+    specs = field_specs(next(s.model for s in SOURCES if s.key == key))
+    extra = {"item_key": pl.String, "section_key": pl.String} if key == "fidelity" else {}
+    return pl.DataFrame(schema={"__row": pl.Int64, **{s.name: s.dtype for s in specs}, **extra})
+
+
+def source_frame(key: str, frame: pl.DataFrame, file_name: str) -> pa.Table:
+    """Typed columns of one source's accepted rows (field names + source_file, source_row) as an
+    Arrow table, straight from the checked polars columns."""
     model = next(s.model for s in SOURCES if s.key == key)
-    fields = [(name, _arrow_type(info.annotation)) for name, info in model.model_fields.items()]
-    columns: dict[str, list[Any]] = {name: [getattr(r, name) for _, r in rows] for name, _ in fields}
-    schema = [pa.field(name, typ) for name, typ in fields]
-    if "district_ids" in columns:
-        columns["district_ids"] = [list(v) for v in columns["district_ids"]]
+    fields = [(spec.name, _arrow_type(spec.dtype)) for spec in field_specs(model)]
     if key == "fidelity":
-        from schema.vocab import FIDELITY_ITEMS
-
-        columns["item_key"] = [r.item_key for _, r in rows]
-        columns["section_key"] = [FIDELITY_ITEMS[k][0] for k in columns["item_key"]]
-        schema += [pa.field("item_key", pa.string()), pa.field("section_key", pa.string())]
-    columns["source_file"] = [file_name] * len(rows)
-    columns["source_row"] = [n for n, _ in rows]
-    schema += [pa.field("source_file", pa.string()), pa.field("source_row", pa.int32())]
-    return pa.table(columns, schema=pa.schema(schema))
+        fields += [("item_key", pa.string()), ("section_key", pa.string())]
+    table = frame.select(
+        *[pl.col(name) for name, _ in fields],
+        pl.lit(file_name, dtype=pl.String).alias("source_file"),
+        pl.col("__row").alias("source_row"),
+    ).to_arrow()
+    schema = pa.schema(
+        [pa.field(name, typ) for name, typ in fields]
+        + [pa.field("source_file", pa.string()), pa.field("source_row", pa.int32())]
+    )
+    return table.cast(schema)
 
 
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pa.Table) -> None:
@@ -287,7 +297,7 @@ def build_store(
         for src in SOURCES:
             frame = frames.get(src.key)
             if frame is None:
-                frame = source_frame(src.key, [], "")
+                frame = source_frame(src.key, empty_frame(src.key), "")
             _insert_frame(con, f"{'sealed' if src.sealed else 'raw'}.{src.key}", frame)
         pause("after_raw")
         load_row = {**load_row, "load_id": load_id, "db_file": final.name}

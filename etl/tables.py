@@ -3,12 +3,27 @@
 Readers (CSV/Excel in `etl/read.py`, REDCap exports in `etl/redcap.py`) differ in how they find
 rows; from here on every row is validated and located the same way, so a rejected row always names
 file, sheet, row (as Excel shows it) and column header (as typed in the file).
+
+A table is columnar: `RawTable.frame` is a polars DataFrame with the row number as Excel shows it
+(`ROW`), one text column per field (the cell as the user sees it, blank as null) and, where a
+column holds Excel date cells, their dates (`date_column(field)`). Readers of small inputs (REDCap,
+tests) may still build it from `RawRow`s; `rows` gives them back for the few callers that want rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
+
+import polars as pl
+
+ROW = "__row"  # the row number as Excel shows it (header row included), or the CSV record number
+DATE_PREFIX = "__date__"  # an Excel date cell's date and time, per field
+
+
+def date_column(field_name: str) -> str:
+    return DATE_PREFIX + field_name
 
 
 @dataclass
@@ -17,14 +32,106 @@ class RawRow:
     values: dict[str, object]  # field name -> cell value as read (str, int, float, date, datetime, None)
 
 
-@dataclass
+def value_text(value: object) -> str | None:
+    """A cell value as the user typed/sees it."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def cell_columns(values: list[object]) -> tuple[list[str | None], list[datetime | None] | None]:
+    """One column of cells as read -> (text as the user sees it, blank as None; the date cells as
+    datetimes, or None when the column has none)."""
+    texts: list[str | None] = []
+    dates: list[datetime | None] | None = None
+    for i, v in enumerate(values):
+        t = type(v)
+        if t is str:
+            texts.append(v if v.strip() else None)
+            continue
+        if v is None:
+            texts.append(None)
+            continue
+        if t is datetime or t is date:
+            if dates is None:
+                dates = [None] * len(values)
+            dates[i] = v if t is datetime else datetime(v.year, v.month, v.day)  # type: ignore[union-attr]
+        texts.append(value_text(v))
+    return texts, dates
+
+
+def frame_from_columns(numbers: list[int], columns: dict[str, list[object]]) -> pl.DataFrame:
+    """The columnar table from row numbers and the cells per field (any cell types)."""
+    data: dict[str, pl.Series] = {ROW: pl.Series(ROW, numbers, dtype=pl.Int64)}
+    for name, values in columns.items():
+        texts, dates = cell_columns(values)
+        data[name] = pl.Series(name, texts, dtype=pl.String)
+        if dates is not None:
+            data[date_column(name)] = pl.Series(date_column(name), dates, dtype=pl.Datetime("us"))
+    return pl.DataFrame(data)
+
+
+def field_names(frame: pl.DataFrame) -> list[str]:
+    return [c for c in frame.columns if not c.startswith("__")]
+
+
 class RawTable:
-    source_key: str  # a key of schema.sources.SOURCES
-    path: Path  # the file as given (its name is shown to users)
-    sheet: str | None  # Excel sheet name, None for CSV
-    headers: dict[str, str]  # field name -> the header text as it appears in the file
-    header_letters: dict[str, str] = field(default_factory=dict)  # field name -> Excel column letter
-    rows: list[RawRow] = field(default_factory=list)
+    """One source's rows as read, before validation (see the module docstring)."""
+
+    def __init__(
+        self,
+        source_key: str,
+        path: Path,
+        sheet: str | None,
+        headers: dict[str, str],
+        header_letters: dict[str, str] | None = None,
+        rows: list[RawRow] | None = None,
+        frame: pl.DataFrame | None = None,
+    ):
+        self.source_key = source_key  # a key of schema.sources.SOURCES
+        self.path = Path(path)  # the file as given (its name is shown to users)
+        self.sheet = sheet  # Excel sheet name, None for CSV
+        self.headers = headers  # field name -> the header text as it appears in the file
+        self.header_letters = header_letters or {}  # field name -> Excel column letter
+        self._frame = frame
+        self._rows = rows if rows is not None or frame is not None else []
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The table's columns; built from `rows` when a reader gave rows (every time: they may
+        have been appended to)."""
+        if self._frame is not None:
+            return self._frame
+        rows = self._rows or []
+        names = list(self.headers)
+        for row in rows:
+            names += [n for n in row.values if n not in names]
+        return frame_from_columns([r.row_number for r in rows], {n: [r.values.get(n) for r in rows] for n in names})
+
+    @property
+    def rows(self) -> list[RawRow]:
+        """The rows (field name -> the cell as the user sees it; an Excel date cell as its date)."""
+        if self._rows is None:
+            frame = self._frame
+            assert frame is not None
+            names = field_names(frame)
+            dates = {n: frame[date_column(n)].to_list() for n in names if date_column(n) in frame.columns}
+            cols = {n: frame[n].to_list() for n in names}
+            out = []
+            for i, number in enumerate(frame[ROW].to_list()):
+                values: dict[str, object] = {}
+                for n in names:
+                    d = dates.get(n)
+                    values[n] = d[i] if d is not None and d[i] is not None else cols[n][i]
+                out.append(RawRow(number, values))
+            self._rows = out
+        return self._rows
 
     @property
     def file_name(self) -> str:

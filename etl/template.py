@@ -1,8 +1,9 @@
 """Excel templates staff fill in: one workbook per source file, with instructions and drop-downs.
 
-Every constraint a template offers (the lists of a drop-down, date and whole-number ranges) is found
-by asking the pydantic model itself (`column_kind` probes a field with a deliberately wrong value
-and reads the Swedish error it raises), so a template cannot drift from what the loader accepts.
+Every constraint a template offers (the lists of a drop-down, date and whole-number ranges) comes
+from the contract: ranges from the fields' declarations (`etl.columns.field_specs`), the kind of a
+column by asking the pydantic model itself (`column_kind` probes a field with a deliberately wrong
+value and reads the Swedish error it raises), so a template cannot drift from what the loader accepts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import xlsxwriter
 from pydantic import ValidationError
 
+from etl.columns import field_specs
 from schema import rounding, vocab
 from schema.config import StudyConfig
 from schema.sources import SOURCES, Source, SourceRow, ValidationContext, header_of
@@ -83,13 +85,13 @@ def _probe(model: type[SourceRow], field: str, ctx: ValidationContext) -> Column
     if "code_pattern" in types:
         return ColumnKind("code")
     if "not_number" in types:
-        big = _errors(model, field, "999999", ctx)
-        ranged = [e for e in big if e["type"] == "out_of_range" and "hi" in (e.get("ctx") or {})]
-        if ranged:
-            return ColumnKind("int", lo=ranged[0]["ctx"]["lo"], hi=ranged[0]["ctx"]["hi"])
-        if any(e["type"] == "share" for e in big):
+        # Ranges are declared on the field (`Field(ge=..., le=...)`): read, not probed.
+        spec = next(s for s in field_specs(model) if s.name == field)
+        if spec.kind == "whole":
+            return ColumnKind("int", lo=spec.ge, hi=spec.le)
+        if any(e["type"] == "share" for e in _errors(model, field, "999999", ctx)):
             return ColumnKind("number", lo=0, hi=100)
-        return ColumnKind("number", lo=0)
+        return ColumnKind("number", lo=spec.ge if spec.ge is not None else 0)
     return ColumnKind("text")
 
 
