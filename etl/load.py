@@ -217,7 +217,8 @@ def read_tables(
             notes.append(f"{path.name}: ersätts av REDCap-exporten")
             continue
         try:
-            tables[key] = read.table_from_grid(grids[path], next(s for s in SOURCES if s.key == key))
+            # Each grid is dropped once its table is built: the cells are not kept twice.
+            tables[key] = read.table_from_grid(grids.pop(path), next(s for s in SOURCES if s.key == key))
         except SourceFileError as exc:
             errors.append(exc)
     for src in SOURCES:
@@ -370,7 +371,7 @@ def newest_date(results: dict[str, SourceResult]) -> date | None:
     return newest
 
 
-def _with_extract(fingerprint_: str, extract_date: date | None) -> str:
+def with_extract(fingerprint_: str, extract_date: date | None) -> str:
     """The same files loaded with another extract date are another store."""
     if extract_date is None:
         return fingerprint_
@@ -429,7 +430,7 @@ def already_loaded(inputs: Inputs, db: Path, extract_date: date | None = None) -
                 "inget har ändrats"
             ]
         ) from None
-    fingerprint_ = _with_extract(inputs.fingerprint, extract_date)
+    fingerprint_ = with_extract(inputs.fingerprint, extract_date)
     return last if last is not None and last["fingerprint"] == fingerprint_ else None
 
 
@@ -464,7 +465,7 @@ def prepare(folder: Path, inputs: Inputs | None = None, extract_date: date | Non
     except Exception as exc:  # noqa: BLE001 - never a traceback that could quote a cell
         detail = f": {exc}" if scanned else ""
         raise LoadRefused([f"Inläsningen avbröts av ett oväntat fel ({type(exc).__name__}){detail}."]) from None
-    fingerprint_ = _with_extract(inputs.fingerprint, extract_date)
+    fingerprint_ = with_extract(inputs.fingerprint, extract_date)
     return Prepared(inputs, config, results, notes, extract, fingerprint_, started)
 
 

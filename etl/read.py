@@ -17,6 +17,7 @@ import hashlib
 import io
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ import polars as pl
 from python_calamine import CalamineWorkbook, SheetTypeEnum
 
 from etl import scan
-from etl.tables import ROW, RawTable, SourceFileError, column_letter, frame_from_columns
+from etl.tables import ROW, RawTable, SourceFileError, column_letter, date_column, frame_from_columns
 from schema.sources import CONFIG_STEMS, SOURCES, Source, header_map
 from schema.vocab import normalize_token
 
@@ -348,11 +349,15 @@ def table_from_grid(grid: Grid, src: Source) -> RawTable:
         )
     body = sheet.cells[pos + 1 :]
     numbers = list(range(header_number + 1, header_number + 1 + len(body)))
-    cells = {name: [r[i] if i < len(r) else None for r in body] for i, name in columns.items()}
-    if sheet.excel:
-        frame = frame_from_columns(numbers, {n: [_cell(v) for v in vs] for n, vs in cells.items()})
-    else:
-        frame = clean_text_frame(numbers, cells)
+    cells = _columns_of(body, columns)
+    text_only = {n: v for n, v in cells.items() if not sheet.excel or _all_text(v)}
+    frame = clean_text_frame(numbers, text_only)
+    if len(text_only) < len(cells):  # Excel columns with numbers or dates: cell by cell
+        typed = frame_from_columns(
+            numbers, {n: [_cell(v) for v in vs] for n, vs in cells.items() if n not in text_only}
+        )
+        frame = frame.with_columns(typed.drop(ROW))
+    frame = frame.select(ROW, *[c for n in cells for c in (n, date_column(n)) if c in frame.columns])
     names = list(cells)
     # A blank row, or a row with notes only, is no row.
     frame = frame.filter(pl.any_horizontal(pl.col(n).is_not_null() for n in names)) if names else frame
@@ -366,7 +371,21 @@ def table_from_grid(grid: Grid, src: Source) -> RawTable:
     )
 
 
-def clean_text_frame(numbers: list[int], cells: dict[str, list[object]]) -> pl.DataFrame:
+def _columns_of(body: list[list[object]], columns: dict[int, str]) -> dict[str, tuple[object, ...]]:
+    """The mapped columns of the rows below the header, transposed in one pass (rows of another
+    width padded or cut to the widest mapped column)."""
+    width = max(columns) + 1
+    if any(len(r) < width for r in body):
+        body = [r if len(r) >= width else [*r, *([None] * (width - len(r)))] for r in body]
+    transposed = list(zip(*body, strict=False)) if body else [() for _ in range(width)]
+    return {name: transposed[i] for i, name in columns.items()}
+
+
+def _all_text(values: tuple[object, ...]) -> bool:
+    return all(type(v) is str or v is None for v in values)
+
+
+def clean_text_frame(numbers: list[int], cells: dict[str, Sequence[object]]) -> pl.DataFrame:
     """CSV cells (text) cleaned column-wise as `_clean` cleans one: no-break spaces as spaces,
     stripped, blank as null."""
     frame = pl.DataFrame(

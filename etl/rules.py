@@ -282,6 +282,42 @@ def row_errors(key: str, frame: pl.DataFrame) -> pl.DataFrame:
 # --- across files ---------------------------------------------------------------------------------
 #
 # Each takes the accepted frames (field columns, POS, ROW) and returns the error frame of one file.
+# `etl.validate.check_references` runs them in dependency order; their documentation:
+
+CROSS_FILE_RULES: tuple[tuple[str, str, str], ...] = (
+    ("referrals", "duplicate_referral", "en studiekod får bara finnas en gång (den första raden gäller)"),
+    ("referrals", "previous_unknown", "”Tidigare studiekod” måste finnas i remissloggen"),
+    (
+        "referrals",
+        "rereferral_too_soon",
+        "ny remiss tidigast 3 månader efter exklusion för otillräcklig motivation",
+    ),
+    ("randomisations", "randomisation_without_referral", "studiekoden måste finnas (giltig) i remissloggen"),
+    ("randomisations", "randomised_excluded", "den som är exkluderad i remissloggen kan inte randomiseras"),
+    ("randomisations", "randomised_without_baseline", "baslinjedatum krävs i remissloggen"),
+    ("randomisations", "randomised_before_baseline", "randomiseringen får inte ligga före baslinjen"),
+    (
+        "randomisations",
+        "duplicate_randomisation",
+        "en kod randomiseras en gång: i datumordning (sedan radordning) gäller den första giltiga raden",
+    ),
+    ("baseline", "not_randomised", "koden måste vara randomiserad"),
+    ("baseline", "duplicate_baseline", "en rad per kod"),
+    ("followups", "not_randomised", "koden måste vara randomiserad"),
+    ("followups", "before_randomisation", "uppföljningen får inte ligga före randomiseringen"),
+    ("followups", "timepoint_unknown", "tidpunkten måste finnas i uppföljningsschemat (studie.toml)"),
+    ("followups", "duplicate_followup", "en rad per kod och tidpunkt"),
+    ("events", "not_randomised", "koden måste vara randomiserad"),
+    ("events", "before_randomisation", "händelsen får inte ligga före randomiseringen"),
+    ("events", "stopped_ips_control", "”Avslutat IPS” gäller bara IPS-gruppen"),
+    ("assignments", "not_randomised", "koden måste vara randomiserad"),
+    ("assignments", "unknown_specialist", "arbetsspecialisten måste finnas i listan över arbetsspecialister"),
+    ("assignments", "assignment_control", "bara deltagare i IPS-gruppen har en arbetsspecialist"),
+    ("fidelity", "fidelity_incomplete", "varje skattning ska ha alla 25 punkter exakt en gång"),
+    ("activity", "not_randomised", "koden måste vara randomiserad"),
+    ("employment", "not_randomised", "koden måste vara randomiserad"),
+    ("employment", "duplicate_employment", "en rad per kod och tidpunkt"),
+)
 
 
 def _errors(frame: pl.DataFrame, bad: pl.Expr, field: str, rule: str, reason: pl.Expr) -> pl.DataFrame:

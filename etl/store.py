@@ -290,6 +290,7 @@ def build_store(
     building = Path(str(final) + BUILDING)
     con = duckdb.connect(str(building))
     try:
+        con.execute("SET enable_progress_bar = false")  # no progress bar drawn into the command's output
         for schema_name in ("raw", "sealed", "meta"):
             con.execute(f"CREATE SCHEMA {schema_name}")
         _carry_over(con, previous)

@@ -75,9 +75,9 @@ def _fingerprints(files_fingerprint: str, db: Path) -> set[str]:
         con.close()
     if row and row[0] is not None:
         # The load's own rule for folding the extract date into the fingerprint (etl/load.py).
-        from etl.load import _with_extract
+        from etl.load import with_extract
 
-        out.add(_with_extract(files_fingerprint, row[0]))
+        out.add(with_extract(files_fingerprint, row[0]))
     return out
 
 
