@@ -217,12 +217,71 @@ def read_csv_grid(path: Path) -> Grid:
         raise SourceFileError(path.name, problem)
     text = decode_text(data)
     sep = sniff_separator(text)
+    # One streaming pass of the csv module (Excel's dialect) checks the whole file, counts its
+    # records and keeps the first ones (the header is among them); the rows are read later,
+    # column-wise (`CsvSheet.body`).
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    head: list[list[object]] = []
+    lines: list[int] = []
+    count = 0
     try:
-        records: list[list[object]] = list(reader)  # type: ignore[arg-type]
+        for record in reader:
+            if count < HEADER_SEARCH_ROWS:
+                head.append(record)  # type: ignore[arg-type]
+                lines.append(reader.line_num)
+            count += 1
     except csv.Error as exc:
         raise csv_failure(path.name, exc, reader.line_num) from None
-    return Grid(path, [Sheet(None, records)])
+    return Grid(path, [CsvSheet(text, sep, head, lines, count)])
+
+
+class CsvSheet(Sheet):
+    """A CSV file: its first records (`cells` reads all of them on demand) and the body below a
+    header read by polars, column-wise."""
+
+    def __init__(self, text: str, sep: str, head: list[list[object]], lines: list[int], count: int):
+        super().__init__(None, head)
+        self.text, self.sep, self.lines, self.count = text, sep, lines, count
+        self._all: list[list[object]] | None = None
+
+    @property  # type: ignore[override]
+    def cells(self) -> list[list[object]]:
+        if self._all is None:
+            self._all = list(csv.reader(io.StringIO(self.text, newline=""), delimiter=self.sep))  # type: ignore[arg-type]
+        return self._all
+
+    @cells.setter
+    def cells(self, value: list[list[object]]) -> None:
+        self._head = value
+
+    def head_cells(self) -> list[list[object]]:
+        return self._head
+
+    def body(self, pos: int, columns: dict[int, str]) -> dict[str, Sequence[object]] | None:
+        """The mapped columns of the records below the header record `pos` (polars' CSV reader:
+        every record kept, blank ones as empty rows, short ones padded), or None when polars would
+        not see the same records as the csv module (then the caller reads them cell by cell)."""
+        skip = self.lines[pos - 1] if pos else 0
+        if pos and skip != pos:  # a title record spanning lines: count lines and records alike
+            return None
+        try:
+            frame = pl.read_csv(
+                self.text.encode("utf-8"),
+                separator=self.sep,
+                has_header=False,
+                infer_schema=False,
+                truncate_ragged_lines=True,
+                skip_lines=skip,
+                quote_char='"',
+            )
+        except Exception:  # noqa: BLE001 - the csv module decides (it has read the whole file)
+            return None
+        if frame.height != self.count - pos:
+            return None
+        names = frame.columns
+        if max(columns) >= len(names):
+            return None
+        return {name: frame[names[i]].slice(1) for i, name in columns.items()}
 
 
 def _cell(value: object) -> object:
@@ -301,7 +360,8 @@ def _header_matches(values: list[object], hmap: dict[str, str]) -> dict[int, str
 def _find_header(sheet: Sheet, hmap: dict[str, str]) -> tuple[int, dict[int, str]] | None:
     """Position in sheet.cells of the header row: the first of the first 10 rows as Excel numbers
     them where at least two cells are known headers."""
-    for pos, raw in enumerate(sheet.cells[: max(0, HEADER_SEARCH_ROWS - sheet.first + 1)]):
+    first = sheet.head_cells() if isinstance(sheet, CsvSheet) else sheet.cells
+    for pos, raw in enumerate(first[: max(0, HEADER_SEARCH_ROWS - sheet.first + 1)]):
         matches = _header_matches(sheet.clean_row(raw), hmap)
         if len(matches) >= 2:
             return pos, matches
@@ -331,7 +391,7 @@ def table_from_grid(grid: Grid, src: Source) -> RawTable:
             + ")",
         )
     sheet, pos, columns = chosen
-    header_values = sheet.clean_row(sheet.cells[pos])
+    header_values = sheet.clean_row((sheet.head_cells() if isinstance(sheet, CsvSheet) else sheet.cells)[pos])
     header_number = sheet.first + pos
     missing = [f for f in required_fields(src) if f not in columns.values()]
     if missing:
@@ -347,9 +407,14 @@ def table_from_grid(grid: Grid, src: Source) -> RawTable:
             + "): "
             + ", ".join(f"”{h}”" for h in found_headers),
         )
-    body = sheet.cells[pos + 1 :]
-    numbers = list(range(header_number + 1, header_number + 1 + len(body)))
-    cells = _columns_of(body, columns)
+    cells = sheet.body(pos, columns) if isinstance(sheet, CsvSheet) else None
+    if cells is None:
+        body = sheet.cells[pos + 1 :]
+        cells = _columns_of(body, columns)
+        count = len(body)
+    else:
+        count = sheet.count - pos - 1
+    numbers = list(range(header_number + 1, header_number + 1 + count))
     text_only = {n: v for n, v in cells.items() if not sheet.excel or _all_text(v)}
     frame = clean_text_frame(numbers, text_only)
     if len(text_only) < len(cells):  # Excel columns with numbers or dates: cell by cell
