@@ -12,6 +12,7 @@ tests) may still build it from `RawRow`s; `rows` gives them back for the few cal
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -66,10 +67,26 @@ def cell_columns(values: list[object]) -> tuple[list[str | None], list[datetime 
     return texts, dates
 
 
-def frame_from_columns(numbers: list[int], columns: dict[str, list[object]]) -> pl.DataFrame:
+def _date_cells(values: Sequence[object]) -> tuple[pl.Series, pl.Series] | None:
+    """A column of Excel date cells (dates at midnight, or blank), as (text, datetime) series built
+    by polars; None when the column holds anything else (then cell by cell)."""
+    if not all(type(v) is datetime or v is None for v in values):
+        return None
+    stamps = pl.Series(values, dtype=pl.Datetime("us"))
+    if not (stamps.is_null() | (stamps.dt.truncate("1d") == stamps)).all():
+        return None
+    return stamps.dt.to_string("%Y-%m-%d"), stamps
+
+
+def frame_from_columns(numbers: list[int], columns: dict[str, Sequence[object]]) -> pl.DataFrame:
     """The columnar table from row numbers and the cells per field (any cell types)."""
     data: dict[str, pl.Series] = {ROW: pl.Series(ROW, numbers, dtype=pl.Int64)}
     for name, values in columns.items():
+        fast = _date_cells(values)
+        if fast is not None:
+            data[name] = fast[0].alias(name)
+            data[date_column(name)] = fast[1].alias(date_column(name))
+            continue
         texts, dates = cell_columns(values)
         data[name] = pl.Series(name, texts, dtype=pl.String)
         if dates is not None:

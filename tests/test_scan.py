@@ -289,3 +289,21 @@ def test_scan_unreadable_xlsx_names_file_and_what_to_do(tmp_path):
         with pytest.raises(SourceFileError) as exc:
             scan.scan_file(path)
         assert str(exc.value).startswith(name + ":") and words in str(exc.value), str(exc.value)
+
+
+def test_scan_sheet_skips_cell_positions_only_and_still_finds_numbers_past_row_100000():
+    """From row 100 000 on every cell's position (`r="A100000"`) has six digits; those positions
+    are skipped (at most 3 letters and 7 digits: the detector could never refuse one), but a value
+    in a cell there, or an attribute that only looks like a position, is still judged."""
+    number = make_pnr(random.Random(SEED))  # ten digits
+    cells = "".join(
+        f'<row r="{r}" spans="1:2"><c r="A{r}" t="n"><v>{r}</v></c><c r="B{r}"><v>3</v></c></row>'
+        for r in range(100000, 100050)
+    )
+    plain = f"<worksheet><sheetData>{cells}</sheetData></worksheet>"
+    assert scan._scan_sheet(plain.encode(), "f.xlsx", "Blad1") == []
+    inside = plain.replace('<c r="B100007"><v>3</v>', f'<c r="B100007" t="str"><v>{number}</v>')
+    hits = scan._scan_sheet(inside.encode(), "f.xlsx", "Blad1")
+    assert len(hits) == 1 and "B100007" in hits[0].place
+    bogus = plain.replace('r="B100009"', f'r="B{number}"')
+    assert scan._scan_sheet(bogus.encode(), "f.xlsx", "Blad1") != [], "a 10-digit 'position' is judged"
