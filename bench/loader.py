@@ -129,11 +129,11 @@ def report(results: dict, base: str, head: str) -> str:
         "",
         f"Machine: {machine()}; `nproc` {os.cpu_count()}. Produced by `.venv/bin/python bench/loader.py --base {base}` "
         f"in one run: the floor (bare read: DuckDB for CSV, fastexcel/calamine for xlsx), this loader (`{head}`) and "
-        f"today's loader (`{base}`), each load in a fresh process, fastest of the repeats, peak = max RSS. "
-        "The machine's 2 cores were shared with five other engineers' test runs: the load average (1 min) "
-        "is given per load.",
+        f"the older loader (`{base}`), each load in a fresh process, fastest of the repeats, peak = max RSS. "
+        "The load average (1 min) is given per load: above about 1 on this 2-core machine the seconds are "
+        "inflated, the ratios less so.",
         "",
-        "| input | rows read | bare read s | load s (new) | ÷ bare | peak MB (new) | load avg | load s (today) | peak MB (today) |",
+        "| input | rows read | bare read s | load s (new) | ÷ bare | peak MB (new) | load avg | load s (old) | peak MB (old) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():

@@ -197,7 +197,9 @@ def test_cached_queries_keyed_by_role_scope_and_close(demo_db, tmp_path):
     assert set(scoped["district_id"]) == {SODERMALM} and len(whole) > len(scoped)
     # Closing makes a new store file and a new closed state: both are in the key.
     db = tmp_path / "ips.duckdb"
-    shutil.copytree(demo_db.parent, tmp_path, dirs_exist_ok=True, symlinks=True)
+    shutil.copytree(
+        demo_db.parent, tmp_path, dirs_exist_ok=True, symlinks=True, ignore=shutil.ignore_patterns("*-journal")
+    )
     locked_gate = _gate(db, Viewer("forskare"))
     assert q.participants(locked_gate, (SODERMALM,))["arm"].isin(["Grupp A", "Grupp B"]).all()
     # In its own process, as in production (this process holds the old file open).
@@ -299,7 +301,9 @@ def test_roles_file_refuses_invalid_entries(text):
 
 
 def test_close_study_appends_audit_row_in_new_version(demo_db, tmp_path, capsys):
-    shutil.copytree(demo_db.parent, tmp_path, dirs_exist_ok=True, symlinks=True)
+    shutil.copytree(
+        demo_db.parent, tmp_path, dirs_exist_ok=True, symlinks=True, ignore=shutil.ignore_patterns("*-journal")
+    )
     db = tmp_path / "ips.duckdb"
     old = db.resolve()
     old_bytes = old.read_bytes()
@@ -323,7 +327,9 @@ def test_close_study_appends_audit_row_in_new_version(demo_db, tmp_path, capsys)
 
 @pytest.mark.parametrize("by,note", [("", "x"), ("Anna", "  "), ("Anna", "gäller 19121212-1212")])
 def test_close_study_refuses_bad_input(demo_db, tmp_path, by, note):
-    shutil.copytree(demo_db.parent, tmp_path, dirs_exist_ok=True, symlinks=True)
+    shutil.copytree(
+        demo_db.parent, tmp_path, dirs_exist_ok=True, symlinks=True, ignore=shutil.ignore_patterns("*-journal")
+    )
     db = tmp_path / "ips.duckdb"
     before = db.resolve()
     assert close_study(db, by, note, io.StringIO(), io.StringIO()) == 2

@@ -97,7 +97,7 @@ def test_as_of_after_the_extract_is_refused(demo_db):
 
 def test_project_pack_as_of_two_dates_gives_the_earlier_counts(demo_dir, demo_db, tmp_path):
     db = tmp_path / "store" / "ips.duckdb"
-    shutil.copytree(demo_db.parent, db.parent, symlinks=True)
+    shutil.copytree(demo_db.parent, db.parent, symlinks=True, ignore=shutil.ignore_patterns("*-journal"))
     for as_of in (EARLY, ind.config(demo_dir)["data_cutoff"]):
         out = tmp_path / f"projektgrupp-{as_of}.xlsx"
         status = cli_report.run_report(db, "projektgrupp", out, io.StringIO(), io.StringIO(), as_of=as_of)
@@ -126,7 +126,7 @@ def test_report_cli_takes_as_of(demo_dir, demo_db, tmp_path):
     from ipsdash import cli
 
     db = tmp_path / "store" / "ips.duckdb"
-    shutil.copytree(demo_db.parent, db.parent, symlinks=True)
+    shutil.copytree(demo_db.parent, db.parent, symlinks=True, ignore=shutil.ignore_patterns("*-journal"))
     out = tmp_path / "styrgrupp.pdf"
     assert cli.main(["report", "styrgrupp", "--out", str(out), "--db", str(db), "--as-of", EARLY.isoformat()]) == 0
     from tests.test_reports import pdf_text
