@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from schema import vocab
+from schema import rounding, vocab
 from schema.config import StudyConfig
 from schema.vocab import Vocabulary
 
@@ -487,7 +487,7 @@ def _share(value: object) -> int:
         number *= 100
     if not 0 < number <= 100:
         raise PydanticCustomError("share", "tjänstgöringsgrad ska vara 1–100 %, inte {value}", {"value": text})
-    return int(round(number))
+    return rounding.round_int(number)  # half up: a typed 62,5 % is 63 %
 
 
 class SpecialistRow(SourceRow):

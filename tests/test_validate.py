@@ -408,3 +408,12 @@ def test_validate_exclusion_after_randomisation_needs_date_and_reason():
     assert [(r.row_number, r.column) for r in own] == [(fx.row_number(0), "Orsak exklusion efter randomisering")]
     assert "ska fyllas i, eller ingen av dem" in own[0].reason
     assert all(a.row_number != fx.row_number(0) for a in results["randomisations"].accepted)
+
+
+@pytest.mark.parametrize(("typed", "stored"), [("62,5", 63), ("0,625", 63), ("12.5 %", 13), ("50", 50)])
+def test_employment_share_typed_with_a_half_rounds_half_up(typed, stored):
+    """Tjänstgöringsgrad 62,5 % is stored as 63 (Swedish reports round half up; round() gave 62)."""
+    rows = fx.set_cell(fx.study_rows(), "specialists", 0, "Tjänstgöringsgrad", typed)
+    results = _run(rows)
+    first = next(a for a in results["specialists"].accepted if a.row_number == fx.row_number(0))
+    assert first.row.employment_pct == stored
