@@ -588,17 +588,17 @@ _ATTR = re.compile(r'([\w:]+)\s*=\s*"([^"]*)"')
 HEADER_FOOTER = {"oddHeader", "oddFooter", "evenHeader", "evenFooter", "firstHeader", "firstFooter"}
 
 
-_POSITION = re.compile(r'(?:\s)r="[A-Z]{0,3}[0-9]{1,7}"')
+# A cell's or row's position with six or seven digits (`r="AB100000"`, `<row r="1000000"`): Excel
+# writes it from where the cell is, at most 3 letters and 7 digits, which the detector could never
+# refuse. From row 100 000 on every cell has one; the candidate search runs on a copy of the sheet
+# where those digits are blanked (same length, so every offset still points into the real text).
+_POSITIONS = [re.compile(rf'(\sr="[A-Z]{{0,3}})[0-9]{{{n}}}"') for n in (6, 7)]
 
 
-def _is_position(text: str, pos: int) -> bool:
-    """The digits at `pos` are a cell's or row's position (`r="AB100000"`, `<row r="100000"`), which
-    Excel writes from where the cell is (at most 3 letters and 7 digits: never a personnummer, as
-    the detector would judge it). From row 100 000 on every cell has one; they are not judged one by one."""
-    start = pos
-    while start > 0 and "A" <= text[start - 1] <= "Z" and pos - start < 3:
-        start -= 1
-    return text[start - 3 : start] == 'r="' and _POSITION.match(text, start - 4) is not None
+def _without_positions(text: str) -> str:
+    for pattern, blank in zip(_POSITIONS, ('\\1######"', '\\1#######"'), strict=True):
+        text = pattern.sub(blank, text)
+    return text
 
 
 def _scan_sheet(raw: bytes, shown: str, sheet: str) -> list[Hit]:
@@ -607,10 +607,8 @@ def _scan_sheet(raw: bytes, shown: str, sheet: str) -> list[Hit]:
         return _scan_sheet_tree(raw, shown, sheet)  # digits may be split across runs or encoded
     hits: list[Hit] = []
     done: set[int] = set()
-    for m in _numberish(text):
+    for m in _numberish(_without_positions(text)):
         pos = m.start()
-        if _is_position(text, pos):
-            continue
         lt, gt = text.rfind("<", 0, pos), text.rfind(">", 0, pos)
         if lt > gt:  # inside a tag: an attribute value
             tag_end = text.find(">", pos)
