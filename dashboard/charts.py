@@ -3,6 +3,8 @@ Each topic module builds its own charts with these."""
 
 from __future__ import annotations
 
+import altair as alt
+
 PALETTE = ["#1f5f8b", "#e07b39", "#3a9d5d", "#b94a48", "#7b5ea7", "#8c8c8c", "#c9a227", "#4bb3c7"]
 
 
@@ -63,13 +65,14 @@ def percent_axis(top: float = 1.0, step: float = 0.1, **kwargs):
 def configure(chart):
     """The look every chart shares: axis and legend text large enough for a meeting-room screen,
     legend below the plot, no frame. Applied once, to the top-level chart. Streamlit's theme cuts
-    axis labels at 100 px ("Informations…"); the limit here keeps every stage and district name whole."""
-    return (
-        chart.configure_axis(labelFontSize=14, titleFontSize=14, labelLimit=AXIS_LABEL_LIMIT)
-        .configure_legend(labelFontSize=14, titleFontSize=14, orient="bottom", labelLimit=320, titleLimit=480)
-        .configure_header(labelFontSize=14, titleFontSize=14)
-        .configure_text(fontSize=13)
-        .configure_view(strokeWidth=0)
+    axis labels at 100 px ("Informations…"); the limit here keeps every stage and district name whole.
+    One `configure` call: each `configure_*` call copies the whole chart (~7 ms a chart here)."""
+    return chart.configure(
+        axis=alt.AxisConfig(labelFontSize=14, titleFontSize=14, labelLimit=AXIS_LABEL_LIMIT),
+        legend=alt.LegendConfig(labelFontSize=14, titleFontSize=14, orient="bottom", labelLimit=320, titleLimit=480),
+        header=alt.HeaderConfig(labelFontSize=14, titleFontSize=14),
+        text=alt.MarkConfig(fontSize=13),
+        view=alt.ViewConfig(strokeWidth=0),
     )
 
 
