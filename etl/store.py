@@ -213,27 +213,40 @@ def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pa.Table) -
 
 
 def _config_frames(config: StudyConfig) -> dict[str, pa.Table]:
-    districts = pa.table(
+    """(Built with polars: building Arrow from Python lists would import pandas, a second of a
+    small load.)"""
+    districts = pl.DataFrame(
         {
             "id": [d.id for d in config.districts],
             "district_id": [d.id for d in config.districts],
             "name": [d.name for d in config.districts],
             "display_name": [d.display_name() for d in config.districts],
-            "start_on": pa.array([d.start for d in config.districts], pa.date32()),
-            "end_on": pa.array([d.end for d in config.districts], pa.date32()),
-            "target": pa.array([d.target for d in config.districts], pa.int32()),
-            "units": pa.array([list(d.units) for d in config.districts], pa.list_(pa.string())),
-        }
+            "start_on": [d.start for d in config.districts],
+            "end_on": [d.end for d in config.districts],
+            "target": [d.target for d in config.districts],
+            "units": [list(d.units) for d in config.districts],
+        },
+        schema={
+            "id": pl.String,
+            "district_id": pl.String,
+            "name": pl.String,
+            "display_name": pl.String,
+            "start_on": pl.Date,
+            "end_on": pl.Date,
+            "target": pl.Int32,
+            "units": pl.List(pl.String),
+        },
     )
-    arms = pa.table(
+    arms = pl.DataFrame(
         {
             "key": [a.key for a in config.arms],
             "label": [a.label for a in config.arms],
-            "ratio": pa.array([a.ratio for a in config.arms], pa.int32()),
+            "ratio": [a.ratio for a in config.arms],
             "blinded_label": [a.blinded_label for a in config.arms],
-        }
+        },
+        schema={"key": pl.String, "label": pl.String, "ratio": pl.Int32, "blinded_label": pl.String},
     )
-    return {"meta.districts": districts, "meta.arms": arms}
+    return {"meta.districts": districts.to_arrow(), "meta.arms": arms.to_arrow()}
 
 
 def _carry_over(con: duckdb.DuckDBPyConnection, previous: Path | None) -> None:
@@ -337,7 +350,7 @@ def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, schema_sql: str, ro
     names = [part.strip().split()[0].strip('"') for part in schema_sql.split(",")]
     if not rows:
         return
-    frame = pa.table({n: [r.get(n) for r in rows] for n in names})
+    frame = pl.DataFrame({n: [r.get(n) for r in rows] for n in names}, strict=False).to_arrow()
     con.register("_rows", frame)
     try:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
