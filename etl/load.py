@@ -479,7 +479,8 @@ def publish(prepared: Prepared, db: Path, previous: Path | None | bool = False) 
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     results = prepared.results
     file_rows, rejected_rows = build_meta(prepared.inputs, results, loaded_at)
-    frames = {key: store.source_frame(key, res.frame, res.table.file_name) for key, res in results.items()}
+    # Each source's accepted rows become Arrow once; the polars frames are released as they go.
+    frames = {key: store.source_frame(key, res.release(), res.table.file_name) for key, res in results.items()}
     exit_code = prepared.exit_code
     load_row = {
         "loaded_at": loaded_at,

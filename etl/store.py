@@ -309,7 +309,7 @@ def build_store(
         _carry_over(con, previous)
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM meta.loads").fetchall()[0][0]
         for src in SOURCES:
-            frame = frames.get(src.key)
+            frame = frames.pop(src.key, None)  # inserted once, then no longer held here
             if frame is None:
                 frame = source_frame(src.key, empty_frame(src.key), "")
             _insert_frame(con, f"{'sealed' if src.sealed else 'raw'}.{src.key}", frame)

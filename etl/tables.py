@@ -150,6 +150,11 @@ class RawTable:
             self._rows = out
         return self._rows
 
+    def release(self) -> None:
+        """Drop the cells (after validation and publishing only names and counts are needed)."""
+        self._frame = None
+        self._rows = []
+
     @property
     def file_name(self) -> str:
         return self.path.name

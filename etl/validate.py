@@ -73,9 +73,11 @@ class SourceResult:
     raw: pl.DataFrame  # the rows as read, with POS (the values shown in rejections)
     rejected: list[Rejection] = field(default_factory=list)
 
+    counts: tuple[int, int] | None = None  # (read, loaded), kept when the frames are released
+
     @property
     def rows_read(self) -> int:
-        return self.raw.height
+        return self.counts[0] if self.counts else self.raw.height
 
     @property
     def rows_rejected(self) -> int:
@@ -83,7 +85,16 @@ class SourceResult:
 
     @property
     def rows_loaded(self) -> int:
-        return self.frame.height
+        return self.counts[1] if self.counts else self.frame.height
+
+    def release(self) -> pl.DataFrame:
+        """Hand over the accepted rows and drop every frame (a publish needs each source's rows once,
+        then only the counts and rejections): the cells are not held while the store is built."""
+        accepted = self.frame
+        self.counts = (self.raw.height, accepted.height)
+        self.raw, self.frame = self.raw.clear(), accepted.clear()
+        self.table.release()
+        return accepted
 
     @property
     def accepted(self) -> list[Accepted]:
