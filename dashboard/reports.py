@@ -42,6 +42,19 @@ def _mask(gate: Gate, config: StudyConfig) -> consort.Mask:
     return None if rule is None else (rule.threshold, rule.text)
 
 
+def _checkpoints(gate, districts, people, arms, config, cutoff, fmt) -> pd.DataFrame:
+    """The frozen balance checkpoints and now, as both reports show them (`balance.checkpoint_summary`)."""
+    return balance.checkpoint_summary(
+        q.balance_checkpoints_frozen.uncached(gate),
+        q.balance_checkpoint_rows.uncached(gate, districts),
+        people,
+        arms,
+        config.balance.smd_threshold,
+        cutoff,
+        fmt,
+    )
+
+
 def _fmt(gate: Gate, config: StudyConfig):
     """Count formatter for this viewer: masks 1..threshold for roles whose figures leave the group."""
     return privacy.counter(gate.viewer, config)
@@ -206,15 +219,7 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
 
     # Balance at the frozen checkpoints and now: when each was reached, which extract it froze, and
     # the analysis population as in Table 1 (exclusions after randomisation per the configuration).
-    bal_table = balance.checkpoint_summary(
-        q.balance_checkpoints_frozen.uncached(gate),
-        q.balance_checkpoint_rows.uncached(gate, districts),
-        people,
-        arms,
-        config.balance.smd_threshold,
-        cutoff,
-        fmt,
-    )
+    bal_table = _checkpoints(gate, districts, people, arms, config, cutoff, fmt)
 
     # Attrition per arm and reasons.
     arm_rows = []
@@ -664,15 +669,7 @@ def project_pack_xlsx(gate: Gate, config: StudyConfig) -> bytes:
     )
     fu_status = followup.status_table(fu, ["Stadsdel", "Tidpunkt"])
     caseload_table = caseload.caseload_summary(daily, roster, cutoff, config.caseload.cap)
-    balance_table = balance.checkpoint_summary(
-        q.balance_checkpoints_frozen.uncached(gate),
-        q.balance_checkpoint_rows.uncached(gate, districts),
-        people,
-        arms,
-        config.balance.smd_threshold,
-        cutoff,
-        _fmt(gate, config),
-    )
+    balance_table = _checkpoints(gate, districts, people, arms, config, cutoff, _fmt(gate, config))
     fidelity_table = fidelity.review_table(items).drop(columns=["band", "complete"], errors="ignore")
 
     sheets: list[tuple[str, pd.DataFrame, str]] = [
