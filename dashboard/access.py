@@ -475,12 +475,22 @@ def parse_roles(text: str) -> RoleFile:
 
 
 def load_roles(path: Path) -> RoleFile:
+    """The roles file, scanned for personnummer like every other input before it is used: a hit
+    refuses the whole file (nobody gets in) with the place named and the number masked."""
+    from etl import scan
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RoleFileError("rollfilen saknas") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RoleFileError(f"rollfilen kan inte läsas ({type(exc).__name__})") from None
+    try:
+        scan.scan_file(Path(path), f"rollfilen {Path(path).name}")
+    except scan.PnrRefused as exc:
+        raise RoleFileError(str(exc)) from None
+    except scan.SourceFileError as exc:
+        raise RoleFileError(f"rollfilen kan inte läsas ({exc})") from None
     return parse_roles(text)
 
 

@@ -57,6 +57,7 @@ def _auth_section() -> Mapping[str, Any] | None:
     secrets file exists but cannot be read (so the caller fails closed)."""
     from streamlit.errors import StreamlitSecretNotFoundError
 
+    scan_secrets()
     try:
         section = st.secrets.get("auth")
     except StreamlitSecretNotFoundError:
@@ -64,6 +65,25 @@ def _auth_section() -> Mapping[str, Any] | None:
             raise ValueError("secrets file exists but cannot be parsed") from None
         return None
     return section
+
+
+def scan_secrets() -> None:
+    """Every secrets file Streamlit reads, scanned for personnummer like any other input before it is
+    used. A hit fails closed (ValueError, so the mode is `broken`); the server log names the place
+    with the number masked."""
+    from streamlit import config
+
+    from etl import scan
+
+    for name in config.get_option("secrets.files") or []:
+        path = Path(name)
+        if not path.is_file():
+            continue
+        try:
+            scan.scan_file(path, f".streamlit/{path.name}")
+        except scan.PnrRefused as exc:
+            _LOG.error("secrets file refused: %s", exc)
+            raise ValueError("secrets file refused") from None
 
 
 def provider_name(section: Mapping[str, Any]) -> str | None:

@@ -972,6 +972,10 @@ def credentials(env: dict[str, str] | None = None, secrets_paths: list[Path] | N
         if url and token:
             break
         if path.is_file():
+            try:  # read like every other input: a personnummer in it refuses it (masked, with its place)
+                scan.scan_file(path, f".streamlit/{path.name}")
+            except scan.PnrRefused as exc:
+                raise RedcapApiError(str(exc)) from None
             with open(path, "rb") as fh:
                 section = tomllib.load(fh).get("redcap", {})
             url = url or str(section.get("url", ""))

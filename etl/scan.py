@@ -87,6 +87,24 @@ def _hit(text: str, place: str) -> Hit | None:
     return Hit(place, masked_window(text)) if pnr.looks_like_pnr(text) else None
 
 
+# Elements whose text is a formula: judged as written and with its literals joined
+# (`="811218"&"-9876"`), and shown with every digit masked.
+FORMULA_TAGS = {"f", "formula", "formula1", "formula2", "definedName"}
+
+
+def _formula_hit(formula: str, place: str) -> Hit | None:
+    if pnr.looks_like_pnr(formula):
+        return Hit(place, masked_window(formula))
+    if pnr.looks_like_pnr_formula(formula):
+        return Hit(place, _short(pnr.mask_formula(formula)))
+    return None
+
+
+def _short(text: str) -> str:
+    text = text.replace("\n", " ").replace("\r", " ")
+    return text if len(text) <= 2 * SHOW + 20 else text[: 2 * SHOW + 20] + "…"
+
+
 # --- names and arguments -----------------------------------------------------------------------
 
 
@@ -203,13 +221,16 @@ def scan_text_bytes(data: bytes, shown: str, is_csv: bool = True) -> list[Hit]:
     header = _header_row(lines, sep) if sep else []
     hits: list[Hit] = []
     seen: set[str] = set()
-    for start, _end in found:
+    for start, end in found:
         n = bisect.bisect_right(starts, start) - 1
         line = lines[n] if n < len(lines) else ""
         col = start - starts[n]
         if sep:
             index, field_text = _field_at(line, col, sep)
+            last, _ = _field_at(line, min(len(line), end - starts[n]) - 1, sep)
             place = f"{shown}, rad {n + 1}, kolumn ”{_column_name(index, header)}”"
+            if last != index:  # a number split over neighbouring fields
+                place += f" och ”{_column_name(last, header)}”"
             hit = Hit(place, masked_window(field_text) if pnr.looks_like_pnr(field_text) else masked_window(line))
         else:
             hit = Hit(f"{shown}, rad {n + 1}, tecken {col + 1}", masked_window(line))
@@ -387,7 +408,7 @@ def _scan_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], shown: str, dat
             hits += _scan_sheet(raw, shown, book.sheet_of.get(name, name))
         elif posixpath.basename(lower) == "sharedstrings.xml":
             shared_hits.update(_scan_shared(raw, shown))
-        elif _may_hold(raw):
+        elif _may_hold(raw) or b"definedName" in raw:
             hits += _scan_part(raw, name, shown, book)
     if shared_hits:
         hits += _map_shared(zf, book, shown, shared_hits)
@@ -487,6 +508,10 @@ def _judge_tree(root: ET.Element, place_of) -> list[Hit]:
             hit = _hit("".join(el.itertext()), place_of(el, None))
             if hit:
                 hits.append(hit)
+        if _local(el.tag) in FORMULA_TAGS and el.text:
+            hit = _formula_hit(el.text, place_of(el, None))
+            if hit:
+                hits.append(hit)
         for text in (el.text, el.tail):
             if text:
                 hit = _hit(text, place_of(el, None))
@@ -571,9 +596,9 @@ def _has_runs_text(text: str) -> bool:
     return any(tag in text for tag in ("<r>", "<r ", ":r>", ":r "))
 
 
-_NUMBERISH = re.compile(r"\d{6}|\d[Ee]\+?\d")
+_NUMBERISH = re.compile(rf"{pnr.HINT}|\d[Ee]\+?\d")
 # The same on ASCII digits, twice as fast; used when the sheet holds no other digits.
-_NUMBERISH_ASCII = re.compile(r"[0-9]{6}|[0-9][Ee]\+?[0-9]")
+_NUMBERISH_ASCII = re.compile(r"[0-9]{6}|[0-9][Ee]\+?[0-9]|" + pnr.HINT.replace(r"\d", "[0-9]").split("|", 1)[1])
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
@@ -634,7 +659,9 @@ def _scan_sheet(raw: bytes, shown: str, sheet: str) -> list[Hit]:
         open_tag = text[text.rfind("<", 0, gt) : gt + 1]
         tname = re.match(r"<\s*([\w:]+)", open_tag)
         tname = tname.group(1).split(":")[-1] if tname else "?"
-        if tname in ("v", "f", "t"):
+        if tname in FORMULA_TAGS:
+            continue  # judged in the formula sweep below
+        if tname in ("v", "t"):
             cell = _enclosing_cell(text, pos)
             ref, ctype = (cell.get("r"), cell.get("t")) if cell is not None else (None, None)
             if tname == "v" and ctype == "s":
@@ -647,14 +674,36 @@ def _scan_sheet(raw: bytes, shown: str, sheet: str) -> list[Hit]:
             else:
                 value = node
             if pnr.looks_like_pnr(value):
-                what = "formel i " if tname == "f" else ""
                 shown_value = node if isinstance(value, str) else pnr.mask(value)
-                hits.append(Hit(_cell_place(shown, sheet, ref, what), masked_window(shown_value)))
+                hits.append(Hit(_cell_place(shown, sheet, ref), masked_window(shown_value)))
         else:
             hit = _hit(node, _sheet_place(shown, sheet, tname, None))
             if hit:
                 hits.append(hit)
+    hits += _scan_formulas(text, shown, sheet)
     return _dedupe(hits)
+
+
+_FORMULA_EL = re.compile(r"<(?:\w+:)?(f|formula|formula1|formula2)\b([^>]*)>(.*?)</(?:\w+:)?\1>", re.S)
+
+
+def _scan_formulas(text: str, shown: str, sheet: str) -> list[Hit]:
+    """Every formula of a sheet (cells, conditional formats, data validation), whether or not it
+    has six digits in a row: a number may be assembled from short literals."""
+    if "<f" not in text and ":f" not in text and "formula" not in text:
+        return []
+    hits = []
+    for m in _FORMULA_EL.finditer(text):
+        formula = html.unescape(m.group(3))
+        if m.group(1) == "f":
+            cell = _enclosing_cell(text, m.start())
+            place = _cell_place(shown, sheet, cell.get("r") if cell else None, "formel i ")
+        else:
+            place = _sheet_place(shown, sheet, m.group(1), None)
+        hit = _formula_hit(formula, place)
+        if hit:
+            hits.append(hit)
+    return hits
 
 
 def _cell_place(shown: str, sheet: str, ref: str | None, what: str = "") -> str:
@@ -706,10 +755,12 @@ def _scan_sheet_tree(raw: bytes, shown: str, sheet: str) -> list[Hit]:
                             pass
                     if pnr.looks_like_pnr(value):
                         hits.append(Hit(_cell_place(shown, sheet, ref), masked_window(pnr.mask(value))))
-                elif ctag in ("is", "f"):
-                    hit = _hit(
-                        "".join(child.itertext()), _cell_place(shown, sheet, ref, "formel i " if ctag == "f" else "")
-                    )
+                elif ctag == "is":
+                    hit = _hit("".join(child.itertext()), _cell_place(shown, sheet, ref))
+                    if hit:
+                        hits.append(hit)
+                elif ctag == "f":
+                    hit = _formula_hit("".join(child.itertext()), _cell_place(shown, sheet, ref, "formel i "))
                     if hit:
                         hits.append(hit)
             continue
@@ -721,7 +772,8 @@ def _scan_sheet_tree(raw: bytes, shown: str, sheet: str) -> list[Hit]:
             if hit:
                 hits.append(hit)
         if el.text:
-            hit = _hit(el.text, _sheet_place(shown, sheet, tag, ref))
+            judge = _formula_hit if tag in FORMULA_TAGS else _hit
+            hit = judge(el.text, _sheet_place(shown, sheet, tag, ref))
             if hit:
                 hits.append(hit)
     return _dedupe(hits)

@@ -7,9 +7,15 @@ A candidate is, in any text, bounded by characters that are not digits (letters 
 - 10 digits `YYMMDDNNNN`, or 12 digits `CCYYMMDDNNNN` with century 18, 19 or 20;
 - optionally one separator before the last four: `-`, `+`, any Unicode dash or minus sign, a
   space (any Unicode space, also zero-width ones), or a dash with a space on either side;
+- the date part with one dash or space between year, month and day (the same both times):
+  `1981-12-18-9876`, `81 12 18-9876`;
+- split over two neighbouring CSV fields: a field of only the 6 or 8 date digits, `;`/`,`/tab, a
+  field of only the last four (`811218;9876`);
 - a run of exactly 9 digits that is a whole field (text start/end, a line break, `;`, `,`, tab or
   a quote on both sides): a 10-digit number that lost its leading zero when it went through a
   numeric Excel cell (people born 2000–2009) and was then saved as CSV.
+A formula is judged as written and with its literals joined (`formula_literals`), so a number
+assembled with `&` or CONCATENATE is judged whole.
 A numeric value (an Excel number, int or float) is judged by its integer digits: 9 digits are read
 as 10 with the leading zero restored, 10 and 12 as they are; a number with a fractional part
 never is one.
@@ -39,12 +45,26 @@ DASHES = (
 SPACES = "\u0020\u00a0\u1680\u2000-\u200d\u202f\u205f\u2060\u3000\ufeff"
 
 _SEP = f"(?:[{SPACES}]?[{re.escape(DASHES)}+][{SPACES}]?|[{SPACES}])?"
-_TEN_OR_TWELVE = re.compile(rf"(?<!\d)(\d{{2}})?(\d{{6}}){_SEP}(\d{{4}})(?!\d)")
+# One dash or space between year, month and day (`1981-12-18-9876`, `81 12 18-9876`); the same
+# character both times (group 3 is repeated), or none.
+_DATE_SEP = f"[{SPACES}{re.escape(DASHES)}]"
+_TEN_OR_TWELVE = re.compile(rf"(?<!\d)(\d{{2}})?(\d{{2}})({_DATE_SEP}?)(\d{{2}})\3(\d{{2}}){_SEP}(\d{{4}})(?!\d)")
 # Nine digits forming a whole field: a 10-digit number that lost its leading zero.
 _FIELD_EDGE = "\\n\\r;,\\t\"'"
 _NINE = re.compile(rf"(?<![^{_FIELD_EDGE}])(\d{{9}})(?![^{_FIELD_EDGE}])")
-# Every candidate contains its six date digits in a row: the cheap whole-text prefilter.
-PREFILTER = re.compile(r"\d{6}")
+# A number split over two neighbouring CSV fields: a field that is only the 6 or 8 date digits, the
+# field separator, a field that is only the last four (`811218;9876`, `"19811218","9876"`); spaces,
+# quotes and one dash or `+` at the split are allowed.
+_Q = f"[{SPACES}]*[\"']?[{SPACES}]*"
+_SPLIT = re.compile(
+    rf"(?:^|(?<=[\n\r;,\t]))"
+    rf"{_Q}(\d{{2}})?(\d{{6}}){_Q}(?:[{re.escape(DASHES)}+]{_Q})?[;,\t]{_Q}(?:[{re.escape(DASHES)}+]{_Q})?(\d{{4}})"
+    rf"{_Q}(?=$|[\n\r;,\t])"
+)
+# Every candidate contains its six date digits in a row, or the date with separators: the cheap
+# whole-text prefilter (also used by etl.scan for whole files and XML parts).
+HINT = rf"\d{{6}}|\d{{2}}{_DATE_SEP}\d{{2}}{_DATE_SEP}\d{{2}}"
+PREFILTER = re.compile(HINT)
 
 
 def _luhn_ok(ten: str) -> bool:
@@ -83,10 +103,14 @@ def spans(text: str) -> Iterator[tuple[int, int]]:
     if not PREFILTER.search(text):
         return iter(found)
     for m in _TEN_OR_TWELVE.finditer(text):
-        century, yymmdd, last4 = m.group(1), m.group(2), m.group(3)
+        century, yymmdd, last4 = m.group(1), m.group(2) + m.group(4) + m.group(5), m.group(6)
         century = _ascii_digits(century) if century else None
         if _valid(century, _ascii_digits(yymmdd), _ascii_digits(last4)):
             found.append(m.span())
+    for m in _SPLIT.finditer(text):
+        century = _ascii_digits(m.group(1)) if m.group(1) else None
+        if _valid(century, _ascii_digits(m.group(2)), _ascii_digits(m.group(3))):
+            found.append((m.start(1) if m.group(1) else m.start(2), m.end(3)))
     for m in _NINE.finditer(text):
         nine = _ascii_digits(m.group(1))
         if _valid(None, "0" + nine[:5], nine[5:]):
@@ -115,6 +139,31 @@ def looks_like_pnr(value: object) -> bool:
     personnummer or samordningsnummer."""
     text = _as_text(value)
     return text is not None and next(spans(text), None) is not None
+
+
+# A spreadsheet formula's literals: a string ("" is a quote inside it) or a number that is not part
+# of a cell reference (`A1`, `$B$2`, `Blad1!C3`) or a name.
+_FORMULA_LITERAL = re.compile(r'"((?:[^"]|"")*)"|(?<![\w$.])(\d+(?:\.\d+)?)(?![\w.])')
+
+
+def formula_literals(formula: str) -> str:
+    """The string and number literals of a formula joined in order, as `&`, CONCATENATE, CONCAT or
+    TEXTJOIN would put them together: `="811218"&"-9876"` → `811218-9876`. The detector judges this
+    text as well as the formula itself, so a number cannot be assembled from pieces."""
+    parts = []
+    for m in _FORMULA_LITERAL.finditer(formula):
+        parts.append(m.group(1).replace('""', '"') if m.group(1) is not None else m.group(2))
+    return "".join(parts)
+
+
+def looks_like_pnr_formula(formula: str) -> bool:
+    """True when a formula holds a personnummer, as written or assembled from its literals."""
+    return looks_like_pnr(formula) or looks_like_pnr(formula_literals(formula))
+
+
+def mask_formula(formula: str) -> str:
+    """A formula with a hit, safe to show: every digit as X (its pieces are not one span)."""
+    return re.sub(r"\d", "X", formula)
 
 
 def mask(value: object) -> str:

@@ -74,6 +74,15 @@ def _redcap(folder: Path) -> None:
     make_export(folder / "redcap", records=RECORDS.replace("B0402K11", f"B0402K11 {TEN[:6]} {TEN[6:]}"))
 
 
+def _split_cells(folder: Path) -> None:
+    rows = fx.study_rows()
+    fx.set_cell(rows, "events", 1, "Händelse", TEN[:6])
+    fx.set_cell(rows, "events", 1, "Orsak", TEN[6:])
+    spec = rows["events"]
+    (folder / "avslut.xlsx").unlink(missing_ok=True)
+    fx.write_csv(folder / "avslut.csv", spec["headers"], spec["rows"])
+
+
 CASES = {
     "xlsx comment": (
         lambda f: _xlsx(
@@ -98,6 +107,16 @@ CASES = {
         "studie.toml, rad",
     ),
     "redcap export": (_redcap, "redcap/IPSADAS_DATA_2024-09-30_1200.csv, rad"),
+    # issue 10: forms the scan missed before
+    "xlsx formula assembled": (
+        lambda f: _xlsx(f, lambda wb: wb.active.cell(4, 13, f'="{TEN[:3]}"&"{TEN[3:6]}"&"-"&"{TEN[6:]}"')),
+        "formel i cell M4",
+    ),
+    "csv split over two cells": (_split_cells, "kolumn ”C (Händelse)” och ”D (Orsak)”"),
+    "csv separated date": (
+        lambda f: _csv_cell(f, "followups", 1, "Enhet", f"19{TEN[:2]}-{TEN[2:4]}-{TEN[4:6]}-{TEN[6:]}"),
+        "kolumn ”E (Enhet)”",
+    ),
 }
 
 

@@ -130,6 +130,13 @@ def test_scan_clean_workbook_passes(tmp_path):
         ({"company": f"AB {DASHED}"}, "remisslogg.xlsx, dokumentegenskap ”Company”"),
         ({"defined": f'"{DASHED}"'}, "remisslogg.xlsx, definierat namn"),
         ({"custom": f"{DASHED}"}, "remisslogg.xlsx, anpassad dokumentegenskap ”Kontakt”"),
+        # issue 10: separators inside the date, numbers assembled in a formula from short literals
+        ({"cell": f"19{TEN[:2]}-{TEN[2:4]}-{TEN[4:6]}-{TEN[6:]}"}, "blad ”Data”, cell C5"),
+        ({"cell": f"{TEN[:2]} {TEN[2:4]} {TEN[4:6]}-{TEN[6:]}"}, "blad ”Data”, cell C5"),
+        ({"formula": f'="{TEN[:6]}"&"-{TEN[6:]}"'}, "formel i cell B7"),
+        ({"formula": f'="{TEN[:2]}"&"{TEN[2:4]}"&"{TEN[4:6]}"&"-"&"{TEN[6:]}"'}, "formel i cell B7"),
+        ({"formula": f'=CONCATENATE("{TEN[:3]}","{TEN[3:6]}","-",{TEN[6:]})'}, "formel i cell B7"),
+        ({"defined": f'="{TEN[:3]}"&"{TEN[3:6]}-{TEN[6:]}"'}, "remisslogg.xlsx, definierat namn"),
     ],
 )
 def test_scan_xlsx_refuses_every_place_and_names_it(tmp_path, changes, place):
@@ -246,6 +253,96 @@ def test_scan_csv_nine_digit_cell_and_quoted(tmp_path):
     path = tmp_path / "avslut.csv"
     path.write_text(f'Studiekod;Datum\nA0314M27;2024-01-02\n"{ZERO[0][1:]}";2024-01-03\n', "utf-8")
     has(_refused(path), "avslut.csv, rad 3, kolumn ”A (Studiekod)”")
+
+
+def test_scan_csv_number_split_over_two_fields_names_both_columns(tmp_path):
+    for sep, row in [
+        (";", f"A0314M27;{TEN[:6]};{TEN[6:]};ok"),
+        (";", f"A0314M27;19{TEN[:6]};{TEN[6:]};ok"),
+        (",", f'A0314M27,"{TEN[:6]}","-{TEN[6:]}",ok'),
+        ("\t", f"A0314M27\t{TEN[:6]}-\t{TEN[6:]}\tok"),
+    ]:
+        path = tmp_path / "remisslogg.csv"
+        header = sep.join(["Studiekod", "Datum", "Nummer", "Anteckning"])
+        path.write_text(f"{header}\n{sep.join(['A0324M27', '2024-03-15', '12', 'x'])}\n{row}\n", "utf-8")
+        text = _refused(path)
+        has(text, "remisslogg.csv, rad 3, kolumn ”B (Datum)” och ”C (Nummer)”")
+        has(text, "XXXX")
+
+
+def test_scan_csv_separated_date(tmp_path):
+    path = tmp_path / "avslut.csv"
+    path.write_text(f"Studiekod;Anteckning\nA0314M27;ring 19{TEN[:2]}-{TEN[2:4]}-{TEN[4:6]}-{TEN[6:]}\n", "utf-8")
+    has(_refused(path), "avslut.csv, rad 2, kolumn ”B (Anteckning)”")
+
+
+def test_scan_csv_split_lookalikes_in_a_study_file_pass(tmp_path):
+    """Neighbouring fields that fail the date or check-digit rule, and ordinary dates beside numbers."""
+    wrong = TEN[:9] + str((int(TEN[9]) + 5) % 10)
+    path = tmp_path / "uppfoljning.csv"
+    path.write_text(
+        f"Studiekod;Datum;Nr\nA0314M27;{wrong[:6]};{wrong[6:]}\nA0324M27;2024-03-15;1234\nA0334M27;991332;1234\n",
+        "utf-8",
+    )
+    scan.scan_file(path)
+
+
+def test_scan_roles_file_refused_masked_and_named(tmp_path):
+    from dashboard.access import RoleFileError, load_roles
+
+    path = tmp_path / "roles.toml"
+    path.write_text(
+        '[users."anna@stad.se"]\nrole = "styrgrupp"\n'
+        f'[users."bo@stad.se"]\nrole = "projektgrupp"\nname = "Bo {TEN[:2]} {TEN[2:4]} {TEN[4:6]}-{TEN[6:]}"\n',
+        "utf-8",
+    )
+    with pytest.raises(RoleFileError) as exc:
+        load_roles(path)
+    text = str(exc.value)
+    has(text, "rollfilen roles.toml, rad 5, tecken")
+    has(text, "XX XX XX-XXXX")
+    _digits_absent(text)
+    path.write_text('[users."anna@stad.se"]\nrole = "styrgrupp"\n', "utf-8")
+    assert "anna@stad.se" in load_roles(path).users
+
+
+def test_scan_secrets_file_fails_closed_masked_and_named(tmp_path, caplog):
+    from streamlit import config
+
+    from dashboard import auth
+
+    path = tmp_path / "secrets.toml"
+    path.write_text(
+        f'[auth]\nredirect_uri = "http://x/oauth2callback"\n# kontakt 19{TEN[:2]}-{TEN[2:4]}-{TEN[4:6]}-{TEN[6:]}\n'
+        'cookie_secret = "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"\nclient_id = "a"\nclient_secret = "b"\n'
+        'server_metadata_url = "http://x/.well-known/openid-configuration"\n',
+        "utf-8",
+    )
+    before = config.get_option("secrets.files")
+    config.set_option("secrets.files", [str(path)])
+    try:
+        with caplog.at_level("ERROR"):
+            mode = auth.login_mode()
+        path.write_text(re.sub(r"# kontakt .*\n", "", path.read_text("utf-8")), "utf-8")
+        clean = auth.login_mode()
+    finally:
+        config.set_option("secrets.files", before)
+    assert (mode, clean) == ("broken", "login")
+    logged = caplog.text
+    has(logged, ".streamlit/secrets.toml, rad 3")
+    has(logged, "XXXX-XX-XX-XXXX")
+    _digits_absent(logged)
+
+
+def test_scan_redcap_credentials_secrets_refused(tmp_path):
+    from etl.redcap import RedcapApiError, credentials
+
+    path = tmp_path / "secrets.toml"
+    path.write_text(f'[redcap]\nurl = "https://r/api/"\ntoken = "{"A" * 32}"\n# {DASHED}\n', "utf-8")
+    with pytest.raises(RedcapApiError) as exc:
+        credentials({}, [path])
+    has(str(exc.value), ".streamlit/secrets.toml, rad 4")
+    _digits_absent(str(exc.value))
 
 
 def test_scan_toml_names_line_and_character(tmp_path):
