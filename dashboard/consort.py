@@ -198,28 +198,64 @@ def _one(value: int | None, mask: Mask) -> str:
     return _many([value], mask)[0]
 
 
-def shown(counts: dict, mask: Mask = None) -> dict:
-    """Every box's numbers as display strings (masked and suppressed together where needed)."""
-    excluded, in_progress, randomised = _many([counts["excluded"], counts["in_progress"], counts["randomised"]], mask)
-    stage_n = _many([s["n"] for s in counts["excluded_by_stage"]], mask)
-    out = {
-        "assessed": _one(counts["assessed"], mask),
-        "rereferrals": _one(counts["rereferrals"], mask),
-        "excluded": excluded,
-        "in_progress": in_progress,
-        "randomised": randomised,
+def _joint(counts: dict, mask: Mask) -> dict:
+    """The boxes before allocation as `privacy.recruitment_hidden` decided for this scope (passed in
+    `counts["hidden"]`), so the diagram masks exactly what the funnel and the reasons table mask."""
+    hidden = counts["hidden"]
+    text = mask[1] if mask else ""
+
+    def one(key, value: int) -> str:
+        return text if key in hidden else str(int(value))
+
+    def reason_key(stage, label):
+        keys = [k for k in vocab.EXCLUSION_REASON.keys if vocab.EXCLUSION_REASON.label(k) == label]
+        return ("consort", "reason", stage, keys[0] if keys else (None if label == MISSING else label))
+
+    return {
+        "assessed": one(("consort", "assessed"), counts["assessed"]),
+        "rereferrals": one(("funnel", "rereferrals"), counts["rereferrals"]),
+        "excluded": one(("consort", "excluded"), counts["excluded"]),
+        "in_progress": one(("consort", "in_progress"), counts["in_progress"]),
+        "randomised": one(("consort", "randomised"), counts["randomised"]),
         "excluded_by_stage": [
             {
                 "label": s["label"],
-                "n": n,
-                "reasons": list(
-                    zip([r for r, _ in s["reasons"]], _many([v for _, v in s["reasons"]], mask), strict=True)
-                ),
+                "n": one(("consort", "stage", s["stage"]), s["n"]),
+                "reasons": [(r, one(reason_key(s["stage"], r), v)) for r, v in s["reasons"]],
             }
-            for s, n in zip(counts["excluded_by_stage"], stage_n, strict=True)
+            for s in counts["excluded_by_stage"]
         ],
         "arms": [],
     }
+
+
+def shown(counts: dict, mask: Mask = None) -> dict:
+    """Every box's numbers as display strings (masked and suppressed together where needed)."""
+    if mask is not None and "hidden" in counts:
+        out = _joint(counts, mask)
+    else:
+        excluded, in_progress, randomised = _many(
+            [counts["excluded"], counts["in_progress"], counts["randomised"]], mask
+        )
+        stage_n = _many([s["n"] for s in counts["excluded_by_stage"]], mask)
+        out = {
+            "assessed": _one(counts["assessed"], mask),
+            "rereferrals": _one(counts["rereferrals"], mask),
+            "excluded": excluded,
+            "in_progress": in_progress,
+            "randomised": randomised,
+            "excluded_by_stage": [
+                {
+                    "label": s["label"],
+                    "n": n,
+                    "reasons": list(
+                        zip([r for r, _ in s["reasons"]], _many([v for _, v in s["reasons"]], mask), strict=True)
+                    ),
+                }
+                for s, n in zip(counts["excluded_by_stage"], stage_n, strict=True)
+            ],
+            "arms": [],
+        }
     for a in counts["arms"]:
         box = {
             "arm": a["arm"],

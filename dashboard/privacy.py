@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from dashboard.access import Viewer
@@ -254,4 +255,287 @@ def funnel_frame(frame: pd.DataFrame, reached: str, parts: list[str], rule: Poli
     out[reached] = [rule.text if (k - 1, 0) in hide else str(counts[0][k]) for k in range(n)]
     for j, column in enumerate(parts, start=1):
         out[column] = [rule.text if (k, j) in hide else str(counts[j][k]) for k in range(n)]
+    return out
+
+
+# --- joint suppression across displays ------------------------------------------------------------
+# Suppressing each display on its own is not enough: two displays shown to the same role in the same
+# scope often share a figure or a total (a stage's exclusions in the funnel and the sum of that stage's
+# reasons; the CONSORT boxes and both), so a cell hidden in one can be backed out with figures from
+# the other. Here every figure of a family of displays is defined by WHO it counts (a boolean mask
+# over the same rows: referrals, participants, …), so each figure is a sum of "atoms" (the groups of
+# rows that no figure tells apart). A hidden figure is recoverable exactly when its atom vector is a
+# linear combination of the shown figures' vectors (plus: a shown 0 tells that each of its atoms is
+# 0). `joint_hidden` hides the small figures, then, while any hidden figure is recoverable, hides the
+# smallest shown figure used in recovering it, until none is. Figures that count the same people are
+# one figure: shown or hidden together in every display.
+
+
+def _atoms(masks: list[np.ndarray], weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(atom × figure 0/1 matrix, people per atom) of boolean masks over the same rows; a row of
+    weight 0 is a possible kind of person nobody is (so a figure shown as 0 still says something)."""
+    if not masks:
+        return np.zeros((0, 0)), np.zeros(0)
+    bits = np.column_stack([np.asarray(m, dtype=bool) for m in masks])
+    if bits.shape[0] == 0:
+        return np.zeros((0, len(masks))), np.zeros(0)
+    patterns, inverse = np.unique(bits, axis=0, return_inverse=True)
+    w = np.ones(bits.shape[0]) if weights is None else np.asarray(weights, dtype=float)
+    return patterns.astype(float), np.bincount(inverse.ravel(), weights=w, minlength=len(patterns))
+
+
+def _known_rows(vectors: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """What a reader knows, as rows over atoms: each shown figure, and each atom of a shown 0."""
+    rows = [vectors]
+    for v, value in zip(vectors, values, strict=True):
+        if value == 0:
+            rows.append(np.diag(v)[v > 0])
+    return np.vstack(rows) if len(vectors) else np.zeros((0, vectors.shape[1] if vectors.ndim == 2 else 0))
+
+
+def recoverable(vector: np.ndarray, known: np.ndarray, tol: float = 1e-8) -> np.ndarray | None:
+    """None when `vector` is not in the row space of `known`; else the coefficients (over `known`'s
+    rows) that give it: the recipe for recovering the hidden figure."""
+    if not len(known):
+        return None if np.any(vector) else np.zeros(0)
+    coef, *_ = np.linalg.lstsq(known.T, vector, rcond=None)
+    if np.max(np.abs(known.T @ coef - vector), initial=0.0) > tol:
+        return None
+    return coef
+
+
+def joint_hidden(
+    masks: dict[Hashable, Sequence[bool]],
+    threshold: int,
+    *,
+    fixed: set | frozenset = frozenset(),
+    insensitive: set | frozenset = frozenset(),
+    weights: Sequence[float] | None = None,
+) -> set[Hashable]:
+    """The keys of the figures to hide. `masks`: figure key → which rows it counts (all over the same
+    rows). `fixed`: figures always shown (plain totals that describe no one); never hidden, and a
+    figure counting the same people is shown too. `insensitive`: figures never hidden for being
+    small, only as a complement. `weights`: 1 per row, 0 for rows that stand for a possible kind of
+    person nobody is (see `recruitment_masks`)."""
+    keys = list(masks)
+    if not keys:
+        return set()
+    patterns, sizes = _atoms(
+        [np.asarray(masks[k], dtype=bool) for k in keys], None if weights is None else np.asarray(weights)
+    )
+    if not len(sizes):
+        return set()
+    # One class per distinct set of atoms: the same people, the same figure, everywhere.
+    classes: dict[tuple, list[Hashable]] = {}
+    for j, key in enumerate(keys):
+        classes.setdefault(tuple(patterns[:, j].astype(int)), []).append(key)
+    vectors = np.array([list(c) for c in classes], dtype=float)  # class × atom
+    values = vectors @ sizes
+    members = list(classes.values())
+    is_fixed = [any(k in fixed for k in m) for m in members]
+    hidden = {
+        i
+        for i, m in enumerate(members)
+        if not is_fixed[i] and 0 < values[i] <= threshold and any(k not in insensitive for k in m)
+    }
+    exposed: set[int] = set()  # recoverable whatever is hidden (only fixed figures explain it)
+    while True:
+        shown = [i for i in range(len(members)) if i not in hidden]
+        known = _known_rows(vectors[shown], values[shown]) if shown else np.zeros((0, len(sizes)))
+        # map each known row back to the class it comes from
+        origin = list(shown) + [i for i in shown if values[i] == 0 for _ in range(int(vectors[i].sum()))]
+        added = False
+        for h in sorted(hidden - exposed, key=lambda i: values[i]):
+            coef = recoverable(vectors[h], known)
+            if coef is None:
+                continue
+            used = {origin[r] for r in np.flatnonzero(np.abs(coef) > 1e-9)}
+            candidates = [i for i in used if not is_fixed[i]]
+            if not candidates:
+                # Only fixed figures (and zeros) give it away: hide any other figure sharing its people.
+                candidates = [i for i in shown if not is_fixed[i] and np.any(vectors[i] * vectors[h]) and values[i] > 0]
+            if not candidates:
+                exposed.add(h)
+                continue
+            hidden.add(min(candidates, key=lambda i: (values[i] == 0, values[i], i)))
+            added = True
+            break
+        if not added:
+            break
+    return {k for i in hidden for k in members[i]}
+
+
+# --- the recruitment family: funnel, exclusions by stage and reason, waits, CONSORT -----------------
+
+FUNNEL_REACHED = {  # stage key → the column saying a referral reached it (None: every referral)
+    "referral": None,
+    "info_meeting": "reached_info_meeting",
+    "consent": "reached_consent",
+    "enrolment": "reached_enrolment",
+    "baseline": "reached_baseline",
+    "randomised": "is_randomised",
+}
+WAITS = {
+    "Remiss → informationsmöte": "days_referral_to_info",
+    "Baslinje → randomisering": "days_baseline_to_randomisation",
+}
+
+
+def _flag(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return frame[column].fillna(False).astype(bool).to_numpy()
+
+
+def _possible_referrals(ref: pd.DataFrame, districts: Sequence[str]) -> pd.DataFrame:
+    """One row for every kind of referral that could exist in this scope (district × excluded at a
+    stage for a reason, or waiting at a stage, or randomised × re-referral or not), with the stages
+    it reached as real referrals of that kind reached them (else: every stage before, and the stage
+    itself except consent, which an exclusion there precedes). They weigh 0: they let a figure
+    shown as 0 count as information, as it is for a reader."""
+    from schema import vocab
+
+    stages = list(FUNNEL_REACHED)
+    reached_cols = [c for c in FUNNEL_REACHED.values() if c]
+
+    def patterns(rows: pd.DataFrame, canonical: tuple) -> list[tuple]:
+        found = {tuple(bool(v) for v in r) for r in rows[reached_cols].fillna(False).itertuples(index=False)}
+        return sorted(found) or [canonical]
+
+    def canonical(stage: str, *, at_stage: bool) -> tuple:
+        i = stages.index(stage)
+        return tuple(j < i or (j == i and at_stage) for j in range(1, len(stages)))
+
+    kinds = []
+    reasons = sorted(set(vocab.EXCLUSION_REASON.keys) | set(ref["exclusion_reason"].dropna().astype(str)))
+    excl_stages = sorted(set(vocab.EXCLUSION_STAGES.keys) | set(ref["excluded_stage"].dropna().astype(str)))
+    for stage in excl_stages:
+        rows = ref[ref["excluded_stage"].astype("string") == stage]
+        known = stage in stages
+        for flags in patterns(rows, canonical(stage, at_stage=stage != "consent") if known else (False,) * 5):
+            kinds += [(flags, stage, r, False) for r in reasons]
+    for stage in stages[:-1]:
+        rows = ref[(ref["furthest_stage"].astype("string") == stage) & ref["is_in_progress"].fillna(False).astype(bool)]
+        kinds += [(flags, None, None, True) for flags in patterns(rows, canonical(stage, at_stage=True))]
+    rand = ref[ref["is_randomised"].fillna(False).astype(bool)]
+    kinds += [(flags, None, None, False) for flags in patterns(rand, (True,) * 5)]
+    out = []
+    for d in districts:
+        for flags, stage, reason, waiting in kinds:
+            if not waiting and stage is None and not flags[-1]:
+                continue
+            furthest = stages[max([0] + [j + 1 for j, f in enumerate(flags) if f])]
+            for again in (False, True):
+                out.append(
+                    {
+                        "district_id": d,
+                        **dict(zip(reached_cols, flags, strict=True)),
+                        "excluded_stage": stage,
+                        "exclusion_reason": reason,
+                        "is_excluded": stage is not None,
+                        "is_in_progress": waiting,
+                        "furthest_stage": furthest,
+                        "is_rereferral": again,
+                        "days_referral_to_info": 0.0 if flags[0] else np.nan,
+                        "days_baseline_to_randomisation": 0.0 if flags[-1] and flags[3] else np.nan,
+                    }
+                )
+    return pd.DataFrame(out)
+
+
+def recruitment_masks(referrals: pd.DataFrame, districts: Sequence[str] = ()) -> tuple[dict, set, np.ndarray]:
+    """Every recruitment figure a role can see in one scope, as the referrals it counts: the funnel
+    (reached, excluded at, waiting at each stage), the exclusions by stage and reason, the waits'
+    `n` per district, the CONSORT boxes before allocation, the count of re-referrals, and the
+    randomised per district (a plain count, always shown). Returns (masks, fixed keys, weights):
+    the masks run over the referrals and then `_possible_referrals` (weight 0)."""
+    from schema import vocab
+
+    real = referrals.reset_index(drop=True)
+    scope = sorted(set(districts) | set(real["district_id"].dropna().astype(str)))
+    possible = _possible_referrals(real, scope)
+    keep = [c for c in possible.columns if c in real.columns]
+    ref = pd.concat([real[keep], possible[keep]], ignore_index=True) if len(possible) else real
+    weights = np.r_[np.ones(len(real)), np.zeros(len(ref) - len(real))]
+    every = np.ones(len(ref), dtype=bool)
+    stage = ref["excluded_stage"].astype("string").fillna("").to_numpy()
+    reason = ref["exclusion_reason"].astype("string").fillna("").to_numpy()
+    excluded = _flag(ref, "is_excluded")
+    waiting = _flag(ref, "is_in_progress")
+    furthest = ref["furthest_stage"].astype("string").fillna("").to_numpy()
+    masks: dict[Hashable, np.ndarray] = {}
+    for key, column in FUNNEL_REACHED.items():
+        masks[("funnel", key, "reached")] = every if column is None else _flag(ref, column)
+        masks[("funnel", key, "excluded")] = stage == key
+        masks[("funnel", key, "waiting")] = (furthest == key) & waiting
+    masks[("funnel", "rereferrals")] = _flag(ref, "is_rereferral") if "is_rereferral" in ref else ~every
+    for s, r in sorted({(s, r) for s, r in zip(stage[: len(real)], reason[: len(real)], strict=True) if s and r}):
+        masks[("reasons", s, r)] = (stage == s) & (reason == r)
+    # CONSORT (dashboard/consort.py): the boxes before allocation.
+    known_stage = np.isin(stage, list(vocab.EXCLUSION_STAGES.keys))
+    masks[("consort", "assessed")] = every
+    masks[("consort", "excluded")] = excluded
+    masks[("consort", "in_progress")] = waiting
+    masks[("consort", "randomised")] = _flag(ref, "is_randomised")
+    for s in [*vocab.EXCLUSION_STAGES.keys, None]:
+        in_stage = excluded & ((stage == s) if s is not None else ~known_stage)
+        masks[("consort", "stage", s)] = in_stage
+        for r in sorted(set(reason[: len(real)][in_stage[: len(real)]])):
+            masks[("consort", "reason", s, r or None)] = in_stage & (reason == r)
+    district = ref["district_id"].astype("string").fillna("").to_numpy()
+    fixed = {("funnel", "referral", "reached"), ("consort", "assessed"), ("consort", "randomised")}
+    fixed.add(("funnel", "randomised", "reached"))
+    for d in sorted(districts):
+        masks[("randomised", d)] = (district == d) & _flag(ref, "is_randomised")
+        fixed.add(("randomised", d))
+        for label, column in WAITS.items():
+            masks[("waits", d, label)] = (district == d) & ref[column].notna().to_numpy()
+    return masks, fixed, weights
+
+
+def recruitment_hidden(referrals: pd.DataFrame, rule: Policy | None, districts: Sequence[str] = ()) -> frozenset:
+    """The recruitment figures `rule` hides in this scope, decided jointly (see `joint_hidden`): the
+    page, its downloads and the steering report all mask exactly these."""
+    if rule is None or referrals.empty:
+        return frozenset()
+    masks, fixed, weights = recruitment_masks(referrals, districts)
+    return frozenset(joint_hidden(masks, rule.threshold, fixed=fixed, weights=weights))
+
+
+def mask_rows(frame: pd.DataFrame, keys: Sequence[Hashable], hidden: frozenset | set, columns: list[str], text: str):
+    """`frame` with `columns` shown as `text` in every row whose key (`keys`, one per row) is hidden."""
+    out = frame.copy()
+    hide = [k in hidden for k in keys]
+    for column in columns:
+        out[column] = [text if h else v for h, v in zip(hide, out[column], strict=True)]
+    return out
+
+
+def funnel_masked(frame: pd.DataFrame, reached: str, parts: list[str], rule: Policy | None, hidden: frozenset):
+    """The funnel table (one row per stage, with its `stage` key) masked as `recruitment_hidden`
+    decided: `reached`, then `parts` = (excluded at the stage, waiting at it)."""
+    if rule is None or frame.empty:
+        return frame
+    out = frame.copy()
+    for column, what in zip([reached, *parts], ["reached", "excluded", "waiting"], strict=False):
+        out[column] = [
+            rule.text if ("funnel", s, what) in hidden else str(int(v))
+            for s, v in zip(frame["stage"], frame[column], strict=True)
+        ]
+    return out
+
+
+def reasons_masked(frame: pd.DataFrame, rule: Policy | None, hidden: frozenset) -> pd.DataFrame:
+    """The exclusions-by-stage-and-reason table (Swedish labels `Steg`, `Orsak`) masked as
+    `recruitment_hidden` decided."""
+    from schema import vocab
+
+    if rule is None or frame.empty:
+        return frame
+    labels = {
+        (vocab.EXCLUSION_STAGES.label(k[1]), vocab.EXCLUSION_REASON.label(k[2])) for k in hidden if k[0] == "reasons"
+    }
+    out = frame.copy()
+    out["Antal"] = [
+        rule.text if (s, r) in labels else str(int(n))
+        for s, r, n in zip(frame["Steg"], frame["Orsak"], frame["Antal"], strict=True)
+    ]
     return out

@@ -216,6 +216,8 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     # CONSORT.
     arms = _arm_order(config, gate, people)
     flow = consort.consort_counts(referrals, people, arms=arms, intervention_arm=_intervention_label(config, gate))
+    if rule is not None:  # the same joint decision as the Rekrytering page in this scope
+        flow["hidden"] = privacy.recruitment_hidden(referrals, rule, districts)
 
     # Balance at the frozen checkpoints and now: when each was reached, which extract it froze, and
     # the analysis population as in Table 1 (exclusions after randomisation per the configuration).

@@ -164,14 +164,22 @@ else:
         format="YYYY-MM-DD",
         key="funnel_period",
     )
-if isinstance(period, tuple) and len(period) == 2:
+if not suppressing and isinstance(period, tuple) and len(period) == 2:
     referrals = referrals[
         (referrals["referred_on"] >= pd.Timestamp(period[0])) & (referrals["referred_on"] <= pd.Timestamp(period[1]))
     ]
 period_key = tuple(str(p) for p in period) if isinstance(period, tuple) else str(period)
 stages = ui.memo(ctx, "funnel", lambda: recruitment.funnel_counts(referrals), period_key)
 stage_parts = ["Exkluderade här", "Pågår (väntar på nästa steg)"]
-stages = privacy.funnel_frame(stages, "Antal", stage_parts, privacy.policy(ctx.viewer, config))
+rule = privacy.policy(ctx.viewer, config)
+# One decision for every recruitment figure of this scope (funnel, reasons, waits, CONSORT, and the
+# steering report's CONSORT): a figure hidden in one display cannot be backed out from another.
+joint = (
+    ui.memo(ctx, "recruitment_hidden", lambda: privacy.recruitment_hidden(referrals, rule, ctx.selected), period_key)
+    if rule is not None
+    else frozenset()
+)
+stages = privacy.funnel_masked(stages, "Antal", stage_parts, rule, joint)
 chart_stages = stages.assign(Antal=pd.to_numeric(stages["Antal"], errors="coerce")) if suppressing else stages
 left, right = st.columns([3, 2])
 with left:
@@ -184,8 +192,8 @@ st.caption(
 ui.downloads(stages.drop(columns=["order", "stage"]), "Remissflöde", "dl_funnel")
 
 reasons = ui.memo(ctx, "exclusions", lambda: recruitment.exclusions_by_reason(referrals), period_key)
-# The reasons at one stage add up to the stage's exclusions: each stage is a block of its own.
-reasons = ui.suppress_table(ctx, reasons, ["Antal"], group_by="Steg", rows=False)
+# The reasons at one stage add up to the stage's exclusions: masked with the funnel (`joint`).
+reasons = privacy.reasons_masked(reasons, rule, joint)
 st.markdown("**Exkluderade per steg och orsak**")
 st.dataframe(reasons, hide_index=True, width="stretch")
 ui.downloads(reasons, "Exklusioner", "dl_excl")
@@ -201,8 +209,11 @@ st.caption(
 waits = ui.memo(
     ctx, "waits", lambda: recruitment.waits_by_district(referrals, ctx.selected, ctx.short_name), period_key
 )
-# n = people who reached the step (an event): suppressed with the waits computed from them.
-waits = ui.suppress_table(ctx, waits, ["n"], shares={"Median": "n", "Q1": "n", "Q3": "n"}, rows=False)
+# n = people who reached the step (an event): masked with the waits computed from them, as `joint`
+# decided (per district they add up to the funnel's counts).
+if rule is not None:
+    waits_keys = [("waits", d, label) for d in ctx.selected for label in privacy.WAITS]
+    waits = privacy.mask_rows(waits, waits_keys, joint, ["n", "Median", "Q1", "Q3"], rule.text)
 ui.table(
     waits,
     "waits",
@@ -232,6 +243,8 @@ def _flow() -> dict:
 
 
 flow = ui.memo(ctx, "consort", _flow, blinded)
+if rule is not None:
+    flow = {**flow, "hidden": joint}  # the whole period's referrals: the same rows as the funnel's
 mask = (
     (config.privacy.small_cell_threshold, config.privacy.small_cell_text) if ctx.viewer.suppress_small_cells else None
 )
