@@ -10,7 +10,7 @@ total may be known). Other roles get their data unchanged. The rules are in `doc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -539,3 +539,32 @@ def reasons_masked(frame: pd.DataFrame, rule: Policy | None, hidden: frozenset) 
         for s, r, n in zip(frame["Steg"], frame["Orsak"], frame["Antal"], strict=True)
     ]
     return out
+
+
+# --- the caseload family: active per specialist and a shared specialist's split per district -----
+
+
+def caseload_hidden(split: pd.DataFrame, shown_split: Iterable[str], rule: Policy | None) -> frozenset:
+    """The caseload figures `rule` hides in this scope, decided jointly: `("active", specialist)` (the
+    per-specialist table, its download) and `("split", specialist, district)` for the specialists in
+    `shown_split` (the shared specialists' table): a specialist's active count is the sum of their
+    split, so neither may give the other back. `split`: specialist_id, district_id, active_n at the
+    cut-off for every specialist in scope. The total over all specialists is taken as shown."""
+    if rule is None or split.empty:
+        return frozenset()
+    frame = split[["specialist_id", "district_id", "active_n"]].copy()
+    frame["active_n"] = frame["active_n"].fillna(0).astype(int)
+    spec = np.repeat(frame["specialist_id"].astype(str).to_numpy(), frame["active_n"].to_numpy())
+    dist = np.repeat(frame["district_id"].astype(str).to_numpy(), frame["active_n"].to_numpy())
+    # one possible participant of weight 0 per (specialist, district) pair, so a 0 is information too
+    spec = np.r_[spec, frame["specialist_id"].astype(str).to_numpy()]
+    dist = np.r_[dist, frame["district_id"].astype(str).to_numpy()]
+    weights = np.r_[np.ones(int(frame["active_n"].sum())), np.zeros(len(frame))]
+    masks: dict[Hashable, np.ndarray] = {("active_all",): np.ones(len(spec), dtype=bool)}
+    shown = set(shown_split)
+    for s in sorted(set(spec)):
+        masks[("active", s)] = spec == s
+        if s in shown:
+            for d in sorted(set(dist[spec == s])):
+                masks[("split", s, d)] = (spec == s) & (dist == d)
+    return frozenset(joint_hidden(masks, rule.threshold, fixed={("active_all",)}, weights=weights))

@@ -300,7 +300,18 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     active_ids = sorted(set(roster.loc[roster["is_active_at_cutoff"].astype(bool), "specialist_id"]) | set(now.index))
     cl = pd.DataFrame({"Arbetsspecialist": active_ids, "Aktiva deltagare": [int(now.get(s, 0)) for s in active_ids]})
     cl["Över taket"] = ["ja" if n > config.caseload.cap else "nej" for n in cl["Aktiva deltagare"]]
-    caseload_table = _suppress(gate, config, cl, ["Aktiva deltagare"])
+    caseload_table = cl
+    if rule is not None:  # the same joint decision as Belastning (active per specialist with the split)
+        split = q.caseload_by_district_on.uncached(gate, districts, cutoff)
+        shared = caseload.shared_specialists(roster, lambda d: name.get(d, d))
+        joint = privacy.caseload_hidden(split, set(shared["Arbetsspecialist"]) if len(shared) else set(), rule)
+        caseload_table = privacy.mask_rows(
+            cl.assign(**{"Aktiva deltagare": cl["Aktiva deltagare"].astype(str)}),
+            [("active", str(s)) for s in cl["Arbetsspecialist"]],
+            joint,
+            ["Aktiva deltagare"],
+            rule.text,
+        )
 
     # Fidelity.
     fidelity_table = (

@@ -316,16 +316,64 @@ def small_counts(header: list[str], rows: list[list[object]], threshold: int) ->
     return found
 
 
+# --- the steering PDF, read as text --------------------------------------------------------------
+# pdftotext -layout keeps each table row on one line. In the steering report every number that
+# stands alone is a count of people, except these (by what they are, not by a column name):
+PDF_NOT_COUNTS = re.compile(
+    r"^\d+\. \S|"  # a section heading "5. Bortfall"
+    r"Kontrollpunkt \d|"  # the checkpoint's number
+    r"· sida \d|"  # the page footer
+    r"\d+ av \d+$",  # fidelity items scored "25 av 25"
+)
+PDF_NUMBER = re.compile(r"(?<![\w.,:/–−+-])(\d+)(?![\w.,:/%–−-])(?!\s?%)")
+
+
+def pdf_small_counts(text: str, threshold: int) -> list[str]:
+    """Every number 1..threshold standing alone in the PDF's text (a count of a few people), with its
+    line; the CONSORT diagram is an image and is checked through its data (`steering_figures`)."""
+    found = []
+    for line in text.splitlines():
+        if PDF_NOT_COUNTS.search(line.strip()):
+            continue
+        for m in PDF_NUMBER.finditer(line):
+            if 0 < int(m.group(1)) <= threshold:
+                found.append(line.strip())
+    return found
+
+
+def _steering_pdf_text(db: Path, role: str) -> str:
+    import duckdb
+
+    from dashboard import reports
+    from dashboard.access import Gate, Viewer, read_config
+
+    con = duckdb.connect(str(db.resolve()), read_only=True)
+    try:
+        cur = con.cursor()
+        gate = Gate(cur, Viewer(role, user="test"))
+        figures = reports.steering_figures(gate, read_config(cur))
+        return download_text(reports.steering_pdf(figures, reports.steering_charts(figures)))
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("state", ["låst", "stängd"])
+def test_payload_steering_pdf_text_has_no_small_count_for_styrgrupp(state, demo_db, request):
+    db = demo_db if state == "låst" else request.getfixturevalue("closed_store")
+    threshold = study_config()["privacy"]["small_cell_threshold"]
+    # Positive control: the project group's copy of the same report does have small counts in it.
+    assert pdf_small_counts(_steering_pdf_text(db, "projektledare"), threshold)
+    found = pdf_small_counts(_steering_pdf_text(db, "styrgrupp"), threshold)
+    assert found == [], "små tal i styrgruppens PDF:\n" + "\n".join(found)
+
+
 @pytest.fixture(scope="module", params=["låst", "stängd"])
 def styrgrupp_views(request, browser, demo_db, demo_dir, tmp_path_factory) -> list[View]:
     """One sweep per study state, each its own fixture instance (test workers each build only theirs)."""
     db = demo_db if request.param == "låst" else request.getfixturevalue("closed_store")
     districts = district_names(demo_dir)
-    if request.param == "stängd":
-        # Closed adds Utfall; the other pages are as when locked: every district together and the
-        # smallest district (most small cells) keep the sweep short.
-        smallest = min(ind.config(demo_dir)["districts"], key=lambda d: d["target"])["name"]
-        districts = [smallest]
+    # Every district scope in both states (closed adds Utfall, and closing changes what the gate
+    # hands out): one server for the whole sweep.
     server = _server(db, "styrgrupp", tmp_path_factory)
     try:
         return sweep(browser, server, districts)
@@ -338,6 +386,7 @@ def test_payload_styrgrupp_gets_no_small_count(styrgrupp_views):
     problems = []
     views = styrgrupp_views
     assert any(v.downloads for v in views), "positive control: downloads were captured"
+    pdfs = 0
     for view in views:
         for t in view.data.tables:
             header = [str(n) for n in t.column_names]
@@ -355,6 +404,11 @@ def test_payload_styrgrupp_gets_no_small_count(styrgrupp_views):
             for header, rows in download_tables(body):
                 for hit in small_counts(header, rows, threshold)[:3]:
                     problems.append(f"{view.where}: {hit} i nedladdningen {url}")
+            if body[:5] == b"%PDF-":  # the steering report as downloaded: its text, not its figures
+                pdfs += 1
+                for line in pdf_small_counts(download_text(body), threshold)[:5]:
+                    problems.append(f"{view.where}: ”{line}” i PDF:en {url}")
+    assert pdfs, "positive control: the steering PDF was downloaded and read"
     assert not problems, f"{len(problems)} små tal:\n" + "\n".join(sorted(set(problems))[:200])
 
 

@@ -393,3 +393,49 @@ def test_joint_random_studies_no_masked_count_recoverable(seed):
             }[ruta]
             shown.add(("consort", ruta), n, who(m))
     shown.check()
+
+
+# --- caseload: active per specialist and a shared specialist's split ----------------------------
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_joint_random_caseloads_no_masked_count_recoverable(seed):
+    from dashboard import privacy
+
+    rng = random.Random(seed)
+    districts = [f"d{i}" for i in range(rng.randint(2, 4))]
+    specialists = [f"S{i}" for i in range(rng.randint(1, 6))]
+    rows = []
+    for s in specialists:
+        for d in rng.sample(districts, min(len(districts), rng.choice([1, 1, 2, 2, 3]))):
+            rows.append({"specialist_id": s, "district_id": d, "active_n": rng.choice([0, 1, 2, 3, 5, 7, 9, 12])})
+    split = pd.DataFrame(rows)
+    shared = {s for s in specialists if (split["specialist_id"] == s).sum() > 1}
+    rule = privacy.Policy(4, "<5")
+    hidden = privacy.caseload_hidden(split, shared, rule)
+    # People: one id per active participant; one possible participant (id < 0) per pair.
+    people, n = {}, 0
+    for i, r in enumerate(split.itertuples(index=False)):
+        ids = set(range(n, n + r.active_n)) | {-1 - i}
+        people[(r.specialist_id, r.district_id)] = ids
+        n += r.active_n
+    shown = Displays(rule.text)
+    shown.add(("total",), n, set().union(*people.values()))
+    for s in specialists:
+        mine = set().union(*(p for (sp, _), p in people.items() if sp == s))
+        total = sum(1 for i in mine if i >= 0)
+        shown.add(("active", s), rule.text if ("active", s) in hidden else total, mine)
+        if s in shared:
+            for (sp, d), p in people.items():
+                if sp == s:
+                    value = sum(1 for i in p if i >= 0)
+                    shown.add(("split", s, d), rule.text if ("split", s, d) in hidden else value, p)
+    shown.check()
+    # Every small count is masked, except the overall total and what counts the same people as it.
+    everyone = {i for i in shown.cells[("total",)][1] if i >= 0}
+    small = [
+        k
+        for k, (_, p) in shown.cells.items()
+        if 0 < sum(1 for i in p if i >= 0) <= 4 and {i for i in p if i >= 0} != everyone
+    ]
+    assert all(shown.cells[k][0] == rule.text for k in small)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import caseload, formats, ui
+from dashboard import caseload, formats, privacy, ui
 from dashboard import queries as q
 
 ctx = ui.page("belastning")
@@ -54,14 +54,25 @@ summary = ui.memo(
 )
 short_now = caseload.districts_short_of_specialists(roster, config, ctx.selected)
 in_service = summary[summary["Aktiva vid datauttaget"].notna()]
+rule = privacy.policy(ctx.viewer, config)
+shared = caseload.shared_specialists(roster, ctx.short_name)
+split_all = q.caseload_by_district_on(ctx.gate, ctx.selected, cutoff)
+# One decision for the per-specialist counts and the shared specialists' split (their sum).
+joint = privacy.caseload_hidden(split_all, set(shared["Arbetsspecialist"]) if len(shared) else set(), rule)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(
     "Specialister i tjänst", len(in_service), help=f"Arbetsspecialister i tjänst vid datauttaget {cutoff.isoformat()}"
 )
 count = ui.counter(ctx)
+highest = in_service["Aktiva vid datauttaget"].max() if len(in_service) else None
+# The highest count names a hidden cell's value when that specialist's count is hidden.
+highest_hidden = rule is not None and any(
+    ("active", str(s)) in joint
+    for s in in_service.loc[in_service["Aktiva vid datauttaget"] == highest, "Arbetsspecialist"]
+)
 c2.metric(
     "Högsta belastning nu",
-    count(in_service["Aktiva vid datauttaget"].max()) if len(in_service) else "–",
+    "–" if highest is None else (rule.text if highest_hidden else count(highest)),
     help=f"Flest aktiva deltagare hos en arbetsspecialist vid datauttaget (taket är {cap})",
 )
 c3.metric(
@@ -78,9 +89,19 @@ st.caption(
     f"under perioden {start.isoformat()} – {end.isoformat()}."
 )
 # Per full-time equivalent × the (public) employment rate gives the count back: hidden with it.
-summary_shown = ui.suppress_table(
-    ctx, summary, ["Aktiva vid datauttaget", "Högsta antal"], shares={"Per heltid": "Aktiva vid datauttaget"}
-)
+summary_shown = ui.suppress_table(ctx, summary, ["Högsta antal"], rows=False)
+if rule is not None:
+    # Active per specialist as decided jointly with the shared specialists' split (`joint`).
+    summary_shown = privacy.mask_rows(
+        summary_shown,
+        [("active", str(s)) for s in summary["Arbetsspecialist"]],
+        joint,
+        ["Aktiva vid datauttaget", "Per heltid"],
+        rule.text,
+    )
+    summary_shown["Aktiva vid datauttaget"] = [
+        v if v == rule.text or pd.isna(v) else str(int(v)) for v in summary_shown["Aktiva vid datauttaget"]
+    ]
 if suppressing:
     # A masked "Per heltid" is text beside numbers: the whole column as Swedish text (one type for the
     # grid, which otherwise fails to convert the mixed column and falls back with an error in the log).
@@ -206,17 +227,21 @@ if not over_time.empty:
 
 # --- shared specialists -----------------------------------------------------------------------------
 st.subheader("Arbetsspecialister som delas mellan stadsdelar")
-shared = caseload.shared_specialists(roster, ctx.short_name)
 if shared.empty:
     st.info("Ingen arbetsspecialist delar sin tjänst mellan stadsdelar i urvalet.", icon="ℹ️")
 else:
-    split = q.caseload_by_district_on(ctx.gate, ctx.selected, cutoff)
-    split = split[split["specialist_id"].isin(shared["Arbetsspecialist"])]
-    count = ui.counter(ctx)
+    split = split_all[split_all["specialist_id"].isin(shared["Arbetsspecialist"])]
+
+    def shown_split(specialist: str, district: str, n: int) -> str:
+        if rule is not None and ("split", str(specialist), str(district)) in joint:
+            return rule.text
+        return str(int(n))
+
     text = (
         split.groupby("specialist_id").apply(
             lambda p: ", ".join(
-                f"{ctx.short_name(d)} {count(int(n))}" for d, n in zip(p["district_id"], p["active_n"], strict=True)
+                f"{ctx.short_name(d)} {shown_split(p.name, d, n)}"
+                for d, n in zip(p["district_id"], p["active_n"], strict=True)
             ),
             include_groups=False,
         )
