@@ -320,14 +320,16 @@ def test_scan_secrets_file_fails_closed_masked_and_named(tmp_path, caplog):
     )
     before = config.get_option("secrets.files")
     config.set_option("secrets.files", [str(path)])
+    # Only the scan is called on the clean file: parsing it through st.secrets would leave its
+    # [auth] section cached for every later app test in this process.
     try:
         with caplog.at_level("ERROR"):
-            mode = auth.login_mode()
+            mode = auth.login_mode()  # refused by the scan before st.secrets is read
         path.write_text(re.sub(r"# kontakt .*\n", "", path.read_text("utf-8")), "utf-8")
-        clean = auth.login_mode()
+        auth.scan_secrets()  # the same file without the number passes
     finally:
         config.set_option("secrets.files", before)
-    assert (mode, clean) == ("broken", "login")
+    assert mode == "broken"
     logged = caplog.text
     has(logged, ".streamlit/secrets.toml, rad 3")
     has(logged, "XXXX-XX-XX-XXXX")
