@@ -362,6 +362,10 @@ def joint_hidden(
             break
         if not added:
             break
+    # A complement that fixed figures give away anyway protects nothing: show it (it adds nothing to
+    # what a reader can work out). A small figure given away by fixed figures stays masked.
+    primary = {i for i in hidden if 0 < values[i] <= threshold and any(k not in insensitive for k in members[i])}
+    hidden -= exposed - primary
     return {k for i in hidden for k in members[i]}
 
 
@@ -375,6 +379,7 @@ FUNNEL_REACHED = {  # stage key → the column saying a referral reached it (Non
     "baseline": "reached_baseline",
     "randomised": "is_randomised",
 }
+MAX_JOINT_DISTRICTS = 8  # beyond this, the waits per district are hidden rather than decided jointly
 WAITS = {
     "Remiss → informationsmöte": "days_referral_to_info",
     "Baslinje → randomisering": "days_baseline_to_randomisation",
@@ -391,7 +396,6 @@ def _possible_referrals(ref: pd.DataFrame, districts: Sequence[str]) -> pd.DataF
     it reached as real referrals of that kind reached them (else: every stage before, and the stage
     itself except consent, which an exclusion there precedes). They weigh 0: they let a figure
     shown as 0 count as information, as it is for a reader."""
-    from schema import vocab
 
     stages = list(FUNNEL_REACHED)
     reached_cols = [c for c in FUNNEL_REACHED.values() if c]
@@ -405,13 +409,21 @@ def _possible_referrals(ref: pd.DataFrame, districts: Sequence[str]) -> pd.DataF
         return tuple(j < i or (j == i and at_stage) for j in range(1, len(stages)))
 
     kinds = []
-    reasons = sorted(set(vocab.EXCLUSION_REASON.keys) | set(ref["exclusion_reason"].dropna().astype(str)))
-    excl_stages = sorted(set(vocab.EXCLUSION_STAGES.keys) | set(ref["excluded_stage"].dropna().astype(str)))
-    for stage in excl_stages:
-        rows = ref[ref["excluded_stage"].astype("string") == stage]
+    # Only (stage, reason) pairs that occur: the reasons table and CONSORT list exactly those, so a
+    # reader knows every other pair is empty.
+    excluded = ref[ref["excluded_stage"].notna()]
+    pairs = sorted(
+        {
+            (str(s), None if pd.isna(r) else str(r))
+            for s, r in zip(excluded["excluded_stage"], excluded["exclusion_reason"], strict=True)
+        },
+        key=str,
+    )
+    for stage in sorted({s for s, _ in pairs}):
+        rows = excluded[excluded["excluded_stage"].astype("string") == stage]
         known = stage in stages
         for flags in patterns(rows, canonical(stage, at_stage=stage != "consent") if known else (False,) * 5):
-            kinds += [(flags, stage, r, False) for r in reasons]
+            kinds += [(flags, stage, r, False) for s, r in pairs if s == stage]
     for stage in stages[:-1]:
         rows = ref[(ref["furthest_stage"].astype("string") == stage) & ref["is_in_progress"].fillna(False).astype(bool)]
         kinds += [(flags, None, None, True) for flags in patterns(rows, canonical(stage, at_stage=True))]
@@ -423,7 +435,7 @@ def _possible_referrals(ref: pd.DataFrame, districts: Sequence[str]) -> pd.DataF
             if not waiting and stage is None and not flags[-1]:
                 continue
             furthest = stages[max([0] + [j + 1 for j, f in enumerate(flags) if f])]
-            for again in (False, True):
+            for again in (False, True) if stage is None and not waiting else (False,):
                 out.append(
                     {
                         "district_id": d,
@@ -451,7 +463,8 @@ def recruitment_masks(referrals: pd.DataFrame, districts: Sequence[str] = ()) ->
 
     real = referrals.reset_index(drop=True)
     scope = sorted(set(districts) | set(real["district_id"].dropna().astype(str)))
-    possible = _possible_referrals(real, scope)
+    per_district = len(scope) <= MAX_JOINT_DISTRICTS
+    possible = _possible_referrals(real, scope if per_district else ["*"])
     keep = [c for c in possible.columns if c in real.columns]
     ref = pd.concat([real[keep], possible[keep]], ignore_index=True) if len(possible) else real
     weights = np.r_[np.ones(len(real)), np.zeros(len(ref) - len(real))]
@@ -483,7 +496,7 @@ def recruitment_masks(referrals: pd.DataFrame, districts: Sequence[str] = ()) ->
     district = ref["district_id"].astype("string").fillna("").to_numpy()
     fixed = {("funnel", "referral", "reached"), ("consort", "assessed"), ("consort", "randomised")}
     fixed.add(("funnel", "randomised", "reached"))
-    for d in sorted(districts):
+    for d in sorted(districts) if per_district else []:
         masks[("randomised", d)] = (district == d) & _flag(ref, "is_randomised")
         fixed.add(("randomised", d))
         for label, column in WAITS.items():
@@ -493,11 +506,23 @@ def recruitment_masks(referrals: pd.DataFrame, districts: Sequence[str] = ()) ->
 
 def recruitment_hidden(referrals: pd.DataFrame, rule: Policy | None, districts: Sequence[str] = ()) -> frozenset:
     """The recruitment figures `rule` hides in this scope, decided jointly (see `joint_hidden`): the
-    page, its downloads and the steering report all mask exactly these."""
+    page, its downloads and the steering report all mask exactly these. Beyond
+    `MAX_JOINT_DISTRICTS` districts the waits' `n` per district are all hidden instead of decided
+    (the joint problem grows with districts × kinds of referral)."""
     if rule is None or referrals.empty:
         return frozenset()
     masks, fixed, weights = recruitment_masks(referrals, districts)
-    return frozenset(joint_hidden(masks, rule.threshold, fixed=fixed, weights=weights))
+    real = weights > 0
+    small = any(
+        k not in fixed and 0 < int(np.count_nonzero(np.asarray(m, dtype=bool) & real)) <= rule.threshold
+        for k, m in masks.items()
+    )
+    every_wait = set()
+    if len(set(districts) | set(referrals["district_id"].dropna().astype(str))) > MAX_JOINT_DISTRICTS:
+        every_wait = {("waits", d, label) for d in districts for label in WAITS}
+    if not small:  # nothing small: nothing to protect
+        return frozenset(every_wait)
+    return frozenset(joint_hidden(masks, rule.threshold, fixed=fixed, weights=weights) | every_wait)
 
 
 def mask_rows(frame: pd.DataFrame, keys: Sequence[Hashable], hidden: frozenset | set, columns: list[str], text: str):

@@ -145,12 +145,13 @@ def _every_kind_of_referral(refs: list[dict]) -> list[dict]:
     every other stage is reached first), waiting at a stage, or randomised. They are the unknowns
     of a reader who knows how the trial works but not who is where."""
     districts = sorted({r["district"] for r in refs})
-    reasons = sorted({r["reason"] for r in refs if r["reason"]})
+    # The reasons table lists the (stage, reason) pairs that occur: every other pair is known empty.
+    pairs = {(r["excluded"], r["reason"]) for r in refs if r["excluded"]}
     kinds = []
     for i, stage in enumerate(STAGES[:-1]):
         before = {s: j < i for j, s in enumerate(STAGES)}
         at_stage = {**before, stage: stage != "Samtycke"}
-        kinds += [(at_stage, stage, reason, "") for reason in reasons]
+        kinds += [(at_stage, stage, reason, "") for s, reason in sorted(pairs) if s == stage]
         kinds.append(({**before, stage: True}, "", "", stage))
     kinds.append(({s: True for s in STAGES}, "", "", ""))
     out = []
@@ -308,11 +309,13 @@ def _random_referrals(rng: random.Random, districts: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _every_kind(districts: list[str]) -> pd.DataFrame:
-    """One referral of every kind the generator can make: the reader's unknowns."""
+def _every_kind(districts: list[str], real: pd.DataFrame) -> pd.DataFrame:
+    """One referral of every kind the generator can make and the displays do not rule out (a
+    (stage, reason) pair not in the reasons table is known empty): the reader's unknowns."""
+    pairs = {(s, r) for s, r in zip(real["excluded_stage"], real["exclusion_reason"], strict=True) if s}
     kinds = [(5, "randomised", None)]
     kinds += [(f, "waiting", None) for f in range(5)]
-    kinds += [(f, "excluded", r) for f in range(5) for r in REASONS]
+    kinds += [(f, "excluded", r) for f in range(5) for r in REASONS if (KEYS[f], r) in pairs]
     rows = [_referral(d, f, o, r, again, 1) for d in districts for f, o, r in kinds for again in (False, True)]
     return pd.DataFrame(rows)
 
@@ -328,7 +331,7 @@ def test_joint_random_studies_no_masked_count_recoverable(seed):
     rule = privacy.Policy(4, "<5")
     hidden = privacy.recruitment_hidden(real, rule, districts)
     # Figures are defined over the referrals and one of every possible kind (ids below 0).
-    ref = pd.concat([real, _every_kind(districts)], ignore_index=True)
+    ref = pd.concat([real, _every_kind(districts, real)], ignore_index=True)
     ids = [i if i < len(real) else len(real) - 1 - i for i in range(len(ref))]
 
     def who(mask) -> list[int]:
