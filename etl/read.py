@@ -47,6 +47,10 @@ class Sheet:
         self.excel = excel
         self._rows: list[tuple[int, list[object]]] | None = None
 
+    def head_cells(self) -> list[list[object]]:
+        """The rows the header is looked for in (a CSV sheet keeps only its first records)."""
+        return self.cells
+
     def clean_row(self, values: list[object]) -> list[object]:
         return [_cell(v) for v in values] if self.excel else [_clean(v) for v in values]
 
@@ -246,6 +250,7 @@ class CsvSheet(Sheet):
 
     @property  # type: ignore[override]
     def cells(self) -> list[list[object]]:
+        """Every record (read again on demand: the fix list wants whole rows)."""
         if self._all is None:
             self._all = list(csv.reader(io.StringIO(self.text, newline=""), delimiter=self.sep))  # type: ignore[arg-type]
         return self._all
@@ -360,7 +365,7 @@ def _header_matches(values: list[object], hmap: dict[str, str]) -> dict[int, str
 def _find_header(sheet: Sheet, hmap: dict[str, str]) -> tuple[int, dict[int, str]] | None:
     """Position in sheet.cells of the header row: the first of the first 10 rows as Excel numbers
     them where at least two cells are known headers."""
-    first = sheet.head_cells() if isinstance(sheet, CsvSheet) else sheet.cells
+    first = sheet.head_cells()
     for pos, raw in enumerate(first[: max(0, HEADER_SEARCH_ROWS - sheet.first + 1)]):
         matches = _header_matches(sheet.clean_row(raw), hmap)
         if len(matches) >= 2:
@@ -391,7 +396,7 @@ def table_from_grid(grid: Grid, src: Source) -> RawTable:
             + ")",
         )
     sheet, pos, columns = chosen
-    header_values = sheet.clean_row((sheet.head_cells() if isinstance(sheet, CsvSheet) else sheet.cells)[pos])
+    header_values = sheet.clean_row(sheet.head_cells()[pos])
     header_number = sheet.first + pos
     missing = [f for f in required_fields(src) if f not in columns.values()]
     if missing:

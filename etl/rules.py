@@ -328,19 +328,17 @@ def _errors(frame: pl.DataFrame, bad: pl.Expr, field: str, rule: str, reason: pl
     )
 
 
-def first_of(frame: pl.DataFrame, keys: list[str], field: str, rule: str, what: str) -> pl.DataFrame:
-    """Keep the first row per key (in file order); later rows are rejected, naming the first."""
+def first_of(frame: pl.DataFrame, keys: list[str], field: str, rule: str, reason: str | pl.Expr) -> pl.DataFrame:
+    """Keep the first row per key (in file order); later rows are rejected, naming the first.
+    `reason`: what is repeated (then "… finns redan på rad N"), or the whole reason as an expression
+    that may use the first row's number (`__first_row`)."""
     first = frame.group_by(keys, maintain_order=True).agg(
         pl.col(POS).first().alias("__first_pos"), pl.col(ROW).first().alias("__first_row")
     )
     joined = frame.join(first, on=keys, how="left", maintain_order="left", nulls_equal=True)
-    return _errors(
-        joined,
-        pl.col(POS) != pl.col("__first_pos"),
-        field,
-        rule,
-        pl.format(f"{what} finns redan på rad {{}}", pl.col("__first_row")),
-    )
+    if isinstance(reason, str):
+        reason = pl.format(f"{reason} finns redan på rad {{}}", pl.col("__first_row"))
+    return _errors(joined, pl.col(POS) != pl.col("__first_pos"), field, rule, reason)
 
 
 def _add_months(day: pl.Expr, months: int) -> pl.Expr:
@@ -351,18 +349,14 @@ def _add_months(day: pl.Expr, months: int) -> pl.Expr:
 def referral_errors(ref: pl.DataFrame) -> pl.DataFrame:
     """Duplicate codes (the first row is kept); a re-referral must name a referral in the log, and
     come at least 3 months after that person's exclusion for insufficient motivation."""
-    first = ref.group_by("study_code", maintain_order=True).agg(
-        pl.col(POS).first().alias("__first_pos"), pl.col(ROW).first().alias("__first_row")
-    )
-    joined = ref.join(first, on="study_code", how="left", maintain_order="left")
-    dup = _errors(
-        joined,
-        pl.col(POS) != pl.col("__first_pos"),
+    dup = first_of(
+        ref,
+        ["study_code"],
         "study_code",
         "duplicate_referral",
         pl.format("studiekoden {} finns redan på rad {}", pl.col("study_code"), pl.col("__first_row")),
     )
-    firsts = ref.filter(pl.col(POS).is_in(first["__first_pos"].implode()))
+    firsts = ref.filter(~pl.col(POS).is_in(dup[POS].implode()))
     steps = ["referred_on", *_STEPS]
     prev = firsts.select(
         pl.col("study_code").alias("previous_code"),
@@ -518,13 +512,9 @@ def followup_schedule_errors(fu: pl.DataFrame, config: StudyConfig) -> pl.DataFr
         pl.format(f"tidpunkten {{}} månader finns inte i uppföljningsschemat ({listed})", pl.col("timepoint_months")),
     )
     rest = fu.filter(pl.col("timepoint_months").is_in(allowed))
-    first = rest.group_by(["study_code", "timepoint_months"], maintain_order=True).agg(
-        pl.col(POS).first().alias("__first_pos"), pl.col(ROW).first().alias("__first_row")
-    )
-    j = rest.join(first, on=["study_code", "timepoint_months"], how="left", maintain_order="left")
-    dup = _errors(
-        j,
-        pl.col(POS) != pl.col("__first_pos"),
+    dup = first_of(
+        rest,
+        ["study_code", "timepoint_months"],
         "timepoint_months",
         "duplicate_followup",
         pl.format(
