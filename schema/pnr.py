@@ -7,8 +7,8 @@ A candidate is, in any text, bounded by characters that are not digits (letters 
 - 10 digits `YYMMDDNNNN`, or 12 digits `CCYYMMDDNNNN` with century 18, 19 or 20;
 - optionally one separator before the last four: `-`, `+`, any Unicode dash or minus sign, a
   space (any Unicode space, also zero-width ones), or a dash with a space on either side;
-- the date part with one dash or space between year, month and day (the same both times):
-  `1981-12-18-9876`, `81 12 18-9876`;
+- the date part with one dash, space, full stop or slash between year, month and day (the same
+  both times): `1981-12-18-9876`, `81 12 18-9876`, `81.12.18-9876`, `81/12/18-9876`;
 - split over two neighbouring CSV fields: a field of only the 6 or 8 date digits, `;`/`,`/tab, a
   field of only the last four (`811218;9876`);
 - a run of exactly 9 digits that is a whole field (text start/end, a line break, `;`, `,`, tab or
@@ -45,9 +45,10 @@ DASHES = (
 SPACES = "\u0020\u00a0\u1680\u2000-\u200d\u202f\u205f\u2060\u3000\ufeff"
 
 _SEP = f"(?:[{SPACES}]?[{re.escape(DASHES)}+][{SPACES}]?|[{SPACES}])?"
-# One dash or space between year, month and day (`1981-12-18-9876`, `81 12 18-9876`); the same
-# character both times (group 3 is repeated), or none.
-_DATE_SEP = f"[{SPACES}{re.escape(DASHES)}]"
+# One dash, space, full stop or slash between year, month and day (`1981-12-18-9876`,
+# `81 12 18-9876`, `81.12.18-9876`, `81/12/18-9876`); the same character both times (group 3 is
+# repeated), or none.
+_DATE_SEP = f"[{SPACES}{re.escape(DASHES)}./]"
 _TEN_OR_TWELVE = re.compile(rf"(?<!\d)(\d{{2}})?(\d{{2}})({_DATE_SEP}?)(\d{{2}})\3(\d{{2}}){_SEP}(\d{{4}})(?!\d)")
 # Nine digits forming a whole field: a 10-digit number that lost its leading zero.
 _FIELD_EDGE = "\\n\\r;,\\t\"'"

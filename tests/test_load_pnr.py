@@ -117,6 +117,14 @@ CASES = {
         lambda f: _csv_cell(f, "followups", 1, "Enhet", f"19{TEN[:2]}-{TEN[2:4]}-{TEN[4:6]}-{TEN[6:]}"),
         "kolumn ”E (Enhet)”",
     ),
+    "csv dotted date": (
+        lambda f: _csv_cell(f, "followups", 1, "Enhet", f"{TEN[:2]}.{TEN[2:4]}.{TEN[4:6]}-{TEN[6:]}"),
+        "kolumn ”E (Enhet)”",
+    ),
+    "xlsx slashed date": (
+        lambda f: _xlsx(f, lambda wb: wb.active.cell(4, 13, f"19{TEN[:2]}/{TEN[2:4]}/{TEN[4:6]} {TEN[6:]}")),
+        "cell M4",
+    ),
 }
 
 

@@ -126,6 +126,12 @@ def _issue10_forms(ten: str, century: str = "19") -> list[str]:
         f"{century}{yy}{mm}{dd}\t{n}",
         f"x;{yy}{mm}{dd}-;{n}\r\ny",
         f"x; {yy}{mm}{dd} ; -{n}",
+        # a full stop or a slash inside the date
+        f"{yy}.{mm}.{dd}-{n}",
+        f"{yy}/{mm}/{dd}-{n}",
+        f"{century}{yy}.{mm}.{dd}-{n}",
+        f"{century}{yy}/{mm}/{dd} {n}",
+        f"pnr: {yy}.{mm}.{dd} {n}",
     ]
 
 
@@ -258,6 +264,8 @@ def _lookalikes() -> dict[str, list[str]]:
     # the new forms of issue 10 with a wrong check digit: never refused
     out["wrong_check"] += [f"19{t[:2]}-{t[2:4]}-{t[4:6]}-{t[6:]}" for t in out["wrong_check"][:100]]
     out["wrong_check"] += [f"{t[:2]} {t[2:4]} {t[4:6]}-{t[6:]}" for t in out["wrong_check"][:100]]
+    out["wrong_check"] += [f"{t[:2]}.{t[2:4]}.{t[4:6]}-{t[6:]}" for t in out["wrong_check"][:100]]
+    out["wrong_check"] += [f"19{t[:2]}/{t[2:4]}/{t[4:6]}-{t[6:]}" for t in out["wrong_check"][:100]]
     out["wrong_check"] += [f"{t[:6]};{t[6:]}" for t in out["wrong_check"][:100]]
     out["wrong_check"] += [f'"19{t[:6]}","{t[6:]}"' for t in out["wrong_check"][:100]]
     out["wrong_check"] += [f'="{t[:6]}"&"-{t[6:]}"' for t in out["wrong_check"][:100]]
@@ -274,6 +282,21 @@ def _lookalikes() -> dict[str, list[str]]:
             f"{digits(6)},{digits(4)}",
             f"{y}-{m:02d}-{d:02d};{digits(4)}",
             f"{y}-{m:02d}-{d:02d} {rng.randint(0, 23):02d}{rng.randint(0, 59):02d}",
+        ]
+    # Dates written with full stops or slashes (the date separators added for issue 10), alone, as
+    # version-like strings and beside a time or four digits.
+    out["dotted_dates"] = []
+    for _ in range(100):
+        y, m, d = rng.randint(1990, 2026), rng.randint(1, 12), rng.randint(1, 28)
+        hhmm = f"{rng.randint(0, 23):02d}{rng.randint(0, 59):02d}"
+        out["dotted_dates"] += [
+            f"{d:02d}.{m:02d}.{y}",
+            f"{y}.{m:02d}.{d:02d}",
+            f"{y % 100:02d}/{m:02d}/{d:02d}",
+            f"{d:02d}.{m:02d}.{y} {hhmm}",
+            f"{d:02d}/{m:02d}/{y % 100:02d} {hhmm}",
+            f"{y}/{m:02d}/{d:02d} {hhmm}",
+            f"v{rng.randint(1, 99)}.{m:02d}.{d:02d}-{digits(4)}",
         ]
     out["wrong_date"] = []
     for _ in range(300):
