@@ -15,14 +15,10 @@ from schema.sources import CONFIG_STEMS, SOURCES
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "contract.md"
 
-VOCABULARIES = [v for v in vars(vocab).values() if isinstance(v, vocab.Vocabulary)]
-
 
 def _vocabulary(spec: FieldSpec) -> vocab.Vocabulary | None:
     """The vocabulary whose keys the field's `Literal` declares."""
-    if spec.allowed is None:
-        return None
-    return next((v for v in VOCABULARIES if tuple(v.keys) == spec.allowed), None)
+    return vocab.vocabulary_with_keys(spec.allowed)
 
 
 def _type_text(spec: FieldSpec) -> str:

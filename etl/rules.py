@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from etl.tables import ROW
 from schema import vocab
 from schema.config import StudyConfig
 from schema.sources import header_of, source
 
 POS = "__pos"
-ROW = "__row"
 ERRORS_SCHEMA = {POS: pl.UInt32, "field": pl.String, "rule": pl.String, "reason": pl.String}
 
 Clause = tuple[pl.Expr, str, pl.Expr]  # (row fails, field named, Swedish reason)

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from etl.columns import field_specs
 from etl.paths import current_target, versions_dir
+from etl.validate import empty_frame
 from schema.config import StudyConfig
 from schema.sources import SOURCES
 
@@ -176,13 +177,6 @@ def _arrow_type(dtype: pl.DataType) -> pa.DataType:
     if isinstance(dtype, pl.List):
         return pa.list_(pa.string())
     return pa.string()
-
-
-def empty_frame(key: str) -> pl.DataFrame:
-    """A source without rows (an optional file not given), with its columns."""
-    specs = field_specs(next(s.model for s in SOURCES if s.key == key))
-    extra = {"item_key": pl.String, "section_key": pl.String} if key == "fidelity" else {}
-    return pl.DataFrame(schema={"__row": pl.Int64, **{s.name: s.dtype for s in specs}, **extra})
 
 
 def source_frame(key: str, frame: pl.DataFrame, file_name: str) -> pa.Table:

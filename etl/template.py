@@ -27,8 +27,6 @@ LISTS_SHEET = "Listor"
 TEMPLATE_ROWS = 2000  # rows below the header that carry the drop-downs and formats
 DATE_MIN, DATE_MAX = date(2000, 1, 1), date(2100, 12, 31)
 
-VOCABULARIES: dict[str, Vocabulary] = {v.name_sv: v for v in vars(vocab).values() if isinstance(v, Vocabulary)}
-
 
 def data_sheet_name(src: Source) -> str:
     """The data sheet is named after the file (with å/ä/ö when a stem has them): the reader looks
@@ -74,7 +72,7 @@ def _probe(model: type[SourceRow], field: str, ctx: ValidationContext) -> Column
     types = {e["type"] for e in errs}
     if "not_in_list" in types:
         name = next(e["ctx"]["name"] for e in errs if e["type"] == "not_in_list")
-        return ColumnKind("vocab", VOCABULARIES[name])
+        return ColumnKind("vocab", vocab.vocabulary_named(name))
     if "unknown_district" in types:
         # A district column that accepts "A; B" takes several (specialists who split their time).
         first, second = ctx.config.districts[0].name, ctx.config.districts[-1].name

@@ -181,10 +181,10 @@ def check_references(results: dict[str, SourceResult], config: StudyConfig) -> N
     """The rules between files, in dependency order; rejected rows leave the accepted frames."""
     if "referrals" in results:
         results["referrals"].reject(rules.referral_errors(results["referrals"].frame))
-    ref = results["referrals"].frame if "referrals" in results else _empty("referrals")
+    ref = results["referrals"].frame if "referrals" in results else empty_frame("referrals")
     if "randomisations" in results:
         results["randomisations"].reject(rules.randomisation_errors(results["randomisations"].frame, ref))
-    rand = results["randomisations"].frame if "randomisations" in results else _empty("randomisations")
+    rand = results["randomisations"].frame if "randomisations" in results else empty_frame("randomisations")
     specialists = (
         results["specialists"].frame["specialist_id"] if "specialists" in results else pl.Series([], dtype=pl.String)
     )
@@ -228,9 +228,12 @@ def check_references(results: dict[str, SourceResult], config: StudyConfig) -> N
         results["fidelity"].reject(rules.fidelity_complete_errors(results["fidelity"].frame))
 
 
-def _empty(key: str) -> pl.DataFrame:
+def empty_frame(key: str) -> pl.DataFrame:
+    """A checked frame without rows (an optional file not given), with every column a checked frame
+    of that source has: the cross-file rules join against it and the store inserts it."""
     specs = field_specs(source(key).model)
-    return pl.DataFrame(schema={POS: pl.UInt32, ROW: pl.Int64, **{s.name: s.dtype for s in specs}})
+    extra = {"item_key": pl.String, "section_key": pl.String} if key == "fidelity" else {}
+    return pl.DataFrame(schema={POS: pl.UInt32, ROW: pl.Int64, **{s.name: s.dtype for s in specs}, **extra})
 
 
 def validate_tables(

@@ -272,6 +272,38 @@ EXTENT = Vocabulary(
     {"full_time": ("100",), "part_time": ("del",)},
 )
 
+# Every closed list above, once: the contract document and the templates look vocabularies up here.
+VOCABULARIES: tuple[Vocabulary, ...] = (
+    YES_NO,
+    GENDER,
+    REFERRAL_SOURCE,
+    MOTIVATION,
+    FUNNEL_STAGES,
+    EXCLUSION_STAGES,
+    EXCLUSION_REASON,
+    ARM,
+    EVENT_TYPE,
+    EVENT_REASON,
+    FOLLOWUP_RESULT,
+    EDUCATION,
+    HOUSING,
+    INCOME,
+    CIVIL_STATUS,
+    ACTIVITY_TYPE,
+    EXTENT,
+)
+
+
+def vocabulary_named(name_sv: str) -> Vocabulary:
+    """The closed list of that Swedish name."""
+    return next(v for v in VOCABULARIES if v.name_sv == name_sv)
+
+
+def vocabulary_with_keys(keys: tuple[str, ...] | None) -> Vocabulary | None:
+    """The closed list whose keys are exactly these (a field's `Literal`), or None."""
+    return None if keys is None else next((v for v in VOCABULARIES if tuple(v.keys) == tuple(keys)), None)
+
+
 # IPS fidelity scale (Socialstyrelsen 2022), 25 items in three sections, as in the interim report's
 # Table 2. Item keys are section letter + number.
 FIDELITY_SECTIONS = {"staffing": "Personal", "organisation": "Organisation", "services": "Tjänster"}

@@ -309,3 +309,14 @@ def test_template_filled_in_validates_without_errors(templates, tmp_path):
 def test_template_cli_writes_all_templates(tmp_path):
     assert cli.main(["template", str(tmp_path / "mallar")]) == 0
     assert sorted(p.name for p in (tmp_path / "mallar").iterdir()) == sorted(f"{s.stems[0]}.xlsx" for s in SOURCES)
+
+
+def test_every_vocabulary_is_listed_once_for_templates_and_contract():
+    """The templates and docs/contract.md look lists up in `vocab.VOCABULARIES`: a list defined in
+    the module but missing there would get no drop-down and no contract entry."""
+    defined = [v for v in vars(vocab).values() if isinstance(v, vocab.Vocabulary)]
+    assert sorted(v.name_sv for v in vocab.VOCABULARIES) == sorted(v.name_sv for v in defined)
+    assert len({v.name_sv for v in vocab.VOCABULARIES}) == len(vocab.VOCABULARIES)
+    for v in defined:
+        assert vocab.vocabulary_named(v.name_sv) is v
+        assert vocab.vocabulary_with_keys(tuple(v.keys)) is v
