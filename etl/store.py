@@ -20,7 +20,6 @@ from typing import Any
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 
 from etl.columns import field_specs
 from etl.paths import current_target, versions_dir
@@ -167,48 +166,52 @@ def swap_link(db: Path, target: Path) -> None:
 # --- building -----------------------------------------------------------------------------------
 
 
-def _arrow_type(dtype: pl.DataType) -> pa.DataType:
-    if dtype == pl.Date:
-        return pa.date32()
-    if dtype == pl.Int64:
-        return pa.int32()
-    if dtype == pl.Float64:
-        return pa.float64()
-    if isinstance(dtype, pl.List):
-        return pa.list_(pa.string())
-    return pa.string()
+def _store_type(dtype: pl.DataType) -> pl.DataType:
+    """The store's column type for a checked column: whole numbers are INTEGER."""
+    return pl.Int32 if dtype == pl.Int64 else dtype
 
 
-def source_frame(key: str, frame: pl.DataFrame, file_name: str) -> pa.Table:
-    """Typed columns of one source's accepted rows (field names + source_file, source_row) as an
-    Arrow table, straight from the checked polars columns."""
+class ArrowStream:
+    """A polars frame offered to DuckDB as an Arrow stream through the Arrow PyCapsule interface
+    (https://arrow.apache.org/docs/format/CDataInterface/PyCapsuleInterface.html), which DuckDB
+    scans natively since 1.1. Handing DuckDB the polars frame itself goes through
+    `DataFrame.to_arrow()`, which imports pyarrow: about 70 MB of a load's peak memory (issue 11),
+    for nothing the load needs. Each call gives a fresh stream, so DuckDB may ask more than once."""
+
+    def __init__(self, frame: pl.DataFrame):
+        # A column with no value at all has polars' Null type; its Arrow form carries no validity
+        # bitmap, which DuckDB's stream scan refuses. As text it inserts as NULLs of any type.
+        self.frame = frame.with_columns(pl.col(pl.Null).cast(pl.String))
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        return self.frame.__arrow_c_stream__(requested_schema)
+
+
+def source_frame(key: str, frame: pl.DataFrame, file_name: str) -> pl.DataFrame:
+    """Typed columns of one source's accepted rows (field names + source_file, source_row) in the
+    store's types, straight from the checked polars columns."""
     model = next(s.model for s in SOURCES if s.key == key)
-    fields = [(spec.name, _arrow_type(spec.dtype)) for spec in field_specs(model)]
+    fields = [(spec.name, _store_type(spec.dtype)) for spec in field_specs(model)]
     if key == "fidelity":
-        fields += [("item_key", pa.string()), ("section_key", pa.string())]
-    table = frame.select(
-        *[pl.col(name) for name, _ in fields],
+        fields += [("item_key", pl.String), ("section_key", pl.String)]
+    return frame.select(
+        *[pl.col(name).cast(dtype) for name, dtype in fields],
         pl.lit(file_name, dtype=pl.String).alias("source_file"),
-        pl.col("__row").alias("source_row"),
-    ).to_arrow()
-    schema = pa.schema(
-        [pa.field(name, typ) for name, typ in fields]
-        + [pa.field("source_file", pa.string()), pa.field("source_row", pa.int32())]
+        pl.col("__row").cast(pl.Int32).alias("source_row"),
     )
-    return table.cast(schema)
 
 
-def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pa.Table) -> None:
-    con.register("_frame", frame)
+def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    con.register("_frame", ArrowStream(frame))
     try:
         con.execute(f"CREATE TABLE {table} AS SELECT * FROM _frame")
     finally:
         con.unregister("_frame")
 
 
-def _config_frames(config: StudyConfig) -> dict[str, pa.Table]:
+def _config_frames(config: StudyConfig) -> dict[str, pl.DataFrame]:
     """(Built with polars: building Arrow from Python lists would import pandas, a second of a
-    small load.)"""
+    small load, and pyarrow.)"""
     districts = pl.DataFrame(
         {
             "id": [d.id for d in config.districts],
@@ -240,7 +243,7 @@ def _config_frames(config: StudyConfig) -> dict[str, pa.Table]:
         },
         schema={"key": pl.String, "label": pl.String, "ratio": pl.Int32, "blinded_label": pl.String},
     )
-    return {"meta.districts": districts.to_arrow(), "meta.arms": arms.to_arrow()}
+    return {"meta.districts": districts, "meta.arms": arms}
 
 
 def _carry_over(con: duckdb.DuckDBPyConnection, previous: Path | None) -> None:
@@ -278,7 +281,7 @@ def build_store(
     *,
     fingerprint: str,
     config: StudyConfig,
-    frames: dict[str, pa.Table],
+    frames: dict[str, pl.DataFrame],
     load_row: dict[str, Any],
     file_rows: list[dict[str, Any]],
     rejected_rows: list[dict[str, Any]],
@@ -344,8 +347,8 @@ def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, schema_sql: str, ro
     names = [part.strip().split()[0].strip('"') for part in schema_sql.split(",")]
     if not rows:
         return
-    frame = pl.DataFrame({n: [r.get(n) for r in rows] for n in names}, strict=False).to_arrow()
-    con.register("_rows", frame)
+    frame = pl.DataFrame({n: [r.get(n) for r in rows] for n in names}, strict=False)
+    con.register("_rows", ArrowStream(frame))
     try:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
     finally:
