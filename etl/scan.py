@@ -10,8 +10,11 @@ before anything is parsed further or written.
   with BOM, else Windows-1252; a CSV hit names its line and column (with the header text).
 - the file's name as shown (with the folders it is shown with).
 `scan_text` scans a name or argument. Both raise `PnrRefused` naming every place (in Swedish) with
-the value masked. The decision is always `schema.pnr` (the one detector): a whole-text regex pass
-finds candidates (every candidate has six digits in a row) and the detector judges them.
+the value masked. The decision is always `schema.pnr` (the one detector). A vectorised polars pass
+(`candidate_windows`) cuts a file's text into lines, a sheet's XML into rows, and keeps the pieces
+that hold a candidate (every candidate has six digits in a row, or a separated date; a superset, so
+polars needs no look-around); only those pieces reach the detector. Two neighbouring non-empty
+cells of a row are judged as a pair (`pnr.split_pair`), as two neighbouring CSV fields are.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
+
+import polars as pl
 
 from etl.tables import SourceFileError
 from schema import pnr
@@ -103,6 +108,31 @@ def _formula_hit(formula: str, place: str) -> Hit | None:
 def _short(text: str) -> str:
     text = text.replace("\n", " ").replace("\r", " ")
     return text if len(text) <= 2 * SHOW + 20 else text[: 2 * SHOW + 20] + "…"
+
+
+# --- the vectorised prefilter ------------------------------------------------------------------
+
+
+def candidate_windows(text: str, sep: str, pattern: str, drop: str | None = None) -> list[tuple[int, int]]:
+    """(start, end) of every piece of `text` between two `sep`s in which `pattern` occurs, found in
+    one polars pass (Rust regex over all pieces at once). `pattern` only selects pieces: it is a
+    superset of every candidate (no look-around, which polars' regex lacks; the boundaries are the
+    detector's to judge). `drop`: matches taken out of each piece before the test (cell positions)."""
+    pieces = pl.Series("piece", [text]).str.split(sep).explode()
+    lengths = pieces.str.len_chars().cast(pl.Int64)
+    step = lengths + len(sep)
+    probe = pieces if drop is None else pieces.str.replace_all(drop, "")
+    frame = pl.DataFrame({"start": step.cum_sum() - step, "length": lengths}).filter(probe.str.contains(pattern))
+    return [(start, start + length) for start, length in frame.iter_rows()]
+
+
+def text_spans(text: str) -> list[tuple[int, int]]:
+    """Every personnummer in a text (`pnr.spans`), judged line by line on the lines the prefilter
+    keeps. No candidate holds a line break, so this is the same as judging the whole text."""
+    found = []
+    for start, end in candidate_windows(text, "\n", pnr.CANDIDATE):
+        found += [(start + a, start + b) for a, b in pnr.spans(text[start:end])]
+    return found
 
 
 # --- names and arguments -----------------------------------------------------------------------
@@ -212,18 +242,23 @@ def scan_text_bytes(data: bytes, shown: str, is_csv: bool = True) -> list[Hit]:
     if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         # UTF-16 without BOM or a binary file: also read it with the NULs taken out
         text += "\n" + data.replace(b"\x00", b"").decode("cp1252", errors="replace")
-    found = list(pnr.spans(text))
+    found = text_spans(text)
     if not found:
         return []
     starts = _line_starts(text)
-    lines = text.splitlines()
-    sep = _sniff(lines) if is_csv else None
-    header = _header_row(lines, sep) if sep else []
+
+    def line_at(n: int) -> str:
+        end = starts[n + 1] if n + 1 < len(starts) else len(text)
+        return text[starts[n] : end].rstrip("\r\n")
+
+    head = [line_at(n) for n in range(min(30, len(starts)))]
+    sep = _sniff(head) if is_csv else None
+    header = _header_row(head, sep) if sep else []
     hits: list[Hit] = []
     seen: set[str] = set()
     for start, end in found:
         n = bisect.bisect_right(starts, start) - 1
-        line = lines[n] if n < len(lines) else ""
+        line = line_at(n)
         col = start - starts[n]
         if sep:
             index, field_text = _field_at(line, col, sep)
@@ -384,6 +419,7 @@ def scan_xlsx_bytes(data: bytes, shown: str) -> list[Hit]:
 
 def _scan_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], shown: str, data: bytes) -> list[Hit]:
     book = _Book(zf)
+    shared = _Shared(zf, infos)
     hits: list[Hit] = []
     shared_hits: dict[int, Hit] = {}
     for info in infos:
@@ -405,7 +441,7 @@ def _scan_zip(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], shown: str, dat
                 "(DOCTYPE); spara den igen i Excel som .xlsx",
             )
         if name in book.sheet_parts:
-            hits += _scan_sheet(raw, shown, book.sheet_of.get(name, name))
+            hits += _scan_sheet(raw, shown, book.sheet_of.get(name, name), shared)
         elif posixpath.basename(lower) == "sharedstrings.xml":
             shared_hits.update(_scan_shared(raw, shown))
         elif _may_hold(raw) or b"definedName" in raw:
@@ -443,11 +479,16 @@ def _with_headers(data: bytes, hits: list[Hit]) -> list[Hit]:
         m = _CELL_PLACE.search(hit.place)
         row = headers.get(m.group("sheet")) if m else None
         if m and row is not None:
-            index = _column_index(m.group("letter"))
-            header = row[index] if index < len(row) else None
-            if isinstance(header, str) and header.strip() and not pnr.looks_like_pnr(header):
-                named = f"kolumn ”{m.group('letter')} ({header.strip()})”)"
-                hit = Hit(hit.place.replace(f"kolumn {m.group('letter')})", named), hit.masked)
+
+            def named(col: re.Match, row=row) -> str:
+                index = _column_index(col.group(1))
+                header = row[index] if index < len(row) else None
+                if isinstance(header, str) and header.strip() and not pnr.looks_like_pnr(header):
+                    return f"kolumn ”{col.group(1)} ({header.strip()})”)"
+                return col.group(0)
+
+            # every column of the place: a split number names two cells
+            hit = Hit(re.sub(r"kolumn ([A-Z]+)\)", named, hit.place), hit.masked)
         out.append(hit)
     return out
 
@@ -596,16 +637,9 @@ def _has_runs_text(text: str) -> bool:
     return any(tag in text for tag in ("<r>", "<r ", ":r>", ":r "))
 
 
-_NUMBERISH = re.compile(rf"{pnr.HINT}|\d[Ee]\+?\d")
-# The same on ASCII digits, twice as fast; used when the sheet holds no other digits.
-_NUMBERISH_ASCII = re.compile(r"[0-9]{6}|[0-9][Ee]\+?[0-9]|" + pnr.HINT.replace(r"\d", "[0-9]").split("|", 1)[1])
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-
-
-def _numberish(text: str):
-    if text.isascii() or not any(ch.isdigit() for run in _NON_ASCII.findall(text) for ch in run):
-        return _NUMBERISH_ASCII.finditer(text)
-    return _NUMBERISH.finditer(text)
+# A sheet's candidates: a text candidate, six digits in a row (a number cell, or a split number's
+# first half), or an exponent (a large number written as 8.1121898E9).
+_NUMBERISH = re.compile(rf"{pnr.CANDIDATE}|\d{{6}}|\d[Ee]\+?\d")
 
 
 _CELL_OPEN = re.compile(r"<(?:\w+:)?c\b([^>]*)>")
@@ -626,14 +660,39 @@ def _without_positions(text: str) -> str:
     return text
 
 
-def _scan_sheet(raw: bytes, shown: str, sheet: str) -> list[Hit]:
+# A cell's or row's position, whatever its digits (the prefilter's `drop`): the windows then hold
+# only rows with a candidate elsewhere; a 10-digit "position" is still judged (`_POSITIONS` blanks
+# only 6 and 7 digits in the window itself).
+_POSITION_DROP = r'\sr="[A-Z]{0,3}[0-9]{6,7}"'
+_ROW_SEPS = ("<row ", ":row ")
+
+
+def _sheet_windows(text: str, shared: _Shared) -> list[tuple[int, int]]:
+    """The rows (and the parts before and after them) that hold a candidate: six digits in a row,
+    a separated date, an exponent, or a shared string that could be a split number's first half."""
+    sep = next((s for s in _ROW_SEPS if s in text), "<")
+    pattern = _NUMBERISH.pattern
+    firsts = shared.first_halves()
+    if firsts:
+        refs = "|".join(map(str, firsts)) if len(firsts) <= 2000 else "[0-9]+"
+        pattern += rf"|<(?:\w+:)?v>\s*(?:{refs})\s*</"
+    return candidate_windows(text, sep, pattern, drop=_POSITION_DROP)
+
+
+def _scan_sheet(raw: bytes, shown: str, sheet: str, shared: _Shared | None = None) -> list[Hit]:
+    shared = shared or _Shared(None, [])
     text = _text(raw)
     if text is None or "&#" in text or _has_runs_text(text):
-        return _scan_sheet_tree(raw, shown, sheet)  # digits may be split across runs or encoded
+        return _scan_sheet_tree(raw, shown, sheet, shared)  # digits may be split across runs or encoded
     hits: list[Hit] = []
     done: set[int] = set()
-    for m in _numberish(_without_positions(text)):
-        pos = m.start()
+    windows = _sheet_windows(text, shared)
+    candidates = (
+        (start + m.start(), m)
+        for start, end in windows
+        for m in _NUMBERISH.finditer(_without_positions(text[start:end]))
+    )
+    for pos, _m in candidates:
         lt, gt = text.rfind("<", 0, pos), text.rfind(">", 0, pos)
         if lt > gt:  # inside a tag: an attribute value
             tag_end = text.find(">", pos)
@@ -681,7 +740,89 @@ def _scan_sheet(raw: bytes, shown: str, sheet: str) -> list[Hit]:
             if hit:
                 hits.append(hit)
     hits += _scan_formulas(text, shown, sheet)
+    for start, end in windows:
+        cells = []
+        for c in _CELL.finditer(text, start, end):
+            attrs = dict(_ATTR.findall(c.group(1)))
+            cells.append((attrs.get("r"), _cell_value(attrs.get("t"), c.group(2) or "", shared)))
+        hits += _split_hits(cells, shown, sheet)
     return _dedupe(hits)
+
+
+_INLINE_T = re.compile(r"<(?:\w+:)?t\b[^>]*>(.*?)</(?:\w+:)?t>", re.S)
+_V_TEXT = re.compile(r"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", re.S)
+
+
+def _cell_value(ctype: str | None, inner: str, shared: _Shared) -> object:
+    """A cell's value from its XML (fast path: no character references, no rich text): text, a
+    number, or None (empty, boolean, error)."""
+    if ctype == "inlineStr":
+        return html.unescape("".join(_INLINE_T.findall(inner))) or None
+    v = _V_TEXT.search(inner)
+    if v is None or ctype in ("b", "e", "d"):
+        return None
+    return _typed(ctype, html.unescape(v.group(1)), shared)
+
+
+def _typed(ctype: str | None, v: str, shared: _Shared) -> object:
+    if ctype == "s":
+        return shared.text(v)
+    if ctype in (None, "n"):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return v or None
+
+
+def _split_hits(cells: list[tuple[str | None, object]], shown: str, sheet: str) -> list[Hit]:
+    """A number split over two neighbouring cells of one row: a cell that is only the date digits
+    and the next non-empty cell (empty ones between are skipped) that is only the last four."""
+    full = [(ref, value) for ref, value in cells if value is not None and value != ""]
+    hits = []
+    for (ref1, first), (ref2, second) in zip(full, full[1:], strict=False):
+        if pnr.split_pair(first, second):
+            m = re.match(r"([A-Z]+)\d+$", ref2 or "")
+            place = _cell_place(shown, sheet, ref1) + f" och cell {ref2} (kolumn {m.group(1) if m else '?'})"
+            hits.append(Hit(place, f"{pnr.mask_digits(first)} | {pnr.mask_digits(second)}"))
+    return hits
+
+
+class _Shared:
+    """The workbook's shared strings, parsed only when a split-number candidate needs them."""
+
+    def __init__(self, zf: zipfile.ZipFile | None, infos: list[zipfile.ZipInfo]):
+        self.zf = zf
+        self.name = next(
+            (i.filename for i in infos if posixpath.basename(i.filename.lower()) == "sharedstrings.xml"), None
+        )
+        self._texts: list[str] | None = None
+        self._firsts: list[int] | None = None
+
+    def texts(self) -> list[str]:
+        if self._texts is None:
+            self._texts = []
+            if self.zf and self.name:
+                try:
+                    root = ET.fromstring(self.zf.read(self.name))
+                except ET.ParseError:
+                    return self._texts  # refused as damaged when the part itself is scanned
+                self._texts = ["".join(el.itertext()) for el in root if _local(el.tag) == "si"]
+        return self._texts
+
+    def text(self, index: str) -> str | None:
+        texts = self.texts()
+        i = int(index) if index.strip().isdigit() else -1
+        return texts[i] if 0 <= i < len(texts) else None
+
+    def first_halves(self) -> list[int]:
+        """Indexes of the shared strings that could be a split number's first half."""
+        if self._firsts is None:
+            raw = self.zf.read(self.name) if self.zf and self.name else b""
+            self._firsts = []
+            if raw and _may_hold(raw):
+                self._firsts = [i for i, t in enumerate(self.texts()) if pnr.is_first_half(t)]
+        return self._firsts
 
 
 _FORMULA_EL = re.compile(r"<(?:\w+:)?(f|formula|formula1|formula2)\b([^>]*)>(.*?)</(?:\w+:)?\1>", re.S)
@@ -734,14 +875,19 @@ def _enclosing_cell(text: str, pos: int) -> dict[str, str] | None:
     return dict(_ATTR.findall(m.group(1))) if m else None
 
 
-def _scan_sheet_tree(raw: bytes, shown: str, sheet: str) -> list[Hit]:
+def _scan_sheet_tree(raw: bytes, shown: str, sheet: str, shared: _Shared) -> list[Hit]:
     """The careful path for sheets with character references or inline rich text."""
     root = _parse(raw, shown, sheet)
     hits: list[Hit] = []
+    row: list[tuple[str | None, object]] = []
     for el in root.iter():
         tag = _local(el.tag)
+        if tag == "row":
+            hits += _split_hits(row, shown, sheet)
+            row = []
         if tag == "c":
             ref, ctype = el.get("r"), el.get("t")
+            row.append((ref, _tree_value(el, ctype, shared)))
             for child in el:
                 ctag = _local(child.tag)
                 if ctag == "v" and child.text:
@@ -776,7 +922,20 @@ def _scan_sheet_tree(raw: bytes, shown: str, sheet: str) -> list[Hit]:
             hit = judge(el.text, _sheet_place(shown, sheet, tag, ref))
             if hit:
                 hits.append(hit)
+    hits += _split_hits(row, shown, sheet)
     return _dedupe(hits)
+
+
+def _tree_value(cell: ET.Element, ctype: str | None, shared: _Shared) -> object:
+    if ctype in ("b", "e", "d"):
+        return None
+    for child in cell:
+        ctag = _local(child.tag)
+        if ctag == "is":
+            return "".join(child.itertext()) or None
+        if ctag == "v" and child.text:
+            return _typed(ctype, child.text, shared)
+    return None
 
 
 # --- shared strings ----------------------------------------------------------------------------

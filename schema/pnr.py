@@ -9,8 +9,9 @@ A candidate is, in any text, bounded by characters that are not digits (letters 
   space (any Unicode space, also zero-width ones), or a dash with a space on either side;
 - the date part with one dash, space, full stop or slash between year, month and day (the same
   both times): `1981-12-18-9876`, `81 12 18-9876`, `81.12.18-9876`, `81/12/18-9876`;
-- split over two neighbouring CSV fields: a field of only the 6 or 8 date digits, `;`/`,`/tab, a
-  field of only the last four (`811218;9876`);
+- split over two neighbouring CSV fields or worksheet cells: a field of only the 6 or 8 date
+  digits, then the next non-empty field of only the last four (`811218;9876`, `811218;;9876`;
+  cells: `split_pair`);
 - a run of exactly 9 digits that is a whole field (text start/end, a line break, `;`, `,`, tab or
   a quote on both sides): a 10-digit number that lost its leading zero when it went through a
   numeric Excel cell (people born 2000–2009) and was then saved as CSV.
@@ -53,19 +54,31 @@ _TEN_OR_TWELVE = re.compile(rf"(?<!\d)(\d{{2}})?(\d{{2}})({_DATE_SEP}?)(\d{{2}})
 # Nine digits forming a whole field: a 10-digit number that lost its leading zero.
 _FIELD_EDGE = "\\n\\r;,\\t\"'"
 _NINE = re.compile(rf"(?<![^{_FIELD_EDGE}])(\d{{9}})(?![^{_FIELD_EDGE}])")
-# A number split over two neighbouring CSV fields: a field that is only the 6 or 8 date digits, the
-# field separator, a field that is only the last four (`811218;9876`, `"19811218","9876"`); spaces,
-# quotes and one dash or `+` at the split are allowed.
+# A number split over two neighbouring fields of a CSV record or cells of a worksheet row: a field
+# that is only the 6 or 8 date digits (the first half), and the next non-empty field that is only
+# the last four (the second half): `811218;9876`, `"19811218","9876"`, `811218;;9876`; spaces,
+# quotes and one dash or `+` at the split are allowed. The same two halves decide for cells
+# (`split_pair`) and for CSV text (`_SPLIT`).
 _Q = f"[{SPACES}]*[\"']?[{SPACES}]*"
-_SPLIT = re.compile(
-    rf"(?:^|(?<=[\n\r;,\t]))"
-    rf"{_Q}(\d{{2}})?(\d{{6}}){_Q}(?:[{re.escape(DASHES)}+]{_Q})?[;,\t]{_Q}(?:[{re.escape(DASHES)}+]{_Q})?(\d{{4}})"
-    rf"{_Q}(?=$|[\n\r;,\t])"
-)
+_FIRST_HALF = rf"{_Q}(\d{{2}})?(\d{{6}}){_Q}(?:[{re.escape(DASHES)}+]{_Q})?"
+_SECOND_HALF = rf"{_Q}(?:[{re.escape(DASHES)}+]{_Q})?(\d{{4}}){_Q}"
+_SPLIT = re.compile(rf"(?:^|(?<=[\n\r;,\t])){_FIRST_HALF}[;,\t](?:[{SPACES}\"']*[;,\t])*{_SECOND_HALF}(?=$|[\n\r;,\t])")
+_FIRST = re.compile(_FIRST_HALF)
+_SECOND = re.compile(_SECOND_HALF)
 # Every candidate contains its six date digits in a row, or the date with separators: the cheap
-# whole-text prefilter (also used by etl.scan for whole files and XML parts).
+# prefilter for XML parts (etl.scan).
 HINT = rf"\d{{6}}|\d{{2}}{_DATE_SEP}\d{{2}}{_DATE_SEP}\d{{2}}"
 PREFILTER = re.compile(HINT)
+# The candidate patterns above without their look-arounds and back-references: every candidate
+# contains a match, so a text without one holds none. A plain regex (no look-around), so that
+# polars runs it too (etl.scan's vectorised prefilter); an ISO date alone does not match it.
+_SPLIT_GAP = f"[{SPACES}\"'{re.escape(DASHES)}+]"
+CANDIDATE = (
+    rf"\d{{2}}{_DATE_SEP}?\d{{2}}{_DATE_SEP}?\d{{2}}{_SEP}\d{{4}}"
+    rf"|\d{{6}}{_SPLIT_GAP}*[;,\t](?:{_SPLIT_GAP}|[;,\t])*\d{{4}}"
+    rf"|\d{{9}}"
+)
+_CANDIDATE = re.compile(CANDIDATE)
 
 
 def _luhn_ok(ten: str) -> bool:
@@ -101,7 +114,7 @@ def _ascii_digits(text: str) -> str:
 def spans(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of every personnummer-like number in the text, in order."""
     found: list[tuple[int, int]] = []
-    if not PREFILTER.search(text):
+    if not _CANDIDATE.search(text):
         return iter(found)
     for m in _TEN_OR_TWELVE.finditer(text):
         century, yymmdd, last4 = m.group(1), m.group(2) + m.group(4) + m.group(5), m.group(6)
@@ -117,6 +130,27 @@ def spans(text: str) -> Iterator[tuple[int, int]]:
         if _valid(None, "0" + nine[:5], nine[5:]):
             found.append(m.span())
     return iter(sorted(found))
+
+
+def is_first_half(value: object) -> bool:
+    """Could the value be the first half of a split number (only the 6 or 8 date digits)? A cheap
+    test for the scan to pick candidate cells; `split_pair` decides."""
+    text = _as_text(value)
+    return text is not None and _FIRST.fullmatch(text) is not None
+
+
+def split_pair(first: object, second: object) -> bool:
+    """True when two neighbouring cells of a row (`second` the next non-empty cell after `first`)
+    hold a personnummer split after its date: `811218` | `9876`, `19811218-` | `9876`, also as
+    Excel numbers. The same halves and the same date + check-digit rule as a split CSV record."""
+    a, b = _as_text(first), _as_text(second)
+    if a is None or b is None:
+        return False
+    ma, mb = _FIRST.fullmatch(a), _SECOND.fullmatch(b)
+    if ma is None or mb is None:
+        return False
+    century = _ascii_digits(ma.group(1)) if ma.group(1) else None
+    return _valid(century, _ascii_digits(ma.group(2)), _ascii_digits(mb.group(1)))
 
 
 def _as_text(value: object) -> str | None:
@@ -165,6 +199,13 @@ def looks_like_pnr_formula(formula: str) -> bool:
 def mask_formula(formula: str) -> str:
     """A formula with a hit, safe to show: every digit as X (its pieces are not one span)."""
     return re.sub(r"\d", "X", formula)
+
+
+def mask_digits(value: object) -> str:
+    """The value as the detector reads it, every digit as X: a half of a split number is no
+    number by itself, so `mask` would leave it."""
+    text = _as_text(value)
+    return re.sub(r"\d", "X", str(value) if text is None else text)
 
 
 def mask(value: object) -> str:

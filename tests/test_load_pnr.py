@@ -83,6 +83,17 @@ def _split_cells(folder: Path) -> None:
     fx.write_csv(folder / "avslut.csv", spec["headers"], spec["rows"])
 
 
+def _split_cells_gap(folder: Path) -> None:
+    """The halves in the next non-empty fields, an empty field between: `…;811218;;9876`."""
+    rows = fx.study_rows()
+    fx.set_cell(rows, "events", 1, "Datum", TEN[:6])
+    fx.set_cell(rows, "events", 1, "Händelse", "")
+    fx.set_cell(rows, "events", 1, "Orsak", TEN[6:])
+    spec = rows["events"]
+    (folder / "avslut.xlsx").unlink(missing_ok=True)
+    fx.write_csv(folder / "avslut.csv", spec["headers"], spec["rows"])
+
+
 CASES = {
     "xlsx comment": (
         lambda f: _xlsx(
@@ -117,6 +128,11 @@ CASES = {
         lambda f: _csv_cell(f, "followups", 1, "Enhet", f"19{TEN[:2]}-{TEN[2:4]}-{TEN[4:6]}-{TEN[6:]}"),
         "kolumn ”E (Enhet)”",
     ),
+    "xlsx split over two cells": (
+        lambda f: _xlsx(f, lambda wb: (wb.active.cell(4, 13, TEN[:6]), wb.active.cell(4, 15, TEN[6:]))),
+        "cell M4 (rad 4, kolumn M) och cell O4 (kolumn O)",
+    ),
+    "csv split with an empty field between": (_split_cells_gap, "kolumn ”B (Datum)” och ”D (Orsak)”"),
     "csv dotted date": (
         lambda f: _csv_cell(f, "followups", 1, "Enhet", f"{TEN[:2]}.{TEN[2:4]}.{TEN[4:6]}-{TEN[6:]}"),
         "kolumn ”E (Enhet)”",

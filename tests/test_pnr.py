@@ -132,6 +132,9 @@ def _issue10_forms(ten: str, century: str = "19") -> list[str]:
         f"{century}{yy}.{mm}.{dd}-{n}",
         f"{century}{yy}/{mm}/{dd} {n}",
         f"pnr: {yy}.{mm}.{dd} {n}",
+        # the next non-empty field: empty fields between the halves
+        f"{yy}{mm}{dd};;{n}",
+        f'"{century}{yy}{mm}{dd}","","{n}"',
     ]
 
 
@@ -174,6 +177,37 @@ def test_pnr_split_fields_need_whole_fields():
     check(f"a{d};{n}", False)  # not a whole field
     check(f"{d};{n}b", False)
     check(f"ring {d} eller {n}", False)  # free text: no field separator
+
+
+def test_pnr_split_pair_of_cells():
+    ten = next(t for t in TENS[22:] if t[0] != "0" != t[6])  # numbers keep their digits
+    d, n = ten[:6], ten[6:]
+    refused = [
+        pnr.split_pair(d, n),
+        pnr.split_pair(f"19{d}", n),
+        pnr.split_pair(f"{d}-", n),
+        pnr.split_pair(d, f"-{n}"),
+        pnr.split_pair(f" {d} ", f"{n} "),
+        pnr.split_pair(int(d), int(n)),  # number cells
+        pnr.split_pair(float(d), float(n)),
+        pnr.split_pair(float(f"19{d}"), n),
+        pnr.is_first_half(d),
+        pnr.is_first_half(int(d)),
+    ]
+    assert refused == [True] * len(refused)
+    passed = [
+        pnr.split_pair(f"x{d}", n),  # not a whole cell
+        pnr.split_pair(d, f"{n}5"),
+        pnr.split_pair(f"1{d}", n),  # seven digits
+        pnr.split_pair(d, wrong_check(ten)[6:]),
+        pnr.split_pair(float(d) + 0.5, n),
+        pnr.split_pair(None, n),
+        pnr.split_pair(d, True),
+        pnr.is_first_half(n),
+    ]
+    assert passed == [False] * len(passed)
+    masked = pnr.mask_digits(float(d)) == "XXXXXX"
+    assert masked
 
 
 @pytest.mark.parametrize("ten", ZERO[:10], ids=lambda v: "zero")
@@ -269,6 +303,9 @@ def _lookalikes() -> dict[str, list[str]]:
     out["wrong_check"] += [f"{t[:6]};{t[6:]}" for t in out["wrong_check"][:100]]
     out["wrong_check"] += [f'"19{t[:6]}","{t[6:]}"' for t in out["wrong_check"][:100]]
     out["wrong_check"] += [f'="{t[:6]}"&"-{t[6:]}"' for t in out["wrong_check"][:100]]
+    out["wrong_check"] += [(t[:6], t[6:]) for t in out["wrong_check"][:100]]  # two cells
+    out["wrong_check"] += [(float(t[:6]), float(t[6:])) for t in out["wrong_check"][:100] if t[0] != "0" != t[6]]
+    out["wrong_check"] += [f"{t[:6]};;{t[6:]}" for t in out["wrong_check"][:100]]
     # Neighbouring CSV fields that could be a split number: a compact date beside a time, a year or
     # four random digits (the first and the last are refused when date and check digit both hold),
     # and dates written with separators followed by four digits.
@@ -298,6 +335,25 @@ def _lookalikes() -> dict[str, list[str]]:
             f"{y}/{m:02d}/{d:02d} {hhmm}",
             f"v{rng.randint(1, 99)}.{m:02d}.{d:02d}-{digits(4)}",
         ]
+    # Two neighbouring cells of a row (`split_pair`): a date and a four-digit amount, time or year
+    # (refused when date and check digit both hold, about one in ten of the valid dates), a phone
+    # number split after its area code or in two, an organisation number split at its dash, a
+    # date as an Excel serial beside four digits, and fields with empty fields between.
+    out["split_cells"] = []
+    for _ in range(100):
+        y, m, d = rng.randint(1990, 2026), rng.randint(1, 12), rng.randint(1, 28)
+        out["split_cells"] += [
+            (f"{y}{m:02d}{d:02d}", float(rng.randint(1000, 9999))),
+            (float(f"{y % 100:02d}{m:02d}{d:02d}"), f"{rng.randint(0, 23):02d}{rng.randint(0, 59):02d}"),
+            (f"07{rng.choice('02369')}", digits(7)),
+            (f"07{rng.choice('02369')}-{digits(3)}", f"{digits(2)} {digits(2)}"),
+            (f"08-{digits(3)}", f"{digits(2)} {digits(2)}"),
+            (f"{rng.choice('25789')}{digits(1)}{rng.randint(2, 9)}{digits(3)}", digits(4)),
+            (float(rng.randint(36000, 46000)), float(rng.randint(1000, 9999))),
+            (digits(6), digits(4)),
+            (f"{y}-{m:02d}-{d:02d}", digits(4)),
+        ]
+        out["split_fields"].append(f"{y % 100:02d}{m:02d}{d:02d};;{digits(4)}")
     out["wrong_date"] = []
     for _ in range(300):
         nine = f"{digits(2)}{rng.choice([0, 13, 14, 19, 20, 55, 99]):02d}{digits(2)}{digits(3)}"
@@ -309,8 +365,11 @@ def _lookalikes() -> dict[str, list[str]]:
 LOOKALIKES = _lookalikes()
 
 
-def judged(value: str) -> bool:
-    """As the scan judges it: a formula (text starting with `=`) also with its literals joined."""
+def judged(value: str | tuple) -> bool:
+    """As the scan judges it: a formula (text starting with `=`) also with its literals joined, a
+    pair of neighbouring cells as a possible split number."""
+    if isinstance(value, tuple):
+        return pnr.split_pair(*value)
     if value.startswith("="):
         return pnr.looks_like_pnr_formula(value)
     return pnr.looks_like_pnr(value)

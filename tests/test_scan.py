@@ -406,3 +406,85 @@ def test_scan_sheet_skips_cell_positions_only_and_still_finds_numbers_past_row_1
     assert len(hits) == 1 and "B100007" in hits[0].place
     bogus = plain.replace('r="B100009"', f'r="B{number}"')
     assert scan._scan_sheet(bogus.encode(), "f.xlsx", "Blad1") != [], "a 10-digit 'position' is judged"
+
+
+# --- a number split over two neighbouring cells of a row (issue 10) ------------------------------
+
+
+def _split_book(path: Path, cells: dict[str, object], rich: bool = False) -> Path:
+    """A workbook with `cells` written (str as shared strings, numbers as numbers); `rich` adds a
+    rich-text cell so the sheet goes through the careful (parsed) path."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Data")
+    ws.write_row(0, 0, ["Studiekod", "Stadsdel", "Anteckning", "Antal", "Belopp"])
+    for i in range(6):
+        ws.write_row(i + 1, 0, [f"A03{i}4M27", "Södermalm", "ring först", 45366 + i])
+    for ref, value in cells.items():
+        ws.write(ref, value)
+    if rich:
+        ws.write_rich_string("A9", wb.add_format({"bold": True}), "fet", " text")
+    wb.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("cells", "place"),
+    [
+        ({"C5": TEN[:6], "D5": TEN[6:]}, "cell C5 (rad 5, kolumn ”C (Anteckning)”) och cell D5 (kolumn ”D (Antal)”)"),
+        ({"C5": f"19{TEN[:6]}", "D5": TEN[6:]}, "cell C5"),
+        ({"C5": f"{TEN[:6]}-", "D5": TEN[6:]}, "och cell D5"),
+        ({"C5": TEN[:6], "D5": f"-{TEN[6:]}"}, "och cell D5"),
+        ({"C5": int(TEN[:6]), "D5": int(TEN[6:])}, "cell C5"),  # numeric cells
+        ({"C5": float(f"19{TEN[:6]}"), "D5": TEN[6:]}, "cell C5"),
+        ({"C8": TEN[:6], "E8": TEN[6:]}, "cell C8 (rad 8, kolumn ”C (Anteckning)”) och cell E8"),  # D8 empty
+        ({"C8": TEN[:6], "D8": TEN[6:]}, "cell C8"),  # a row of its own
+    ],
+    ids=lambda v: hidden(v) if isinstance(v, str) else "cells",
+)
+@pytest.mark.parametrize("rich", [False, True], ids=["raw", "parsed"])
+def test_scan_number_split_over_two_neighbouring_cells(tmp_path, cells, place, rich):
+    text = _refused(_split_book(tmp_path / "remisslogg.xlsx", cells, rich))
+    has(text, place)
+    has(text, "XXXXXX")
+
+
+def test_scan_number_split_over_two_inline_cells(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Data"
+    ws.append(["Studiekod", "Datum", "Nummer"])
+    ws.append(["A0314M27", TEN[:6], TEN[6:]])
+    wb.save(tmp_path / "b.xlsx")
+    has(_refused(tmp_path / "b.xlsx"), "cell B2 (rad 2, kolumn ”B (Datum)”) och cell C2 (kolumn ”C (Nummer)”)")
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        {"C8": TEN[:6], "D8": "x", "E8": TEN[6:]},  # a non-empty cell between: not neighbours
+        {"C5": TEN[:6], "C6": TEN[6:]},  # one above the other
+        {"C5": f"ring {TEN[:6]}", "D5": TEN[6:]},  # not a whole cell
+        {"C5": TEN[:6], "D5": TEN[6:9] + str((int(TEN[9]) + 1) % 10)},  # wrong check digit
+        {"C5": "070", "D5": "1234567"},
+        {"C5": "2024-03-15", "D5": 1230},
+    ],
+    ids=lambda v: "cells",
+)
+def test_scan_cells_that_are_not_a_split_number_pass(tmp_path, cells):
+    scan.scan_file(_split_book(tmp_path / "remisslogg.xlsx", cells))
+
+
+def test_scan_formula_cached_value_is_judged(tmp_path):
+    """A formula that assembles the number from other cells (`=C2&"-"&D2`): its cached value, the
+    text Excel shows, holds the number."""
+    import xlsxwriter
+
+    path = tmp_path / "remisslogg.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Data")
+    ws.write_row(0, 0, ["Studiekod", "Kontakt"])
+    ws.write_formula("B2", '=Dold!A1&"-"&Dold!B1', None, DASHED)
+    wb.close()
+    has(_refused(path), "blad ”Data”, cell B2")
