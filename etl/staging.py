@@ -608,25 +608,17 @@ def publish(session: Session, sources: Path, db: Path, actor: str, extract_date:
         if check.status >= 2:
             raise PublishRefused("filerna kan inte läsas in: " + "; ".join(check.refused[:3]))
         code, out, err = install_set(session.staged, sources, db, extract_date)
-        if code >= 2:
-            raise PublishRefused(first_line(err))
-        target = current_target(db)
-        audit.record(
+        published = _installed(
             db,
             actor,
             "publish",
             f"{len(check.files)} filer, {sum(f.rows_rejected for f in check.files)} avvisade rader",
-            str(target or ""),
-            {
-                "files": file_entries(check),
-                "rejected": len(check.rejections),
-                "extract_date": extract_date,
-                "status": code,
-            },
-            strict=True,
+            check,
+            (code, out, err),
+            extract_date=extract_date,
         )
     cancel(session)
-    return Published(code, target.name if target else "", check, out)
+    return published
 
 
 def can_roll_back(sources: Path) -> bool:
@@ -647,19 +639,23 @@ def roll_back(sources: Path, db: Path, actor: str) -> Published:
         with tempfile.TemporaryDirectory(dir=sources.parent) as tmp:
             copy = Path(tmp) / "set"
             shutil.copytree(previous, copy)
-            code, out, err = install_set(copy, sources, db)
-        if code >= 2:
-            raise PublishRefused(first_line(err))
-        target = current_target(db)
-        audit.record(
-            db,
-            actor,
-            "rollback",
-            f"föregående version återställd: {len(check.files)} filer",
-            str(target or ""),
-            {"files": file_entries(check), "rejected": len(check.rejections), "status": code},
-            strict=True,
+            installed = install_set(copy, sources, db)
+        return _installed(
+            db, actor, "rollback", f"föregående version återställd: {len(check.files)} filer", check, installed
         )
+
+
+def _installed(
+    db: Path, actor: str, kind: str, text: str, check: Check, installed: tuple[int, str, str], **details: Any
+) -> Published:
+    """After `install_set`: refuse with its first error line, or record the publish or rollback in
+    the audit trail (strictly: no unaudited version) and describe the new version."""
+    code, out, err = installed
+    if code >= 2:
+        raise PublishRefused(first_line(err))
+    target = current_target(db)
+    entry = {"files": file_entries(check), "rejected": len(check.rejections), **details, "status": code}
+    audit.record(db, actor, kind, text, str(target or ""), entry, strict=True)
     return Published(code, target.name if target else "", check, out)
 
 
