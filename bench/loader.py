@@ -147,8 +147,51 @@ def report(results: dict, base: str, head: str) -> str:
             else f"| {name}{' (' + str(r['csv_mb']) + ' MB)' if 'csv_mb' in r else ''} | {r['bare']['rows']} "
             f"| {r['bare']['seconds']:.2f} | {new['seconds']:.2f} | {ratio:.1f}× | {new['peak_mb']:.0f} | {new['loadavg']} | – | – |"
         )
-    lines.append(END)
+    lines += ["", *targets(results), END]
     return "\n".join(lines)
+
+
+def targets(results: dict) -> list[str]:
+    """Issue 11's targets table, each verdict computed from this run's figures."""
+    rows = []
+
+    def add(target: str, measured: str, met: bool | None) -> None:
+        rows.append(f"| {target} | {measured} | {'met' if met else 'missed' if met is not None else 'not measured'} |")
+
+    s100, s1000, s1 = results.get("scale 100"), results.get("scale 1000"), results.get("scale 1")
+    csv_case = results.get("activity CSV")
+    if s100:
+        sec, bare = s100["new"]["seconds"], s100["bare"]["seconds"]
+        add("scale 100 ≤ 3 s", f"{sec:.2f} s", sec <= 3)
+        add("scale 100 ≤ 3× the bare read", f"{sec / bare:.1f}× ({bare:.2f} s floor)", sec / bare <= 3)
+        add("peak memory at scale 100 ≤ 400 MB", f"{s100['new']['peak_mb']:.0f} MB", s100["new"]["peak_mb"] <= 400)
+    if s1000:
+        sec = s1000["new"]["seconds"]
+        add("scale 1000 completes, ≤ 30 s", f"{sec:.1f} s, {s1000['new']['peak_mb']:.0f} MB", sec <= 30)
+        if s100:
+            rows_x = s1000["bare"]["rows"] / s100["bare"]["rows"]
+            time_x = sec / s100["new"]["seconds"]
+            add(
+                "time grows no faster than rows (100 → 1000)",
+                f"rows ×{rows_x:.1f}, time ×{time_x:.1f}",
+                time_x <= rows_x,
+            )
+    if s1 and s1.get("old"):
+        new, old = s1["new"]["seconds"], s1["old"]["seconds"]
+        # Within 10 % is "no slower": a fresh process's start varies by more than that on this machine.
+        add("scale 1 no slower than the older loader", f"{new:.2f} s against {old:.2f} s", new <= old * 1.1)
+    if csv_case:
+        sec, peak = csv_case["new"]["seconds"], csv_case["new"]["peak_mb"]
+        add("50 MB activity CSV ≤ 10 s and ≤ 1 GB", f"{sec:.2f} s, {peak:.0f} MB", sec <= 10 and peak <= 1024)
+    if not rows:
+        return []
+    return [
+        "Targets (issue 11), verdicts computed from this run:",
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
+        *rows,
+    ]
 
 
 if __name__ == "__main__":
