@@ -36,7 +36,6 @@ from etl.validate import (
     validate_tables,
     value_text,
 )
-from schema import pnr
 from schema.config import StudyConfig
 from schema.sources import SOURCES, cutoff_checked_fields
 
@@ -161,19 +160,6 @@ def scan_inputs(inputs: Inputs) -> tuple[dict[Path, read.Grid], list[scan.Hit], 
     return grids, hits, errors
 
 
-def scan_tables(tables: list[RawTable]) -> list[pnr.PnrHit]:
-    hits = []
-    for t in tables:
-        for name, header in t.headers.items():
-            if pnr.looks_like_pnr(header):
-                hits.append(pnr.PnrHit(t.file_name, 1, t.header_letters.get(name, "?"), pnr.mask(header)))
-        for row in t.rows:
-            for name, value in row.values.items():
-                if value is not None and not hasattr(value, "isoformat") and pnr.looks_like_pnr(value):
-                    hits.append(pnr.PnrHit(t.file_name, row.row_number, t.headers.get(name, name), pnr.mask(value)))
-    return hits
-
-
 # --- configuration ------------------------------------------------------------------------------
 
 
@@ -251,14 +237,11 @@ def _redcap_tables(inputs: Inputs, config: StudyConfig) -> list[RawTable]:
     except ImportError:
         return []
     try:
-        tables = list(read_redcap_dir(folder, config))
+        tables = list(read_redcap_dir(folder, config, scanned=True))  # scan_inputs scanned every file
     except scan.PnrRefused as exc:  # the mapping file outside the folder
         raise LoadRefused(exc.messages) from None
     except SourceFileError as exc:  # names the file and what to do
         raise LoadRefused([str(exc)]) from None
-    hits = scan_tables(tables)
-    if hits:
-        raise LoadRefused([h.message_sv() for h in hits])
     return tables
 
 

@@ -37,7 +37,6 @@ from etl import scan
 from etl.read import csv_failure, text_file_problem, toml_where
 from etl.tables import RawRow, RawTable, SourceFileError
 from etl.template import column_kinds
-from schema import pnr
 from schema.config import StudyConfig
 from schema.sources import BaselineRow
 from schema.vocab import YES_NO, Vocabulary, normalize_token
@@ -763,10 +762,6 @@ def _baseline_value(
     return voc.label(key) if key else f.choices[raw]
 
 
-def _mask(value: object) -> object:
-    return pnr.mask(value) if isinstance(value, str) and pnr.looks_like_pnr(value) else value
-
-
 def build_tables(records: list[Record], path: Path, d: Dictionary, m: Mapping, emap: EventMap | None) -> list[RawTable]:
     fu_event_month = {e: months for months, evs in m.followup_events.items() for e in evs}
     baseline_events = set(m.baseline_events)
@@ -812,7 +807,7 @@ def build_tables(records: list[Record], path: Path, d: Dictionary, m: Mapping, e
 
     for recs in by_record.values():
         code = next((r.values.get(code_col, "") for r in recs if r.values.get(code_col, "").strip()), "")
-        code_value: object = _mask(code.strip()) or None
+        code_value: object = code.strip() or None
         dag = next(
             (
                 r.values.get("redcap_data_access_group", "")
@@ -834,7 +829,7 @@ def build_tables(records: list[Record], path: Path, d: Dictionary, m: Mapping, e
             baseline_on = _to_date(_first(merged, _date_columns(m.baseline_form, m.baseline_date)), m.date_format)
             values: dict[str, object] = {"study_code": code_value, "baseline_on": baseline_on}
             for fm in m.fields.values():
-                values[fm.target] = _mask(_baseline_value(fm, merged, d, baseline_on, m.date_format))
+                values[fm.target] = _baseline_value(fm, merged, d, baseline_on, m.date_format)
             baseline.rows.append(RawRow(complete[0].line, values))
 
         for r in recs:
@@ -893,13 +888,17 @@ def _unknown_event_text(line: int, event: str, m: Mapping, emap: EventMap | None
     )
 
 
-def read_redcap_dir(folder: Path, config: StudyConfig, mapping_path: Path | None = None) -> list[RawTable]:
-    """The baseline and follow-up RawTables of a REDCap export folder."""
+def read_redcap_dir(
+    folder: Path, config: StudyConfig, mapping_path: Path | None = None, *, scanned: bool = False
+) -> list[RawTable]:
+    """The baseline and follow-up RawTables of a REDCap export folder. Every file of the folder is
+    scanned for personnummer (`etl.scan`) before any is read, unless the caller did (`scanned`:
+    the loader scans every input first); no value is masked afterwards, since none can hold one."""
     folder = Path(folder)
     if not folder.is_dir():
         raise _fail(folder.name, "mappen med REDCap-exporten finns inte")
     hits: list[scan.Hit] = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not scanned):
         try:  # every file of the export, before any is read
             scan.scan_file(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
         except scan.PnrRefused as exc:

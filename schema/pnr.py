@@ -35,7 +35,6 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 # Dash punctuation (Unicode category Pd) and minus signs, besides ASCII `-` and `+`.
 DASHES = (
@@ -222,18 +221,3 @@ def mask(value: object) -> str:
         last = end
     out.append(text[last:])
     return "".join(out)
-
-
-@dataclass(frozen=True)
-class PnrHit:
-    file: str
-    row: int
-    column: str
-    masked: str
-
-    def message_sv(self) -> str:
-        return (
-            f"{self.file}, rad {self.row}, kolumn ”{self.column}”: värdet ser ut som ett personnummer "
-            f"({self.masked}). Personnummer får aldrig finnas i studiens filer – använd studiekoden. "
-            "Ingenting har lästs in."
-        )
