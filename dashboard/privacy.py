@@ -21,6 +21,23 @@ from schema.config import StudyConfig
 
 # Columns that make a table participant-level: such tables never leave the project group.
 ROW_LEVEL_COLUMNS = {"study_code", "studiekod", "kod"}
+# The kind of a frame's columns, declared beside the data: every count column a suppression function
+# is given under a rule (a suppressed role) is marked "count" in `frame.attrs[COLUMN_KINDS]`. pandas attrs travel with the frame into
+# the Arrow tables Streamlit sends (schema metadata), so the payload test (tests/test_payload.py)
+# checks every column declared a count, whatever it is named.
+COLUMN_KINDS = "ipsdash_column_kinds"
+
+
+def declare_counts(frame: pd.DataFrame, count_columns: Iterable[Hashable]) -> pd.DataFrame:
+    """`frame` (a shallow copy when something is added) with `count_columns` declared counts of
+    people."""
+    known = frame.attrs.get(COLUMN_KINDS, {})
+    kinds = {**known, **{str(c): "count" for c in count_columns}}
+    if kinds == known:
+        return frame
+    out = frame.copy(deep=False)
+    out.attrs = {**frame.attrs, COLUMN_KINDS: kinds}
+    return out
 
 
 @dataclass(frozen=True)
@@ -125,8 +142,10 @@ def suppress_frame(
     share column to the count it is computed from: a share of a hidden count is hidden too (share ×
     n would give it back). `group_by` names a column whose values split the rows into blocks that
     each add up to a known total (the levels of one characteristic)."""
-    if rule is None or frame.empty or not count_columns:
+    if rule is None:
         return frame
+    if frame.empty or not count_columns:
+        return declare_counts(frame, count_columns)
     parsed = [[_as_int(v) for v in values] for values in frame[count_columns].itertuples(index=False)]
     masked = {(i, j) for i, values in enumerate(parsed) for j, v in enumerate(values) if v is None}
     grid = [[0 if v is None else v for v in values] for values in parsed]
@@ -146,7 +165,7 @@ def suppress_frame(
     for share, source in (shares or {}).items():
         j = count_columns.index(source)
         out[share] = [rule.text if (i, j) in hide else v for i, v in enumerate(out[share])]
-    return out
+    return declare_counts(out, count_columns)
 
 
 # --- per viewer -------------------------------------------------------------------------------------
@@ -205,8 +224,10 @@ def chart_frame(
     masked cell becomes empty (no bar, no point) instead of text, keeping the column numeric.
     `shares` (a list: hidden with any count of the same row; a dict: share → its count column)."""
     rule = policy(viewer, config)
-    if rule is None or frame.empty:
+    if rule is None:
         return frame
+    if frame.empty:
+        return declare_counts(frame, count_columns)
     if isinstance(shares, list):
         out = suppress_frame(frame, count_columns, rule, **options)
         row_hidden = (out[count_columns] == rule.text).any(axis=1)
@@ -218,7 +239,7 @@ def chart_frame(
         share_columns = list(shares or {})
     for column in [*count_columns, *share_columns]:
         out[column] = pd.to_numeric(out[column].where(out[column] != rule.text), errors="coerce")
-    return out
+    return declare_counts(out, count_columns)
 
 
 def mask_increments(values: list[int], threshold: int, start: int = 0) -> list[bool]:

@@ -68,6 +68,15 @@ def table_strings(table: pa.Table) -> list[str]:
     return out
 
 
+def declared_counts(table: pa.Table) -> set[str]:
+    """The columns the dashboard declared counts of people where it built the frame
+    (`dashboard.privacy.declare_counts`: pandas attrs, carried in the Arrow schema metadata)."""
+    from dashboard.privacy import COLUMN_KINDS
+
+    attributes = (table.schema.pandas_metadata or {}).get("attributes") or {}
+    return {name for name, kind in (attributes.get(COLUMN_KINDS) or {}).items() if kind == "count"}
+
+
 def _walk(msg: Message, into: Decoded) -> None:
     for desc, value in msg.ListFields():
         values = value if desc.is_repeated else [value]

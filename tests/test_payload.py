@@ -28,7 +28,7 @@ import pytest
 
 from tests import independent as ind
 from tests.conftest import ROOT, load_quietly
-from tests.payload import Capture, Decoded, Server, decode, spec_fields
+from tests.payload import Capture, Decoded, Server, declared_counts, decode, spec_fields
 
 pytestmark = pytest.mark.slow
 
@@ -300,10 +300,14 @@ NOT_COUNT_METRICS = re.compile(
 NOT_COUNTS_IN = {("district_id", "day", "n", "Stadsdel"): "n"}  # specialists per district over time (staff)
 
 
-def small_counts(header: list[str], rows: list[list[object]], threshold: int) -> list[str]:
+def small_counts(
+    header: list[str], rows: list[list[object]], threshold: int, counts: set[str] | frozenset[str] = frozenset()
+) -> list[str]:
+    """Counts 1..threshold in the count columns: those the dashboard declared counts (`counts`,
+    `payload.declared_counts`), whatever they are named, and every column not named as a non-count."""
     found = []
     for j, name in enumerate(header):
-        if NOT_COUNTS.match(str(name).strip()) or NOT_COUNTS_IN.get(tuple(header)) == name:
+        if name not in counts and (NOT_COUNTS.match(str(name).strip()) or NOT_COUNTS_IN.get(tuple(header)) == name):
             continue
         for r in rows:
             v = r[j] if j < len(r) else None
@@ -386,12 +390,13 @@ def test_payload_styrgrupp_gets_no_small_count(styrgrupp_views):
     problems = []
     views = styrgrupp_views
     assert any(v.downloads for v in views), "positive control: downloads were captured"
-    pdfs = 0
+    pdfs = declared = 0
     for view in views:
         for t in view.data.tables:
             header = [str(n) for n in t.column_names]
             rows = [list(r.values()) for r in t.to_pylist()]
-            for hit in small_counts(header, rows, threshold)[:3]:
+            declared += bool(declared_counts(t))
+            for hit in small_counts(header, rows, threshold, declared_counts(t))[:3]:
                 problems.append(f"{view.where}: {hit} i tabell/diagramdata ({', '.join(header[:6])})")
         for label, body in view.data.metrics:
             if (
@@ -409,6 +414,7 @@ def test_payload_styrgrupp_gets_no_small_count(styrgrupp_views):
                 for line in pdf_small_counts(download_text(body), threshold)[:5]:
                     problems.append(f"{view.where}: ”{line}” i PDF:en {url}")
     assert pdfs, "positive control: the steering PDF was downloaded and read"
+    assert declared, "positive control: tables carry the dashboard's declaration of their count columns"
     assert not problems, f"{len(problems)} små tal:\n" + "\n".join(sorted(set(problems))[:200])
 
 
