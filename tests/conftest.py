@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from bench import serve
 from dashboard import navigation
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,28 +20,24 @@ APP = str(ROOT / "dashboard" / "app.py")
 PAGES = [p.key for p in navigation.PAGES]  # the one page registry
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
 @pytest.fixture(scope="session")
 def browser():
-    """One headless Debian Chromium for the whole session: Playwright's sync API may run only once
-    per process. Fails (does not skip) when Chromium or Playwright is missing: CI installs both."""
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} saknas: kör scripts/setup.sh --test (apt-get install chromium)"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    """One headless Debian Chromium for the whole session (bench/serve.py launches it as the benchmarks
+    do): Playwright's sync API may run only once per process. Fails (does not skip) when Chromium or
+    Playwright is missing: CI installs both."""
+    with serve.chromium() as b:
         yield b
-        b.close()
+
+
+@pytest.fixture()
+def tab(browser):
+    """A fresh browser context's page (its own cookies, downloads accepted) that counts the app's
+    finished script runs, which `serve.finished` and `serve.rerun` wait on."""
+    context = serve.new_context(browser, 1400, 1000, accept_downloads=True)
+    p = context.new_page()
+    p.set_default_timeout(30_000)
+    yield p
+    context.close()
 
 
 def load_quietly(folder: Path, db: Path) -> int:

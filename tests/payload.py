@@ -17,16 +17,15 @@ import pyarrow as pa
 from google.protobuf.message import Message
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from tests import test_browser as browser
+from bench.serve import DONE as IDLE
+from bench.serve import Dashboard
 
-IDLE = browser.IDLE
 
-
-class Server(browser.Server):
+class Server(Dashboard):
     """The dashboard as `ipsdash serve` starts it (`python -m dashboard.launch`), in demo mode as `role`."""
 
     def __init__(self, db: Path, role: str, log: Path):
-        super().__init__(db, role, log, module="dashboard.launch", wait_s=60)
+        super().__init__(db, role, log=log, wait_s=60)
 
 
 # --- decoding ---------------------------------------------------------------------------------------

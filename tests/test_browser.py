@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.serve import DONE, Dashboard
+from bench import serve
+from bench.serve import Dashboard
 from dashboard import navigation
 from tests import independent as ind
 from tests.conftest import ROOT
@@ -30,61 +31,33 @@ SHOTS = ARTIFACTS / "screenshots"
 # (sidebar link text, url path, the page's heading) of every page the project lead sees, from the
 # one page registry.
 PAGES = [(p.title, p.url, p.title) for p in navigation.PAGES if "projektledare" in p.roles]
-IDLE = DONE
-
-
-class Server(Dashboard):
-    """The dashboard on a free loopback port in demo mode as `role`, with no login configured, its
-    output in `log`, started as `ipsdash serve` starts it (bench/serve.py) and stopped by its PID.
-    Plain `streamlit run` is not how the dashboard is served: there a fresh server's first session runs
-    its first script run in Streamlit's legacy `pages/` mode, whose widget ids differ from every later
-    run's, so the first widget change in that session is lost (see dashboard/launch.py)."""
-
-    def __init__(self, db: Path, role: str, log: Path, module: str = "dashboard.launch", wait_s: float = 45):
-        super().__init__(db, role, log=log, wait_s=wait_s, module=module)
 
 
 @pytest.fixture(scope="session")
 def server(demo_db, tmp_path_factory):
-    ARTIFACTS.mkdir(exist_ok=True)
-    s = Server(demo_db, "projektledare", tmp_path_factory.mktemp("logs") / "streamlit.log")
-    yield s
-    s.stop()
+    with Dashboard(demo_db, "projektledare", log=tmp_path_factory.mktemp("logs") / "streamlit.log") as s:
+        yield s
 
 
 @pytest.fixture(scope="session")
 def unit_server(demo_db, tmp_path_factory):
-    s = Server(demo_db, "enhetschef:Södermalm", tmp_path_factory.mktemp("logs") / "streamlit_unit.log")
-    yield s
-    s.stop()
+    with Dashboard(demo_db, "enhetschef:Södermalm", log=tmp_path_factory.mktemp("logs") / "streamlit_unit.log") as s:
+        yield s
 
 
-@pytest.fixture()
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True, locale="sv-SE")
-    p = context.new_page()
-    p.set_default_timeout(30_000)
-    yield p
-    context.close()
-
-
-def wait_idle(page) -> None:
-    """Wait until the script run has finished and the page has settled."""
-    page.wait_for_timeout(300)  # let a rerun triggered just now start
-    page.wait_for_selector(IDLE, timeout=30_000)
-    page.wait_for_load_state("networkidle")
-
-
-def open_app(page, server) -> None:
-    page.goto(server.url)
-    page.get_by_test_id("stSidebar").wait_for()
-    wait_idle(page)
+def open_app(page, url: str) -> None:
+    """Open `url` (the app's root or a page's own) in a fresh page load and wait until the app has
+    finished its first run there with the sidebar's page links drawn. A fresh server's first run
+    (cold imports, the store opened) can take many seconds on a busy machine: the wait is for the
+    condition, with a generous deadline."""
+    page.goto(url)
+    serve.finished(page, links=True)
 
 
 def visit(page, link: str, url: str) -> None:
-    page.get_by_test_id("stSidebar").get_by_role("link", name=link, exact=True).click()
-    page.wait_for_url(f"**/{url}" if url != "oversikt" else "**/*")
-    wait_idle(page)
+    with serve.rerun(page):
+        page.get_by_test_id("stSidebar").get_by_role("link", name=link, exact=True).click()
+        page.wait_for_url(f"**/{url}" if url != "oversikt" else "**/*")
 
 
 def no_exception(page) -> None:
@@ -121,23 +94,23 @@ def metric_value(page, label: str) -> str:
 # --- tests ------------------------------------------------------------------------------------------
 
 
-def test_browser_every_page_opens_without_error(page, server):
-    open_app(page, server)
-    assert link_names(page) == [link for link, _, _ in PAGES]
+def test_browser_every_page_opens_without_error(tab, server):
+    open_app(tab, server.url)
+    assert link_names(tab) == [link for link, _, _ in PAGES]
     for link, url, heading in PAGES:
-        visit(page, link, url)
-        no_exception(page)
+        visit(tab, link, url)
+        no_exception(tab)
         if heading:
-            assert page.locator("h1").first.inner_text().strip().startswith(heading)
-        screenshot(page, url)
+            assert tab.locator("h1").first.inner_text().strip().startswith(heading)
+        screenshot(tab, url)
 
 
-def test_browser_district_filter_changes_overview_numbers(page, server, demo_dir):
-    open_app(page, server)
+def test_browser_district_filter_changes_overview_numbers(tab, server, demo_dir):
+    open_app(tab, server.url)
     randomised = ind.randomised(demo_dir)
     target = ind.config(demo_dir)["target_randomised"]
-    assert metric_value(page, "Randomiserade") == f"{len(randomised)} / {target}"
-    box = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").filter(has_text="Stadsdelar")
+    assert metric_value(tab, "Randomiserade") == f"{len(randomised)} / {target}"
+    box = tab.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").filter(has_text="Stadsdelar")
     from playwright.sync_api import expect
 
     for name in ("Järva", "Enheten för hemlösa", "Enskede-Årsta-Vantör"):  # keep only Södermalm
@@ -145,20 +118,20 @@ def test_browser_district_filter_changes_overview_numbers(page, server, demo_dir
         # One click each. A click used to be lost when this was the first session of a server started
         # with plain `streamlit run`: its first run's widget ids (legacy pages/ mode) differed from the
         # rerun's, so the rerun reset the filter. The server now starts as `ipsdash serve` does.
-        chip.click()
-        wait_idle(page)
+        with serve.rerun(tab):
+            chip.click()
         expect(chip).to_have_count(0)
     own = sum(1 for p in randomised.values() if p["district"] == "Södermalm")
     own_target = next(d["target"] for d in ind.config(demo_dir)["districts"] if d["name"] == "Södermalm")
-    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_text("Randomiserade", exact=True)).first
+    metric = tab.get_by_test_id("stMetric").filter(has=tab.get_by_text("Randomiserade", exact=True)).first
     expect(metric.get_by_test_id("stMetricValue")).to_have_text(f"{own} / {own_target}", timeout=30_000)
-    no_exception(page)
+    no_exception(tab)
 
 
-def test_browser_csv_download_matches_independent_count(page, server, demo_dir):
-    open_app(page, server)
-    with page.expect_download() as info:
-        page.get_by_test_id("stDownloadButton").filter(has_text="CSV").first.click()
+def test_browser_csv_download_matches_independent_count(tab, server, demo_dir):
+    open_app(tab, server.url)
+    with tab.expect_download() as info:
+        tab.get_by_test_id("stDownloadButton").filter(has_text="CSV").first.click()
     path = info.value.path()
     text = Path(path).read_bytes().decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
@@ -193,20 +166,20 @@ def test_browser_steering_pdf_from_cli_matches_source_files(demo_db, demo_dir, t
     assert list(ARTIFACTS.glob("styrgruppsrapport-*.png"))
 
 
-def test_browser_unit_manager_sees_only_own_district(page, unit_server):
+def test_browser_unit_manager_sees_only_own_district(tab, unit_server):
     others = ("Järva", "Rinkeby-Kista", "Enheten för hemlösa", "Enskede-Årsta-Vantör", "Spånga-Tensta")
-    open_app(page, unit_server)
-    names = link_names(page)
+    open_app(tab, unit_server.url)
+    names = link_names(tab)
     assert "Översikt" in names and "Datakvalitet" not in names
     visited = []
     for link, url, _ in PAGES:
         if link not in names:
             continue
-        visit(page, link, url)
-        no_exception(page)
-        body = page.locator("body").inner_text()
+        visit(tab, link, url)
+        no_exception(tab)
+        body = tab.locator("body").inner_text()
         for other in others:
             assert other not in body, f"{other} på sidan {link}"
-        screenshot(page, f"enhetschef_{url}")
+        screenshot(tab, f"enhetschef_{url}")
         visited.append(link)
     assert visited == names

@@ -5,39 +5,25 @@ open the page or post to it; an upload with a personnummer leaves no file behind
 
 from __future__ import annotations
 
-import os
 import shutil
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from bench import serve
+from bench.serve import Dashboard
 from etl import audit, staging
 from etl.paths import current_target
 from tests import independent as ind
 from tests import monthly
 from tests.conftest import load_quietly
-from tests.test_browser import Server, link_names, metric_value, no_exception, screenshot, wait_idle
+from tests.test_browser import link_names, metric_value, no_exception, open_app, screenshot
 from tests.test_staging import PNR, UNTIL
 
 pytestmark = pytest.mark.slow
 MONTH = ["randomisering.csv", "avslut.xlsx", "uppfoljning.csv", "programtrohet.xlsx"]
-
-
-@contextmanager
-def env(values: dict[str, str]):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture()
@@ -66,39 +52,35 @@ def site(demo_dir, tmp_path):
     }
 
 
-def start(site, role: str) -> Server:
-    with env({"IPSDASH_STAGING": str(site["staging"]), "IPSDASH_SOURCES": str(site["sources"])}):
-        return Server(site["db"], role, site["logs"] / f"streamlit-{role.split(':')[0]}.log")
+def start(site, role: str) -> Dashboard:
+    env = {"IPSDASH_STAGING": str(site["staging"]), "IPSDASH_SOURCES": str(site["sources"])}
+    return Dashboard(site["db"], role, log=site["logs"] / f"streamlit-{role.split(':')[0]}.log", env=env)
 
 
 def new_page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="sv-SE", accept_downloads=True)
+    context = serve.new_context(browser, 1400, 1000, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(30_000)
     return context, page
 
 
 def open_inlasning(page, server) -> None:
-    page.goto(server.url)
-    page.get_by_test_id("stSidebar").wait_for()
-    wait_idle(page)
-    page.get_by_test_id("stSidebar").get_by_role("link", name="Inläsning", exact=True).click()
-    page.wait_for_url("**/inlasning")
-    wait_idle(page)
+    open_app(page, server.url)
+    with serve.rerun(page):
+        page.get_by_test_id("stSidebar").get_by_role("link", name="Inläsning", exact=True).click()
+        page.wait_for_url("**/inlasning")
 
 
 def choose_role(page, label: str) -> None:
     page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
-    page.get_by_role("option", name=label, exact=True).click()
-    wait_idle(page)
+    with serve.rerun(page):
+        page.get_by_role("option", name=label, exact=True).click()
 
 
 def randomised_shown(browser, server) -> str:
     context, page = new_page(browser)
     try:
-        page.goto(server.url)
-        page.get_by_test_id("stSidebar").wait_for()
-        wait_idle(page)
+        open_app(page, server.url)
         return metric_value(page, "Randomiserade").split(" / ")[0]
     finally:
         context.close()
@@ -115,11 +97,11 @@ def test_browser_lead_uploads_checks_publishes_and_admin_rolls_back(browser, sit
         assert randomised_shown(browser, server) == str(old_n)
         context, page = new_page(browser)
         open_inlasning(page, server)
-        page.locator('input[type="file"]').first.set_input_files([str(site["upload"] / n) for n in MONTH])
-        wait_idle(page)
+        with serve.rerun(page):
+            page.locator('input[type="file"]').first.set_input_files([str(site["upload"] / n) for n in MONTH])
         page.get_by_text("Uppladdade filer:").wait_for()
-        page.get_by_role("button", name="Kontrollera", exact=True).click()
-        wait_idle(page)
+        with serve.rerun(page):
+            page.get_by_role("button", name="Kontrollera", exact=True).click()
         no_exception(page)
         assert metric_value(page, "Avvisade") == "1"
         added = new_n - old_n
@@ -132,8 +114,8 @@ def test_browser_lead_uploads_checks_publishes_and_admin_rolls_back(browser, sit
         assert "Kanske" in body and "uppfoljning.csv" in body
         assert current_target(site["db"]) is not None and not staging.can_roll_back(site["sources"])
         screenshot(page, "inlasning_kontroll")
-        page.get_by_role("button", name="Publicera", exact=True).click()
-        wait_idle(page)
+        with serve.rerun(page):
+            page.get_by_role("button", name="Publicera", exact=True).click()
         page.get_by_text("Publicerat").first.wait_for()
         no_exception(page)
         # A second browser session sees the new numbers on its first run.
@@ -142,10 +124,10 @@ def test_browser_lead_uploads_checks_publishes_and_admin_rolls_back(browser, sit
         assert entry["actor"] == "demo:projektledare" and entry["data"]["rejected"] == 1
         # The admin (demo role switch) rolls back; a fresh session shows the old numbers again.
         choose_role(page, "Administratör")
-        page.get_by_text("Jag vill återställa föregående version").click()
-        wait_idle(page)
-        page.get_by_role("button", name="Återställ föregående version").click()
-        wait_idle(page)
+        with serve.rerun(page):
+            page.get_by_text("Jag vill återställa föregående version").click()
+        with serve.rerun(page):
+            page.get_by_role("button", name="Återställ föregående version").click()
         page.get_by_text("Föregående version återställd").first.wait_for()
         no_exception(page)
         screenshot(page, "inlasning_aterstalld")
@@ -164,8 +146,8 @@ def test_browser_personnummer_upload_leaves_no_file_behind(browser, site):
     try:
         context, page = new_page(browser)
         open_inlasning(page, server)
-        page.locator('input[type="file"]').first.set_input_files(str(bad))
-        wait_idle(page)
+        with serve.rerun(page):
+            page.locator('input[type="file"]').first.set_input_files(str(bad))
         page.get_by_text("personnummer", exact=False).first.wait_for()
         body = page.locator("body").inner_text()
         assert "randomisering.csv" in body and "19121212" not in body and "1212-1212" not in body
@@ -189,12 +171,9 @@ def test_browser_other_roles_cannot_open_or_post_to_the_page(browser, site, role
     server = start(site, role)
     try:
         context, page = new_page(browser)
-        page.goto(server.url)
-        page.get_by_test_id("stSidebar").wait_for()
-        wait_idle(page)
+        open_app(page, server.url)
         assert "Inläsning" not in link_names(page)
-        page.goto(f"{server.url}/inlasning")  # by URL
-        wait_idle(page)
+        open_app(page, f"{server.url}/inlasning")  # by URL
         body = page.locator("body").inner_text()
         assert "Källmappen" not in body and page.locator('input[type="file"]').count() == 0
         assert page.get_by_role("button", name="Publicera").count() == 0

@@ -5,18 +5,13 @@ real flow: a `streamlit run` server, oidc-provider-mock on loopback and Chromium
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from bench import serve
 from dashboard import auth
 from tests.conftest import APP, ROOT, environment, page_text
 
@@ -152,19 +147,15 @@ def test_login_records_login_event(demo_db, roles_file, tmp_path):
 # --- the real flow ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def oidc_server(demo_db, roles_file, tmp_path_factory):
+    """The dashboard with login configured (an [auth] section in the server's secrets, the roles file)
+    and IPSDASH_DEMO_ROLE set to admin, which login mode must ignore; oidc-provider-mock on loopback."""
     mock = pytest.importorskip("oidc_provider_mock")
-    if not Path("/usr/bin/chromium").exists():
+    if not Path(serve.CHROMIUM).exists():
         pytest.skip("chromium not installed")
     with mock.run_server_in_thread() as provider:
-        port = _free_port()
+        port = serve.free_port()
         home = tmp_path_factory.mktemp("server")
         (home / ".streamlit").mkdir()
         shutil.copy(ROOT / ".streamlit" / "config.toml", home / ".streamlit" / "config.toml")
@@ -176,47 +167,10 @@ def oidc_server(demo_db, roles_file, tmp_path_factory):
             f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n',
             encoding="utf-8",
         )
-        env = dict(
-            os.environ,
-            IPSDASH_DB=str(demo_db),
-            IPSDASH_ROLES=str(roles_file),
-            IPSDASH_DEMO_ROLE="admin",
-            HOME=str(home),
-        )
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                APP,
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=home,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            for _ in range(150):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.2)
-            else:
-                pytest.fail("streamlit did not start")
-            yield f"http://localhost:{port}"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+        env = {"IPSDASH_ROLES": str(roles_file), "HOME": str(home)}
+        log = home / "streamlit.log"
+        with serve.Dashboard(demo_db, "admin", log=log, env=env, cwd=home, port=port) as server:
+            yield f"http://localhost:{server.port}"
 
 
 @pytest.mark.slow
@@ -228,8 +182,7 @@ def oidc_server(demo_db, roles_file, tmp_path_factory):
     ],
 )
 def test_login_real_oidc_flow(oidc_server, browser, email, expect, absent):
-    done = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-    context = browser.new_context()  # a fresh cookie jar per user
+    context = serve.new_context(browser)  # a fresh cookie jar per user
     try:
         page = context.new_page()
         page.goto(oidc_server + "/?roll=admin")
@@ -238,9 +191,9 @@ def test_login_real_oidc_flow(oidc_server, browser, email, expect, absent):
         page.fill('input[name="sub"]', email)
         page.get_by_role("button", name="Authorize").click()
         page.wait_for_url(oidc_server + "/**")
-        page.wait_for_selector(done, timeout=30000)
+        serve.finished(page)
         page.get_by_text(expect).first.wait_for(timeout=30000)
-        page.wait_for_selector(done, timeout=30000)
+        serve.finished(page)
         body = page.inner_text("body")
         assert absent not in body and "Demoläge" not in body
         assert page.get_by_test_id("stSidebar").get_by_role("combobox").count() in (0, 1)
