@@ -3,6 +3,7 @@ target is reached (with its 80 % interval), and the recruitment charts. No Strea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -138,10 +139,22 @@ def project_accrual(
     )
 
 
+def district_projection(participants: pd.DataFrame, config: StudyConfig, district_id: str) -> Projection:
+    """The projected date district `district_id` reaches its own target: its randomisations only (any
+    `participants` holding all of that district's rows give the same answer)."""
+    d = config.district(district_id)
+    days = participants.loc[participants["district_id"] == district_id, "randomised_on"]
+    return project_accrual(days, d.target, config.data_cutoff, d.start)
+
+
 def district_accrual_table(
-    participants: pd.DataFrame, config: StudyConfig, district_ids: tuple[str, ...]
+    participants: pd.DataFrame,
+    config: StudyConfig,
+    district_ids: tuple[str, ...],
+    known: Mapping[str, Projection] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Projection]]:
-    """accrualPlot's summary table per district plus the projected date with its interval."""
+    """accrualPlot's summary table per district plus the projected date with its interval; the
+    projections are taken from `known` when given (e.g. cached per district), else simulated."""
     cutoff = config.data_cutoff
     rows, projections = [], {}
     by_id = {d.id: d for d in config.districts}
@@ -152,7 +165,10 @@ def district_accrual_table(
         end = min(d.end or cutoff, cutoff)
         months_active = max((end - d.start).days / formats.DAYS_PER_MONTH, 0)
         n = len(part)
-        proj = project_accrual(part["randomised_on"], d.target, cutoff, d.start)
+        if known is not None:
+            proj = known[district_id]
+        else:
+            proj = project_accrual(part["randomised_on"], d.target, cutoff, d.start)
         projections[district_id] = proj
         rows.append(
             {

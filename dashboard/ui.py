@@ -290,6 +290,26 @@ def _memo(ctx: RunContext, name: str, params: tuple, _compute):
     return _compute()
 
 
+def _viewer_scope_of(ctx: RunContext) -> bytes:
+    """The store version and the viewer's scope, without the districts chosen in the filter."""
+    return q.scope_digest((ctx.target, q.gate_scope(ctx.gate)))
+
+
+@st.cache_data(max_entries=8192, ttl=3600, show_spinner=False, hash_funcs={RunContext: _viewer_scope_of})
+def _memo_one(ctx: RunContext, name: str, key: str, _compute):
+    return _compute(key)
+
+
+def memo_each(ctx: RunContext, name: str, keys: tuple[str, ...], compute) -> dict:
+    """`compute(key)` for each of `keys` (district ids, say), each cached on its own per store version,
+    viewer's scope (`gate_scope`, not the filter), name and key: work that changes only when the data
+    change is done once per store version and scope, whichever rows a page, filter or download asks for.
+    `compute(key)` may only use data that the store version, the scope and `key` determine (a
+    district's own rows, the scoped configuration), never what the filter chose."""
+    assert ctx.gate is not None
+    return {key: _memo_one(ctx, name, key, compute) for key in keys}
+
+
 def memo(ctx: RunContext, name: str, compute, *params):
     """A heavy pure computation cached like the queries: keyed on the store version, the viewer's
     scope and the selected districts (`_scope_of`), the computation's name and its parameters.

@@ -85,23 +85,29 @@ if len(ctx.selected) > 1:
     )
 
 st.subheader("Per stadsdel")
-# A page of districts at a time: each row's projection is a simulation, computed for the rows shown
-# (the download computes the rest when clicked).
+# A page of districts at a time. Each row's projection is a simulation of that district's own
+# randomisations: simulated once per store version and scope for each district asked for (the rows
+# shown; the download asks for the rest when clicked), whatever the filter or page.
+
+
+def accrual_table(ids: tuple[str, ...]) -> pd.DataFrame:
+    projections = ui.memo_each(
+        ctx, "district_projection", ids, lambda d: recruitment.district_projection(people, config, d)
+    )
+    return ui.memo(
+        ctx, "district_accrual", lambda: recruitment.district_accrual_table(people, config, ids, projections)[0], ids
+    )
+
+
 rows = ui.pager(len(ctx.selected), "district_table")
 page_ids = ctx.selected[rows]
-table, _ = ui.memo(
-    ctx, "district_accrual", lambda: recruitment.district_accrual_table(people, config, page_ids), page_ids
-)
+table = accrual_table(page_ids)
 st.dataframe(table, hide_index=True, width="stretch", column_config={**ui.SHARE_OF_TARGET, **ui.date_columns("Start")})
 ui.downloads(
     table,
     "Rekrytering per stadsdel",
     "dl_table",
-    whole=None
-    if len(page_ids) == len(ctx.selected)
-    else lambda: ui.memo(
-        ctx, "district_accrual", lambda: recruitment.district_accrual_table(people, config, ctx.selected), ctx.selected
-    )[0],
+    whole=None if len(page_ids) == len(ctx.selected) else lambda: accrual_table(ctx.selected),
 )
 with st.expander("Hur beräknas prognosen?"):
     st.markdown(
