@@ -83,6 +83,18 @@ def demo_db(demo_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def closed_demo_db(demo_dir, tmp_path_factory) -> Path:
+    """The demo study loaded and then closed (the steering group's decision: outcomes by arm open),
+    once per session; tests only read it."""
+    from etl.close import close_study
+
+    db = tmp_path_factory.mktemp("closed_demo_store") / "ips.duckdb"
+    assert load_quietly(demo_dir, db) == 0
+    assert close_study(db, "Projektledaren", "Styrgruppsbeslut", io.StringIO(), io.StringIO()) == 0
+    return db
+
+
+@pytest.fixture(scope="session")
 def mistakes_dir(tmp_path_factory) -> Path:
     from etl.demo import generate
 

@@ -10,7 +10,6 @@ no public API to translate and is not rendered by AppTest; it is not scanned.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 
@@ -19,8 +18,7 @@ import pytest
 
 from dashboard import navigation
 from dashboard.access import ROLES
-from etl.close import close_study
-from tests.conftest import load_quietly, render
+from tests.conftest import render
 
 # Whole-word English tokens that must never be shown (case-sensitive where Swedish has the word).
 MISSING = ["None", "nan", "NaN", "NaT", "<NA>", "null", "True", "False", "undefined", "Infinity"]
@@ -141,14 +139,6 @@ def english(texts: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(where, text[:120]) for where, text in texts if TOKEN.search(text)]
 
 
-@pytest.fixture(scope="module")
-def closed_db(demo_dir, tmp_path_factory):
-    db = tmp_path_factory.mktemp("closed_for_sweep") / "ips.duckdb"
-    assert load_quietly(demo_dir, db) == 0
-    assert close_study(db, "Projektledaren", "Stängd för svepet", io.StringIO(), io.StringIO()) == 0
-    return db
-
-
 @pytest.fixture
 def offered(monkeypatch):
     """The frames every download on the page offers (`ui.download_frame`), recorded as they are built."""
@@ -187,9 +177,9 @@ def test_no_english_on_any_page_for_any_role(demo_db, role, page, offered):
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if "utfall" in navigation.keys_for(r)])
-def test_no_english_on_the_closed_outcome_page(closed_db, role):
+def test_no_english_on_the_closed_outcome_page(closed_demo_db, role):
     viewer = "enhetschef:Södermalm" if role == "enhetschef" else role
-    at = render(closed_db, "utfall", role=viewer)
+    at = render(closed_demo_db, "utfall", role=viewer)
     assert not at.exception, [e.value for e in at.exception]
     found = english(shown_texts(at))
     assert not found, f"utfall as {role}: {found[:15]}"

@@ -28,16 +28,6 @@ def _arms() -> list[dict]:
     return tomllib.loads((ROOT / "config" / "studie.toml").read_text(encoding="utf-8"))["arms"]
 
 
-@pytest.fixture(scope="module")
-def closed_db(demo_dir, tmp_path_factory) -> Path:
-    from etl.close import close_study
-
-    db = tmp_path_factory.mktemp("gate_closed") / "ips.duckdb"
-    assert load_quietly(demo_dir, db) == 0
-    assert close_study(db, "Projektledaren", "Beslut", io.StringIO(), io.StringIO()) == 0
-    return db
-
-
 def test_gate_blinded_views_hold_nothing_only_one_arm_has(demo_db, demo_dir):
     gate, con = _gate(demo_db, Viewer("forskare"))
     try:
@@ -67,8 +57,8 @@ def test_gate_blinded_views_hold_nothing_only_one_arm_has(demo_db, demo_dir):
         con.close()
 
 
-def test_gate_blinded_role_gets_one_arm_data_after_close(closed_db):
-    gate, con = _gate(closed_db, Viewer("forskare"))
+def test_gate_blinded_role_gets_one_arm_data_after_close(closed_demo_db):
+    gate, con = _gate(closed_demo_db, Viewer("forskare"))
     try:
         assert not gate.coded
         assert gate.frame("select * from participants")["specialist_id"].notna().any()

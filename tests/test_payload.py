@@ -145,18 +145,6 @@ def district_names(demo_dir: Path) -> list[str]:
     return [d["name"] for d in ind.config(demo_dir)["districts"]]
 
 
-@pytest.fixture(scope="module")
-def closed_store(demo_dir, tmp_path_factory) -> Path:
-    import io as _io
-
-    from etl.close import close_study
-
-    db = tmp_path_factory.mktemp("payload_closed") / "ips.duckdb"
-    assert load_quietly(demo_dir, db) == 0
-    assert close_study(db, "Projektledaren", "Styrgruppsbeslut", _io.StringIO(), _io.StringIO()) == 0
-    return db
-
-
 def _server(db: Path, role: str, tmp_path_factory) -> Server:
     return Server(db, role, tmp_path_factory.mktemp("payload_logs") / f"{role.replace(':', '_')}.log")
 
@@ -363,7 +351,7 @@ def _steering_pdf_text(db: Path, role: str) -> str:
 
 @pytest.mark.parametrize("state", ["låst", "stängd"])
 def test_payload_steering_pdf_text_has_no_small_count_for_styrgrupp(state, demo_db, request):
-    db = demo_db if state == "låst" else request.getfixturevalue("closed_store")
+    db = demo_db if state == "låst" else request.getfixturevalue("closed_demo_db")
     threshold = study_config()["privacy"]["small_cell_threshold"]
     # Positive control: the project group's copy of the same report does have small counts in it.
     assert pdf_small_counts(_steering_pdf_text(db, "projektledare"), threshold)
@@ -374,7 +362,7 @@ def test_payload_steering_pdf_text_has_no_small_count_for_styrgrupp(state, demo_
 @pytest.fixture(scope="module", params=["låst", "stängd"])
 def styrgrupp_views(request, browser, demo_db, demo_dir, tmp_path_factory) -> list[View]:
     """One sweep per study state, each its own fixture instance (test workers each build only theirs)."""
-    db = demo_db if request.param == "låst" else request.getfixturevalue("closed_store")
+    db = demo_db if request.param == "låst" else request.getfixturevalue("closed_demo_db")
     districts = district_names(demo_dir)
     # Every district scope in both states (closed adds Utfall, and closing changes what the gate
     # hands out): one server for the whole sweep.
