@@ -19,6 +19,7 @@ import pytest
 from etl import scan
 from etl.scan import PnrRefused
 from etl.tables import SourceFileError
+from schema.pnr import spans as pnr_spans
 from tests.test_pnr import SEED, ZERO, has, hidden, make_pnr
 
 RNG = random.Random(SEED + 7)
@@ -488,3 +489,22 @@ def test_scan_formula_cached_value_is_judged(tmp_path):
     ws.write_formula("B2", '=Dold!A1&"-"&Dold!B1', None, DASHED)
     wb.close()
     has(_refused(path), "blad ”Data”, cell B2")
+
+
+def test_scan_vectorised_prefilter_judges_exactly_as_the_detector():
+    """The polars pass only selects lines: on CSV-like text of every refused form and every
+    lookalike, `text_spans` finds exactly the spans `schema.pnr.spans` finds in the whole text."""
+    from tests.test_pnr import ISSUE10_FORMS, LOOKALIKES, POSITIVE
+
+    values = [str(v) for v in POSITIVE + ISSUE10_FORMS] + [
+        v for group in LOOKALIKES.values() for v in group if isinstance(v, str)
+    ]
+    rng = random.Random(SEED)
+    rng.shuffle(values)
+    lines = [";".join(values[i : i + 3]) for i in range(0, len(values), 3)]
+    for newline in ("\n", "\r\n"):
+        text = "Kod;Anteckning;Datum" + newline + newline.join(lines) + newline
+        found = scan.text_spans(text)
+        same = found == list(pnr_spans(text))
+        assert same
+        assert len(found) > len(POSITIVE)  # positive control: the refused forms are found
