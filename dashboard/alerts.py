@@ -36,9 +36,14 @@ def collect(
             )
     attr = attrition.overall(people)
     if attr["randomised"] and attr["share_left"] > config.attrition.alert_level:
+        # The share with the randomised (shown) gives "left" back: not for a suppressed role, whose
+        # "left" may be hidden in this scope (privacy.attrition_hidden_scopes).
+        share = "" if gate.viewer.suppress_small_cells else f" {formats.pct(attr['left'], attr['randomised'])}"
         out.append(
             (
-                f"Bortfallet är {formats.pct(attr['left'], attr['randomised'])}, över larmnivån "
+                f"Bortfallet är{share}, över larmnivån "
+                if share
+                else "Bortfallet är över larmnivån "
                 f"{formats.pct(config.attrition.alert_level, 1)}: överväg överrekrytering.",
                 "bortfall",
                 "🚪",

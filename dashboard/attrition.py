@@ -198,6 +198,49 @@ def cohort_attrition(
     return out
 
 
+def cohorts_of(
+    participants: pd.DataFrame,
+    sizes: list[int],
+    checkpoint_dates: dict[int, date],
+    cutoff: date,
+    months: tuple[int, ...] = (6, 12),
+) -> list:
+    """The cohorts of `cohort_attrition` that have members to show (reached checkpoints, the time
+    cohorts) as `privacy.Cohort`s keyed by their "Kohort" label, over `participants`' rows in order:
+    the joint suppression decides their "left" counts with the rest of the attrition figures."""
+    from dashboard.privacy import Cohort
+
+    out = []
+    for k, size in enumerate(sizes, start=1):
+        if checkpoint_dates.get(k) is not None:
+            members = (participants["enrolment_rank"] <= size).to_numpy()
+            out.append(Cohort(f"Kontrollpunkt {k}: de första {size} randomiserade", members, "checkpoint"))
+    randomised_on = pd.to_datetime(participants["randomised_on"])
+    for m in months:
+        members = (randomised_on <= pd.Timestamp(_months_before(cutoff, m))).to_numpy()
+        out.append(Cohort(f"Randomiserade minst {m} mån före datauttaget", members, "time"))
+    return out
+
+
+def hidden_by_scope(
+    people: pd.DataFrame,
+    rule,
+    districts,
+    *,
+    sizes: list[int],
+    reached_on: dict[int, date],
+    cutoff: date | None,
+    intervention_arm: str | None,
+) -> dict:
+    """`privacy.attrition_hidden_scopes` for every participant of `districts` (all the viewer may
+    see), with the Bortfall page's cohorts: the one decision the pages and the steering report use."""
+    from dashboard import privacy
+
+    people = people.reset_index(drop=True)
+    cohorts = cohorts_of(people, sizes, reached_on, cutoff) if cutoff is not None else []
+    return privacy.attrition_hidden_scopes(people, rule, districts, intervention_arm=intervention_arm, cohorts=cohorts)
+
+
 def _months_before(day: date, months: int) -> date:
     return day - timedelta(days=rounding.round_int(months * formats.DAYS_PER_MONTH))
 

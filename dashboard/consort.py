@@ -229,6 +229,46 @@ def _joint(counts: dict, mask: Mask) -> dict:
     }
 
 
+def _joint_arm(a: dict, hidden, text: str) -> dict:
+    """One arm's boxes as `privacy.attrition_hidden_scopes` decided for this scope (passed in
+    `counts["attrition_hidden"]`), so they mask exactly what Översikt, Bortfall and the steering
+    report mask. Allocated is a plain randomisation count (shown); received = allocated − not
+    received, and analysed, are hidden with their figure; "lacking outcome data" is "left"."""
+    arm = a["arm"]
+
+    def one(key, value: int) -> str:
+        return text if key in hidden else str(int(value))
+
+    box = {
+        "arm": arm,
+        "is_intervention": a["is_intervention"],
+        "allocated": str(int(a["allocated"])),
+        "left": one(("left", arm), a["left"]),
+        "analysed": one(("analysed", arm), a["analysed"]),
+        "lacking_outcome": one(("left", arm), a["lacking_outcome"]),
+        "excluded_after": one(("excl_after", arm), a["excluded_after"]),
+        "excluded_after_reasons": [(r, one(("excl_after", arm, r), n)) for r, n in a["excluded_after_reasons"]],
+        "left_reasons": [(r, one(("reason", r, arm), n)) for r, n in a["left_reasons"]],
+        "received": None,
+        "not_received": None,
+        "stopped": None,
+        "stopped_still_in": None,
+        "stopped_reasons": [],
+    }
+    if a["received"] is not None:
+        if a["is_intervention"]:
+            not_received = one(("not_received", arm), a["not_received"])
+            box["not_received"] = not_received
+            box["received"] = text if not_received == text else str(int(a["received"]))
+        else:  # treatment as usual: everyone allocated (a plain count)
+            box["received"], box["not_received"] = str(int(a["received"])), str(int(a["not_received"]))
+    if a["stopped"] is not None:
+        box["stopped"] = one(("stopped", arm), a["stopped"])
+        box["stopped_still_in"] = one(("stopped_still_in", arm), a["stopped_still_in"])
+        box["stopped_reasons"] = [(r, one(("stopped_reason", r, arm), n)) for r, n in a["stopped_reasons"]]
+    return box
+
+
 def shown(counts: dict, mask: Mask = None) -> dict:
     """Every box's numbers as display strings (masked and suppressed together where needed)."""
     if mask is not None and "hidden" in counts:
@@ -256,6 +296,9 @@ def shown(counts: dict, mask: Mask = None) -> dict:
             ],
             "arms": [],
         }
+    if mask is not None and "attrition_hidden" in counts:
+        out["arms"] = [_joint_arm(a, counts["attrition_hidden"], mask[1]) for a in counts["arms"]]
+        return out
     for a in counts["arms"]:
         box = {
             "arm": a["arm"],

@@ -314,6 +314,14 @@ def _known_rows(vectors: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.vstack(rows) if len(vectors) else np.zeros((0, vectors.shape[1] if vectors.ndim == 2 else 0))
 
 
+def _row_basis(known: np.ndarray) -> np.ndarray:
+    """Orthonormal rows spanning the row space of `known` (0/1 and small integer rows)."""
+    if not len(known):
+        return np.zeros((0, known.shape[1] if known.ndim == 2 else 0))
+    _, sv, vt = np.linalg.svd(known, full_matrices=False)
+    return vt[sv > 1e-9 * max(float(sv.max(initial=0.0)), 1.0)]
+
+
 def recoverable(vector: np.ndarray, known: np.ndarray, tol: float = 1e-8) -> np.ndarray | None:
     """None when `vector` is not in the row space of `known`; else the coefficients (over `known`'s
     rows) that give it: the recipe for recovering the hidden figure."""
@@ -332,12 +340,14 @@ def joint_hidden(
     fixed: set | frozenset = frozenset(),
     insensitive: set | frozenset = frozenset(),
     weights: Sequence[float] | None = None,
+    forced: set | frozenset = frozenset(),
 ) -> set[Hashable]:
     """The keys of the figures to hide. `masks`: figure key → which rows it counts (all over the same
     rows). `fixed`: figures always shown (plain totals that describe no one); never hidden, and a
     figure counting the same people is shown too. `insensitive`: figures never hidden for being
     small, only as a complement. `weights`: 1 per row, 0 for rows that stand for a possible kind of
-    person nobody is (see `recruitment_masks`)."""
+    person nobody is (see `recruitment_masks`). `forced`: figures hidden whatever their size (for a
+    rule of their own, such as a small difference of nested cohorts), protected like small ones."""
     keys = list(masks)
     if not keys:
         return set()
@@ -357,7 +367,8 @@ def joint_hidden(
     hidden = {
         i
         for i, m in enumerate(members)
-        if not is_fixed[i] and 0 < values[i] <= threshold and any(k not in insensitive for k in m)
+        if not is_fixed[i]
+        and ((0 < values[i] <= threshold and any(k not in insensitive for k in m)) or any(k in forced for k in m))
     }
     exposed: set[int] = set()  # recoverable whatever is hidden (only fixed figures explain it)
     while True:
@@ -365,9 +376,19 @@ def joint_hidden(
         known = _known_rows(vectors[shown], values[shown]) if shown else np.zeros((0, len(sizes)))
         # map each known row back to the class it comes from
         origin = list(shown) + [i for i in shown if values[i] == 0 for _ in range(int(vectors[i].sum()))]
+        if len(known):  # the same row twice (a figure and a zero's atom) says nothing more
+            known, first = np.unique(known, axis=0, return_index=True)
+            origin = [origin[r] for r in first]
+        pending = sorted(hidden - exposed, key=lambda i: values[i])
+        # Which hidden figures lie in the shown figures' span: one orthonormal basis of that span and a
+        # projection of them all (a least-squares solve each only for the recipe of the one handled).
+        basis = _row_basis(known)
+        target = vectors[pending] if pending else np.zeros((0, len(sizes)))
+        rest = target - (target @ basis.T) @ basis if len(basis) else target
+        reach = [h for h, r in zip(pending, rest, strict=True) if np.max(np.abs(r), initial=0.0) <= 1e-6]
         added = False
-        for h in sorted(hidden - exposed, key=lambda i: values[i]):
-            coef = recoverable(vectors[h], known)
+        for h in reach:
+            coef = recoverable(vectors[h], known, tol=1e-6)
             if coef is None:
                 continue
             used = {origin[r] for r in np.flatnonzero(np.abs(coef) > 1e-9)}
@@ -385,7 +406,12 @@ def joint_hidden(
             break
     # A complement that fixed figures give away anyway protects nothing: show it (it adds nothing to
     # what a reader can work out). A small figure given away by fixed figures stays masked.
-    primary = {i for i in hidden if 0 < values[i] <= threshold and any(k not in insensitive for k in members[i])}
+    primary = {
+        i
+        for i in hidden
+        if (0 < values[i] <= threshold and any(k not in insensitive for k in members[i]))
+        or any(k in forced for k in members[i])
+    }
     hidden -= exposed - primary
     return {k for i in hidden for k in members[i]}
 
@@ -480,6 +506,12 @@ def recruitment_masks(referrals: pd.DataFrame, districts: Sequence[str] = ()) ->
     `n` per district, the CONSORT boxes before allocation, the count of re-referrals, and the
     randomised per district (a plain count, always shown). Returns (masks, fixed keys, weights):
     the masks run over the referrals and then `_possible_referrals` (weight 0)."""
+    masks, fixed, weights, _ = _recruitment_masks(referrals, districts)
+    return masks, fixed, weights
+
+
+def _recruitment_masks(referrals: pd.DataFrame, districts: Sequence[str]) -> tuple[dict, set, np.ndarray, np.ndarray]:
+    """`recruitment_masks` and the district of every row the masks run over."""
     from schema import vocab
 
     real = referrals.reset_index(drop=True)
@@ -522,7 +554,7 @@ def recruitment_masks(referrals: pd.DataFrame, districts: Sequence[str] = ()) ->
         fixed.add(("randomised", d))
         for label, column in WAITS.items():
             masks[("waits", d, label)] = (district == d) & ref[column].notna().to_numpy()
-    return masks, fixed, weights
+    return masks, fixed, weights, district
 
 
 def recruitment_hidden(referrals: pd.DataFrame, rule: Policy | None, districts: Sequence[str] = ()) -> frozenset:
@@ -544,6 +576,93 @@ def recruitment_hidden(referrals: pd.DataFrame, rule: Policy | None, districts: 
     if not small:  # nothing small: nothing to protect
         return frozenset(every_wait)
     return frozenset(joint_hidden(masks, rule.threshold, fixed=fixed, weights=weights) | every_wait)
+
+
+# --- across scopes ------------------------------------------------------------------------------------
+# A role that may choose its district scope sees every scope's figures, and a figure of one district is
+# a difference of two scopes' totals (all districts minus the others). So the scopes a suppressed role
+# can choose (`ui`: all its districts, or exactly one) are decided together: every scope's figures are
+# masks over the same rows, keyed by (scope, figure), and `joint_hidden` decides them at once. Beyond
+# `MAX_JOINT_DISTRICTS` districts only the all-districts scope is decided; a single district's scope
+# then shows its fixed figures and those figures the all-districts scope shows of that district, and
+# hides the rest (`ShownOnly`).
+
+SCOPE_ALL = "*"
+
+
+@dataclass(frozen=True)
+class ShownOnly:
+    """A hidden set given by what is shown: every key not in `shown` is hidden."""
+
+    shown: frozenset
+
+    def __contains__(self, key: object) -> bool:
+        return key not in self.shown
+
+
+def scope_of(selected: Sequence[str], districts: Sequence[str]) -> str:
+    """The scope key of a district choice: `SCOPE_ALL` for every district in `districts`, else the one
+    district chosen (a suppressed role may choose no other subset, see `ui`)."""
+    chosen = set(selected)
+    if chosen == set(districts):
+        return SCOPE_ALL
+    if len(chosen) == 1:
+        return next(iter(chosen))
+    raise ValueError(f"a scope of {len(chosen)} of {len(districts)} districts is not decided")
+
+
+def _decided_scopes(districts: Sequence[str]) -> list[str]:
+    return [SCOPE_ALL, *(sorted(districts) if 1 < len(districts) <= MAX_JOINT_DISTRICTS else [])]
+
+
+def _split_by_scope(hidden: set, scopes: Sequence[str]) -> dict:
+    return {s: frozenset(k[1:] for k in hidden if k[0] == s) for s in scopes}
+
+
+def recruitment_hidden_scopes(referrals: pd.DataFrame, rule: Policy | None, districts: Sequence[str]) -> dict:
+    """scope → the recruitment figures hidden in it, for every scope a suppressed role can choose
+    (`SCOPE_ALL` and each of `districts`), decided together. `referrals`: every referral of `districts`."""
+    districts = tuple(sorted(districts))
+    scopes = [SCOPE_ALL, *(districts if len(districts) > 1 else [])]
+    if rule is None or referrals.empty:
+        return dict.fromkeys(scopes, frozenset())
+    if len(districts) <= 1 or len(districts) > MAX_JOINT_DISTRICTS:
+        every = recruitment_hidden(referrals, rule, districts)
+        out = {SCOPE_ALL: every, **dict.fromkeys(districts, every)}
+        if len(districts) > 1:
+            for d in districts:
+                out[d] = ShownOnly(
+                    frozenset(
+                        {
+                            ("funnel", "referral", "reached"),
+                            ("funnel", "randomised", "reached"),
+                            ("consort", "assessed"),
+                            ("consort", "randomised"),
+                            ("randomised", d),
+                        }
+                    )
+                )
+        return out
+    masks, fixed, weights, district = _recruitment_masks(referrals, districts)
+    real = weights > 0
+    listed_only = {"reasons", "stage", "reason"}  # displays that list only what occurs
+    union: dict[Hashable, np.ndarray] = {}
+    ufixed: set = set()
+    for scope in _decided_scopes(districts):
+        inside = np.ones(len(weights), dtype=bool) if scope == SCOPE_ALL else district == scope
+        for k, m in masks.items():
+            if scope != SCOPE_ALL and k[0] in ("randomised", "waits") and k[1] != scope:
+                continue
+            mask = np.asarray(m, dtype=bool) & inside
+            union[(scope, *k)] = mask
+            n = int(np.count_nonzero(mask & real))
+            # Not drawn when 0 (a stage or reason that does not occur): known to be 0, never hidden.
+            if k in fixed or (n == 0 and (k[0] in listed_only or (k[0] == "consort" and k[1] in listed_only))):
+                ufixed.add((scope, *k))
+    small = any(k not in ufixed and 0 < int(np.count_nonzero(m & real)) <= rule.threshold for k, m in union.items())
+    if not small:
+        return dict.fromkeys(scopes, frozenset())
+    return _split_by_scope(joint_hidden(union, rule.threshold, fixed=ufixed, weights=weights), scopes)
 
 
 def mask_rows(frame: pd.DataFrame, keys: Sequence[Hashable], hidden: frozenset | set, columns: list[str], text: str):
@@ -576,12 +695,11 @@ def reasons_masked(frame: pd.DataFrame, rule: Policy | None, hidden: frozenset) 
 
     if rule is None or frame.empty:
         return frame
-    labels = {
-        (vocab.EXCLUSION_STAGES.label(k[1]), vocab.EXCLUSION_REASON.label(k[2])) for k in hidden if k[0] == "reasons"
-    }
+    stage_of = {vocab.EXCLUSION_STAGES.label(k): k for k in vocab.EXCLUSION_STAGES.keys}
+    reason_of = {vocab.EXCLUSION_REASON.label(k): k for k in vocab.EXCLUSION_REASON.keys}
     out = frame.copy()
     out["Antal"] = [
-        rule.text if (s, r) in labels else str(int(n))
+        rule.text if ("reasons", stage_of.get(s, s), reason_of.get(r, r)) in hidden else str(int(n))
         for s, r, n in zip(frame["Steg"], frame["Orsak"], frame["Antal"], strict=True)
     ]
     return out
@@ -614,3 +732,212 @@ def caseload_hidden(split: pd.DataFrame, shown_split: Iterable[str], rule: Polic
             for d in sorted(set(dist[spec == s])):
                 masks[("split", s, d)] = (spec == s) & (dist == d)
     return frozenset(joint_hidden(masks, rule.threshold, fixed={("active_all",)}, weights=weights))
+
+
+# --- the attrition family: dropout, its reasons, stopped IPS, cohorts, CONSORT's arm boxes -----------
+
+MISSING_REASON = "Uppgift saknas"
+
+
+def _reason_labels(values: pd.Series, labels) -> np.ndarray:
+    return np.array([labels.label(k) if isinstance(k, str) and k else MISSING_REASON for k in values], dtype=object)
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A cohort of the Bortfall page: who is in it (a mask over the participants) and the nested chain
+    it belongs to ("checkpoint": the first n randomised; "time": randomised long enough ago)."""
+
+    key: str
+    members: np.ndarray
+    chain: str
+
+
+def attrition_masks(
+    people: pd.DataFrame,
+    districts: Sequence[str],
+    scopes: Sequence[str] = (SCOPE_ALL,),
+    *,
+    intervention_arm: str | None = None,
+    cohorts: Sequence[Cohort] = (),
+    per_district: bool = True,
+) -> tuple[dict, set]:
+    """Every attrition figure a role can see in each of `scopes`, as the participants it counts
+    (keys (scope, figure...)); returns (masks, fixed keys). Fixed (plain randomisation counts):
+    randomised in the scope, per arm, per district and per cohort. The rest: left the study (in all,
+    per arm, per district), its reasons (in all and per arm; CONSORT's "lacking outcome data" is
+    "left"), excluded after randomisation per arm with reasons and analysed per arm; with
+    `intervention_arm` (not for a blinded role): stopped IPS (in all and the arm; still in, then
+    left), its reasons (in all and still in), stopped and still in per district, and not received
+    IPS; left per cohort. Without `per_district` the figures per district (left, stopped and
+    still in) are left out (hidden without a decision, see `attrition_hidden_scopes`), and so is the
+    randomised per district. Still in the study per arm (Översikt) is a figure too. Masks run over `people`'s rows: there are no rows for kinds of person
+    nobody is, so a reader is taken to know every empty kind (more than a reader can: safe)."""
+    from schema import vocab
+
+    p = people.reset_index(drop=True)
+    n = len(p)
+    district = p["district_id"].astype("string").fillna("").to_numpy()
+    arm = p["arm"].astype("string").fillna("").to_numpy()
+    arms = sorted(set(arm))
+    left = _flag(p, "is_left")
+    reason = np.where(left, _reason_labels(p["left_reason"], vocab.EVENT_REASON), "")
+    after = _flag(p, "is_excluded_after_randomisation") if "is_excluded_after_randomisation" in p else np.zeros(n, bool)
+    after_reason = (
+        np.where(after, _reason_labels(p["excluded_after_reason"], vocab.EXCLUSION_REASON), "")
+        if "excluded_after_reason" in p
+        else np.full(n, "", dtype=object)
+    )
+    analysed = _flag(p, "is_analysed") if "is_analysed" in p else np.ones(n, bool)
+    stopped = _flag(p, "is_stopped_ips") if intervention_arm is not None else np.zeros(n, bool)
+    stop_reason = np.where(stopped, _reason_labels(p["stopped_ips_reason"], vocab.EVENT_REASON), "")
+    no_specialist = p["specialist_id"].isna().to_numpy() if "specialist_id" in p else np.zeros(n, bool)
+    masks: dict[Hashable, np.ndarray] = {}
+    fixed: set = set()
+    for scope in scopes:
+        inside = np.ones(n, dtype=bool) if scope == SCOPE_ALL else district == scope
+        in_scope = sorted(set(districts)) if scope == SCOPE_ALL else [scope]
+
+        def add(key: tuple, mask: np.ndarray, is_fixed: bool = False, scope=scope, inside=inside) -> None:
+            masks[(scope, *key)] = inside & mask
+            if is_fixed:
+                fixed.add((scope, *key))
+
+        add(("randomised",), np.ones(n, bool), True)
+        for a in arms:
+            add(("randomised", a), arm == a, True)
+        for d in in_scope if per_district else ():
+            add(("randomised_d", d), district == d, True)
+        add(("left",), left)
+        for a in arms:
+            add(("left", a), left & (arm == a))
+            add(("active", a), ~left & (arm == a))
+            add(("analysed", a), analysed & (arm == a))
+            add(("excl_after", a), after & (arm == a))
+            for r in sorted(set(after_reason[inside & after & (arm == a)])):
+                add(("excl_after", a, r), after & (arm == a) & (after_reason == r))
+        for d in in_scope if per_district else ():
+            add(("left_d", d), left & (district == d))
+        for r in sorted(set(reason[inside & left])):
+            add(("reason", r), reason == r)
+            for a in arms:
+                add(("reason", r, a), (reason == r) & (arm == a))
+        if intervention_arm is not None:
+            add(("stopped",), stopped)
+            add(("stopped_still_in",), stopped & ~left)
+            add(("stopped_then_left",), stopped & left)
+            ips = arm == intervention_arm
+            add(("stopped", intervention_arm), stopped & ips)
+            add(("stopped_still_in", intervention_arm), stopped & ips & ~left)
+            add(("not_received", intervention_arm), ips & no_specialist)
+            for r in sorted(set(stop_reason[inside & stopped])):
+                add(("stopped_reason", r), stop_reason == r)
+                add(("stopped_reason_still", r), (stop_reason == r) & ~left)
+                add(("stopped_reason", r, intervention_arm), (stop_reason == r) & ips)
+            for d in in_scope if per_district else ():
+                add(("still_in_d", d), stopped & ~left & (district == d))
+        for c in cohorts:
+            members = np.asarray(c.members, dtype=bool)
+            add(("cohort_n", c.key), members, True)
+            add(("cohort_left", c.key), members & left)
+    return masks, fixed
+
+
+def _districts_linked(people: pd.DataFrame, masks: dict) -> bool:
+    """True when the randomised per district (fixed, shown) add nothing to figures that are the same
+    for every district: every district shares a kind of participant (a pattern over `masks`) with
+    another, chained over all districts. Then any combination of those per-district totals that is a
+    combination of the other figures is a multiple of the overall total (at an atom (d, p) the
+    coefficient of district d's total must equal the others' wherever p occurs in two districts)."""
+    if not masks or people.empty:
+        return True
+    bits = np.column_stack([np.asarray(m, dtype=bool) for m in masks.values()])
+    _, kind = np.unique(bits, axis=0, return_inverse=True)
+    district = people["district_id"].astype(str).to_numpy()
+    parent: dict[str, str] = {d: d for d in district}
+
+    def root(d: str) -> str:
+        while parent[d] != d:
+            parent[d] = parent[parent[d]]
+            d = parent[d]
+        return d
+
+    first: dict[int, str] = {}
+    for k, d in zip(kind.ravel(), district, strict=True):
+        if k in first:
+            parent[root(d)] = root(first[k])
+        else:
+            first[k] = d
+    return len({root(d) for d in parent}) == 1
+
+
+def _increments_hidden(values: dict, is_hidden: Callable[[Hashable], bool], chains: dict, total: int, threshold: int):
+    """Cohort figures to hide so that along each nested chain (largest cohort first, starting from
+    the scope's total "left", shown anyway) no shown "left" differs from the previous shown one by
+    1..threshold: that difference would be a few people's events."""
+    out = set()
+    for chain in chains.values():
+        last = total
+        for key in chain:
+            if is_hidden(key):
+                continue
+            step = values[key] - last
+            if 0 < abs(step) <= threshold:
+                out.add(key)
+            else:
+                last = values[key]
+    return out
+
+
+def attrition_hidden_scopes(
+    people: pd.DataFrame,
+    rule: Policy | None,
+    districts: Sequence[str],
+    *,
+    intervention_arm: str | None = None,
+    cohorts: Sequence[Cohort] = (),
+) -> dict:
+    """scope → the attrition figures (`attrition_masks` keys without the scope) hidden in it, for
+    `SCOPE_ALL` and each of `districts` (a suppressed role may choose all or one), decided together
+    with `joint_hidden`; nested cohorts also keep their "left" counts apart by more than the
+    threshold (`_increments_hidden`, repeated with the joint decision until both hold). `people`:
+    every participant of `districts`. Pages, downloads and the steering report mask exactly these."""
+    districts = tuple(sorted(districts))
+    scopes = [SCOPE_ALL, *(districts if len(districts) > 1 else [])]
+    if rule is None or people.empty:
+        return dict.fromkeys(scopes, frozenset())
+    decided = _decided_scopes(districts)
+    per_district = len(districts) <= MAX_JOINT_DISTRICTS
+    masks, fixed = attrition_masks(
+        people, districts, decided, intervention_arm=intervention_arm, cohorts=cohorts, per_district=per_district
+    )
+    if not per_district and not _districts_linked(people, masks):
+        masks, fixed = attrition_masks(people, districts, decided, intervention_arm=intervention_arm, cohorts=cohorts)
+        masks = {k: m for k, m in masks.items() if k[1] not in ("left_d", "still_in_d")}
+    values = {k: int(np.count_nonzero(m)) for k, m in masks.items()}
+    chains: dict = {}
+    for scope in decided:
+        for c in sorted(cohorts, key=lambda c: -int(np.count_nonzero(c.members))):
+            chains.setdefault((scope, c.chain), []).append((scope, "cohort_left", c.key))
+    forced: set = set()
+    hidden: set = set()
+    while True:
+        small = forced or any(k not in fixed and 0 < v <= rule.threshold for k, v in values.items())
+        hidden = joint_hidden(masks, rule.threshold, fixed=fixed, forced=forced) if small else set()
+        more = set()
+        for (scope, _), chain in chains.items():
+            more |= _increments_hidden(values, hidden.__contains__, {0: chain}, values[(scope, "left")], rule.threshold)
+        if more <= hidden | forced:  # (a forced figure counting the same people as a fixed one stays shown)
+            break
+        forced |= more
+    out = _split_by_scope(hidden, scopes)
+    if not per_district:
+        # Beyond MAX_JOINT_DISTRICTS districts (the problem grows with districts × kinds of person) the
+        # figures per district are hidden in the all-districts scope, and a district's own scope shows
+        # its fixed figures only: nothing there is decided, so nothing can be differenced.
+        out[SCOPE_ALL] = out[SCOPE_ALL] | {(f, d) for d in districts for f in ("left_d", "still_in_d")}
+        arms = {str(a) for a in people["arm"].dropna()}
+        for d in districts:
+            shown = {("randomised",), ("randomised_d", d), *(("randomised", a) for a in arms)}
+            out[d] = ShownOnly(frozenset(shown | {("cohort_n", c.key) for c in cohorts}))
+    return out

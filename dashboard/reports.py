@@ -164,6 +164,23 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     projection = recruitment.project_accrual(people["randomised_on"], target, cutoff, start)
     name = {d: config.district(d).name for d in districts}
 
+    # The attrition figures hidden for this viewer: the Översikt/Bortfall/CONSORT decision for the
+    # whole scope (every scope the role can choose is decided together, privacy.attrition_hidden_scopes).
+    rule = privacy.policy(gate.viewer, config)
+    hidden = frozenset()
+    if rule is not None:
+        reached = q.balance_checkpoints_frozen.uncached(gate)
+        hidden = att.hidden_by_scope(
+            people,
+            rule,
+            districts,
+            sizes=balance.checkpoint_sizes(config.target_randomised, config.balance.checkpoints),
+            reached_on={int(r["checkpoint"]): pd.Timestamp(r["reached_on"]).date() for _, r in reached.iterrows()},
+            cutoff=cutoff,
+            intervention_arm=_intervention_label(config, gate),
+        )[privacy.SCOPE_ALL]
+    masked_key = {"left": ("left",), "share_left": ("left",), "stopped_ips": ("stopped_still_in",)}
+
     # Key figures.
     attr = att.overall(people)
     stopped = att.stopped_ips_counts(people)
@@ -183,12 +200,17 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     before = (prev or {}).get("payload", {}).get("key_figures", {}) if prev else {}
     key_rows = []
     for key, label, kind in KEY_FIGURES:
+        now_hidden = key in masked_key and masked_key[key] in hidden
         key_rows.append(
             {
                 "Nyckeltal": label,
-                "Nu": _shown(kind, raw[key], fmt),
+                "Nu": (config.privacy.small_cell_text if kind == "count" else "–")
+                if now_hidden
+                else _shown(kind, raw[key], fmt),
                 "Förra rapporten": _shown(kind, before.get(key), fmt) if prev else "–",
-                "Sedan förra rapporten": _change(kind, raw[key], before.get(key), fmt) if prev else "–",
+                "Sedan förra rapporten": "–"
+                if now_hidden
+                else (_change(kind, raw[key], before.get(key), fmt) if prev else "–"),
             }
         )
     key_table = pd.DataFrame(key_rows)
@@ -216,8 +238,9 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     # CONSORT.
     arms = _arm_order(config, gate, people)
     flow = consort.consort_counts(referrals, people, arms=arms, intervention_arm=_intervention_label(config, gate))
-    if rule is not None:  # the same joint decision as the Rekrytering page in this scope
-        flow["hidden"] = privacy.recruitment_hidden(referrals, rule, districts)
+    if rule is not None:  # the same joint decisions as the Rekrytering page in this scope
+        flow["hidden"] = privacy.recruitment_hidden_scopes(referrals, rule, districts)[privacy.SCOPE_ALL]
+        flow["attrition_hidden"] = hidden
 
     # Balance at the frozen checkpoints and now: when each was reached, which extract it froze, and
     # the analysis population as in Table 1 (exclusions after randomisation per the configuration).
@@ -226,44 +249,45 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     # Attrition per arm and reasons.
     arm_rows = []
     per_arm = [(len(part), int(part["is_left"].sum())) for part in (people[people["arm"] == arm] for arm in arms)]
-    # The arms' "left" counts add up to the total shown below them: suppressed together.
-    rule = privacy.policy(gate.viewer, config)
-    left_shown = (
-        privacy.suppress_counts([left for _, left in per_arm], rule.threshold, rule.text)
-        if rule
-        else [str(left) for _, left in per_arm]
-    )
-    for arm, (n, left), left_text in zip(arms, per_arm, left_shown, strict=True):
-        masked = fmt(n) != str(n) or left_text != str(left)
+    # The arms' "left" counts add up to the total shown below them: decided jointly (`hidden`).
+    text = config.privacy.small_cell_text
+    for arm, (n, left) in zip(arms, per_arm, strict=True):
+        left_hidden = ("left", str(arm)) in hidden
         arm_rows.append(
             {
                 "Grupp": arm,
                 "Randomiserade": fmt(n),
-                "Lämnat studien": left_text,
-                "Andel lämnat": _share(left, n, masked),
+                "Lämnat studien": text if left_hidden else fmt(left),
+                "Andel lämnat": _share(left, n, left_hidden or fmt(n) != str(n) or fmt(left) != str(left)),
             }
         )
+    total_hidden = ("left",) in hidden or fmt(attr["left"]) != str(attr["left"])
     arm_rows.append(
         {
             "Grupp": "Totalt",
             "Randomiserade": fmt(attr["randomised"]),
-            "Lämnat studien": fmt(attr["left"]),
-            "Andel lämnat": _share(attr["left"], attr["randomised"], fmt(attr["left"]) != str(attr["left"])),
+            "Lämnat studien": text if total_hidden else str(attr["left"]),
+            "Andel lämnat": _share(attr["left"], attr["randomised"], total_hidden),
         }
     )
     attrition_arms = pd.DataFrame(arm_rows)
     left_rows = people[people["is_left"].astype(bool)]
     reasons = att.reason_counts(left_rows, "left_reason")
-    attrition_reasons = _suppress(gate, config, reasons, ["Antal"]) if len(reasons) else reasons
-
-    # Stopped IPS: still in the study + then left = stopped, so the two parts are suppressed together.
-    stopped_shown = {"stopped": fmt(stopped["stopped"])}
-    if rule := privacy.policy(gate.viewer, config):
-        stopped_shown["still_in"], stopped_shown["then_left"] = privacy.suppress_counts(
-            [stopped["still_in"], stopped["then_left"]], rule.threshold, rule.text
+    attrition_reasons = reasons
+    if rule is not None and len(reasons):
+        attrition_reasons = reasons.assign(
+            Antal=[
+                text if ("reason", r) in hidden else str(n)
+                for r, n in zip(reasons["Orsak"], reasons["Antal"], strict=True)
+            ]
         )
-    else:
-        stopped_shown.update(still_in=str(stopped["still_in"]), then_left=str(stopped["then_left"]))
+
+    # Stopped IPS: still in the study + then left = stopped, decided jointly (`hidden`).
+    stopped_shown = {
+        "stopped": text if ("stopped",) in hidden else fmt(stopped["stopped"]),
+        "still_in": text if ("stopped_still_in",) in hidden else fmt(stopped["still_in"]),
+        "then_left": text if ("stopped_then_left",) in hidden else fmt(stopped["then_left"]),
+    }
 
     # Follow-up completion per district.
     fu_rows = []

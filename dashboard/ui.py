@@ -154,16 +154,32 @@ def build_context() -> RunContext:
     loaded_at = q.last_loaded_at(gate)["loaded_at"].iloc[0]
     loaded_at = None if pd.isna(loaded_at) else loaded_at
     options = list(gate.districts)
-    selected = st.sidebar.multiselect(
-        "Stadsdelar",
-        options,
-        default=options,
-        key="district_filter",
-        format_func=lambda d: config.district(d).name if d in options else "–",
-        help="Visa bara valda stadsdelar. Tomt val visar alla som din roll får se.",
-    )
+    if viewer.suppress_small_cells:
+        # All districts or exactly one (docs/access.md, "Across scopes"): the suppression decides these
+        # scopes together; any other subset would be a new difference of totals, so it is refused.
+        selected = st.sidebar.multiselect(
+            "Stadsdelar",
+            options,
+            default=[],
+            max_selections=1,
+            key="district_filter",
+            format_func=lambda d: config.district(d).name if d in options else "–",
+            help="Visa en stadsdel. Tomt val visar alla som din roll får se.",
+        )
+    else:
+        selected = st.sidebar.multiselect(
+            "Stadsdelar",
+            options,
+            default=options,
+            key="district_filter",
+            format_func=lambda d: config.district(d).name if d in options else "–",
+            help="Visa bara valda stadsdelar. Tomt val visar alla som din roll får se.",
+        )
     # The filter only narrows within the viewer's scope; the gate's views enforce the scope itself.
     chosen = tuple(d for d in selected if d in options)
+    if viewer.suppress_small_cells and len(set(chosen)) > 1 and set(chosen) != set(options):
+        st.sidebar.warning("Din roll kan välja en stadsdel eller alla. Alla visas.", icon="🔒")
+        chosen = ()
     ctx = RunContext(
         gate=gate,
         viewer=viewer,
@@ -308,6 +324,70 @@ def memo_each(ctx: RunContext, name: str, keys: tuple[str, ...], compute) -> dic
     district's own rows, the scoped configuration), never what the filter chose."""
     assert ctx.gate is not None
     return {key: _memo_one(ctx, name, key, compute) for key in keys}
+
+
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False, hash_funcs={RunContext: _viewer_scope_of})
+def _memo_whole(ctx: RunContext, name: str, params: tuple, _compute):
+    return _compute()
+
+
+def memo_whole(ctx: RunContext, name: str, compute, *params):
+    """As `memo`, but keyed without the districts chosen in the filter: for a computation over every
+    district the viewer may see (the suppression decided for all scopes at once, `privacy`), computed
+    once per store version and scope and shared by every district choice."""
+    assert ctx.gate is not None
+    return _memo_whole(ctx, name, params, compute)
+
+
+def scope(ctx: RunContext) -> str:
+    """The chosen districts as a suppression scope (`privacy.scope_of`): all, or the one district."""
+    return privacy.scope_of(ctx.selected, ctx.gate.districts if ctx.gate is not None else ctx.selected)
+
+
+def intervention_label(ctx: RunContext) -> str | None:
+    """The IPS arm's label as this viewer sees arms; None for a blinded viewer (coded arms)."""
+    if ctx.gate is None or ctx.gate.coded or ctx.config is None:
+        return None
+    return next((a.label for a in ctx.config.arms if a.key == "ips"), None)
+
+
+def attrition_hidden(ctx: RunContext):
+    """The attrition figures hidden in this run's scope (`privacy.attrition_hidden_scopes`: every
+    scope the viewer can choose decided together, once per store version), or an empty set."""
+    from dashboard import attrition, balance
+
+    rule = privacy.policy(ctx.viewer, ctx.config)
+    if rule is None or ctx.gate is None:
+        return frozenset()
+    config, gate = ctx.config, ctx.gate
+
+    def compute() -> dict:
+        reached = q.balance_checkpoints_frozen(gate)
+        return attrition.hidden_by_scope(
+            q.participants(gate, gate.districts),
+            rule,
+            gate.districts,
+            sizes=balance.checkpoint_sizes(config.target_randomised, config.balance.checkpoints),
+            reached_on={int(r["checkpoint"]): pd.Timestamp(r["reached_on"]).date() for _, r in reached.iterrows()},
+            cutoff=ctx.cutoff,
+            intervention_arm=intervention_label(ctx),
+        )
+
+    return memo_whole(ctx, "attrition_hidden", compute)[scope(ctx)]
+
+
+def recruitment_hidden(ctx: RunContext):
+    """The recruitment figures hidden in this run's scope (`privacy.recruitment_hidden_scopes`, every
+    scope decided together, once per store version), or an empty set."""
+    rule = privacy.policy(ctx.viewer, ctx.config)
+    if rule is None or ctx.gate is None:
+        return frozenset()
+    gate = ctx.gate
+    return memo_whole(
+        ctx,
+        "recruitment_hidden",
+        lambda: privacy.recruitment_hidden_scopes(q.referral_funnel(gate, gate.districts), rule, gate.districts),
+    )[scope(ctx)]
 
 
 def memo(ctx: RunContext, name: str, compute, *params):

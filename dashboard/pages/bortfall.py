@@ -25,6 +25,17 @@ horizon_months = max(config.followup.timepoints_months)
 horizon_days = horizon_months * formats.DAYS_PER_MONTH
 names = {d: ctx.short_name(d) for d in ctx.selected}
 suppressing = ctx.viewer.suppress_small_cells
+# The attrition figures hidden in this scope: one decision with Översikt, CONSORT's arm boxes and the
+# steering report, and with every other scope this role can choose (privacy.attrition_hidden_scopes).
+hidden = ui.attrition_hidden(ctx)
+mask_text = config.privacy.small_cell_text
+
+
+def shown_count(key: tuple, n: int) -> str:
+    """A count of the attrition family as this role may see it."""
+    return mask_text if key in hidden else count(int(n))
+
+
 expected_range = f"{formats.percent(rules.expected_low, 1)}–{formats.percent(rules.expected_high, 1)} %"
 
 
@@ -32,35 +43,19 @@ def pct(x: float | None) -> str:
     return "–" if x is None or pd.isna(x) else formats.pct(x, 1)
 
 
-def masked(frame: pd.DataFrame, counts: list[str], shares: dict[str, str]) -> pd.DataFrame:
-    """Counts suppressed for the roles that need it; a share whose count is hidden is hidden too
-    (otherwise share × n gives the count back). `shares` maps share column → its count column."""
-    return ui.suppress_table(ctx, frame, counts, shares=shares)
-
-
 def cohort_for_suppressed_role(table: pd.DataFrame) -> pd.DataFrame:
-    """The cohort table for a suppressed role. The cohorts are nested (the first third inside the
-    first two thirds inside all randomised; those randomised 12 months ago inside those 6 months
-    ago inside all), so two "left" counts would differ by the few who left in between: along each
-    chain a count (and its share) is hidden unless it differs from the next larger shown one by 0
-    or more than the threshold, starting from the total, which the headline shows anyway. The
-    "left when the checkpoint was reached" column would differ from "left by the cut-off" the same
-    way: not shown."""
+    """The cohort table for a suppressed role: each "left" count (and its share) as the joint
+    decision has it (`hidden`). The cohorts are nested (the first third inside the first two thirds
+    inside all randomised; those randomised 12 months ago inside those 6 months ago inside all), so
+    that decision also keeps every shown count apart from the next larger shown one by 0 or more
+    than the threshold (two counts would differ by the few who left in between). The "left when the
+    checkpoint was reached" column would differ from "left by the cut-off" the same way: not shown."""
     rule = privacy.policy(ctx.viewer, config)
     out = table.drop(columns=["Lämnat när kontrollpunkten nåddes"]).copy()
-    left = out["Lämnat t.o.m. datauttaget"]
     total_row = len(out) - 1  # "Alla randomiserade"
-    checkpoints = [
-        i for i in range(total_row) if str(out.loc[i, "Kohort"]).startswith("Kontrollpunkt") and pd.notna(left[i])
-    ]
-    times = [i for i in range(total_row) if i not in checkpoints and pd.notna(left[i])]
-    hide = {total_row} if 0 < int(left[total_row]) <= rule.threshold else set()
-    for chain in (checkpoints, times):
-        chain = sorted(chain, key=lambda i: -int(out.loc[i, "Randomiserade"]))  # largest first
-        flags = privacy.mask_increments([int(left[i]) for i in chain], rule.threshold, int(left[total_row]))
-        hide |= {i for i, h in zip(chain, flags, strict=True) if h}
+    keys = [("left",) if i == total_row else ("cohort_left", str(out.loc[i, "Kohort"])) for i in range(len(out))]
     for column in ("Lämnat t.o.m. datauttaget", "Andel lämnat"):
-        out[column] = [rule.text if i in hide else v for i, v in enumerate(out[column])]
+        out[column] = [rule.text if pd.notna(v) and k in hidden else v for k, v in zip(keys, out[column], strict=True)]
     return out
 
 
@@ -84,9 +79,10 @@ projection = ui.memo(ctx, "evaluable", lambda: at.project_evaluable(people, targ
 coded = ctx.gate.coded  # arms coded: nothing only the IPS arm can have is shown (see docs/access.md)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Randomiserade", count(len(people)))
+left_text = shown_count(("left",), left_n)
 c2.metric(
     "Har lämnat studien",
-    count(left_n) if count(left_n) != str(left_n) else f"{left_n} ({formats.pct(left_n, len(people))})",
+    left_text if left_text != str(left_n) else f"{left_n} ({formats.pct(left_n, len(people))})",
     delta=f"larmnivå {formats.pct(rules.alert_level, 1)}",
     delta_color="off",
     delta_arrow="off",
@@ -96,7 +92,7 @@ c2.metric(
 if not coded:
     c3.metric(
         "Avslutat IPS, kvar i studien",
-        count(stopped["still_in"]),
+        shown_count(("stopped_still_in",), stopped["still_in"]),
         help="Deltagare i interventionsgruppen som slutat med IPS men fortfarande följs upp i studien.",
     )
 c4.metric(
@@ -109,7 +105,8 @@ c4.metric(
 )
 if share_left > rules.alert_level:
     st.warning(
-        f"Bortfallet ({formats.pct(left_n, len(people))}) är över larmnivån {formats.pct(rules.alert_level, 1)}: "
+        ("Bortfallet" if left_text != str(left_n) else f"Bortfallet ({formats.pct(left_n, len(people))})")
+        + f" är över larmnivån {formats.pct(rules.alert_level, 1)}: "
         "överväg överrekrytering.",
         icon="⚠️",
     )
@@ -122,7 +119,11 @@ st.caption(
     "räknas inte som bortfall."
 )
 groupings = {"Alla": None, "Stadsdel": "district", "Kön": "gender_label", "Åldersgrupp": "age_band", "Grupp": "arm"}
-if not coded:
+if suppressing:
+    # The counts per gender and age band would join the attrition family with the baseline table's
+    # (Balans): not offered to a suppressed role (docs/access.md).
+    groupings = {"Alla": None, "Stadsdel": "district", "Grupp": "arm"}
+elif not coded:
     # Only the IPS arm has specialists: grouping by specialist next to coded arms would unblind.
     groupings["Arbetsspecialist"] = "specialist"
 choice = st.selectbox("Dela upp efter", list(groupings), key="km_group")
@@ -172,7 +173,14 @@ summary = summary.rename(columns={"Grupp": choice})
 if suppressing:
     # Retention at 6, 12, 18 months differs by the few who left in between: counts only.
     summary = summary.drop(columns=[f"Kvar {m} mån" for m in months])
-    shown = readable(masked(summary, ["Randomiserade", "Lämnat studien"], {}), [])
+    id_of = {v: k for k, v in names.items()}
+    keys = [
+        ("left",) if column is None else ("left_d", id_of.get(g, g)) if column == "district" else ("left", str(g))
+        for g in summary[choice]
+    ]
+    summary["Randomiserade"] = [count(int(n)) for n in summary["Randomiserade"]]
+    summary["Lämnat studien"] = [shown_count(k, n) for k, n in zip(keys, summary["Lämnat studien"], strict=True)]
+    shown = readable(summary, [])
 else:
     shown = readable(summary, [f"Kvar {m} mån" for m in months])
 st.dataframe(shown, hide_index=True, width="stretch")
@@ -190,7 +198,14 @@ if left.empty:
     st.info("Ingen i urvalet har lämnat studien.", icon="✅")
 else:
     reasons = ui.memo(ctx, "left_reasons", lambda: at.reason_counts(left, "left_reason", by="arm"))
-    shown = ui.suppress_table(ctx, reasons, [c for c in reasons.columns if c != "Orsak"])
+    shown = reasons
+    if suppressing:  # each cell as the joint decision has it: ("reason", r) and ("reason", r, arm)
+        shown = reasons.astype(object)
+        for column in [c for c in reasons.columns if c != "Orsak"]:
+            shown[column] = [
+                shown_count(("reason", r) if column == "Antal" else ("reason", r, column), n)
+                for r, n in zip(reasons["Orsak"], reasons[column], strict=True)
+            ]
     c1, c2 = st.columns([2, 3])
     c1.dataframe(shown, hide_index=True, width="stretch")
     if suppressing:
@@ -213,13 +228,13 @@ if coded:
     )
 else:
     c1, c2, c3 = st.columns(3)
-    c1.metric("Avslutat IPS, kvar i studien", count(stopped["still_in"]))
+    c1.metric("Avslutat IPS, kvar i studien", shown_count(("stopped_still_in",), stopped["still_in"]))
     c2.metric(
         "Avslutat IPS och sedan lämnat studien",
-        count(stopped["then_left"]),
+        shown_count(("stopped_then_left",), stopped["then_left"]),
         help="Räknas också under ”Lämnat studien” ovan.",
     )
-    c3.metric("Avslutat IPS totalt", count(stopped["stopped"]))
+    c3.metric("Avslutat IPS totalt", shown_count(("stopped",), stopped["stopped"]))
 stopped_rows = people[people["is_stopped_ips"].astype(bool)] if not coded else people.iloc[0:0]
 if not stopped_rows.empty:
     still = at.reason_counts(stopped_rows[~stopped_rows["is_left"]], "stopped_ips_reason").rename(
@@ -229,7 +244,17 @@ if not stopped_rows.empty:
     stop_table = total.merge(still, on="Orsak", how="left").fillna({"Kvar i studien": 0})
     stop_table["Kvar i studien"] = stop_table["Kvar i studien"].astype(int)
     stop_table = stop_table[["Orsak", "Kvar i studien", "Totalt"]]
-    shown = ui.suppress_table(ctx, stop_table, ["Kvar i studien", "Totalt"])
+    shown = stop_table
+    if suppressing:
+        shown = stop_table.astype(object)
+        shown["Kvar i studien"] = [
+            shown_count(("stopped_reason_still", r), n)
+            for r, n in zip(stop_table["Orsak"], stop_table["Kvar i studien"], strict=True)
+        ]
+        shown["Totalt"] = [
+            shown_count(("stopped_reason", r), n)
+            for r, n in zip(stop_table["Orsak"], stop_table["Totalt"], strict=True)
+        ]
     st.dataframe(shown, hide_index=True, width="stretch")
     ui.downloads(shown, "Avslutat IPS orsaker", "dl_stopped")
 
@@ -338,14 +363,24 @@ districts = ui.memo(ctx, "district_attrition", lambda: at.district_attrition(peo
 districts["Bedömning"] = [
     at.alert_text(s, rules.alert_level, rules.expected_low, rules.expected_high) for s in districts["Andel lämnat"]
 ]
-shown = readable(
-    masked(
-        districts,
-        [c for c in ("Randomiserade", "Lämnat studien", "Avslutat IPS, kvar i studien") if c in districts.columns],
-        {"Andel lämnat": "Lämnat studien"},
-    ),
-    ["Andel lämnat"],
-)
+if suppressing:  # as the joint decision has it: ("left_d", d), ("still_in_d", d); the share with "left"
+    id_of = {v: k for k, v in names.items()}
+    ids = [id_of.get(n, n) for n in districts["Stadsdel"]]
+    districts = districts.astype(object)
+    hide_left = [("left_d", d) in hidden for d in ids]
+    districts["Randomiserade"] = [count(int(n)) for n in districts["Randomiserade"]]
+    districts["Lämnat studien"] = [
+        mask_text if h else str(v) for h, v in zip(hide_left, districts["Lämnat studien"], strict=True)
+    ]
+    districts["Andel lämnat"] = [
+        mask_text if h else v for h, v in zip(hide_left, districts["Andel lämnat"], strict=True)
+    ]
+    if "Avslutat IPS, kvar i studien" in districts.columns:
+        districts["Avslutat IPS, kvar i studien"] = [
+            shown_count(("still_in_d", d), n)
+            for d, n in zip(ids, districts["Avslutat IPS, kvar i studien"], strict=True)
+        ]
+shown = readable(districts, ["Andel lämnat"])
 ui.table(shown, "attrition_districts")
 st.caption("Andel av alla randomiserade i stadsdelen hittills; stadsdelar som startat senare har kortare uppföljning.")
 ui.downloads(shown, "Bortfall per stadsdel", "dl_districts")

@@ -26,6 +26,10 @@ completion = followup.completion(followups)
 attr = attrition.overall(people)
 fidelity = fidelity.reviews(q.fidelity_items(ctx.gate))
 count = ui.counter(ctx)
+# The attrition figures hidden in this scope, decided with Bortfall, CONSORT and the steering report
+# and with every other scope this role can choose (empty for roles without suppression).
+hidden = ui.attrition_hidden(ctx)
+mask_text = config.privacy.small_cell_text
 
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric("Randomiserade", f"{count(len(people))} / {target}", help="Randomiserade mot målet i valda stadsdelar")
@@ -41,7 +45,7 @@ else:
     c2.metric("Målet nås (prognos)", "–", help="Ingen rekrytering de senaste 12 månaderna")
 c3.metric(
     "Bortfall",
-    formats.pct(attr["left"], attr["randomised"]),
+    "–" if ("left",) in hidden else formats.pct(attr["left"], attr["randomised"]),
     delta=f"larmnivå {formats.pct(config.attrition.alert_level, 1)}",
     delta_color="off",
     delta_arrow="off",
@@ -78,9 +82,12 @@ per_arm = active.groupby("arm").size().reindex(sorted(people["arm"].dropna().uni
 coded = ctx.gate.coded
 cols = st.columns(max(len(per_arm), 1) + (0 if coded else 1))
 for col, (arm, n) in zip(cols, per_arm.items(), strict=False):  # one column more, for stopped IPS
-    col.metric(str(arm), count(int(n)))
+    col.metric(str(arm), mask_text if ("active", str(arm)) in hidden else count(int(n)))
 if not coded:  # only the IPS arm can stop IPS: beside coded arms it would tell which code is IPS
-    cols[-1].metric("Har avslutat IPS (kvar i studien)", count(int((active["is_stopped_ips"]).sum())))
+    still_in = int((active["is_stopped_ips"]).sum())
+    cols[-1].metric(
+        "Har avslutat IPS (kvar i studien)", mask_text if ("stopped_still_in",) in hidden else count(still_in)
+    )
 
 # --- per district -----------------------------------------------------------------------------------
 st.subheader("Per stadsdel")
@@ -94,7 +101,8 @@ for district_id in ctx.selected:
     n_left = int(per_district["sum"].get(district_id, 0))
     shown = count(n)
     masked = shown != str(n)  # a masked count must not be backed out of its share
-    left_masked = count(n_left) != str(n_left)  # nor a few who left out of the dropout share
+    # nor a few who left out of the dropout share (decided jointly, see `hidden`)
+    left_masked = count(n_left) != str(n_left) or ("left_d", district_id) in hidden
     rows.append(
         {
             "Stadsdel": d.display_name(),

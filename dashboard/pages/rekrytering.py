@@ -178,13 +178,10 @@ period_key = tuple(str(p) for p in period) if isinstance(period, tuple) else str
 stages = ui.memo(ctx, "funnel", lambda: recruitment.funnel_counts(referrals), period_key)
 stage_parts = ["Exkluderade här", "Pågår (väntar på nästa steg)"]
 rule = privacy.policy(ctx.viewer, config)
-# One decision for every recruitment figure of this scope (funnel, reasons, waits, CONSORT, and the
-# steering report's CONSORT): a figure hidden in one display cannot be backed out from another.
-joint = (
-    ui.memo(ctx, "recruitment_hidden", lambda: privacy.recruitment_hidden(referrals, rule, ctx.selected), period_key)
-    if rule is not None
-    else frozenset()
-)
+# One decision for every recruitment figure of every scope this role can choose (funnel, reasons,
+# waits, CONSORT, and the steering report's CONSORT): a figure hidden in one display or scope cannot
+# be backed out from another. (A suppressed role has no period choice: these are the whole period's.)
+joint = ui.recruitment_hidden(ctx)
 stages = privacy.funnel_masked(stages, "Antal", stage_parts, rule, joint)
 chart_stages = stages.assign(Antal=pd.to_numeric(stages["Antal"], errors="coerce")) if suppressing else stages
 left, right = st.columns([3, 2])
@@ -193,7 +190,8 @@ with left:
 right.dataframe(stages[["Steg", "Antal", *stage_parts]], hide_index=True, width="stretch")
 st.caption(
     "Räknat per remiss: en person som remitteras på nytt efter minst tre månader räknas två gånger "
-    f"({ui.counter(ctx)(int(referrals['is_rereferral'].sum()))} nya remisser i urvalet)."
+    f"({rule.text if rule is not None and ('funnel', 'rereferrals') in joint else ui.counter(ctx)(int(referrals['is_rereferral'].sum()))} "
+    "nya remisser i urvalet)."
 )
 ui.downloads(stages.drop(columns=["order", "stage"]), "Remissflöde", "dl_funnel")
 
@@ -250,7 +248,9 @@ def _flow() -> dict:
 
 flow = ui.memo(ctx, "consort", _flow, blinded)
 if rule is not None:
-    flow = {**flow, "hidden": joint}  # the whole period's referrals: the same rows as the funnel's
+    # The whole period's referrals: the same rows as the funnel's; the arm boxes as the attrition
+    # family decided (with Översikt, Bortfall and the steering report, in every scope).
+    flow = {**flow, "hidden": joint, "attrition_hidden": ui.attrition_hidden(ctx)}
 mask = (
     (config.privacy.small_cell_threshold, config.privacy.small_cell_text) if ctx.viewer.suppress_small_cells else None
 )
