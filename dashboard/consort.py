@@ -229,12 +229,14 @@ def _joint(counts: dict, mask: Mask) -> dict:
     }
 
 
-def _joint_arm(a: dict, hidden, text: str) -> dict:
+def _joint_arm(a: dict, hidden, mask: tuple[int, str]) -> dict:
     """One arm's boxes as `privacy.attrition_hidden_scopes` decided for this scope (passed in
     `counts["attrition_hidden"]`), so they mask exactly what Översikt, Bortfall and the steering
-    report mask. Allocated is a plain randomisation count (shown); received = allocated − not
-    received, and analysed, are hidden with their figure; "lacking outcome data" is "left"."""
+    report mask. Allocated is a plain randomisation count (fixed in the decision; a small one masked
+    as any small count); received = allocated − not received, and analysed, are hidden with their
+    figure; "lacking outcome data" is "left"."""
     arm = a["arm"]
+    text = mask[1]
 
     def one(key, value: int) -> str:
         return text if key in hidden else str(int(value))
@@ -242,7 +244,7 @@ def _joint_arm(a: dict, hidden, text: str) -> dict:
     box = {
         "arm": arm,
         "is_intervention": a["is_intervention"],
-        "allocated": str(int(a["allocated"])),
+        "allocated": _one(a["allocated"], mask),
         "left": one(("left", arm), a["left"]),
         "analysed": one(("analysed", arm), a["analysed"]),
         "lacking_outcome": one(("left", arm), a["lacking_outcome"]),
@@ -261,7 +263,7 @@ def _joint_arm(a: dict, hidden, text: str) -> dict:
             box["not_received"] = not_received
             box["received"] = text if not_received == text else str(int(a["received"]))
         else:  # treatment as usual: everyone allocated (a plain count)
-            box["received"], box["not_received"] = str(int(a["received"])), str(int(a["not_received"]))
+            box["received"], box["not_received"] = _one(a["received"], mask), str(int(a["not_received"]))
     if a["stopped"] is not None:
         box["stopped"] = one(("stopped", arm), a["stopped"])
         box["stopped_still_in"] = one(("stopped_still_in", arm), a["stopped_still_in"])
@@ -297,7 +299,7 @@ def shown(counts: dict, mask: Mask = None) -> dict:
             "arms": [],
         }
     if mask is not None and "attrition_hidden" in counts:
-        out["arms"] = [_joint_arm(a, counts["attrition_hidden"], mask[1]) for a in counts["arms"]]
+        out["arms"] = [_joint_arm(a, counts["attrition_hidden"], mask) for a in counts["arms"]]
         return out
     for a in counts["arms"]:
         box = {

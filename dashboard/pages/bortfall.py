@@ -180,7 +180,7 @@ if suppressing:
     ]
     summary["Randomiserade"] = [count(int(n)) for n in summary["Randomiserade"]]
     summary["Lämnat studien"] = [shown_count(k, n) for k, n in zip(keys, summary["Lämnat studien"], strict=True)]
-    shown = readable(summary, [])
+    shown = privacy.declare_counts(readable(summary, []), ["Randomiserade", "Lämnat studien"])
 else:
     shown = readable(summary, [f"Kvar {m} mån" for m in months])
 st.dataframe(shown, hide_index=True, width="stretch")
@@ -207,6 +207,8 @@ else:
                 for r, n in zip(reasons["Orsak"], reasons[column], strict=True)
             ]
     c1, c2 = st.columns([2, 3])
+    if suppressing:  # declared counts of people (checked by the payload test whatever their names)
+        shown = privacy.declare_counts(shown, [c for c in shown.columns if c != "Orsak"])
     c1.dataframe(shown, hide_index=True, width="stretch")
     if suppressing:
         c2.caption("Diagrammet visas inte för din roll eftersom små antal maskeras.")
@@ -255,6 +257,8 @@ if not stopped_rows.empty:
             shown_count(("stopped_reason", r), n)
             for r, n in zip(stop_table["Orsak"], stop_table["Totalt"], strict=True)
         ]
+    if suppressing:
+        shown = privacy.declare_counts(shown, ["Kvar i studien", "Totalt"])
     st.dataframe(shown, hide_index=True, width="stretch")
     ui.downloads(shown, "Avslutat IPS orsaker", "dl_stopped")
 
@@ -297,7 +301,9 @@ for k, size in enumerate(sizes, start=1):
         cohort_table.loc[k - 1, "Bedömning"] = "ej nådd" + more
 cohort_table["Nådd"] = cohort_table["Nådd"].map(lambda d: d.isoformat() if d is not None and not pd.isna(d) else None)
 if suppressing:
-    shown = readable(cohort_for_suppressed_role(cohort_table), ["Andel lämnat"])
+    shown = privacy.declare_counts(
+        readable(cohort_for_suppressed_role(cohort_table), ["Andel lämnat"]), ["Lämnat t.o.m. datauttaget"]
+    )
 else:
     shown = readable(cohort_table, ["Andel lämnat"])
 st.dataframe(shown, hide_index=True, width="stretch")
@@ -381,6 +387,10 @@ if suppressing:  # as the joint decision has it: ("left_d", d), ("still_in_d", d
             for d, n in zip(ids, districts["Avslutat IPS, kvar i studien"], strict=True)
         ]
 shown = readable(districts, ["Andel lämnat"])
+if suppressing:
+    shown = privacy.declare_counts(
+        shown, [c for c in ("Randomiserade", "Lämnat studien", "Avslutat IPS, kvar i studien") if c in shown.columns]
+    )
 ui.table(shown, "attrition_districts")
 st.caption("Andel av alla randomiserade i stadsdelen hittills; stadsdelar som startat senare har kortare uppföljning.")
 ui.downloads(shown, "Bortfall per stadsdel", "dl_districts")
