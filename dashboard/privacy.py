@@ -713,25 +713,52 @@ def caseload_hidden(split: pd.DataFrame, shown_split: Iterable[str], rule: Polic
     per-specialist table, its download) and `("split", specialist, district)` for the specialists in
     `shown_split` (the shared specialists' table): a specialist's active count is the sum of their
     split, so neither may give the other back. `split`: specialist_id, district_id, active_n at the
-    cut-off for every specialist in scope. The total over all specialists is taken as shown."""
+    cut-off for every specialist in scope. The total over all specialists is taken as shown.
+
+    The figures form a tree of sums (the total = Σ specialists, a shared specialist = Σ their split),
+    so no general solver is needed: in a tree of sums a hidden figure can be worked out exactly when
+    some sum has exactly one hidden figure in it (where every sum has none or two or more hidden,
+    the hidden ones can trade amounts along the tree, so none is given back). So: hide every small
+    figure, then, while some sum has exactly one hidden figure, hide the smallest shown figure of that
+    sum (a positive one first). Linear in the number of figures: at scale 100 (600 specialists) the
+    general `joint_hidden` had not finished after 15 minutes; `tests/test_privacy_joint.py` solves
+    every masked figure exactly on random caseloads."""
     if rule is None or split.empty:
         return frozenset()
     frame = split[["specialist_id", "district_id", "active_n"]].copy()
     frame["active_n"] = frame["active_n"].fillna(0).astype(int)
-    spec = np.repeat(frame["specialist_id"].astype(str).to_numpy(), frame["active_n"].to_numpy())
-    dist = np.repeat(frame["district_id"].astype(str).to_numpy(), frame["active_n"].to_numpy())
-    # one possible participant of weight 0 per (specialist, district) pair, so a 0 is information too
-    spec = np.r_[spec, frame["specialist_id"].astype(str).to_numpy()]
-    dist = np.r_[dist, frame["district_id"].astype(str).to_numpy()]
-    weights = np.r_[np.ones(int(frame["active_n"].sum())), np.zeros(len(frame))]
-    masks: dict[Hashable, np.ndarray] = {("active_all",): np.ones(len(spec), dtype=bool)}
-    shown = set(shown_split)
-    for s in sorted(set(spec)):
-        masks[("active", s)] = spec == s
-        if s in shown:
-            for d in sorted(set(dist[spec == s])):
-                masks[("split", s, d)] = (spec == s) & (dist == d)
-    return frozenset(joint_hidden(masks, rule.threshold, fixed={("active_all",)}, weights=weights))
+    parts: dict[str, dict[str, int]] = {}
+    for s, d, n in frame.itertuples(index=False):
+        mine = parts.setdefault(str(s), {})
+        mine[str(d)] = mine.get(str(d), 0) + int(n)
+    total = {s: sum(p.values()) for s, p in parts.items()}
+    shown = {str(s) for s in shown_split}
+    split_of = {s: p for s, p in parts.items() if s in shown and len(p) > 1}  # sums whose parts are shown
+
+    def small(n: int) -> bool:
+        return 0 < n <= rule.threshold
+
+    def smallest(candidates: list[str], value: dict[str, int]) -> str:
+        return min(candidates, key=lambda k: (value[k] == 0, value[k], k))
+
+    # A specialist alone in scope counts the same people as the total, which is always shown.
+    hidden_total = {s for s, n in total.items() if small(n)} if len(total) > 1 else set()
+    hidden_part = {(s, d) for s, p in split_of.items() for d, n in p.items() if small(n)}
+    changed = True
+    while changed:
+        changed = False
+        for s, p in split_of.items():
+            hidden_here = [d for d in p if (s, d) in hidden_part]
+            if (s in hidden_total and not hidden_here) or (s not in hidden_total and len(hidden_here) == 1):
+                hidden_part.add((s, smallest([d for d in p if (s, d) not in hidden_part], p)))
+                changed = True
+        if len(hidden_total) == 1:
+            hidden_total.add(smallest([s for s in total if s not in hidden_total], total))
+            changed = True
+    keys: set[Hashable] = {("active", s) for s in hidden_total} | {("split", s, d) for s, d in hidden_part}
+    # A shared specialist with one district in this scope: the split is the active count itself.
+    keys |= {("split", s, d) for s in hidden_total if s in shown and len(parts[s]) == 1 for d in parts[s]}
+    return frozenset(keys)
 
 
 # --- the attrition family: dropout, its reasons, stopped IPS, cohorts, CONSORT's arm boxes -----------
