@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -92,6 +93,28 @@ def closed_demo_db(demo_dir, tmp_path_factory) -> Path:
     assert load_quietly(demo_dir, db) == 0
     assert close_study(db, "Projektledaren", "Styrgruppsbeslut", io.StringIO(), io.StringIO()) == 0
     return db
+
+
+# A bad value typed into each sealed file (one arm's data, shown to nobody while the study is locked).
+SEALED_SENTINELS = {"sysselsattning.csv": ("Inkomst kr", "12x345z"), "ips_aktivitet.csv": ("Timmar per vecka", "77q7")}
+
+
+@pytest.fixture(scope="session")
+def sealed_sentinel_dir(demo_dir, tmp_path_factory) -> Path:
+    """The demo's source files with SEALED_SENTINELS typed into row 3 of each sealed file (each such
+    row is rejected on load and kept, sealed, in the rejected rows). Tests only read it."""
+    import csv
+
+    src = tmp_path_factory.mktemp("sealed_sentinels") / "src"
+    shutil.copytree(demo_dir, src)
+    for name, (column, value) in SEALED_SENTINELS.items():
+        path = src / name
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")), delimiter=";"))
+        rows[3][rows[0].index(column)] = value
+        buf = io.StringIO()
+        csv.writer(buf, delimiter=";", lineterminator="\n").writerows(rows)
+        path.write_text(buf.getvalue(), encoding="utf-8-sig")
+    return src
 
 
 @pytest.fixture(scope="session")

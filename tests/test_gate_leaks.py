@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import tomllib
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from dashboard import access, reports
 from dashboard.access import Gate, Viewer, read_config
 from tests.conftest import ROOT, load_quietly
+from tests.conftest import SEALED_SENTINELS as SENTINELS
 from tests.test_access import _connect
 
 
@@ -69,30 +69,13 @@ def test_gate_blinded_role_gets_one_arm_data_after_close(closed_demo_db):
 
 # --- sealed values in rejected rows ------------------------------------------------------------------
 
-SENTINELS = {"sysselsattning.csv": ("Inkomst kr", "12x345z"), "ips_aktivitet.csv": ("Timmar per vecka", "77q7")}
-
-
-def _with_bad_sealed_values(demo_dir: Path, out: Path) -> Path:
-    import csv
-
-    src = out / "src"
-    shutil.copytree(demo_dir, src)
-    for name, (column, value) in SENTINELS.items():
-        path = src / name
-        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")), delimiter=";"))
-        rows[3][rows[0].index(column)] = value
-        buf = io.StringIO()
-        csv.writer(buf, delimiter=";", lineterminator="\n").writerows(rows)
-        path.write_text(buf.getvalue(), encoding="utf-8-sig")
-    return src
-
 
 @pytest.fixture(scope="module")
-def rejected_dbs(demo_dir, tmp_path_factory) -> tuple[Path, Path]:
+def rejected_dbs(sealed_sentinel_dir, tmp_path_factory) -> tuple[Path, Path]:
     from etl.close import close_study
 
     base = tmp_path_factory.mktemp("gate_rejected")
-    src = _with_bad_sealed_values(demo_dir, base)
+    src = sealed_sentinel_dir
     locked, closed = base / "locked" / "ips.duckdb", base / "closed" / "ips.duckdb"
     assert load_quietly(src, locked) == 1 and load_quietly(src, closed) == 1
     assert close_study(closed, "Projektledaren", "Beslut", io.StringIO(), io.StringIO()) == 0

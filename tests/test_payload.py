@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 import subprocess
 import tomllib
 import zipfile
@@ -27,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests import independent as ind
-from tests.conftest import ROOT, load_quietly
+from tests.conftest import ROOT, SEALED_SENTINELS, load_quietly
 from tests.payload import Capture, Decoded, Server, declared_counts, decode, spec_fields
 
 pytestmark = pytest.mark.slow
@@ -408,23 +407,12 @@ def test_payload_styrgrupp_gets_no_small_count(styrgrupp_views):
 
 # === 3. sealed values in rejected rows ===============================================================
 
-SEALED_SENTINELS = {"sysselsattning.csv": ("Inkomst kr", "12x345z"), "ips_aktivitet.csv": ("Timmar per vecka", "77q7")}
-
 
 @pytest.fixture(scope="module")
-def rejected_store(demo_dir, tmp_path_factory) -> Path:
+def rejected_store(sealed_sentinel_dir, tmp_path_factory) -> Path:
     """The demo with one bad value typed into each sealed file (rejected on load)."""
-    src = tmp_path_factory.mktemp("payload_rejected") / "src"
-    shutil.copytree(demo_dir, src)
-    for name, (column, value) in SEALED_SENTINELS.items():
-        path = src / name
-        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")), delimiter=";"))
-        rows[3][rows[0].index(column)] = value
-        buf = io.StringIO()
-        csv.writer(buf, delimiter=";", lineterminator="\n").writerows(rows)
-        path.write_text(buf.getvalue(), encoding="utf-8-sig")
-    db = src.parent / "store" / "ips.duckdb"
-    assert load_quietly(src, db) == 1  # loaded with rejections
+    db = tmp_path_factory.mktemp("payload_rejected") / "store" / "ips.duckdb"
+    assert load_quietly(sealed_sentinel_dir, db) == 1  # loaded with rejections
     return db
 
 
