@@ -663,7 +663,7 @@ def _without_positions(text: str) -> str:
 # A cell's or row's position, whatever its digits (the prefilter's `drop`): the windows then hold
 # only rows with a candidate elsewhere; a 10-digit "position" is still judged (`_POSITIONS` blanks
 # only 6 and 7 digits in the window itself).
-_POSITION_DROP = r'\sr="[A-Z]{0,3}[0-9]{6,7}"'
+_POSITION_DROP = r'(?:^|\s)r="[A-Z]{0,3}[0-9]{6,7}"'  # ^: a row's own number starts its piece
 _ROW_SEPS = ("<row ", ":row ")
 
 

@@ -508,3 +508,18 @@ def test_scan_vectorised_prefilter_judges_exactly_as_the_detector():
         same = found == list(pnr_spans(text))
         assert same
         assert len(found) > len(POSITIVE)  # positive control: the refused forms are found
+
+
+def test_sheet_prefilter_ignores_the_row_and_cell_positions_of_a_big_sheet():
+    """From row 100 000 on, a row's own number (`<row r="123456"`) and its cells' positions have six
+    digits; they are positions, not data, and must not make every row a candidate (at scale 1000 the
+    referral log's 190 000 rows past row 99 999 were all judged one by one: 15 s of a 29 s load). A
+    row with six digits in a value is still a candidate."""
+    rows = [
+        f'<row r="{n}" spans="1:2"><c r="A{n}" t="s"><v>{n % 7}</v></c><c r="B{n}"><v>45000</v></c></row>'
+        for n in range(99_998, 100_400)
+    ]
+    rows.append('<row r="100400" spans="1:2"><c r="A100400" t="inlineStr"><is><t>811218</t></is></c></row>')
+    text = "<worksheet><sheetData>" + "".join(rows) + "</sheetData></worksheet>"
+    windows = scan._sheet_windows(text, scan._Shared(None, []))
+    assert [text[a:b].startswith(rows[-1].removeprefix("<row ")) for a, b in windows] == [True]
