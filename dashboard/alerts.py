@@ -56,10 +56,15 @@ def collect(
         now = caseload.caseload_at(q.caseload_by_district_on(gate, selected, config.data_cutoff))
         if len(now):
             over = now[now > config.caseload.cap]
+            # A suppressed role gets no count: the specialist's count may be hidden as a complement
+            # (privacy.caseload_hidden_scopes); being over the cap is shown, which is no count.
+            exact = not gate.viewer.suppress_small_cells
             for specialist, n in over.items():
                 out.append(
                     (
-                        f"Arbetsspecialist {specialist} har {int(n)} aktiva deltagare (tak {config.caseload.cap}).",
+                        f"Arbetsspecialist {specialist} har {int(n)} aktiva deltagare (tak {config.caseload.cap})."
+                        if exact
+                        else f"Arbetsspecialist {specialist} har fler aktiva deltagare än taket ({config.caseload.cap}).",
                         "belastning",
                         "👥",
                     )

@@ -10,6 +10,7 @@ total may be known). Other roles get their data unchanged. The rules are in `doc
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -708,57 +709,149 @@ def reasons_masked(frame: pd.DataFrame, rule: Policy | None, hidden: frozenset) 
 # --- the caseload family: active per specialist and a shared specialist's split per district -----
 
 
-def caseload_hidden(split: pd.DataFrame, shown_split: Iterable[str], rule: Policy | None) -> frozenset:
-    """The caseload figures `rule` hides in this scope, decided jointly: `("active", specialist)` (the
-    per-specialist table, its download) and `("split", specialist, district)` for the specialists in
-    `shown_split` (the shared specialists' table): a specialist's active count is the sum of their
-    split, so neither may give the other back. `split`: specialist_id, district_id, active_n at the
-    cut-off for every specialist in scope. The total over all specialists is taken as shown.
+def caseload_hidden_scopes(split: pd.DataFrame, rule: Policy | None, districts: Sequence[str]) -> dict:
+    """scope → the caseload figures `rule` hides in it, for `SCOPE_ALL` and each of `districts` (a
+    suppressed role may choose all or one), decided together. `split`: specialist_id, district_id,
+    active_n at the cut-off for every specialist of `districts`. Keys per scope: `("active", s)` (the
+    per-specialist table, its download, the steering PDF) and `("split", s, d)` (the shared
+    specialists' table). In the all-districts scope a specialist's active count is the sum of their
+    split; in one district's scope it is their split for that district, the same figure as the
+    all-districts scope's split: so every scope's figures are one table, specialists × districts, with
+    each row's sum (active in all) and each column's sum (everyone active in a district) and the grand
+    total, the column sums and the total taken as known.
 
-    The figures form a tree of sums (the total = Σ specialists, a shared specialist = Σ their split),
-    so no general solver is needed: in a tree of sums a hidden figure can be worked out exactly when
-    some sum has exactly one hidden figure in it (where every sum has none or two or more hidden,
-    the hidden ones can trade amounts along the tree, so none is given back). So: hide every small
-    figure, then, while some sum has exactly one hidden figure, hide the smallest shown figure of that
-    sum (a positive one first). Linear in the number of figures: at scale 100 (600 specialists) the
-    general `joint_hidden` had not finished after 15 minutes; `tests/test_privacy_joint.py` solves
-    every masked figure exactly on random caseloads."""
+    In such a table a hidden figure can be worked out exactly when, in the graph whose nodes are the
+    specialists, the districts and "the row sums" and whose edges are the hidden figures, its edge is a
+    bridge (on no cycle): every sum around a cycle can trade an amount along it, and nothing else can
+    change. So: hide every small figure, then, for each hidden figure that is a bridge, hide the
+    cheapest path of shown figures that closes a cycle through it (small figures first, a shown 0
+    last), until no hidden figure is a bridge. A figure that is a bridge of the whole table is given by
+    the known sums alone (a district's only specialist, say) and cannot be protected by hiding others:
+    it is masked when small (the sums are taken as known to decide, not shown). Linear-time per round; at
+    scale 100 (600 specialists, 400 districts) well under a second."""
+    districts = tuple(sorted(districts))
+    scopes = [SCOPE_ALL, *(districts if len(districts) > 1 else [])]
     if rule is None or split.empty:
-        return frozenset()
-    frame = split[["specialist_id", "district_id", "active_n"]].copy()
-    frame["active_n"] = frame["active_n"].fillna(0).astype(int)
-    parts: dict[str, dict[str, int]] = {}
-    for s, d, n in frame.itertuples(index=False):
-        mine = parts.setdefault(str(s), {})
-        mine[str(d)] = mine.get(str(d), 0) + int(n)
-    total = {s: sum(p.values()) for s, p in parts.items()}
-    shown = {str(s) for s in shown_split}
-    split_of = {s: p for s, p in parts.items() if s in shown and len(p) > 1}  # sums whose parts are shown
+        return dict.fromkeys(scopes, frozenset())
+    cells: dict[tuple[str, str], int] = {}
+    for s, d, n in split[["specialist_id", "district_id", "active_n"]].itertuples(index=False):
+        key = (str(s), str(d))
+        cells[key] = cells.get(key, 0) + (0 if pd.isna(n) else int(n))
+    rows: dict[str, int] = {}
+    for (s, _), n in cells.items():
+        rows[s] = rows.get(s, 0) + n
+    # Nodes: ("s", specialist), ("d", district), ("T",) the row sums. Edges: a cell joins its specialist
+    # and district; a row sum joins its specialist and T. Every node's sum is known.
+    total = ("T",)
+    edges: dict[tuple, tuple] = {("cell", s, d): (("s", s), ("d", d)) for s, d in cells}
+    edges |= {("row", s): (("s", s), total) for s in rows}
+    value = {("cell", s, d): n for (s, d), n in cells.items()} | {("row", s): n for s, n in rows.items()}
+    # A specialist with nobody active shows 0: while that 0 is shown their split is known to be 0 too
+    # (counts are never negative), so a cycle may pass them only through their row sum.
+    empty = {("s", s) for s, n in rows.items() if n == 0}
+    fixed_bridges = _bridges(edges, edges)
+    adjacent = _adjacency(edges, edges)
+    hidden = {e for e, n in value.items() if 0 < n <= rule.threshold}
+    while True:
+        open_ = [e for e in _bridges(edges, hidden) if e not in fixed_bridges]
+        more: set = set()
+        for e in sorted(open_, key=lambda e: (value[e], e)):
+            more |= _cheapest_cycle(edges, adjacent, value, hidden | more, e, empty)
+        if not more:  # what is left open only the known sums give away
+            break
+        hidden |= more
+    out: dict[str, frozenset] = {}
+    out[SCOPE_ALL] = frozenset(
+        {("active", e[1]) for e in hidden if e[0] == "row"} | {("split", e[1], e[2]) for e in hidden if e[0] == "cell"}
+    )
+    for d in scopes[1:]:
+        out[d] = frozenset(
+            key for e in hidden if e[0] == "cell" and e[2] == d for key in (("active", e[1]), ("split", e[1], d))
+        )
+    return out
 
-    def small(n: int) -> bool:
-        return 0 < n <= rule.threshold
 
-    def smallest(candidates: list[str], value: dict[str, int]) -> str:
-        return min(candidates, key=lambda k: (value[k] == 0, value[k], k))
+def _adjacency(edges: dict, among: Iterable) -> dict:
+    adjacent: dict = {}
+    for e in among:
+        u, v = edges[e]
+        adjacent.setdefault(u, []).append((v, e))
+        adjacent.setdefault(v, []).append((u, e))
+    return adjacent
 
-    # A specialist alone in scope counts the same people as the total, which is always shown.
-    hidden_total = {s for s, n in total.items() if small(n)} if len(total) > 1 else set()
-    hidden_part = {(s, d) for s, p in split_of.items() for d, n in p.items() if small(n)}
-    changed = True
-    while changed:
-        changed = False
-        for s, p in split_of.items():
-            hidden_here = [d for d in p if (s, d) in hidden_part]
-            if (s in hidden_total and not hidden_here) or (s not in hidden_total and len(hidden_here) == 1):
-                hidden_part.add((s, smallest([d for d in p if (s, d) not in hidden_part], p)))
-                changed = True
-        if len(hidden_total) == 1:
-            hidden_total.add(smallest([s for s in total if s not in hidden_total], total))
-            changed = True
-    keys: set[Hashable] = {("active", s) for s in hidden_total} | {("split", s, d) for s, d in hidden_part}
-    # A shared specialist with one district in this scope: the split is the active count itself.
-    keys |= {("split", s, d) for s in hidden_total if s in shown and len(parts[s]) == 1 for d in parts[s]}
-    return frozenset(keys)
+
+def _bridges(edges: dict, among: Iterable) -> set:
+    """The edges of `among` that lie on no cycle of the graph they make (Tarjan's low-link, iterative;
+    no two edges join the same two nodes here)."""
+    adjacent = _adjacency(edges, among)
+    order: dict = {}
+    low: dict = {}
+    out: set = set()
+    for root in adjacent:
+        if root in order:
+            continue
+        order[root] = low[root] = len(order)
+        stack = [(root, None, iter(adjacent[root]))]
+        while stack:
+            node, via, todo = stack[-1]
+            step = next(todo, None)
+            if step is None:
+                stack.pop()
+                if stack:
+                    parent = stack[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                    if low[node] > order[parent]:
+                        out.add(via)
+                continue
+            other, e = step
+            if e == via:
+                continue
+            if other in order:
+                low[node] = min(low[node], order[other])
+            else:
+                order[other] = low[other] = len(order)
+                stack.append((other, e, iter(adjacent[other])))
+    return out
+
+
+def _cheapest_cycle(edges: dict, adjacent: dict, value: dict, hidden: set, bridge: tuple, empty: set) -> set:
+    """The shown figures to hide so that `bridge` lies on a cycle of hidden figures: the cheapest path
+    between its ends without it (Dijkstra; a hidden figure costs nothing, a shown one its value, a
+    shown 0 the most, since small figures are what the cycle should spread over). At a node of
+    `empty` (a specialist with nobody active) the path must enter or leave by the row sum."""
+    start, goal = edges[bridge]
+    # A state is a node, and at a node of `empty` also the kind of figure the path came in by.
+    begin = (start, None)
+    cost = {begin: 0}
+    back: dict = {}
+    queue = [(0, 0, begin)]
+    tie = 0
+    end = None
+    while queue:
+        c, _, state = heapq.heappop(queue)
+        node, came = state
+        if node == goal:
+            end = state
+            break
+        if c > cost[state]:
+            continue
+        for other, e in adjacent[node]:
+            if e == bridge or (came == "cell" and e[0] == "cell"):
+                continue  # through a specialist with nobody active only by way of their row sum
+            step = 0 if e in hidden else (value[e] if value[e] > 0 else 10_000)
+            after = (other, e[0] if other in empty else None)
+            if c + step < cost.get(after, float("inf")):
+                cost[after] = c + step
+                back[after] = (state, e)
+                tie += 1
+                heapq.heappush(queue, (c + step, tie, after))
+    if end is None:
+        return set()
+    path, state = set(), end
+    while state != begin:
+        state, e = back[state]
+        path.add(e)
+    return path - hidden
 
 
 # --- the attrition family: dropout, its reasons, stopped IPS, cohorts, CONSORT's arm boxes -----------

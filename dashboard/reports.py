@@ -327,8 +327,7 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     caseload_table = cl
     if rule is not None:  # the same joint decision as Belastning (active per specialist with the split)
         split = q.caseload_by_district_on.uncached(gate, districts, cutoff)
-        shared = caseload.shared_specialists(roster, lambda d: name.get(d, d))
-        joint = privacy.caseload_hidden(split, set(shared["Arbetsspecialist"]) if len(shared) else set(), rule)
+        joint = privacy.caseload_hidden_scopes(split, rule, districts)[privacy.SCOPE_ALL]
         caseload_table = privacy.mask_rows(
             cl.assign(**{"Aktiva deltagare": cl["Aktiva deltagare"].astype(str)}),
             [("active", str(s)) for s in cl["Arbetsspecialist"]],

@@ -312,31 +312,25 @@ def _viewer_scope_of(ctx: RunContext) -> bytes:
 
 
 @st.cache_data(max_entries=8192, ttl=3600, show_spinner=False, hash_funcs={RunContext: _viewer_scope_of})
-def _memo_one(ctx: RunContext, name: str, key: str, _compute):
-    return _compute(key)
-
-
-def memo_each(ctx: RunContext, name: str, keys: tuple[str, ...], compute) -> dict:
-    """`compute(key)` for each of `keys` (district ids, say), each cached on its own per store version,
-    viewer's scope (`gate_scope`, not the filter), name and key: work that changes only when the data
-    change is done once per store version and scope, whichever rows a page, filter or download asks for.
-    `compute(key)` may only use data that the store version, the scope and `key` determine (a
-    district's own rows, the scoped configuration), never what the filter chose."""
-    assert ctx.gate is not None
-    return {key: _memo_one(ctx, name, key, compute) for key in keys}
-
-
-@st.cache_data(max_entries=64, ttl=3600, show_spinner=False, hash_funcs={RunContext: _viewer_scope_of})
 def _memo_whole(ctx: RunContext, name: str, params: tuple, _compute):
     return _compute()
 
 
 def memo_whole(ctx: RunContext, name: str, compute, *params):
-    """As `memo`, but keyed without the districts chosen in the filter: for a computation over every
-    district the viewer may see (the suppression decided for all scopes at once, `privacy`), computed
-    once per store version and scope and shared by every district choice."""
+    """As `memo`, but keyed without the districts chosen in the filter: on the store version, the
+    viewer's scope (`gate_scope`), the name and `params`. For a computation over every district the
+    viewer may see (the suppression decided for all scopes at once, `privacy`), computed once per
+    store version and scope and shared by every district choice. `compute` may only use data that
+    those determine, never what the filter chose."""
     assert ctx.gate is not None
     return _memo_whole(ctx, name, params, compute)
+
+
+def memo_each(ctx: RunContext, name: str, keys: tuple[str, ...], compute) -> dict:
+    """`compute(key)` for each of `keys` (district ids, say), each cached on its own like `memo_whole`
+    (keyed by the store version, the viewer's scope, `name` and the key): work that changes only when
+    the data change is done once per key, whichever rows a page, filter or download asks for."""
+    return {key: memo_whole(ctx, name, lambda key=key: compute(key), key) for key in keys}
 
 
 def scope(ctx: RunContext) -> str:
@@ -387,6 +381,23 @@ def recruitment_hidden(ctx: RunContext):
         ctx,
         "recruitment_hidden",
         lambda: privacy.recruitment_hidden_scopes(q.referral_funnel(gate, gate.districts), rule, gate.districts),
+    )[scope(ctx)]
+
+
+def caseload_hidden(ctx: RunContext):
+    """The caseload figures hidden in this run's scope (`privacy.caseload_hidden_scopes`: every scope
+    the viewer can choose decided together, once per store version), or an empty set."""
+    rule = privacy.policy(ctx.viewer, ctx.config)
+    if rule is None or ctx.gate is None or ctx.config is None:
+        return frozenset()
+    gate, cutoff = ctx.gate, ctx.config.data_cutoff
+    return memo_whole(
+        ctx,
+        "caseload_hidden",
+        lambda: privacy.caseload_hidden_scopes(
+            q.caseload_by_district_on(gate, gate.districts, cutoff), rule, gate.districts
+        ),
+        str(cutoff),
     )[scope(ctx)]
 
 

@@ -57,8 +57,9 @@ in_service = summary[summary["Aktiva vid datauttaget"].notna()]
 rule = privacy.policy(ctx.viewer, config)
 shared = caseload.shared_specialists(roster, ctx.short_name)
 split_all = q.caseload_by_district_on(ctx.gate, ctx.selected, cutoff)
-# One decision for the per-specialist counts and the shared specialists' split (their sum).
-joint = privacy.caseload_hidden(split_all, set(shared["Arbetsspecialist"]) if len(shared) else set(), rule)
+# One decision for the per-specialist counts and the shared specialists' split (their sum), in every
+# district scope this role can choose (privacy.caseload_hidden_scopes).
+joint = ui.caseload_hidden(ctx)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(
     "Specialister i tjänst", len(in_service), help=f"Arbetsspecialister i tjänst vid datauttaget {cutoff.isoformat()}"
