@@ -14,7 +14,9 @@ the value masked. The decision is always `schema.pnr` (the one detector). A vect
 (`candidate_windows`) cuts a file's text into lines, a sheet's XML into rows, and keeps the pieces
 that hold a candidate (every candidate has six digits in a row, or a separated date; a superset, so
 polars needs no look-around); only those pieces reach the detector. Two neighbouring non-empty
-cells of a row are judged as a pair (`pnr.split_pair`), as two neighbouring CSV fields are.
+cells of a row are judged as a pair (`pnr.split_pair`), as two neighbouring CSV fields are; so are
+a cell (or CSV field) that could be a first half and the next non-empty one below it in its column.
+A number cell formatted as a date is a date (`DATE_CELL`), never half a split number.
 """
 
 from __future__ import annotations
@@ -118,19 +120,30 @@ def candidate_windows(text: str, sep: str, pattern: str, drop: str | None = None
     one polars pass (Rust regex over all pieces at once). `pattern` only selects pieces: it is a
     superset of every candidate (no look-around, which polars' regex lacks; the boundaries are the
     detector's to judge). `drop`: matches taken out of each piece before the test (cell positions)."""
+    return candidate_windows_each(text, sep, [pattern], drop)[0]
+
+
+def candidate_windows_each(
+    text: str, sep: str, patterns: list[str], drop: str | None = None
+) -> list[list[tuple[int, int]]]:
+    """`candidate_windows` for several patterns at once: the text is cut into pieces once."""
     pieces = pl.Series("piece", [text]).str.split(sep).explode()
     lengths = pieces.str.len_chars().cast(pl.Int64)
     step = lengths + len(sep)
     probe = pieces if drop is None else pieces.str.replace_all(drop, "")
-    frame = pl.DataFrame({"start": step.cum_sum() - step, "length": lengths}).filter(probe.str.contains(pattern))
-    return [(start, start + length) for start, length in frame.iter_rows()]
+    frame = pl.DataFrame({"start": step.cum_sum() - step, "length": lengths})
+    return [
+        [(start, start + length) for start, length in frame.filter(probe.str.contains(pattern)).iter_rows()]
+        for pattern in patterns
+    ]
 
 
-def text_spans(text: str) -> list[tuple[int, int]]:
+def text_spans(text: str, windows: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
     """Every personnummer in a text (`pnr.spans`), judged line by line on the lines the prefilter
-    keeps. No candidate holds a line break, so this is the same as judging the whole text."""
+    keeps (`windows`, else found here). No candidate holds a line break, so this is the same as
+    judging the whole text."""
     found = []
-    for start, end in candidate_windows(text, "\n", pnr.CANDIDATE):
+    for start, end in candidate_windows(text, "\n", pnr.CANDIDATE) if windows is None else windows:
         found += [(start + a, start + b) for a, b in pnr.spans(text[start:end])]
     return found
 
@@ -242,8 +255,12 @@ def scan_text_bytes(data: bytes, shown: str, is_csv: bool = True) -> list[Hit]:
     if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         # UTF-16 without BOM or a binary file: also read it with the NULs taken out
         text += "\n" + data.replace(b"\x00", b"").decode("cp1252", errors="replace")
-    found = text_spans(text)
-    if not found:
+    if is_csv:
+        lines, firsts = candidate_windows_each(text, "\n", [pnr.CANDIDATE, pnr.FIRST_FIELD])
+        found = text_spans(text, lines)
+    else:
+        found, firsts = text_spans(text), []
+    if not found and not firsts:
         return []
     starts = _line_starts(text)
 
@@ -272,7 +289,41 @@ def scan_text_bytes(data: bytes, shown: str, is_csv: bool = True) -> list[Hit]:
         if hit.place not in seen:
             seen.add(hit.place)
             hits.append(hit)
+    if sep:
+        hits += _stacked_fields(firsts, starts, line_at, sep, shown, header)
     return hits
+
+
+def _stacked_fields(windows, starts, line_at, sep: str, shown: str, header: list[str]) -> list[Hit]:
+    """A number split over two fields one above the other: a field that is only the date digits
+    (`pnr.is_first_half`) and the next non-empty field of the same column in the lines below (empty
+    lines and empty fields skipped), judged by `pnr.split_pair` as a pair of cells is. `windows`: the
+    lines the polars prefilter kept (`pnr.FIRST_FIELD`, a superset)."""
+    hits = []
+    lines = {
+        n
+        for start, end in windows
+        for n in range(bisect.bisect_right(starts, start) - 1, bisect.bisect_right(starts, max(start, end - 1)))
+    }
+    for n in sorted(lines):
+        for index, first in enumerate(_split(line_at(n), sep)):
+            if not pnr.is_first_half(first):
+                continue
+            below = _next_in_field(n, index, starts, line_at, sep)
+            if below is not None and pnr.split_pair(first, below[1]):
+                place = f"{shown}, rad {n + 1} och rad {below[0] + 1}, kolumn ”{_column_name(index, header)}”"
+                hits.append(Hit(place, f"{pnr.mask_digits(first)} | {pnr.mask_digits(below[1])}"))
+    return hits
+
+
+def _next_in_field(n: int, index: int, starts: list[int], line_at, sep: str) -> tuple[int, str] | None:
+    """The line number and text of the next non-empty field `index` below line `n`."""
+    for k in range(n + 1, len(starts)):
+        cells = _split(line_at(k), sep)
+        field = cells[index] if index < len(cells) else ""
+        if not pnr.is_blank_field(field):
+            return k, field
+    return None
 
 
 def _sniff(lines: list[str]) -> str:
@@ -312,6 +363,13 @@ def _field_at(line: str, col: int, sep: str) -> tuple[int, str]:
     return index, (cells[index] if index < len(cells) else line)
 
 
+def _fit_for_a_header(name: str) -> bool:
+    """May this text name a column in a message? The header row is a guess (the fullest of the first
+    lines), so it may be a data row holding half of a split number: no text with four digits in a
+    row is shown, whatever it is (the letter alone names the column)."""
+    return bool(name.strip()) and re.search(r"\d{4}", name) is None and not pnr.looks_like_pnr(name)
+
+
 def column_letter(index: int) -> str:
     letters = ""
     index += 1
@@ -324,7 +382,7 @@ def column_letter(index: int) -> str:
 def _column_name(index: int, header: list[str]) -> str:
     letter = column_letter(index)
     name = header[index].strip() if index < len(header) else ""
-    if name and not pnr.looks_like_pnr(name):
+    if _fit_for_a_header(name):
         return f"{letter} ({name})"
     return letter
 
@@ -483,7 +541,7 @@ def _with_headers(data: bytes, hits: list[Hit]) -> list[Hit]:
             def named(col: re.Match, row=row) -> str:
                 index = _column_index(col.group(1))
                 header = row[index] if index < len(row) else None
-                if isinstance(header, str) and header.strip() and not pnr.looks_like_pnr(header):
+                if isinstance(header, str) and _fit_for_a_header(header):
                     return f"kolumn ”{col.group(1)} ({header.strip()})”)"
                 return col.group(0)
 
@@ -676,7 +734,14 @@ def _sheet_windows(text: str, shared: _Shared) -> list[tuple[int, int]]:
     if firsts:
         refs = "|".join(map(str, firsts)) if len(firsts) <= 2000 else "[0-9]+"
         pattern += rf"|<(?:\w+:)?v>\s*(?:{refs})\s*</"
+    pattern += _FIVE_DIGIT_DATE
     return candidate_windows(text, sep, pattern, drop=_POSITION_DROP)
+
+
+# A number of five digits that is a date `0YMMDD` with its leading zero lost (`51218`, born 2005):
+# month 01–12, day 01–31 or 61–91 (samordningsnummer). Excel's date serials of this century
+# (44000–47000) are never one; those of 2009–2012 are, but a cell formatted as a date is no half.
+_FIVE_DIGIT_DATE = r"|<(?:\w+:)?v>\d(?:0[1-9]|1[0-2])(?:[0-2]\d|3[01]|[6-8]\d|9[01])(?:\.0+)?</"
 
 
 def _scan_sheet(raw: bytes, shown: str, sheet: str, shared: _Shared | None = None) -> list[Hit]:
@@ -740,38 +805,98 @@ def _scan_sheet(raw: bytes, shown: str, sheet: str, shared: _Shared | None = Non
             if hit:
                 hits.append(hit)
     hits += _scan_formulas(text, shown, sheet)
+    positioned: bool | None = None  # checked once, only when a first half needs the cell below it
     for start, end in windows:
         cells = []
         for c in _CELL.finditer(text, start, end):
             attrs = dict(_ATTR.findall(c.group(1)))
-            cells.append((attrs.get("r"), _cell_value(attrs.get("t"), c.group(2) or "", shared)))
+            ref, value = attrs.get("r"), _cell_value(attrs.get("t"), c.group(2) or "", shared, attrs.get("s"))
+            cells.append((ref, value))
+            if value is not None and pnr.is_first_half(value):
+                if positioned is None:
+                    positioned = _cells_positioned(text)
+                if not positioned or not ref:
+                    return _scan_sheet_tree(raw, shown, sheet, shared)  # a column only implied: count it
+                below = _next_in_column(text, ref, c.end(), shared)
+                if below is not None and pnr.split_pair(value, below[1]):
+                    hits.append(_stacked_hit(shown, sheet, (ref, value), below))
         hits += _split_hits(cells, shown, sheet)
     return _dedupe(hits)
+
+
+def _cells_positioned(text: str) -> bool:
+    """Every cell of the sheet names its position first (`<c r="A1" …>`), as Excel, openpyxl and
+    xlsxwriter write them. A sheet that leaves some implied (allowed) and holds a first half is read
+    by the parsed path, which counts them, so that cells stacked in a column are found."""
+    return (
+        text.count("<c ") == text.count('<c r="')
+        and text.count(":c ") == text.count(':c r="')
+        and not any(tag in text for tag in ("<c>", "<c/>", ":c>", ":c/>"))
+    )
+
+
+_REF = re.compile(r"([A-Z]{1,3})(\d+)$")
+_COLUMN_CELL: dict[str, re.Pattern] = {}
+
+
+def _next_in_column(text: str, ref: str, pos: int, shared: _Shared) -> tuple[str, object] | None:
+    """The next non-empty cell below `ref` in its column (position and value), searched from `pos`
+    (the end of `ref`'s cell); empty cells between are skipped, as along a row."""
+    m = _REF.match(ref)
+    if m is None:
+        return None
+    column, row = m.group(1), int(m.group(2))
+    pattern = _COLUMN_CELL.get(column)
+    if pattern is None:
+        pattern = _COLUMN_CELL.setdefault(column, re.compile(rf'<(?:\w+:)?c r="{column}(\d+)"'))
+    for found in pattern.finditer(text, pos):
+        if int(found.group(1)) <= row:
+            continue
+        cell = _CELL.match(text, found.start())
+        if cell is None:
+            continue
+        attrs = dict(_ATTR.findall(cell.group(1)))
+        value = _cell_value(attrs.get("t"), cell.group(2) or "", shared, attrs.get("s"))
+        if value is not None and value != "":
+            return attrs.get("r", ref), value
+    return None
+
+
+def _stacked_hit(shown: str, sheet: str, upper: tuple[str, object], lower: tuple[str, object]) -> Hit:
+    """A number split over two cells one above the other: both cells named, both halves masked."""
+    (ref1, first), (ref2, second) = upper, lower
+    m = _REF.match(ref2)
+    below = f"rad {m.group(2)}, kolumn {m.group(1)}" if m else "raden under"
+    place = _cell_place(shown, sheet, ref1) + f" och cell {ref2} ({below})"
+    return Hit(place, f"{pnr.mask_digits(first)} | {pnr.mask_digits(second)}")
 
 
 _INLINE_T = re.compile(r"<(?:\w+:)?t\b[^>]*>(.*?)</(?:\w+:)?t>", re.S)
 _V_TEXT = re.compile(r"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", re.S)
 
 
-def _cell_value(ctype: str | None, inner: str, shared: _Shared) -> object:
+def _cell_value(ctype: str | None, inner: str, shared: _Shared, style: str | None = None) -> object:
     """A cell's value from its XML (fast path: no character references, no rich text): text, a
-    number, or None (empty, boolean, error)."""
+    number, `DATE_CELL`, or None (empty, boolean, error)."""
     if ctype == "inlineStr":
         return html.unescape("".join(_INLINE_T.findall(inner))) or None
     v = _V_TEXT.search(inner)
-    if v is None or ctype in ("b", "e", "d"):
+    if v is None or ctype in ("b", "e"):
         return None
-    return _typed(ctype, html.unescape(v.group(1)), shared)
+    if ctype == "d":
+        return DATE_CELL
+    return _typed(ctype, html.unescape(v.group(1)), shared, style)
 
 
-def _typed(ctype: str | None, v: str, shared: _Shared) -> object:
+def _typed(ctype: str | None, v: str, shared: _Shared, style: str | None = None) -> object:
     if ctype == "s":
         return shared.text(v)
     if ctype in (None, "n"):
         try:
-            return float(v)
+            number = float(v)
         except ValueError:
             return v
+        return DATE_CELL if style is not None and style in shared.date_styles() else number
     return v or None
 
 
@@ -788,16 +913,60 @@ def _split_hits(cells: list[tuple[str | None, object]], shown: str, sheet: str) 
     return hits
 
 
+# Excel's built-in number formats that show a date or a time (ECMA-376 §18.8.30).
+_BUILTIN_DATES = {*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59), *range(71, 82)}
+_FORMAT_NOISE = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.|_.|\*.')  # literals, [colours]/[h], escapes, padding
+
+
+def _date_styles(raw: bytes) -> frozenset[str]:
+    root = ET.fromstring(raw)
+    custom: dict[str, str] = {}
+    cell_formats: list[ET.Element] = []
+    for el in root:
+        if _local(el.tag) == "numFmts":
+            custom = {f.get("numFmtId", ""): f.get("formatCode", "") for f in el}
+        elif _local(el.tag) == "cellXfs":
+            cell_formats = list(el)
+    out = set()
+    for index, xf in enumerate(cell_formats):
+        fmt = xf.get("numFmtId", "0")
+        if fmt.isdigit() and int(fmt) in _BUILTIN_DATES:
+            out.add(str(index))
+        elif fmt in custom and re.search(r"[ymdhs]", _FORMAT_NOISE.sub("", custom[fmt]), re.I):
+            out.add(str(index))
+    return frozenset(out)
+
+
+DATE_CELL = "(datum)"  # a number cell shown as a date: a value, but never half a split number
+
+
 class _Shared:
-    """The workbook's shared strings, parsed only when a split-number candidate needs them."""
+    """What a cell's value needs from the rest of the workbook, parsed only when a split-number
+    candidate needs it: the shared strings, and which cell styles show a number as a date or time."""
 
     def __init__(self, zf: zipfile.ZipFile | None, infos: list[zipfile.ZipInfo]):
         self.zf = zf
         self.name = next(
             (i.filename for i in infos if posixpath.basename(i.filename.lower()) == "sharedstrings.xml"), None
         )
+        self.styles_name = next(
+            (i.filename for i in infos if posixpath.basename(i.filename.lower()) == "styles.xml"), None
+        )
         self._texts: list[str] | None = None
         self._firsts: list[int] | None = None
+        self._date_styles: frozenset[str] | None = None
+
+    def date_styles(self) -> frozenset[str]:
+        """Indexes (as written in a cell's `s`) of the cell formats that show a number as a date or
+        time: such a cell is a date (an Excel serial such as 41012), never half a split number."""
+        if self._date_styles is None:
+            self._date_styles = frozenset()
+            if self.zf and self.styles_name:
+                try:
+                    self._date_styles = _date_styles(self.zf.read(self.styles_name))
+                except (ET.ParseError, KeyError):
+                    pass  # a damaged part is refused when it is scanned itself
+        return self._date_styles
 
     def texts(self) -> list[str]:
         if self._texts is None:
@@ -880,14 +1049,28 @@ def _scan_sheet_tree(raw: bytes, shown: str, sheet: str, shared: _Shared) -> lis
     root = _parse(raw, shown, sheet)
     hits: list[Hit] = []
     row: list[tuple[str | None, object]] = []
+    above: dict[int, tuple[str, object]] = {}  # column index -> its last non-empty cell (position, value)
+    row_number, column = 0, -1  # where a cell without `r` is: after the one before it
     for el in root.iter():
         tag = _local(el.tag)
         if tag == "row":
             hits += _split_hits(row, shown, sheet)
             row = []
+            number = el.get("r", "")
+            row_number, column = int(number) if number.isdigit() else row_number + 1, -1
         if tag == "c":
             ref, ctype = el.get("r"), el.get("t")
-            row.append((ref, _tree_value(el, ctype, shared)))
+            m = _REF.match(ref or "")
+            column = _column_index(m.group(1)) if m else column + 1
+            if m is None:
+                ref = f"{column_letter(column)}{row_number}"
+            value = _tree_value(el, ctype, shared)
+            row.append((ref, value))
+            if value is not None and value != "":
+                upper = above.get(column)
+                if upper is not None and pnr.split_pair(upper[1], value):
+                    hits.append(_stacked_hit(shown, sheet, upper, (ref, value)))
+                above[column] = (ref, value)
             for child in el:
                 ctag = _local(child.tag)
                 if ctag == "v" and child.text:
@@ -927,14 +1110,14 @@ def _scan_sheet_tree(raw: bytes, shown: str, sheet: str, shared: _Shared) -> lis
 
 
 def _tree_value(cell: ET.Element, ctype: str | None, shared: _Shared) -> object:
-    if ctype in ("b", "e", "d"):
+    if ctype in ("b", "e"):
         return None
     for child in cell:
         ctag = _local(child.tag)
         if ctag == "is":
             return "".join(child.itertext()) or None
         if ctag == "v" and child.text:
-            return _typed(ctype, child.text, shared)
+            return DATE_CELL if ctype == "d" else _typed(ctype, child.text, shared, cell.get("s"))
     return None
 
 

@@ -8,10 +8,12 @@ A candidate is, in any text, bounded by characters that are not digits (letters 
 - optionally one separator before the last four: `-`, `+`, any Unicode dash or minus sign, a
   space (any Unicode space, also zero-width ones), or a dash with a space on either side;
 - the date part with one dash, space, full stop or slash between year, month and day (the same
-  both times): `1981-12-18-9876`, `81 12 18-9876`, `81.12.18-9876`, `81/12/18-9876`;
+  both times): `1981-12-18-9876`, `81 12 18-9876`, `81.12.18-9876`, `81/12/18-9876`; a date written
+  with full stops may have one before the last four too: `81.12.18.9876`;
 - split over two neighbouring CSV fields or worksheet cells: a field of only the 6 or 8 date
   digits, then the next non-empty field of only the last four (`811218;9876`, `811218;;9876`;
-  cells: `split_pair`);
+  cells along a row or down a column, and fields down a CSV column: `split_pair`, which pads a
+  number half that lost its leading zeros: `51218` | `9876`, `811218` | `123`);
 - a run of exactly 9 digits that is a whole field (text start/end, a line break, `;`, `,`, tab or
   a quote on both sides): a 10-digit number that lost its leading zero when it went through a
   numeric Excel cell (people born 2000–2009) and was then saved as CSV.
@@ -49,7 +51,13 @@ _SEP = f"(?:[{SPACES}]?[{re.escape(DASHES)}+][{SPACES}]?|[{SPACES}])?"
 # `81 12 18-9876`, `81.12.18-9876`, `81/12/18-9876`); the same character both times (group 3 is
 # repeated), or none.
 _DATE_SEP = f"[{SPACES}{re.escape(DASHES)}./]"
-_TEN_OR_TWELVE = re.compile(rf"(?<!\d)(\d{{2}})?(\d{{2}})({_DATE_SEP}?)(\d{{2}})\3(\d{{2}}){_SEP}(\d{{4}})(?!\d)")
+# Before the last four, besides `_SEP`: the date's own full stop when the date is written with full
+# stops (`81.12.18.9876`, `1981.12.18.9876`): `\3` is that separator, the look-behind makes sure it
+# is a full stop. `811218.9876` (no separator in the date) is a decimal number, not a candidate.
+_DOTTED_LAST = r"(?:\3(?<=\.))"
+_TEN_OR_TWELVE = re.compile(
+    rf"(?<!\d)(\d{{2}})?(\d{{2}})({_DATE_SEP}?)(\d{{2}})\3(\d{{2}})(?:{_DOTTED_LAST}|{_SEP})(\d{{4}})(?!\d)"
+)
 # Nine digits forming a whole field: a 10-digit number that lost its leading zero.
 _FIELD_EDGE = "\\n\\r;,\\t\"'"
 _NINE = re.compile(rf"(?<![^{_FIELD_EDGE}])(\d{{9}})(?![^{_FIELD_EDGE}])")
@@ -73,11 +81,21 @@ PREFILTER = re.compile(HINT)
 # polars runs it too (etl.scan's vectorised prefilter); an ISO date alone does not match it.
 _SPLIT_GAP = f"[{SPACES}\"'{re.escape(DASHES)}+]"
 CANDIDATE = (
-    rf"\d{{2}}{_DATE_SEP}?\d{{2}}{_DATE_SEP}?\d{{2}}{_SEP}\d{{4}}"
+    rf"\d{{2}}{_DATE_SEP}?\d{{2}}{_DATE_SEP}?\d{{2}}(?:{_SEP}|\.)\d{{4}}"
     rf"|\d{{6}}{_SPLIT_GAP}*[;,\t](?:{_SPLIT_GAP}|[;,\t])*\d{{4}}"
     rf"|\d{{9}}"
 )
 _CANDIDATE = re.compile(CANDIDATE)
+# A line of delimited text with a field that could be a split number's first half (6 or 8 digits
+# and nothing but spaces, quotes and a dash around them): a plain regex for polars, a superset of the
+# lines in which some field passes `is_first_half` (the scan then pairs it with the field below).
+FIRST_FIELD = r"(?:^|[;,\t\r\n])[^;,\t\r\n\d]*(?:\d{2})?\d{6}[^;,\t\r\n\d]*(?:[;,\t\r\n]|$)"
+_BLANK_FIELD = re.compile(rf"[{SPACES}\"']*")
+
+
+def is_blank_field(text: str) -> bool:
+    """An empty field as the split-number rules skip it: nothing but spaces and quotes."""
+    return _BLANK_FIELD.fullmatch(text) is not None
 
 
 def _luhn_ok(ten: str) -> bool:
@@ -132,17 +150,36 @@ def spans(text: str) -> Iterator[tuple[int, int]]:
 
 
 def is_first_half(value: object) -> bool:
-    """Could the value be the first half of a split number (only the 6 or 8 date digits)? A cheap
-    test for the scan to pick candidate cells; `split_pair` decides."""
-    text = _as_text(value)
+    """Could the value be the first half of a split number (only the 6 or 8 date digits, or a
+    5-digit number that lost its leading zero)? A cheap test for the scan to pick candidate cells
+    and fields; `split_pair` decides."""
+    text = _half_text(value, FIRST_SHORT, 6)
     return text is not None and _FIRST.fullmatch(text) is not None
 
 
+# A half typed into a number cell loses its leading zeros: the date half of someone born 2001–2009
+# (`051218` → 51218, five digits) and a last four below 1000 (`0123` → 123, one to three digits).
+# Only a *number* is padded back (text keeps what was typed); `split_pair` pads before judging.
+FIRST_SHORT = (5,)
+SECOND_SHORT = (1, 2, 3)
+
+
+def _half_text(value: object, short: tuple[int, ...], width: int) -> str | None:
+    """The text of one half as `split_pair` reads it: a number (int or integral float) whose digits
+    are one of the `short` lengths is padded with zeros to `width`."""
+    text = _as_text(value)
+    if text is not None and isinstance(value, int | float) and not isinstance(value, bool) and len(text) in short:
+        return text.zfill(width)
+    return text
+
+
 def split_pair(first: object, second: object) -> bool:
-    """True when two neighbouring cells of a row (`second` the next non-empty cell after `first`)
-    hold a personnummer split after its date: `811218` | `9876`, `19811218-` | `9876`, also as
-    Excel numbers. The same halves and the same date + check-digit rule as a split CSV record."""
-    a, b = _as_text(first), _as_text(second)
+    """True when two neighbouring cells (`second` the next non-empty cell after `first` along its
+    row, or below it in its column) hold a personnummer split after its date: `811218` | `9876`,
+    `19811218-` | `9876`, also as Excel numbers, a number half padded back to its width when it lost
+    its leading zeros (`51218` | `9876`, `811218` | `123`). The same halves and the same date +
+    check-digit rule as a split CSV record."""
+    a, b = _half_text(first, FIRST_SHORT, 6), _half_text(second, SECOND_SHORT, 4)
     if a is None or b is None:
         return False
     ma, mb = _FIRST.fullmatch(a), _SECOND.fullmatch(b)

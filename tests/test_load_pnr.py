@@ -31,17 +31,22 @@ RNG = random.Random(SEED + 11)
 TEN = make_pnr(RNG)
 ZERO = make_pnr(RNG, year_digit0="0")
 DASHED = f"{TEN[:6]}\u2013{TEN[6:]}"  # an en dash: missed by the old scan
+LAST = next(t for t in (make_pnr(RNG) for _ in range(400)) if t[6] == "0" and t[0] != "0")  # last four 0xxx
+assert ZERO[1] != "0"  # born 2001–2009: the date half typed as a number keeps five digits
 
 
 def _forms() -> list[bytes]:
     """The numbers as typed in the cases (whole forms: 4 or 6 digits alone may occur by chance in a
     binary store file)."""
-    return [f.encode() for f in (TEN, f"{TEN[:6]}-{TEN[6:]}", DASHED, f"{TEN[:6]} {TEN[6:]}", ZERO, ZERO[1:])]
+    return [
+        f.encode()
+        for f in (TEN, f"{TEN[:6]}-{TEN[6:]}", DASHED, f"{TEN[:6]} {TEN[6:]}", ZERO, ZERO[1:], LAST, LAST[:6] + "-")
+    ]
 
 
 def assert_digits_nowhere(texts: list[str], root: Path) -> None:
     for text in texts:
-        for form in [*_forms(), TEN[:6].encode(), TEN[6:].encode()]:
+        for form in [*_forms(), *(h.encode() for h in (TEN[:6], TEN[6:], LAST[6:], ZERO[1:6], ZERO[6:]))]:
             has(text, form.decode(), False)
     if root.exists():
         for path in root.rglob("*"):
@@ -94,6 +99,16 @@ def _split_cells_gap(folder: Path) -> None:
     fx.write_csv(folder / "avslut.csv", spec["headers"], spec["rows"])
 
 
+def _split_lines(folder: Path) -> None:
+    """The halves one above the other in the same column of two lines: `…;811218` / `…;9876`."""
+    rows = fx.study_rows()
+    fx.set_cell(rows, "events", 0, "Orsak", TEN[:6])
+    fx.set_cell(rows, "events", 1, "Orsak", TEN[6:])
+    spec = rows["events"]
+    (folder / "avslut.xlsx").unlink(missing_ok=True)
+    fx.write_csv(folder / "avslut.csv", spec["headers"], spec["rows"])
+
+
 CASES = {
     "xlsx comment": (
         lambda f: _xlsx(
@@ -140,6 +155,25 @@ CASES = {
     "xlsx slashed date": (
         lambda f: _xlsx(f, lambda wb: wb.active.cell(4, 13, f"19{TEN[:2]}/{TEN[2:4]}/{TEN[4:6]} {TEN[6:]}")),
         "cell M4",
+    ),
+    # issue 10, last session: cells one above the other, number halves that lost leading zeros, a
+    # full stop before the last four
+    "xlsx split over two stacked cells": (
+        lambda f: _xlsx(f, lambda wb: (wb.active.cell(4, 13, TEN[:6]), wb.active.cell(5, 13, TEN[6:]))),
+        "cell M4 (rad 4, kolumn M) och cell M5 (rad 5, kolumn M)",
+    ),
+    "xlsx last four lost its zero": (
+        lambda f: _xlsx(f, lambda wb: (wb.active.cell(4, 13, LAST[:6]), wb.active.cell(4, 14, int(LAST[6:])))),
+        "cell M4 (rad 4, kolumn M) och cell N4 (kolumn N)",
+    ),
+    "xlsx date half lost its zero, stacked": (
+        lambda f: _xlsx(f, lambda wb: (wb.active.cell(4, 13, int(ZERO[:6])), wb.active.cell(6, 13, ZERO[6:]))),
+        "cell M4 (rad 4, kolumn M) och cell M6 (rad 6, kolumn M)",
+    ),
+    "csv split over two lines": (_split_lines, "avslut.csv, rad 2 och rad 3, kolumn ”D (Orsak)”"),
+    "csv full stop before the last four": (
+        lambda f: _csv_cell(f, "followups", 1, "Enhet", f"Enhet {TEN[:2]}.{TEN[2:4]}.{TEN[4:6]}.{TEN[6:]}"),
+        "kolumn ”E (Enhet)”",
     ),
 }
 

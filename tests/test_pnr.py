@@ -148,6 +148,41 @@ def test_pnr_separated_date_and_split_fields_are_refused(value):
     assert digits_left == 0, hidden(value)
 
 
+def _dotted_forms(ten: str, century: str = "19") -> list[str]:
+    """The date written with full stops and a full stop before the last four too (the detector
+    missed it until the last session of issue 10 §4)."""
+    yy, mm, dd, n = ten[:2], ten[2:4], ten[4:6], ten[6:]
+    return [
+        f"{yy}.{mm}.{dd}.{n}",
+        f"{century}{yy}.{mm}.{dd}.{n}",
+        f"pnr {yy}.{mm}.{dd}.{n}, ring",
+        f"x;{century}{yy}.{mm}.{dd}.{n};y",
+    ]
+
+
+DOTTED_FORMS = [form for ten in TENS[10:20] + COORD[5:8] for form in _dotted_forms(ten)]
+
+
+@pytest.mark.parametrize("value", DOTTED_FORMS, ids=hidden)
+def test_pnr_dotted_date_with_a_full_stop_before_the_last_four_is_refused(value):
+    check(value)
+    digits_left = sum(ch.isdigit() for ch in pnr.mask(value))
+    assert digits_left == 0, hidden(value)
+
+
+def test_pnr_full_stop_before_the_last_four_only_after_a_dotted_date():
+    """The full stop is a separator before the last four only when the date itself is written with
+    full stops (the same character every time): a decimal number, or another date separator, is not."""
+    ten = TENS[12]
+    yy, mm, dd, n = ten[:2], ten[2:4], ten[4:6], ten[6:]
+    check(f"{yy}{mm}{dd}.{n}", False)  # a decimal number
+    check(f"{yy}-{mm}-{dd}.{n}", False)
+    check(f"{yy}/{mm}/{dd}.{n}", False)
+    check(f"{yy}.{mm}{dd}.{n}", False)
+    check(f"{yy}.{mm}.{dd}..{n}", False)
+    check(f"{yy}.{mm}.{dd}.{wrong_check(ten)[6:]}", False)
+
+
 @pytest.mark.parametrize(
     "template",
     [
@@ -208,6 +243,47 @@ def test_pnr_split_pair_of_cells():
     assert passed == [False] * len(passed)
     masked = pnr.mask_digits(float(d)) == "XXXXXX"
     assert masked
+
+
+_RNG_LAST = random.Random(SEED + 2)
+# Valid numbers whose last four start with 0 (a number cell keeps three digits of them).
+ZERO_LAST = [t for t in (make_pnr(_RNG_LAST) for _ in range(400)) if t[6] == "0" and t[0] != "0"][:5]
+
+
+def test_pnr_split_pair_pads_a_number_half_that_lost_its_leading_zeros():
+    """A half typed into a number cell loses its leading zeros: the last four `0123` becomes 123, the
+    date half of someone born 2001–2009 (`051218`) becomes 51218. A number is padded back before it
+    is judged; text is judged as typed."""
+    for ten in ZERO_LAST:
+        d, n = ten[:6], ten[6:]
+        refused = [
+            pnr.split_pair(d, int(n)),
+            pnr.split_pair(float(d), float(int(n))),
+            pnr.split_pair(f"19{d}", int(n)),
+            pnr.split_pair(f"{d}-", float(int(n))),
+        ]
+        assert refused == [True] * 4
+        passed = [
+            pnr.split_pair(d, str(int(n))),  # text: as typed, three digits are no last four
+            pnr.split_pair(d, int(wrong_check(ten)[6:])),
+            pnr.split_pair(d, float(int(n)) + 0.5),
+        ]
+        assert passed == [False] * 3
+    for ten in [t for t in ZERO if t[1] != "0"][:8]:
+        d, n = ten[:6], ten[6:]
+        short = len(str(int(d))) == 5
+        assert short
+        refused = [pnr.split_pair(int(d), n), pnr.split_pair(float(int(d)), int(n)), pnr.is_first_half(int(d))]
+        assert refused == [True] * 3
+        passed = [
+            pnr.split_pair(str(int(d)), n),  # five digits of text: not a date
+            pnr.split_pair(int(d), wrong_check(ten)[6:]),
+            pnr.is_first_half(str(int(d))),
+            pnr.is_first_half(int(d[2:])),  # four digits: 2000's births are not padded
+        ]
+        assert passed == [False] * 4
+    masked = pnr.mask_digits(float(int(ZERO_LAST[0][6:])))
+    assert set(masked) == {"X"}
 
 
 @pytest.mark.parametrize("ten", ZERO[:10], ids=lambda v: "zero")
@@ -354,11 +430,58 @@ def _lookalikes() -> dict[str, list[str]]:
             (f"{y}-{m:02d}-{d:02d}", digits(4)),
         ]
         out["split_fields"].append(f"{y % 100:02d}{m:02d}{d:02d};;{digits(4)}")
+    # The forms of the last session of issue 10 §4 with a wrong check digit: a full stop before the
+    # last four, cells one above the other (judged as a pair, as along a row), number halves that
+    # lost their leading zeros.
+    out["wrong_check"] += [f"{t[:2]}.{t[2:4]}.{t[4:6]}.{t[6:]}" for t in out["wrong_check"][:100]]
+    out["wrong_check"] += [f"19{t[:2]}.{t[2:4]}.{t[4:6]}.{t[6:]}" for t in out["wrong_check"][:50]]
+    wrong_zero = [wrong_check(make_pnr(rng, year_digit0="0")) for _ in range(100)]
+    out["wrong_check"] += [(float(int(t[:6])), t[6:]) for t in wrong_zero if t[1] != "0"]
+    wrong_last = [t for t in (wrong_check(make_pnr(rng)) for _ in range(1000)) if t[6] == "0"][:100]
+    out["wrong_check"] += [(t[:6], float(int(t[6:]))) for t in wrong_last]
+    out["wrong_check"] += [(f"19{t[:6]}-", -float(int(t[6:]))) for t in wrong_last[:50]]
+    # Cells one above the other: a column of phone numbers in pieces, amounts above amounts or
+    # counts (numbers: a short one is padded), a date above a count (a compact date as text or
+    # number, an Excel serial not formatted as a date), postcodes above counts, years above
+    # amounts. Refused when date and check digit both hold by chance (one in ten of the pairs whose
+    # first cell is a real date).
+    out["stacked_cells"] = []
+    for _ in range(100):
+        y, m, d = rng.randint(1990, 2026), rng.randint(1, 12), rng.randint(1, 28)
+        count = float(rng.randint(0, 999))
+        out["stacked_cells"] += [
+            (f"07{rng.choice('02369')}", digits(7)),
+            (f"07{rng.choice('02369')}-{digits(3)}", f"{digits(2)} {digits(2)}"),
+            (float(rng.randint(10000, 999999)), float(rng.randint(0, 9999))),
+            (float(rng.randint(100000, 999999)), count),
+            (f"{y}{m:02d}{d:02d}", count),
+            (float(f"{y % 100:02d}{m:02d}{d:02d}"), float(rng.randint(1, 40))),
+            (float(rng.randint(36000, 46000)), count),
+            (float(rng.randint(10000, 98999)), float(rng.randint(1, 30))),
+            (float(rng.randint(1990, 2026)), float(rng.randint(1000, 99999))),
+        ]
+    # Dotted forms beside the new full-stop separator: IP addresses, version numbers, dates with a
+    # dotted time. A two-digit first part, a real date and four digits is a candidate: refused when
+    # the check digit holds by chance.
+    out["dotted_numbers"] = []
+    for _ in range(100):
+        y, m, d = rng.randint(1990, 2026), rng.randint(1, 12), rng.randint(1, 28)
+        out["dotted_numbers"] += [
+            f"{rng.randint(10, 99)}.{rng.randint(0, 99):02d}.{rng.randint(0, 99):02d}.{rng.randint(0, 99):02d}",
+            f"{rng.choice([10, 172, 192])}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}",
+            f"{rng.randint(1, 9)}.{m:02d}.{d:02d}.{digits(4)}",
+            f"{rng.randint(10, 99)}.{rng.randint(0, 99)}.{digits(4)}",
+            f"{rng.randint(10, 99)}.{m:02d}.{d:02d}.{digits(4)}",
+            f"{d:02d}.{m:02d}.{y}.{rng.randint(0, 23):02d}{rng.randint(0, 59):02d}",
+            f"{y}.{m:02d}.{d:02d}.{rng.randint(0, 23):02d}{rng.randint(0, 59):02d}",
+        ]
     out["wrong_date"] = []
     for _ in range(300):
         nine = f"{digits(2)}{rng.choice([0, 13, 14, 19, 20, 55, 99]):02d}{digits(2)}{digits(3)}"
         nine2 = f"{digits(2)}{rng.randint(1, 12):02d}{rng.choice([0, 32, 45, 59, 60, 92, 99]):02d}{digits(3)}"
         out["wrong_date"] += [_with_check(nine), _with_check(nine2)[:6] + "-" + _with_check(nine2)[6:]]
+        bad = _with_check(nine2)
+        out["wrong_date"] += [f"{bad[:2]}.{bad[2:4]}.{bad[4:6]}.{bad[6:]}", (float(bad[:6]), float(bad[6:]))]
     return out
 
 

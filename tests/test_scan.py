@@ -271,6 +271,84 @@ def test_scan_csv_number_split_over_two_fields_names_both_columns(tmp_path):
         has(text, "XXXX")
 
 
+@pytest.mark.parametrize(
+    ("above", "below", "gap"),
+    [
+        (TEN[:6], TEN[6:], ""),
+        (f"19{TEN[:6]}-", f"-{TEN[6:]}", ""),
+        (f'"{TEN[:6]}"', f'"{TEN[6:]}"', ""),
+        (TEN[:6], TEN[6:], "A0344M27;2024-03-16;;x\n\n"),  # an empty field and an empty line between
+    ],
+    ids=["plain", "dashes", "quoted", "gap"],
+)
+def test_scan_csv_number_split_over_two_lines_names_both(tmp_path, above, below, gap):
+    path = tmp_path / "remisslogg.csv"
+    path.write_text(
+        "Studiekod;Datum;Nummer;Anteckning\nA0324M27;2024-03-15;12;x\n"
+        f"A0334M27;2024-03-15;{above};x\n{gap}A0354M27;2024-03-17;{below};y\n",
+        "utf-8",
+    )
+    text = _refused(path)
+    last = 4 if not gap else 6
+    has(text, f"remisslogg.csv, rad 3 och rad {last}, kolumn ”C (Nummer)”")
+    has(text, "XXXXXX")
+
+
+def test_scan_csv_fields_one_above_the_other_that_are_not_a_split_number_pass(tmp_path):
+    wrong = TEN[:9] + str((int(TEN[9]) + 5) % 10)
+    path = tmp_path / "uppfoljning.csv"
+    path.write_text(
+        f"Studiekod;Datum;Nr\nA0314M27;{TEN[:6]};1\nA0324M27;x;{TEN[6:]}\n"  # another column
+        f"A0334M27;{TEN[:6]};2\nA0344M27;x;3\nA0354M27;{TEN[6:]};4\n"  # a non-empty field between
+        f"A0364M27;{wrong[:6]};5\nA0374M27;{wrong[6:]};6\n"  # wrong check digit
+        f"A0384M27;{_LAST[:6]};7\nA0394M27;{int(_LAST[6:])};8\n",  # CSV text is judged as typed
+        "utf-8",
+    )
+    scan.scan_file(path)
+
+
+def test_scan_csv_dotted_date_and_last_four(tmp_path):
+    path = tmp_path / "avslut.csv"
+    path.write_text(f"Studiekod;Anteckning\nA0314M27;ring {TEN[:2]}.{TEN[2:4]}.{TEN[4:6]}.{TEN[6:]}\n", "utf-8")
+    has(_refused(path), "avslut.csv, rad 2, kolumn ”B (Anteckning)”")
+
+
+def test_scan_stacked_csv_prefilter_keeps_every_line_the_naive_pairing_needs():
+    """The polars prefilter for fields one above the other (`pnr.FIRST_FIELD`) only selects lines:
+    on CSV text of every refused form and lookalike, shuffled into three columns, the scan finds
+    exactly the pairs a naive pass finds (every line, every column, the next non-empty field below
+    judged by `pnr.split_pair`)."""
+    from schema import pnr
+    from tests.test_pnr import DOTTED_FORMS, ISSUE10_FORMS, LOOKALIKES, POSITIVE
+
+    values = [str(v) for v in POSITIVE + ISSUE10_FORMS + DOTTED_FORMS] + [
+        x for group in LOOKALIKES.values() for v in group for x in (v if isinstance(v, tuple) else (v,))
+    ]
+    values = [str(v).replace(";", " ").replace("\r", " ").replace("\n", " ").replace('"', "") for v in values]
+    values += [TEN[:6], TEN[6:], "", f"19{TEN[:6]}", "", TEN[6:]] * 3
+    rng = random.Random(SEED)
+    rng.shuffle(values)
+    lines = [";".join(values[i : i + 3]) for i in range(0, len(values), 3)]
+    text = "Kod;Anteckning;Datum\n" + "\n".join(lines) + "\n"
+    rows = [line.split(";") for line in text.split("\n")]
+    naive = set()
+    for n, row in enumerate(rows):
+        for col, first in enumerate(row):
+            if not pnr.is_first_half(first):
+                continue
+            below = next(
+                ((k, rows[k][col]) for k in range(n + 1, len(rows)) if col < len(rows[k]) and rows[k][col].strip()),
+                None,
+            )
+            if below and pnr.split_pair(first, below[1]):
+                naive.add(f"rad {n + 1} och rad {below[0] + 1}, kolumn ”{scan.column_letter(col)}")
+    hits = scan.scan_text_bytes(text.encode(), "f.csv")
+    stacked = {re.sub(r"^f\.csv, ", "", h.place).split(" (")[0] for h in hits if " och rad " in h.place}
+    assert len(naive) >= 3  # positive control
+    same = stacked == naive
+    assert same, (len(stacked), len(naive))
+
+
 def test_scan_csv_separated_date(tmp_path):
     path = tmp_path / "avslut.csv"
     path.write_text(f"Studiekod;Anteckning\nA0314M27;ring 19{TEN[:2]}-{TEN[2:4]}-{TEN[4:6]}-{TEN[6:]}\n", "utf-8")
@@ -465,7 +543,9 @@ def test_scan_number_split_over_two_inline_cells(tmp_path):
     "cells",
     [
         {"C8": TEN[:6], "D8": "x", "E8": TEN[6:]},  # a non-empty cell between: not neighbours
-        {"C5": TEN[:6], "C6": TEN[6:]},  # one above the other
+        {"C5": TEN[:6], "D6": TEN[6:]},  # diagonal: neither the same row nor the same column
+        {"C4": TEN[:6], "C5": "x", "C6": TEN[6:]},  # a non-empty cell between, one above the other
+        {"E5": TEN[:6], "E6": TEN[6:9] + str((int(TEN[9]) + 1) % 10)},  # stacked, wrong check digit
         {"C5": f"ring {TEN[:6]}", "D5": TEN[6:]},  # not a whole cell
         {"C5": TEN[:6], "D5": TEN[6:9] + str((int(TEN[9]) + 1) % 10)},  # wrong check digit
         {"C5": "070", "D5": "1234567"},
@@ -475,6 +555,98 @@ def test_scan_number_split_over_two_inline_cells(tmp_path):
 )
 def test_scan_cells_that_are_not_a_split_number_pass(tmp_path, cells):
     scan.scan_file(_split_book(tmp_path / "remisslogg.xlsx", cells))
+
+
+# --- cells one above the other, number halves that lost their zeros (issue 10, last session) -------
+
+_LAST = next(t for t in (make_pnr(RNG) for _ in range(400)) if t[6] == "0" and t[0] != "0")  # last four 0xxx
+_YOUNG = next(t for t in ZERO if t[1] != "0")  # born 2001–2009: the date half as a number has 5 digits
+STACKED = "cell E5 (rad 5, kolumn ”E (Belopp)”) och cell E6 (rad 6, kolumn ”E (Belopp)”)"
+
+
+@pytest.mark.parametrize(
+    ("cells", "place"),
+    [
+        ({"E5": TEN[:6], "E6": TEN[6:]}, STACKED),
+        ({"C5": TEN[:6], "C6": TEN[6:]}, "cell C5 (rad 5, kolumn ”C (Anteckning)”) och cell C6 (rad 6, kolumn ”C"),
+        ({"E5": f"19{TEN[:6]}-", "E6": f"-{TEN[6:]}"}, STACKED),
+        ({"E5": int(TEN[:6]), "E6": int(TEN[6:])}, STACKED),
+        ({"E5": TEN[:6], "E8": TEN[6:]}, "cell E5 (rad 5, kolumn ”E (Belopp)”) och cell E8 (rad 8"),  # E6, E7 empty
+        ({"E5": _LAST[:6], "E6": int(_LAST[6:])}, STACKED),  # 0123 typed as a number: 123
+        ({"C5": _LAST[:6], "D5": int(_LAST[6:])}, "cell C5 (rad 5, kolumn ”C (Anteckning)”) och cell D5"),
+        ({"E8": int(_YOUNG[:6]), "F8": _YOUNG[6:]}, "cell E8 (rad 8, kolumn ”E (Belopp)”) och cell F8"),
+        ({"E5": int(_YOUNG[:6]), "E6": float(int(_YOUNG[6:]))}, STACKED),
+    ],
+    ids=lambda v: hidden(v) if isinstance(v, str) else "cells",
+)
+@pytest.mark.parametrize("rich", [False, True], ids=["raw", "parsed"])
+def test_scan_number_split_over_two_stacked_cells_or_with_lost_zeros(tmp_path, cells, place, rich):
+    text = _refused(_split_book(tmp_path / "remisslogg.xlsx", cells, rich))
+    has(text, place)
+    has(text, "XX")
+    has(text, _LAST[:6], False)
+    has(text, _YOUNG[:6], False)
+
+
+def test_scan_a_data_row_taken_for_the_header_never_names_a_column_by_a_half(tmp_path):
+    """The header is guessed as the fullest of the first rows; when that is the very row holding a
+    split number, its halves must not reappear as column names (`kolumn ”C (811218)”`)."""
+    text = _refused(_split_book(tmp_path / "a.xlsx", {"C5": TEN[:6], "D5": TEN[6:], "E5": "x", "F5": "y"}))
+    has(text, "cell C5 (rad 5, kolumn C) och cell D5 (kolumn D)")
+    path = tmp_path / "b.csv"
+    path.write_text(f"Studiekod;Datum;Nummer\nA0314M27;2024-03-15;1\nA0324M27;{TEN[:6]};{TEN[6:]};x;y\n", "utf-8")
+    has(_refused(path), "b.csv, rad 3, kolumn ”B” och ”C”")
+
+
+def _luhn_count(date_half: str) -> int:
+    """A count of 1–999 that completes `date_half` as a valid number when padded to four digits."""
+    from tests.test_pnr import luhn_digit
+
+    return next(c for c in range(10, 1000, 10) if luhn_digit(date_half + f"{c:04d}"[:3]) == f"{c:04d}"[3])
+
+
+def test_scan_date_cell_above_a_count_is_no_split_number(tmp_path):
+    """An Excel date from 2009–2012 is a five-digit serial that reads as a date `0YMMDD` padded
+    (40310, 12 May 2010 → 040310); a cell formatted as a date is a date, never a half. The same
+    serial in a cell formatted as a plain number is judged (and refused here: the count below it
+    is chosen to complete the check digit)."""
+    import datetime
+
+    import xlsxwriter
+
+    serial = (datetime.date(2010, 5, 12) - datetime.date(1899, 12, 30)).days
+    count = _luhn_count(f"{serial:06d}")
+    for as_date, refused in ((True, False), (False, True)):
+        path = tmp_path / f"uppfoljning{int(as_date)}.xlsx"
+        wb = xlsxwriter.Workbook(str(path))
+        ws = wb.add_worksheet("Data")
+        ws.write_row(0, 0, ["Datum", "Antal", "Nr"])
+        if as_date:
+            ws.write_datetime(1, 0, datetime.datetime(2010, 5, 12), wb.add_format({"num_format": "yyyy-mm-dd"}))
+            ws.write_datetime(1, 1, datetime.datetime(2010, 5, 12), wb.add_format({"num_format": 14}))
+        else:
+            ws.write_number(1, 0, serial)
+            ws.write_number(1, 1, serial, wb.add_format({"num_format": "0"}))
+        ws.write_number(2, 0, count)
+        ws.write_number(1, 2, count)
+        wb.close()
+        if refused:
+            has(_refused(path), "cell A2 (rad 2, kolumn ”A (Datum)”) och cell A3 (rad 3")
+        else:
+            scan.scan_file(path)
+
+
+def test_scan_stacked_cells_without_positions_are_counted(tmp_path):
+    """A writer may leave a cell's position implied (`<c>` without `r`): the parsed path counts
+    them, so cells one above the other are still found and named."""
+    path = _split_book(tmp_path / "remisslogg.xlsx", {"E5": TEN[:6], "E6": TEN[6:]})
+
+    def implied(parts):
+        sheet = parts["xl/worksheets/sheet1.xml"].decode()
+        parts["xl/worksheets/sheet1.xml"] = re.sub(r'<c r="[A-Z]+\d+"', "<c", sheet).encode()
+
+    _edit_zip(path, implied)
+    has(_refused(path), "cell E5 (rad 5, kolumn ”E (Belopp)”) och cell E6 (rad 6")
 
 
 def test_scan_formula_cached_value_is_judged(tmp_path):
@@ -494,9 +666,9 @@ def test_scan_formula_cached_value_is_judged(tmp_path):
 def test_scan_vectorised_prefilter_judges_exactly_as_the_detector():
     """The polars pass only selects lines: on CSV-like text of every refused form and every
     lookalike, `text_spans` finds exactly the spans `schema.pnr.spans` finds in the whole text."""
-    from tests.test_pnr import ISSUE10_FORMS, LOOKALIKES, POSITIVE
+    from tests.test_pnr import DOTTED_FORMS, ISSUE10_FORMS, LOOKALIKES, POSITIVE
 
-    values = [str(v) for v in POSITIVE + ISSUE10_FORMS] + [
+    values = [str(v) for v in POSITIVE + ISSUE10_FORMS + DOTTED_FORMS] + [
         v for group in LOOKALIKES.values() for v in group if isinstance(v, str)
     ]
     rng = random.Random(SEED)
