@@ -10,7 +10,10 @@ total may be known). Other roles get their data unchanged. The rules are in `doc
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import json
+import os
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -39,6 +42,30 @@ def declare_counts(frame: pd.DataFrame, count_columns: Iterable[Hashable]) -> pd
     out = frame.copy(deep=False)
     out.attrs = {**frame.attrs, COLUMN_KINDS: kinds}
     return out
+
+
+def count_columns_declared(frame: pd.DataFrame) -> list[str]:
+    """The columns `declare_counts` marked counts of people on `frame`."""
+    return sorted(name for name, kind in frame.attrs.get(COLUMN_KINDS, {}).items() if kind == "count")
+
+
+# A download (CSV, Excel) carries nothing a reader does not see, so its declaration is kept on the
+# server: where this variable names a file (the payload tests set it for the server they start),
+# every file built for a download adds one JSON line to it, the file's SHA-256 and the count columns
+# declared on the frame it was built from, and the test matches each file it fetched to its line.
+# Unset, as when the dashboard serves people, nothing is written and no file changes.
+DOWNLOAD_DECLARATIONS = "IPSDASH_DOWNLOAD_DECLARATIONS"
+
+
+def record_download(frame: pd.DataFrame, files: Iterable[bytes]) -> None:
+    """Record the count columns declared on `frame` for each file built from it (see above)."""
+    target = os.environ.get(DOWNLOAD_DECLARATIONS)
+    if not target:
+        return
+    counts = count_columns_declared(frame)
+    lines = "".join(json.dumps({"sha256": hashlib.sha256(data).hexdigest(), "counts": counts}) + "\n" for data in files)
+    with open(target, "a", encoding="utf-8") as fh:  # one write per call: lines from parallel sessions stay whole
+        fh.write(lines)
 
 
 @dataclass(frozen=True)

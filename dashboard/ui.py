@@ -491,7 +491,9 @@ def download_bytes(
     note = f"{topic} · data {as_of_text(cutoff, extract)}"
     if viewer.suppress_small_cells and config is not None:
         note += f" · antal 1–{config.privacy.small_cell_threshold} visas som {config.privacy.small_cell_text}"
-    return _file_bytes(shown, frame_digest(shown), topic, note)
+    files = _file_bytes(shown, frame_digest(shown), topic, note)
+    privacy.record_download(shown, files)  # the declaration of its count columns, kept on the server
+    return files
 
 
 def frame_digest(frame: pd.DataFrame) -> str:

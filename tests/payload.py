@@ -7,6 +7,7 @@ Used by tests/test_payload.py. Helpers only; no tests here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import urllib.error
 import urllib.request
@@ -22,10 +23,16 @@ from bench.serve import Dashboard
 
 
 class Server(Dashboard):
-    """The dashboard as `ipsdash serve` starts it (`python -m dashboard.launch`), in demo mode as `role`."""
+    """The dashboard as `ipsdash serve` starts it (`python -m dashboard.launch`), in demo mode as `role`;
+    with `declarations`, the server records there the declared count columns of every download it
+    builds (`dashboard.privacy.record_download`)."""
 
-    def __init__(self, db: Path, role: str, log: Path):
-        super().__init__(db, role, log=log, wait_s=60)
+    def __init__(self, db: Path, role: str, log: Path, declarations: Path | None = None):
+        from dashboard.privacy import DOWNLOAD_DECLARATIONS
+
+        env = {DOWNLOAD_DECLARATIONS: str(declarations)} if declarations else None
+        super().__init__(db, role, log=log, wait_s=60, env=env)
+        self.declarations = declarations
 
 
 # --- decoding ---------------------------------------------------------------------------------------
@@ -74,6 +81,23 @@ def declared_counts(table: pa.Table) -> set[str]:
 
     attributes = (table.schema.pandas_metadata or {}).get("attributes") or {}
     return {name for name, kind in (attributes.get(COLUMN_KINDS) or {}).items() if kind == "count"}
+
+
+def download_declarations(path: Path | None) -> dict[str, frozenset[str]]:
+    """SHA-256 of each download file the server built -> the count columns declared on the frame it
+    was built from (`dashboard.privacy.record_download`)."""
+    out: dict[str, frozenset[str]] = {}
+    if path is None or not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        out[record["sha256"]] = frozenset(record["counts"])
+    return out
+
+
+def download_declared(body: bytes, declarations: dict[str, frozenset[str]]) -> frozenset[str] | None:
+    """The declared count columns of a downloaded file, None when the server recorded none for it."""
+    return declarations.get(hashlib.sha256(body).hexdigest())
 
 
 def _walk(msg: Message, into: Decoded) -> None:

@@ -27,7 +27,16 @@ import pytest
 
 from tests import independent as ind
 from tests.conftest import ROOT, SEALED_SENTINELS, load_quietly
-from tests.payload import Capture, Decoded, Server, declared_counts, decode, spec_fields
+from tests.payload import (
+    Capture,
+    Decoded,
+    Server,
+    declared_counts,
+    decode,
+    download_declarations,
+    download_declared,
+    spec_fields,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -144,8 +153,10 @@ def district_names(demo_dir: Path) -> list[str]:
     return [d["name"] for d in ind.config(demo_dir)["districts"]]
 
 
-def _server(db: Path, role: str, tmp_path_factory) -> Server:
-    return Server(db, role, tmp_path_factory.mktemp("payload_logs") / f"{role.replace(':', '_')}.log")
+def _server(db: Path, role: str, tmp_path_factory, declarations: bool = False) -> Server:
+    folder = tmp_path_factory.mktemp("payload_logs")
+    name = role.replace(":", "_")
+    return Server(db, role, folder / f"{name}.log", folder / f"{name}-nedladdningar.jsonl" if declarations else None)
 
 
 # === 1. the blinded role ===========================================================================
@@ -359,25 +370,27 @@ def test_payload_steering_pdf_text_has_no_small_count_for_styrgrupp(state, demo_
 
 
 @pytest.fixture(scope="module", params=["låst", "stängd"])
-def styrgrupp_views(request, browser, demo_db, demo_dir, tmp_path_factory) -> list[View]:
-    """One sweep per study state, each its own fixture instance (test workers each build only theirs)."""
+def styrgrupp_views(request, browser, demo_db, demo_dir, tmp_path_factory) -> tuple[list[View], dict]:
+    """One sweep per study state, each its own fixture instance (test workers each build only theirs),
+    and the declarations the server recorded for the downloads it built."""
     db = demo_db if request.param == "låst" else request.getfixturevalue("closed_demo_db")
     districts = district_names(demo_dir)
     # Every district scope in both states (closed adds Utfall, and closing changes what the gate
     # hands out): one server for the whole sweep.
-    server = _server(db, "styrgrupp", tmp_path_factory)
+    server = _server(db, "styrgrupp", tmp_path_factory, declarations=True)
     try:
-        return sweep(browser, server, districts)
+        views = sweep(browser, server, districts)
     finally:
         server.stop()
+    return views, download_declarations(server.declarations)
 
 
 def test_payload_styrgrupp_gets_no_small_count(styrgrupp_views):
     threshold = study_config()["privacy"]["small_cell_threshold"]
     problems = []
-    views = styrgrupp_views
+    views, declarations = styrgrupp_views
     assert any(v.downloads for v in views), "positive control: downloads were captured"
-    pdfs = declared = 0
+    pdfs = declared = declared_files = 0
     for view in views:
         for t in view.data.tables:
             header = [str(n) for n in t.column_names]
@@ -393,15 +406,25 @@ def test_payload_styrgrupp_gets_no_small_count(styrgrupp_views):
             ):
                 problems.append(f"{view.where}: nyckeltalet ”{label}” = {body}")
         for url, body in view.downloads.items():
-            for header, rows in download_tables(body):
-                for hit in small_counts(header, rows, threshold)[:3]:
-                    problems.append(f"{view.where}: {hit} i nedladdningen {url}")
             if body[:5] == b"%PDF-":  # the steering report as downloaded: its text, not its figures
                 pdfs += 1
                 for line in pdf_small_counts(download_text(body), threshold)[:5]:
                     problems.append(f"{view.where}: ”{line}” i PDF:en {url}")
+                continue
+            # A table download (CSV, Excel): its count columns as the server declared them when it
+            # built the file (the same declaration as the table on screen), and every column the
+            # name list does not exempt. Every such file must have its declaration recorded.
+            counts = download_declared(body, declarations)
+            if counts is None:
+                problems.append(f"{view.where}: nedladdningen {url} saknar deklaration av sina antalskolumner")
+                counts = frozenset()
+            declared_files += bool(counts)
+            for header, rows in download_tables(body):
+                for hit in small_counts(header, rows, threshold, counts)[:3]:
+                    problems.append(f"{view.where}: {hit} i nedladdningen {url}")
     assert pdfs, "positive control: the steering PDF was downloaded and read"
     assert declared, "positive control: tables carry the dashboard's declaration of their count columns"
+    assert declared_files, "positive control: downloads carry the server's declaration of their count columns"
     assert not problems, f"{len(problems)} små tal:\n" + "\n".join(sorted(set(problems))[:200])
 
 

@@ -3,7 +3,8 @@ suppression function of `dashboard.privacy` is given is marked a count in the fr
 travels into the Arrow tables Streamlit sends (pandas attrs → Arrow schema metadata), and the
 payload test (tests/test_payload.py) checks every column so marked, whatever it is named. Here
 without a browser: a table and an Altair chart drawn by Streamlit (AppTest), read from the element
-protos the browser would get.
+protos the browser would get; and a download (CSV, Excel), whose declaration the server records
+beside the file it built (`privacy.record_download`), since the file itself carries none.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from streamlit.testing.v1 import AppTest
 from dashboard import privacy
 from dashboard.access import Viewer
 from schema.config import load_config
-from tests.payload import arrow_table, declared_counts
-from tests.test_payload import small_counts
+from tests.payload import arrow_table, declared_counts, download_declarations, download_declared
+from tests.test_payload import download_tables, small_counts
 
 CONFIG = load_config(Path(__file__).resolve().parent.parent / "config" / "studie.toml")
 RULE = privacy.policy(Viewer("styrgrupp"), CONFIG)
@@ -80,3 +81,34 @@ def test_payload_kinds_every_suppression_declares_its_count_columns():
     masked = frames[0]
     small = [v for v in masked["y"] if v not in (RULE.text, None) and 0 < int(v) <= RULE.threshold]
     assert small == []
+
+
+def test_payload_kinds_a_download_records_the_declaration_of_its_count_columns(tmp_path, monkeypatch):
+    """The CSV and Excel file `ui.downloads` offers styrgrupp are each recorded with the count
+    columns declared on the frame they were built from; the check then reads a count column by its
+    declaration, whatever it is named (`y`, exempt by name, is checked). Nothing is recorded, and
+    the files are the same bytes, when the variable is unset."""
+    from dashboard import exports, ui
+
+    record = tmp_path / "nedladdningar.jsonl"
+    frame = FRAME.rename(columns={"y": "y2"})  # a fresh frame: not in ui's file cache from elsewhere
+    unset = ui.download_bytes(Viewer("styrgrupp"), CONFIG, frame, "Typer", ["y2"])
+    assert not record.exists()
+    monkeypatch.setenv(privacy.DOWNLOAD_DECLARATIONS, str(record))
+    files = ui.download_bytes(Viewer("styrgrupp"), CONFIG, frame, "Typer", ["y2"])
+    assert files == unset  # the files users get do not change
+    declarations = download_declarations(record)
+    assert [download_declared(body, declarations) for body in files] == [frozenset({"y2"})] * 2
+    for body in files:  # masked as served: no small count even in the declared column
+        for header, rows in download_tables(body):
+            assert small_counts(header, rows, RULE.threshold, download_declared(body, declarations)) == []
+    # The same frame unmasked, declared and recorded as a download would be: the declared column is
+    # checked whatever its name, which by name alone slips past.
+    raw = privacy.declare_counts(frame, ["y2"])
+    leaked = [exports.csv_bytes(raw), exports.xlsx_bytes(raw, "Typer", "not")]
+    privacy.record_download(raw, leaked)
+    declarations = download_declarations(record)
+    for body in leaked:
+        (header, rows), *_ = download_tables(body)
+        assert small_counts(header, rows, RULE.threshold) == []
+        assert small_counts(header, rows, RULE.threshold, download_declared(body, declarations)) == ["y2=3"]
