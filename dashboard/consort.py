@@ -35,6 +35,12 @@ class ConsortMismatch(AssertionError):
     """The boxes do not add up: a bug or inconsistent data, never drawn silently."""
 
 
+def _ips_only() -> dict:
+    """An arm box's fields that only the intervention arm fills in (who received IPS, who stopped it),
+    empty: a fresh dict each time, since each box fills in its own."""
+    return {"received": None, "not_received": None, "stopped": None, "stopped_still_in": None, "stopped_reasons": []}
+
+
 def _reasons(values: pd.Series, labels: vocab.Vocabulary) -> list[tuple[str, int]]:
     """(Swedish reason, n), most common first, ties by label."""
     text = values.map(lambda k: labels.label(k) if isinstance(k, str) and k else MISSING)
@@ -108,11 +114,7 @@ def consort_counts(
             "analysed": analysed,
             "lacking_outcome": int(len(left)),
             "is_intervention": None,
-            "received": None,
-            "not_received": None,
-            "stopped": None,
-            "stopped_still_in": None,
-            "stopped_reasons": [],
+            **_ips_only(),
         }
         if intervention_arm is not None:
             is_ips = str(arm) == intervention_arm
@@ -251,11 +253,7 @@ def _joint_arm(a: dict, hidden, mask: tuple[int, str]) -> dict:
         "excluded_after": one(("excl_after", arm), a["excluded_after"]),
         "excluded_after_reasons": [(r, one(("excl_after", arm, r), n)) for r, n in a["excluded_after_reasons"]],
         "left_reasons": [(r, one(("reason", r, arm), n)) for r, n in a["left_reasons"]],
-        "received": None,
-        "not_received": None,
-        "stopped": None,
-        "stopped_still_in": None,
-        "stopped_reasons": [],
+        **_ips_only(),
     }
     if a["received"] is not None:
         if a["is_intervention"]:
@@ -320,11 +318,7 @@ def shown(counts: dict, mask: Mask = None) -> dict:
             "left_reasons": list(
                 zip([r for r, _ in a["left_reasons"]], _many([v for _, v in a["left_reasons"]], mask), strict=True)
             ),
-            "received": None,
-            "not_received": None,
-            "stopped": None,
-            "stopped_still_in": None,
-            "stopped_reasons": [],
+            **_ips_only(),
         }
         if a["received"] is not None:
             box["received"], box["not_received"] = _many([a["received"], a["not_received"]], mask)
