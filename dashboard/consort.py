@@ -506,8 +506,9 @@ def _layout(counts: dict, mask: Mask) -> tuple[list[dict], list[dict], list[dict
     return boxes, texts, arrows, phases
 
 
-def consort_chart(counts: dict, mask: Mask = None) -> alt.LayerChart:
-    """The flow diagram as rect + text + rule marks on a fixed pixel grid (Swedish labels)."""
+def consort_chart(counts: dict, mask: Mask = None, scale: float = 1.0) -> alt.LayerChart:
+    """The flow diagram as rect + text + rule marks on a fixed pixel grid (Swedish labels), drawn
+    `scale` times its grid's size: text, boxes and gaps grow together, so the wrapping still fits."""
     check(counts)
     boxes, texts, arrows, phases = _layout(counts, mask)
     height = int(max(b["y2"] for b in boxes) + 10)
@@ -530,7 +531,7 @@ def consort_chart(counts: dict, mask: Mask = None) -> alt.LayerChart:
     def text_layer(part: pd.DataFrame, weight: str) -> alt.Chart:
         return (
             alt.Chart(part)
-            .mark_text(align="left", baseline="top", fontSize=11, color="#222", fontWeight=weight)
+            .mark_text(align="left", baseline="top", fontSize=11 * scale, color="#222", fontWeight=weight)
             .encode(x=X("tx"), y=Y("ty"), text="text:N")
         )
 
@@ -540,7 +541,7 @@ def consort_chart(counts: dict, mask: Mask = None) -> alt.LayerChart:
     heads["shape"] = heads["head"].map({"down": "triangle-down", "right": "triangle-right"})
     tips = (
         alt.Chart(heads)
-        .mark_point(filled=True, size=55, color="#555", opacity=1)
+        .mark_point(filled=True, size=55 * scale**2, color="#555", opacity=1)
         .encode(x=X("x2"), y=Y("y2"), shape=alt.Shape("shape:N", scale=None, legend=None))
     )
     side = pd.DataFrame(phases).assign(x=4, x2=40, tx=22)
@@ -550,7 +551,7 @@ def consort_chart(counts: dict, mask: Mask = None) -> alt.LayerChart:
     )
     side_text = (
         alt.Chart(side)
-        .mark_text(angle=270, fontSize=11, fontWeight="bold", color="#1f5f8b")
+        .mark_text(angle=270, fontSize=11 * scale, fontWeight="bold", color="#1f5f8b")
         .encode(x=X("tx"), y=Y("mid"), text="label:N")
     )
     return (
@@ -563,6 +564,6 @@ def consort_chart(counts: dict, mask: Mask = None) -> alt.LayerChart:
             text_layer(lines[lines["bold"]], "bold"),
             text_layer(lines[~lines["bold"]], "normal"),
         )
-        .properties(width=W, height=height)
+        .properties(width=round(W * scale), height=round(height * scale))
         .configure_view(strokeWidth=0)
     )

@@ -452,10 +452,13 @@ def multiples_chart(frame: pd.DataFrame, columns: int = 4) -> alt.Chart:
         .encode(
             x=alt.X("day:T", title="", axis=alt.Axis(format="%Y", tickCount="year", labelAngle=0)),
             y=alt.Y("n:Q", title="Randomiserade"),
+            # No legend: Streamlit sizes a faceted chart without it and cut it off; the page says
+            # which line is which under the chart.
             color=alt.Color(
                 "Serie:N",
                 title="",
                 scale=alt.Scale(domain=["Randomiserade", "Planerat"], range=[charts.PALETTE[0], "#999"]),
+                legend=None,
             ),
             strokeDash=alt.StrokeDash(
                 "Serie:N", scale=alt.Scale(domain=["Randomiserade", "Planerat"], range=[[1, 0], [6, 4]]), legend=None
@@ -467,7 +470,8 @@ def multiples_chart(frame: pd.DataFrame, columns: int = 4) -> alt.Chart:
                 alt.Tooltip("n:Q", title="Antal"),
             ],
         )
-        .properties(width=200, height=120)
+        # Four panels a row fit a laptop's width beside the sidebar (1366 px: ~900 px for the chart).
+        .properties(width=180, height=120)
     )
     chart = alt.layer(lines, data=frame).facet(
         facet=alt.Facet("Stadsdel:N", title="", header=alt.Header(labelFontSize=14, labelFontWeight="bold")),

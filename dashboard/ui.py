@@ -434,6 +434,14 @@ def pager(n_rows: int, key: str) -> slice:
     return slice(first, last)
 
 
+def short_headers(labels: dict[str, tuple[str, str]]) -> dict:
+    """Column settings showing each column named in `labels` under a short header, with its full name
+    and meaning as the header's help (the grid's tooltip), so that a table fits a laptop's width
+    (1366 px, sidebar open) without scrolling sideways. The frame keeps its full column names, and so
+    do its downloads. `labels`: column → (short header, help)."""
+    return {c: st.column_config.Column(label, help=text) for c, (label, text) in labels.items()}
+
+
 def date_columns(*names: str) -> dict:
     """Column settings showing the columns `names` as YYYY-MM-DD."""
     return {c: st.column_config.DateColumn(c, format="YYYY-MM-DD") for c in names}

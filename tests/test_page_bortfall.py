@@ -144,7 +144,7 @@ def test_bortfall_projection_uses_km_at_18_months(page, people, cutoff):
     shown = str(Decimal(repr(expected)).quantize(Decimal(1), ROUND_HALF_UP))
     text = page_text(page)
     assert f"**Omkring {shown}**" in text
-    assert metric(page, "Förväntat utvärderingsbara vid studiens slut") == shown
+    assert metric(page, "Utvärderingsbara (prognos)") == shown
 
 
 def test_bortfall_unit_manager_sees_only_own_district(demo_db, people):

@@ -209,10 +209,29 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
         group_by="Egenskap",
         shares={c[:-1] + "%": c for c in count_columns if c[:-1] + "%" in table.columns},
     )
-    st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 720))
+    # The arms side by side under short headers ("IPS+TAU n", "%"; the full name as help), the total
+    # column pair in the download only: eight columns do not fit a laptop's width beside the sidebar
+    # with the characteristics' and levels' names whole.
+    headers = {}
+    for c in count_columns:
+        group = c.removesuffix(" · n")
+        headers[c] = (f"{group.split(' (n=')[0]} n", f"{group}: antal")
+        if f"{group} · %" in table.columns:
+            headers[f"{group} · %"] = ("%", f"{group}: procent av dem som besvarat frågan")
+    on_screen = [c for c in table.columns if not c.startswith("Totalt (n=")]
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=min(38 + 35 * len(table), 720),
+        column_config=ui.short_headers(headers),
+        column_order=on_screen if len(on_screen) > 3 else None,
+    )
     st.caption(
         "n och % per rad; procent räknas på dem som besvarat frågan (n=… i radens namn när uppgift saknas "
-        "för några). Ålder: medelvärde (lägsta–högsta). " + balance.AGE_NOTE
+        "för några). Ålder: medelvärde (lägsta–högsta). "
+        + ("Kolumnerna för alla grupper tillsammans (Totalt) finns i nedladdningen. " if len(on_screen) > 3 else "")
+        + balance.AGE_NOTE
     )
     ui.downloads(table, f"{topic} bakgrundsfaktorer", f"{key}_table1")
 

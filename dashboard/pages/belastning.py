@@ -118,7 +118,13 @@ shown_summary = summary_shown.assign(
         ]
     }
 )
-ui.table(formats.dash_missing(shown_summary), "caseload_summary")
+# Short headers: the tables fit a laptop's width beside the sidebar (downloads keep the full names).
+headers = {
+    "Arbetsspecialist": ("Specialist", "Arbetsspecialist (kod)"),
+    "Aktiva vid datauttaget": ("Aktiva nu", f"Aktiva deltagare vid datauttaget {cutoff.isoformat()}"),
+    "Tjänstgöringsgrad %": ("Tjänst %", "Tjänstgöringsgrad i procent av heltid"),
+}
+ui.table(formats.dash_missing(shown_summary), "caseload_summary", column_config=ui.short_headers(headers))
 ui.downloads(summary_shown, "Belastning per arbetsspecialist", "dl_caseload_summary")
 
 st.subheader("Belastning över tid")
@@ -250,4 +256,17 @@ else:
         else pd.Series(dtype=str)
     )
     shared["Aktiva per stadsdel vid datauttaget"] = shared["Arbetsspecialist"].map(text).fillna("–")
-    ui.table(shared, "shared", dates=("Från", "Till"), download=("Delade arbetsspecialister", "dl_shared"))
+    shared_headers = {
+        **headers,
+        "Aktiva per stadsdel vid datauttaget": ("Aktiva per stadsdel", "Aktiva deltagare per stadsdel vid datauttaget"),
+    }
+    # "Från" and "Till" are ISO text already, "tills vidare" for an open period: not date columns, which
+    # drew that text as an invalid date (grey, flagged). The number of districts (the names' count) is
+    # in the download only: the table then fits a laptop's width beside the sidebar.
+    ui.table(
+        shared,
+        "shared",
+        download=("Delade arbetsspecialister", "dl_shared"),
+        column_config=ui.short_headers(shared_headers),
+        column_order=[c for c in shared.columns if c != "Antal stadsdelar"],
+    )

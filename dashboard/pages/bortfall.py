@@ -63,10 +63,15 @@ def readable(frame: pd.DataFrame, shares: list[str]) -> pd.DataFrame:
     """For display and download: shares as whole per cent, missing cells as a dash."""
     out = frame.copy()
     for column in shares:
-        out[column] = [
-            v if isinstance(v, str) else (None if v is None or pd.isna(v) else formats.percent(float(v), 1))
-            for v in out[column]
-        ]
+        # Object cells: a whole per cent stays an int beside a missing one (as floats it showed "41.0").
+        out[column] = pd.Series(
+            [
+                v if isinstance(v, str) else (None if v is None or pd.isna(v) else formats.percent(float(v), 1))
+                for v in out[column]
+            ],
+            index=out.index,
+            dtype=object,
+        )
     out = out.rename(columns={c: f"{c} (%)" for c in shares})
     return out.astype(object).where(out.notna(), "–")
 
@@ -96,12 +101,13 @@ if not coded:
         help="Deltagare i interventionsgruppen som slutat med IPS men fortfarande följs upp i studien.",
     )
 c4.metric(
-    "Förväntat utvärderingsbara vid studiens slut",
+    "Utvärderingsbara (prognos)",
     formats.number_text(projection.expected),
     delta=f"behövs {rules.evaluable_needed}" if whole_study else None,
     delta_color="off",
     delta_arrow="off",
-    help=f"Kvar i studien {horizon_months} månader efter randomisering; se metoden längre ned.",
+    help="Förväntat antal utvärderingsbara vid studiens slut: kvar i studien "
+    f"{horizon_months} månader efter randomisering; se metoden längre ned.",
 )
 if share_left > rules.alert_level:
     st.warning(
@@ -297,7 +303,7 @@ if not chart_data.empty and not suppressing:
 cohort_table = cohorts.copy()
 for k, size in enumerate(sizes, start=1):
     if k not in reached_on:
-        more = f" ({size - study_total} randomiserade till behövs)" if study_total and study_total < size else ""
+        more = f" ({size - study_total} till behövs)" if study_total and study_total < size else ""
         cohort_table.loc[k - 1, "Bedömning"] = "ej nådd" + more
 cohort_table["Nådd"] = cohort_table["Nådd"].map(lambda d: d.isoformat() if d is not None and not pd.isna(d) else None)
 if suppressing:
@@ -306,7 +312,16 @@ if suppressing:
     )
 else:
     shown = readable(cohort_table, ["Andel lämnat"])
-st.dataframe(shown, hide_index=True, width="stretch")
+# Short headers: the table fits a laptop's width beside the sidebar (the download keeps the full names).
+cohort_headers = ui.short_headers(
+    {
+        "Randomiserade": ("Antal", "Randomiserade i kohorten"),
+        "Lämnat när kontrollpunkten nåddes": ("Lämnat då", "Lämnat studien när kontrollpunkten nåddes"),
+        "Lämnat t.o.m. datauttaget": ("Lämnat hittills", "Lämnat studien t.o.m. datauttaget"),
+        "Andel lämnat (%)": ("Andel lämnat", "Andel lämnat (%) t.o.m. datauttaget"),
+    }
+)
+st.dataframe(shown, hide_index=True, width="stretch", column_config=cohort_headers)
 ui.downloads(shown, "Bortfall per kohort", "dl_cohorts")
 
 # --- projection ---------------------------------------------------------------------------------------

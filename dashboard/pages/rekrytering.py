@@ -75,6 +75,10 @@ if len(ctx.selected) > 1:
     shown_ids = ctx.selected[: recruitment.MAX_MULTIPLES]
     multiples = ui.memo(ctx, "multiples", lambda: recruitment.district_multiples(people, config, shown_ids))
     ui.chart(ctx, "multiples", lambda: recruitment.multiples_chart(multiples))
+    st.caption(
+        "Blå: randomiserade i stadsdelen. Grå streckad: planerad takt, från stadsdelens start till dess mål "
+        "vid rekryteringens planerade slut."
+    )
     if len(ctx.selected) > len(shown_ids):
         st.caption(
             f"De första {len(shown_ids)} av {len(ctx.selected)} valda stadsdelarna visas; välj färre i "
@@ -102,7 +106,19 @@ def accrual_table(ids: tuple[str, ...]) -> pd.DataFrame:
 rows = ui.pager(len(ctx.selected), "district_table")
 page_ids = ctx.selected[rows]
 table = accrual_table(page_ids)
-st.dataframe(table, hide_index=True, width="stretch", column_config={**ui.SHARE_OF_TARGET, **ui.date_columns("Start")})
+# Short headers: the table fits a laptop's width beside the sidebar (the download keeps the full names).
+district_headers = ui.short_headers(
+    {
+        "Månader aktiv": ("Månader", "Månader sedan stadsdelen började rekrytera, till datauttaget"),
+        "Prognos mål nås": ("Prognos mål nås", "Månaden då målet troligen nås (80 % prognosintervall)"),
+    }
+)
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={**ui.SHARE_OF_TARGET, **ui.date_columns("Start"), **district_headers},
+)
 ui.downloads(
     table,
     "Rekrytering per stadsdel",
@@ -184,10 +200,21 @@ rule = privacy.policy(ctx.viewer, config)
 joint = ui.recruitment_hidden(ctx)
 stages = privacy.funnel_masked(stages, "Antal", stage_parts, rule, joint)
 chart_stages = stages.assign(Antal=pd.to_numeric(stages["Antal"], errors="coerce")) if suppressing else stages
-left, right = st.columns([3, 2])
+left, right = st.columns(2)
 with left:
     ui.chart(ctx, "funnel", lambda: recruitment.funnel_chart(chart_stages[["Steg", "Antal", "order"]]), period_key)
-right.dataframe(stages[["Steg", "Antal", *stage_parts]], hide_index=True, width="stretch")
+right.dataframe(
+    stages[["Steg", "Antal", *stage_parts]],
+    hide_index=True,
+    width="stretch",
+    column_config=ui.short_headers(
+        {
+            "Antal": ("Antal", "Remisser som nått steget"),
+            "Exkluderade här": ("Exkluderade", "Exkluderade i detta steg"),
+            "Pågår (väntar på nästa steg)": ("Pågår", "Pågår: väntar på nästa steg"),
+        }
+    ),
+)
 st.caption(
     "Räknat per remiss: en person som remitteras på nytt efter minst tre månader räknas två gånger "
     f"({rule.text if rule is not None and ('funnel', 'rereferrals') in joint else ui.counter(ctx)(int(referrals['is_rereferral'].sum()))} "
@@ -259,5 +286,6 @@ st.caption(
     "igen); analyseras enligt intention-to-treat = alla randomiserade i sin grupp, varav de som lämnat studien saknar utfallsdata, **preliminärt – studien pågår**."
     + (" 🔒 Grupperna visas kodade: vilken grupp som fick IPS framgår inte." if blinded else "")
 )
-ui.chart(ctx, "consort", lambda: consort.consort_chart(flow, mask), blinded, width="content")
+# 15 % larger than the diagram's grid: its text at about 13 px, still within a laptop's width (874 px).
+ui.chart(ctx, "consort", lambda: consort.consort_chart(flow, mask, scale=1.15), blinded, width="content")
 ui.downloads(consort.box_table(flow, mask), "Flödesschema CONSORT", "dl_consort")

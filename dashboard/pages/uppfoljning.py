@@ -111,7 +111,25 @@ ui.chart(
     lambda: followup.stacked_status_chart(computed["long_timepoint"], "Tidpunkt", "Tidpunkt", order),
     chosen_key,
 )
-st.dataframe(ui.suppress_table(ctx, by_timepoint, count_columns), hide_index=True, width="stretch")
+# Short headers for the longest statuses, in both tables: the table per unit fits a laptop's width
+# beside the sidebar with the units' full names (the downloads keep the full status names).
+status_headers = ui.short_headers(
+    {
+        followup.STATUS_LABEL[key]: (short, followup.STATUS_LABEL[key])
+        for key, short in [
+            ("not_due", "Ej aktuell"),
+            ("due", "Aktuell"),
+            ("done_on_time", "Genomf. i tid"),
+            ("done_late", "Genomf. sent"),
+        ]
+    }
+)
+st.dataframe(
+    ui.suppress_table(ctx, by_timepoint, count_columns),
+    hide_index=True,
+    width="stretch",
+    column_config=status_headers,
+)
 st.caption(
     f"*{followup.NOT_APPLICABLE_LABEL}*: deltagaren lämnade studien innan fönstret stängdes utan att "
     "uppföljningen gjordes – uppföljning görs bara medan deltagaren är kvar i studien. Visas i "
@@ -133,7 +151,7 @@ else:
         lambda: followup.stacked_status_chart(computed["long_unit"], "Enhet", "Enhet", sorted(chosen)),
         chosen_key,
     )
-ui.table(ui.suppress_table(ctx, by_unit, count_columns), "followup_units")
+ui.table(ui.suppress_table(ctx, by_unit, count_columns), "followup_units", column_config=status_headers)
 ui.downloads(ui.suppress_table(ctx, by_unit, count_columns), "Uppföljning per enhet", "dl_fu_unit")
 
 # --- completion over time -----------------------------------------------------------------------------
