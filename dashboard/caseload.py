@@ -219,7 +219,8 @@ def caseload_chart(frame: pd.DataFrame, cap: int, per_fte: bool) -> alt.Chart:
         .encode(
             y=alt.Y("from:Q"),
             y2="to:Q",
-            color=alt.Color(
+            # Fill, not colour: the lines' colour and dash scales stay shared, one legend for both.
+            fill=alt.Fill(
                 "Band:N",
                 title="Programtrohet punkt 1 (per heltid)",
                 scale=alt.Scale(
@@ -233,9 +234,12 @@ def caseload_chart(frame: pd.DataFrame, cap: int, per_fte: bool) -> alt.Chart:
     frame = frame.assign(
         **{"Per heltid (text)": [rounding.decimal_text(v, 1) if pd.notna(v) else "–" for v in frame["per_fte"]]}
     )
+    # One colour per specialist that colour-blind viewers can tell apart, dashed beyond six; a click on a
+    # line or its legend entry brings that specialist forward.
+    specialists = sorted(frame["Arbetsspecialist"].astype(str).unique())
     lines = (
         alt.Chart(frame)
-        .mark_line(interpolate="step-after")
+        .mark_line(interpolate="step-after", strokeWidth=2.5)
         .encode(
             x=alt.X("day:T", title="Datum", axis=alt.Axis(labelExpr=charts.SV_MONTH_YEAR)),
             y=alt.Y(
@@ -249,18 +253,17 @@ def caseload_chart(frame: pd.DataFrame, cap: int, per_fte: bool) -> alt.Chart:
                 alt.Tooltip("active_n:Q", title="Aktiva"),
                 alt.Tooltip("Per heltid (text):N", title="Per heltid"),
             ],
+            **charts.line_series("Arbetsspecialist", specialists, "Arbetsspecialist"),
         )
     )
-    labelled = lines.encode(
-        color=alt.Color("Arbetsspecialist:N", title="Arbetsspecialist", scale=alt.Scale(scheme="tableau10"))
-    )
+    labelled = charts.highlighted(lines, "Arbetsspecialist", "specialist")
     rule = (
         alt.Chart(pd.DataFrame({"cap": [cap], "label": [f"Tak {cap} deltagare"]}))
         .mark_rule(strokeDash=[6, 4], color="#b94a48", size=2)
         .encode(y="cap:Q", tooltip=alt.Tooltip("label:N", title=""))
     )
     layers = [background, labelled] + ([] if per_fte else [rule])
-    return charts.finish(alt.layer(*layers).resolve_scale(color="independent"), 420)  # two legends below
+    return charts.finish(alt.layer(*layers), 420)  # two legends below
 
 
 def daily_staffing(
@@ -326,14 +329,15 @@ def staffing_chart(frame: pd.DataFrame, need: int) -> alt.Chart:
         .encode(
             x=alt.X("day:T", title="Datum", axis=alt.Axis(labelExpr=charts.SV_MONTH_YEAR)),
             y=alt.Y("n:Q", title="Arbetsspecialister", axis=alt.Axis(tickMinStep=1)),
-            color=alt.Color("Stadsdel:N", scale=alt.Scale(scheme="tableau10")),
             tooltip=[
                 "Stadsdel:N",
                 alt.Tooltip("day:T", title="Från", format="%Y-%m-%d"),
                 alt.Tooltip("n:Q", title="Antal"),
             ],
+            **charts.line_series("Stadsdel", sorted(frame["Stadsdel"].astype(str).unique()), "Stadsdel"),
         )
     )
+    lines = charts.highlighted(lines, "Stadsdel", "district")
     rule = (
         alt.Chart(pd.DataFrame({"need": [need], "label": [f"Minst {need} per stadsdel"]}))
         .mark_rule(strokeDash=[6, 4], color="#b94a48")

@@ -7,6 +7,12 @@ import altair as alt
 
 PALETTE = ["#1f5f8b", "#e07b39", "#3a9d5d", "#b94a48", "#7b5ea7", "#8c8c8c", "#c9a227", "#4bb3c7"]
 
+# Lines that colour-blind viewers can tell apart too: Okabe & Ito's palette ("Color Universal Design",
+# 2008) without its yellow (unreadable on white and on light bands) and its vermillion (too close to the
+# red of the charts' threshold rules). Beyond six lines the colours come again, dashed, then dotted.
+LINE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000"]
+LINE_DASHES = [[1, 0], [8, 4], [2, 3]]
+
 
 # Swedish number and time formats for every chart.
 SV_LOCALE = {
@@ -60,6 +66,31 @@ def percent_axis(top: float = 1.0, step: float = 0.1, **kwargs):
     for tick in reversed(ticks):
         expr = f"datum.value == {tick!r} ? '{rounding.percent_text(tick, 1)}' : {expr}"
     return alt.Axis(values=ticks, labelExpr=expr, **kwargs)
+
+
+def line_series(field: str, keys: list[str], title: str) -> dict:
+    """Encodings telling the line series `keys` (of the nominal `field`, in legend order) apart: a
+    colour each from `LINE_COLOURS` and, beyond six, a dash pattern too, in one legend titled `title`
+    with thick symbols; clicking a legend entry (or a line) brings that series forward and fades the
+    others (`highlighted`), a double click shows them all again."""
+    n = len(LINE_COLOURS)
+    colours = [LINE_COLOURS[i % n] for i in range(len(keys))]
+    dashes = [LINE_DASHES[(i // n) % len(LINE_DASHES)] for i in range(len(keys))]
+    legend = alt.Legend(symbolStrokeWidth=3, symbolSize=400)
+    return {
+        "color": alt.Color(f"{field}:N", title=title, scale=alt.Scale(domain=keys, range=colours), legend=legend),
+        "strokeDash": alt.StrokeDash(
+            f"{field}:N", title=title, scale=alt.Scale(domain=keys, range=dashes), legend=legend
+        ),
+    }
+
+
+def highlighted(chart, field: str, name: str):
+    """`chart` (lines of `line_series`) with a selection of one `field` value by a click on a line or
+    its legend entry: the chosen series at full strength, the others faded. `name` names the selection
+    (a fixed name keeps the chart's spec the same from run to run)."""
+    pick = alt.selection_point(name=name, fields=[field], bind="legend")
+    return chart.add_params(pick).encode(opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)))
 
 
 def configure(chart):
