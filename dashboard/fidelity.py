@@ -128,7 +128,8 @@ def heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
             "Punkt:N",
             sort=alt.SortField("order"),
             title="",
-            axis=alt.Axis(labelLimit=420, labelOverlap=False, labelFontSize=12),
+            # labelFlush off: the theme's flush first label sat half a row below its cells.
+            axis=alt.Axis(labelLimit=480, labelOverlap=False, labelFontSize=13, labelFlush=False),
         ),
     )
     cells = base.mark_rect(stroke="white", strokeWidth=1).encode(
@@ -141,11 +142,13 @@ def heatmap_chart(frame: pd.DataFrame) -> alt.Chart:
         tooltip=["Punkt:N", "Skattning:N", "Poäng:Q"],
     )
     # Dark text on the light middle of the scale, white on its dark ends (a 5 on deep green was unreadable).
-    text = base.mark_text(fontSize=12).encode(
+    text = base.mark_text(fontSize=13).encode(
         text="Poäng:Q",
         color=alt.condition("datum['Poäng'] >= 4.5 || datum['Poäng'] <= 1.5", alt.value("white"), alt.value("#222")),
     )
-    return charts.finish(alt.layer(cells, text), 24 * n_items)
+    # Streamlit fits the whole chart, axis and legend included, into the height: 24 px a row plus
+    # ~130 px for the date axis above and the colour legend below (the rows were 17 px otherwise).
+    return charts.finish(alt.layer(cells, text), 24 * n_items + 130)
 
 
 def totals_chart(reviews: pd.DataFrame) -> alt.Chart:
