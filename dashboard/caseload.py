@@ -23,7 +23,7 @@ MAX_DAILY_ROWS = 20_000  # above this the chart shows the weekly maximum instead
 
 
 MAX_CHART_SPECIALISTS = 10
-MAX_CHART_DISTRICTS = 8  # staffing lines a legend can still tell apart; more: the table carries them
+MAX_CHART_DISTRICTS = 8  # staffing strips drawn at most; more: the table carries them
 
 
 SUMMARY_COLUMNS = [
@@ -323,27 +323,55 @@ def days_below_many(roster: pd.DataFrame, starts: dict[str, date], end: date, ne
 
 
 def staffing_chart(frame: pd.DataFrame, need: int) -> alt.Chart:
-    lines = (
-        alt.Chart(frame)
-        .mark_line(interpolate="step-after", point=False)
+    """Specialists per district over time (`staffing_over_time` with `Stadsdel`) as one strip per
+    district, each stretch coloured by below / at / above the minimum `need` and labelled with its
+    count where it is long enough. Lines on one axis hid each other: most districts have the minimum
+    most of the time, so the lines (and the minimum's rule) lay on top of each other."""
+    strips = frame.sort_values(["Stadsdel", "day"]).assign(day=lambda f: pd.to_datetime(f["day"]))
+    # A row holds from its day until the district's next row; the last (the period's end) for that day.
+    strips["to"] = strips.groupby("Stadsdel")["day"].shift(-1).fillna(strips["day"] + pd.Timedelta(days=1))
+    below, at, above = f"Färre än {need}", f"{need} (minimum)", f"Fler än {need}"
+    strips["Nivå"] = np.select([strips["n"] < need, strips["n"] == need], [below, at], above)
+    # The count written in stretches of a month or more (shorter ones have it in the tooltip).
+    strips["mid"] = strips["day"] + (strips["to"] - strips["day"]) / 2
+    strips["label"] = [
+        str(n) if (b - a).days >= 30 else "" for n, a, b in zip(strips["n"], strips["day"], strips["to"], strict=True)
+    ]
+    districts = sorted(strips["Stadsdel"].astype(str).unique())
+    y = alt.Y(
+        "Stadsdel:N", title="", sort=districts, axis=alt.Axis(labelLimit=charts.AXIS_LABEL_LIMIT, labelFlush=False)
+    )
+    rects = (
+        alt.Chart(strips)
+        .mark_rect(stroke="white", strokeWidth=1)
         .encode(
             x=alt.X("day:T", title="Datum", axis=alt.Axis(labelExpr=charts.SV_MONTH_YEAR)),
-            y=alt.Y("n:Q", title="Arbetsspecialister", axis=alt.Axis(tickMinStep=1)),
+            x2="to:T",
+            y=y,
+            color=alt.Color(
+                "Nivå:N",
+                title="Arbetsspecialister i stadsdelen",
+                scale=alt.Scale(domain=[below, at, above], range=["#b94a48", "#9cc9a9", "#3a9d5d"]),
+            ),
             tooltip=[
                 "Stadsdel:N",
                 alt.Tooltip("day:T", title="Från", format="%Y-%m-%d"),
-                alt.Tooltip("n:Q", title="Antal"),
+                alt.Tooltip("n:Q", title="Arbetsspecialister"),
             ],
-            **charts.line_series("Stadsdel", sorted(frame["Stadsdel"].astype(str).unique()), "Stadsdel"),
         )
     )
-    lines = charts.highlighted(lines, "Stadsdel", "district")
-    rule = (
-        alt.Chart(pd.DataFrame({"need": [need], "label": [f"Minst {need} per stadsdel"]}))
-        .mark_rule(strokeDash=[6, 4], color="#b94a48")
-        .encode(y="need:Q", tooltip=alt.Tooltip("label:N", title=""))
+    counts = (
+        alt.Chart(strips)
+        .mark_text(fontSize=13)
+        .encode(
+            x="mid:T",
+            y=y,
+            text="label:N",
+            color=alt.condition(f"datum.n == {int(need)}", alt.value("#222"), alt.value("white")),
+        )
     )
-    return charts.finish(alt.layer(lines, rule), 320)  # the legend below takes ~80 px of it
+    # 44 px a district plus the date axis and the legend below (Streamlit fits them into the height).
+    return charts.finish(alt.layer(rects, counts), 44 * len(districts) + 120)
 
 
 def shared_specialists(roster: pd.DataFrame, name_of) -> pd.DataFrame:
