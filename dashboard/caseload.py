@@ -338,6 +338,7 @@ def staffing_chart(frame: pd.DataFrame, need: int) -> alt.Chart:
         str(n) if (b - a).days >= 30 else "" for n, a, b in zip(strips["n"], strips["day"], strips["to"], strict=True)
     ]
     districts = sorted(strips["Stadsdel"].astype(str).unique())
+    # Vermillion / light blue / blue: apart for colour-blind viewers too (red and green are not).
     y = alt.Y(
         "Stadsdel:N", title="", sort=districts, axis=alt.Axis(labelLimit=charts.AXIS_LABEL_LIMIT, labelFlush=False)
     )
@@ -351,7 +352,7 @@ def staffing_chart(frame: pd.DataFrame, need: int) -> alt.Chart:
             color=alt.Color(
                 "Nivå:N",
                 title="Arbetsspecialister i stadsdelen",
-                scale=alt.Scale(domain=[below, at, above], range=["#b94a48", "#9cc9a9", "#3a9d5d"]),
+                scale=alt.Scale(domain=[below, at, above], range=["#D55E00", "#9ecae1", "#2171b5"]),
             ),
             tooltip=[
                 "Stadsdel:N",
