@@ -106,6 +106,7 @@ def _demo_viewer(config: StudyConfig | None) -> Viewer:
             default=preset_ids,
             format_func=lambda d: config.district(d).name,
             key="demo_districts",
+            placeholder="Välj stadsdel",  # Streamlit's own is English ("Choose options")
         )
         districts = tuple(chosen) or tuple(options[:1])
     elif default.districts and config is not None and role == default.role:
@@ -165,6 +166,7 @@ def build_context() -> RunContext:
             key="district_filter",
             format_func=lambda d: config.district(d).name if d in options else "–",
             help="Visa en stadsdel. Tomt val visar alla som din roll får se.",
+            placeholder="Alla stadsdelar",  # an empty choice shows all; Streamlit's own text is English
         )
     else:
         selected = st.sidebar.multiselect(
@@ -174,6 +176,7 @@ def build_context() -> RunContext:
             key="district_filter",
             format_func=lambda d: config.district(d).name if d in options else "–",
             help="Visa bara valda stadsdelar. Tomt val visar alla som din roll får se.",
+            placeholder="Alla stadsdelar",  # an empty choice shows all; Streamlit's own text is English
         )
     # The filter only narrows within the viewer's scope; the gate's views enforce the scope itself.
     chosen = tuple(d for d in selected if d in options)

@@ -149,6 +149,7 @@ else:
             specialists,
             default=sorted(busiest),
             key="caseload_specialists",
+            placeholder="Välj arbetsspecialister",
             help=f"Förvalt: de {caseload.MAX_CHART_SPECIALISTS} med högst belastning under perioden.",
         )
     chosen = tuple(sorted(shown))

@@ -28,6 +28,7 @@ chosen = st.multiselect(
     units,
     default=units,
     key="followup_units",
+    placeholder="Välj enheter",
     help="Enheten som gör uppföljningen (den som registrerat den, annars stadsdelens enhet).",
 )
 if not chosen:
