@@ -327,15 +327,22 @@ def staffing_chart(frame: pd.DataFrame, need: int) -> alt.Chart:
     district, each stretch coloured by below / at / above the minimum `need` and labelled with its
     count where it is long enough. Lines on one axis hid each other: most districts have the minimum
     most of the time, so the lines (and the minimum's rule) lay on top of each other."""
-    strips = frame.sort_values(["Stadsdel", "day"]).assign(day=lambda f: pd.to_datetime(f["day"]))
+    # Named for what they count (specialists, not participants): "Arbetsspecialister".
+    strips = (
+        frame[["Stadsdel", "day", "n"]]
+        .rename(columns={"n": "Arbetsspecialister"})
+        .sort_values(["Stadsdel", "day"])
+        .assign(day=lambda f: pd.to_datetime(f["day"]))
+    )
     # A row holds from its day until the district's next row; the last (the period's end) for that day.
     strips["to"] = strips.groupby("Stadsdel")["day"].shift(-1).fillna(strips["day"] + pd.Timedelta(days=1))
     below, at, above = f"Färre än {need}", f"{need} (minimum)", f"Fler än {need}"
-    strips["Nivå"] = np.select([strips["n"] < need, strips["n"] == need], [below, at], above)
+    n = strips["Arbetsspecialister"]
+    strips["Nivå"] = np.select([n < need, n == need], [below, at], above)
     # The count written in stretches of a month or more (shorter ones have it in the tooltip).
     strips["mid"] = strips["day"] + (strips["to"] - strips["day"]) / 2
-    strips["label"] = [
-        str(n) if (b - a).days >= 30 else "" for n, a, b in zip(strips["n"], strips["day"], strips["to"], strict=True)
+    strips["Arbetsspecialister (text)"] = [
+        str(k) if (b - a).days >= 30 else "" for k, a, b in zip(n, strips["day"], strips["to"], strict=True)
     ]
     districts = sorted(strips["Stadsdel"].astype(str).unique())
     # Vermillion / light blue / blue: apart for colour-blind viewers too (red and green are not).
@@ -357,7 +364,7 @@ def staffing_chart(frame: pd.DataFrame, need: int) -> alt.Chart:
             tooltip=[
                 "Stadsdel:N",
                 alt.Tooltip("day:T", title="Från", format="%Y-%m-%d"),
-                alt.Tooltip("n:Q", title="Arbetsspecialister"),
+                alt.Tooltip("Arbetsspecialister:Q"),
             ],
         )
     )
@@ -367,8 +374,8 @@ def staffing_chart(frame: pd.DataFrame, need: int) -> alt.Chart:
         .encode(
             x="mid:T",
             y=y,
-            text="label:N",
-            color=alt.condition(f"datum.n == {int(need)}", alt.value("#222"), alt.value("white")),
+            text="Arbetsspecialister (text):N",
+            color=alt.condition(f"datum['Arbetsspecialister'] == {int(need)}", alt.value("#222"), alt.value("white")),
         )
     )
     # 44 px a district plus the date axis and the legend below (Streamlit fits them into the height).

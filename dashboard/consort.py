@@ -564,6 +564,6 @@ def consort_chart(counts: dict, mask: Mask = None, scale: float = 1.0) -> alt.La
             text_layer(lines[lines["bold"]], "bold"),
             text_layer(lines[~lines["bold"]], "normal"),
         )
-        .properties(width=round(W * scale), height=round(height * scale))
+        .properties(width=W * scale, height=height * scale)
         .configure_view(strokeWidth=0)
     )
