@@ -90,11 +90,15 @@ def sweep(browser, server: Server, districts: list[str], deferred: bool = True) 
                         views[-1].downloads[label] = cap.click_download(label)
                 kind, label = VARIANTS.get(link, (None, None))
                 if kind == "select":
-                    for option in cap.select_options(label):
+                    # The options are read once: read again after the last choice, a page still
+                    # redrawing on a loaded machine can show no selectbox yet (an IndexError, seen).
+                    options = cap.select_options(label)
+                    for option in options:
                         cap.select(label, option)
                         keep(name, link, option)
-                    cap.select(label, cap.select_options(label)[0])
-                    cap.take()
+                    if options:
+                        cap.select(label, options[0])
+                        cap.take()
                 elif (
                     kind == "toggle"
                     and cap.page.get_by_test_id("stMain").get_by_test_id("stCheckbox").filter(has_text=label).count()
