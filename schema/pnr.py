@@ -86,10 +86,15 @@ CANDIDATE = (
     rf"|\d{{9}}"
 )
 _CANDIDATE = re.compile(CANDIDATE)
-# A line of delimited text with a field that could be a split number's first half (6 or 8 digits
-# and nothing but spaces, quotes and a dash around them): a plain regex for polars, a superset of the
-# lines in which some field passes `is_first_half` (the scan then pairs it with the field below).
-FIRST_FIELD = r"(?:^|[;,\t\r\n])[^;,\t\r\n\d]*(?:\d{2})?\d{6}[^;,\t\r\n\d]*(?:[;,\t\r\n]|$)"
+# A line of delimited text with a field that could be the first half of a split number that
+# `split_pair` refuses: 6 or 8 digits whose month is 01-12 and whose day is 01-31 or 61-91, with
+# nothing but spaces, quotes and a dash around them. A plain regex for polars, a superset of those
+# lines (the scan pairs each such field with the field below). A month or day digit outside ASCII
+# (`\d` is any Unicode digit) is let through: `_ANY` is any non-ASCII character.
+_ANY = r"[^\x00-\x7f]"
+_MONTH = rf"(?:0[1-9]|1[0-2]|{_ANY}\d|\d{_ANY})"
+_DAY = rf"(?:[0-2]\d|3[01]|[6-8]\d|9[01]|{_ANY}\d|\d{_ANY})"
+FIRST_FIELD = rf"(?:^|[;,\t\r\n])[^;,\t\r\n\d]*(?:\d{{2}})?\d{{2}}{_MONTH}{_DAY}[^;,\t\r\n\d]*(?:[;,\t\r\n]|$)"
 _BLANK_FIELD = re.compile(rf"[{SPACES}\"']*")
 
 

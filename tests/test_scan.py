@@ -325,7 +325,8 @@ def test_scan_stacked_csv_prefilter_keeps_every_line_the_naive_pairing_needs():
         x for group in LOOKALIKES.values() for v in group for x in (v if isinstance(v, tuple) else (v,))
     ]
     values = [str(v).replace(";", " ").replace("\r", " ").replace("\n", " ").replace('"', "") for v in values]
-    values += [TEN[:6], TEN[6:], "", f"19{TEN[:6]}", "", TEN[6:]] * 3
+    wide = "".join(chr(0xFF10 + int(c)) for c in TEN)  # fullwidth digits: `\d` in both regex engines
+    values += [TEN[:6], TEN[6:], "", f"19{TEN[:6]}", "", TEN[6:], wide[:6], wide[6:], TEN[:4] + wide[4:6], TEN[6:]] * 3
     rng = random.Random(SEED)
     rng.shuffle(values)
     lines = [";".join(values[i : i + 3]) for i in range(0, len(values), 3)]
