@@ -432,7 +432,7 @@ def retention_chart(curve: pd.DataFrame, group_title: str, risk: pd.DataFrame | 
         axis=alt.Axis(values=ticks) if ticks else alt.Axis(),
         scale=alt.Scale(domain=domain),
     )
-    colour = alt.Color("group:N", title=group_title, scale=alt.Scale(range=charts.PALETTE))
+    colour = alt.Color("group:N", title=group_title, scale=alt.Scale(range=charts.CATEGORY_COLOURS))
     # The share is rounded on the server (half up), never by a client-side percent format.
     curve = curve.assign(**{"Kvar (text)": formats.share_texts(curve["retention"])})
     lines = (
@@ -470,7 +470,7 @@ def retention_chart(curve: pd.DataFrame, group_title: str, risk: pd.DataFrame | 
                 ),
             ),
             text="at_risk:Q",
-            color=alt.Color("group:N", legend=None, scale=alt.Scale(range=charts.PALETTE)),
+            color=alt.Color("group:N", legend=None, scale=alt.Scale(range=charts.CATEGORY_COLOURS)),
         )
         .properties(height=22 * n_groups + 8)
     )

@@ -12,6 +12,10 @@ PALETTE = ["#1f5f8b", "#e07b39", "#3a9d5d", "#b94a48", "#7b5ea7", "#8c8c8c", "#c
 # red of the charts' threshold rules). Beyond six lines the colours come again, dashed, then dotted.
 LINE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000"]
 LINE_DASHES = [[1, 0], [8, 4], [2, 3]]
+# Groups told apart by colour alone (stacked bars, Kaplan–Meier curves): all eight of Okabe & Ito's
+# colours, the ones that read worst as thin lines (vermillion, then yellow) last. The older palette put
+# green beside red, which many colour-blind viewers cannot tell apart.
+CATEGORY_COLOURS = [*LINE_COLOURS, "#D55E00", "#F0E442"]
 
 
 # Swedish number and time formats for every chart.

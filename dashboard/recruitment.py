@@ -248,7 +248,7 @@ def monthly_chart(monthly: pd.DataFrame) -> alt.Chart:
                 axis=alt.Axis(labelExpr=charts.SV_MONTH_YEAR, labelAngle=0, tickCount="month"),
             ),
             y=alt.Y("randomised_n:Q", title="Randomiserade per månad"),
-            color=alt.Color("district:N", title="Stadsdel", scale=alt.Scale(range=charts.PALETTE)),
+            color=alt.Color("district:N", title="Stadsdel", scale=alt.Scale(range=charts.CATEGORY_COLOURS)),
             tooltip=[
                 alt.Tooltip("district:N", title="Stadsdel"),
                 alt.Tooltip("yearmonth(month):T", title="Månad", format="%Y-%m"),
@@ -305,7 +305,9 @@ def waits_by_quarter(referrals: pd.DataFrame) -> pd.DataFrame:
     randomised = referrals[referrals["is_randomised"]].copy()
     if randomised.empty:
         return pd.DataFrame(columns=["Kvartal", "Median", "Q1", "Q3", "Randomiserade i kvartalet"])
-    randomised["Kvartal"] = pd.to_datetime(randomised["randomised_on"]).dt.to_period("Q").astype(str)
+    # "2024 K1" as on Uppföljning (pandas writes "2024Q1"); the text sorts in time order.
+    quarters = pd.to_datetime(randomised["randomised_on"]).dt.to_period("Q")
+    randomised["Kvartal"] = [f"{q.year} K{q.quarter}" for q in quarters]
     return (
         randomised.groupby("Kvartal")["days_baseline_to_randomisation"]
         .agg(
