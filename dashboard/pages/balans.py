@@ -224,7 +224,12 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
         hide_index=True,
         width="stretch",
         height=min(38 + 35 * len(table), 720),
-        column_config=ui.short_headers(headers),
+        # The grid sizes a column by its first rows; longer names come further down: widths that fit them.
+        column_config={
+            **ui.short_headers(headers),
+            "Egenskap": st.column_config.Column(width=310),
+            "Nivå": st.column_config.Column(width=240),
+        },
         column_order=on_screen if len(on_screen) > 3 else None,
     )
     st.caption(
