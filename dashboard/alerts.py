@@ -22,7 +22,10 @@ def collect(
     """(Swedish text, page key, icon) for every condition the project or steering group must see."""
     out: list[tuple[str, str, str]] = []
     arms = sorted(people["arm"].dropna().unique())
-    if len(arms) == 2 and len(people) >= 10:
+    # A suppressed role sees the baseline per arm only for all its districts (docs/access.md): no flag
+    # for one district's masked counts either.
+    whole = not gate.viewer.suppress_small_cells or set(selected) == set(gate.districts)
+    if whole and len(arms) == 2 and len(people) >= 10:
         smd = balance.smd_table(people, arms[0], arms[1])
         flagged = smd[(smd["SMD"] > config.balance.smd_threshold) & smd["variable"].isin(["gender", "age"])]
         if len(flagged):

@@ -271,6 +271,25 @@ def flagged_smd(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return out
 
 
+def rows_of(table: pd.DataFrame, label: str) -> pd.Series:
+    """Table 1's rows of the characteristic `label` (its row names carry "(n=…)" when answers are
+    missing, ", medelvärde (spridning)" for a number)."""
+    names = table["Egenskap"].astype(str)
+    return (names == label) | names.str.startswith(f"{label} (n=") | names.str.startswith(f"{label}, medelvärde")
+
+
+def smd_masked(smd: pd.DataFrame, table: pd.DataFrame, count_columns: list[str], mask_text: str) -> pd.DataFrame:
+    """`flagged_smd` with the SMD (and its flag) of every characteristic that has a masked count in
+    the suppressed Table 1 `table` left empty ("–")."""
+    out = smd.copy()
+    for i, label in zip(out.index, out["Egenskap"], strict=True):
+        block = table.loc[rows_of(table, label), count_columns]
+        if (block.astype(str) == mask_text).any(axis=None):
+            out.at[i, "SMD"] = None
+            out.at[i, "Bedömning"] = "–"
+    return out
+
+
 def table_one(frame: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     """`baseline_table` with each group's size in its column headings, as in Table 1."""
     table = baseline_table(frame, arms)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import shutil
 import statistics
@@ -240,3 +241,61 @@ def test_balans_steering_group_small_cells_masked(demo_db):
     values = {str(v) for c in counts for v in table[c]}
     assert "<5" in values
     assert not any(v.isdigit() and 0 < int(v) <= 4 for v in values)
+
+
+def test_balans_steering_group_smd_hidden_where_a_count_is_masked(demo_db):
+    """With the group sizes and the total shown, a two-level characteristic's SMD gives its masked
+    per-arm counts back: for styrgrupp it is "–" wherever a count of the characteristic is masked,
+    in the table and the chart's dataset; the others keep their SMD."""
+    from dashboard import balance
+    from tests.test_trial_charts import datasets
+
+    at = render(demo_db, "balans", role="styrgrupp")
+    assert not at.exception, [e.value for e in at.exception]
+    hidden_somewhere = shown_somewhere = 0
+    for tab in at.tabs:
+        table = next((df.value for df in tab.dataframe if "Nivå" in df.value.columns), None)
+        smd = next((df.value for df in tab.dataframe if "Bedömning" in df.value.columns), None)
+        if table is None or smd is None:
+            continue
+        counts = [c for c in table.columns if c.endswith("· n")]
+        charted = {r.get("Egenskap") for spec, rows in datasets(tab) if "|SMD|" in json.dumps(spec) for r in rows} - {
+            None
+        }
+        assert charted, tab.label  # the SMD chart's dataset was read
+        for label, value in zip(smd["Egenskap"], smd["SMD"], strict=True):
+            masked = (table.loc[balance.rows_of(table, label), counts].astype(str) == "<5").any(axis=None)
+            if masked:
+                assert value in (None, "–") or value != value, (tab.label, label, value)
+                assert label not in charted, (tab.label, label)
+                hidden_somewhere += 1
+            else:
+                shown_somewhere += value not in (None, "–") and value == value
+    assert hidden_somewhere > 0 and shown_somewhere > 0
+
+
+@pytest.mark.parametrize(
+    "role, districts, fires",
+    [("projektledare", ("jarva",), True), ("styrgrupp", ("jarva",), False), ("styrgrupp", None, True)],
+)
+def test_balans_imbalance_alert_for_styrgrupp_only_for_all_districts(demo_db, role, districts, fires):
+    """The overview's imbalance flag (threshold lowered to 0 so it fires) speaks of masked per-arm
+    counts in one district's scope: styrgrupp gets it for all districts only."""
+    from dashboard import alerts
+    from dashboard.access import parse_demo_role, read_config
+    from dashboard.ui import _resolve_districts
+
+    con = duckdb.connect(str(Path(demo_db).resolve()), read_only=True)
+    try:
+        config = read_config(con)
+        viewer = parse_demo_role(role)
+        viewer = type(viewer)(viewer.role, _resolve_districts(config, viewer.districts))
+        gate = Gate(con.cursor(), viewer, store_id=f"balance-alert|{role}")
+        selected = districts or gate.districts
+        low = config.model_copy(update={"balance": config.balance.model_copy(update={"smd_threshold": 0.0})})
+        got = alerts.collect(
+            gate, low, selected, q.participants.uncached(gate, selected), q.followup_status.uncached(gate, selected)
+        )
+    finally:
+        con.close()
+    assert any(page == "balans" for _, page, _ in got) is fires

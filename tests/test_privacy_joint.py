@@ -1220,3 +1220,72 @@ def test_joint_random_attrition_no_masked_count_recoverable_across_scopes(seed):
             plain.add(frozenset(i for i in inside if rows[i]["randomised_on"] <= limit))
     small = [k for k, (t, p) in shown.cells.items() if 0 < len(p) <= rule.threshold and p not in plain]
     assert [(k, shown.cells[k][0]) for k in small if shown.cells[k][0] != rule.text] == []
+
+
+# --- the baseline family (Balans), across every scope styrgrupp can choose -------------------------
+# Table 1 as sent, in every tab (now and each frozen checkpoint, nested cohorts) and every scope, in ONE
+# system; people counted from randomisering.csv, remisslogg.xlsx and baslinje.csv. Only real people are
+# unknowns (a reader who knows which kinds of person are absent): stronger than a real reader.
+
+BASELINE_COLUMNS = {"Kön": "Kön", "Född i Sverige": "Född i Sverige", "Civilstånd": "Civilstånd", "Boende": "Boende"}
+
+
+def _table_one_figures(tab, people: list[dict], scope: str, tab_key: str, shown: Displays) -> int:
+    table = next((df.value for df in tab.dataframe if "Nivå" in df.value.columns), None)
+    if table is None:
+        return 0
+    ids = {p["code"]: i for i, p in enumerate(people)}
+    columns = [c for c in table.columns if c.endswith("· n")]
+    read = 0
+    for column in columns:
+        group = column.split(" (n=")[0]
+        members = [p for p in people if group == "Totalt" or p["arm"] == group]
+        shown.add((scope, tab_key, group, "total"), len(members), {ids[p["code"]] for p in members})
+        for _, row in table.iterrows():
+            label = str(row["Egenskap"]).split(" (n=")[0]
+            if label not in BASELINE_COLUMNS:
+                continue
+            who = {ids[p["code"]] for p in members if p["baseline"][BASELINE_COLUMNS[label]] == row["Nivå"]}
+            shown.add((scope, tab_key, group, label, row["Nivå"]), row[column], who)
+            read += 1
+    return read
+
+
+def test_joint_styrgrupp_balans_no_masked_count_recoverable_across_scopes(demo_db, demo_dir):
+    """On the code before (each scope's Table 1 suppressed on its own) the adversary gets e.g.
+    Enheten för hemlösa's "Andrahandskontrakt" (4) back as the study's total minus the other districts'."""
+    import csv as _csv
+
+    from tests.test_page_balans import analysed, source_people
+
+    with open(demo_dir / "baslinje.csv", encoding="utf-8-sig", newline="") as fh:
+        base = {r["Studiekod"]: r for r in _csv.DictReader(fh, delimiter=";")}
+    cfg = ind.config(demo_dir)
+    mask_text = cfg["privacy"]["small_cell_text"]
+    everyone = source_people(demo_dir)
+    for p in everyone:
+        p["baseline"] = base[p["code"]]
+    name_of = {d["id"]: d["name"] for d in cfg["districts"]}
+    shown = Displays(mask_text)
+    read_scopes = set()
+    for scope in ["*", *sorted(name_of)]:
+        inside = [p for p in everyone if scope == "*" or p["district"] == name_of[scope]]
+        with environment({"IPSDASH_DB": str(demo_db), "IPSDASH_DEMO_ROLE": "styrgrupp"}):
+            at = render(demo_db, None, role="styrgrupp")
+            at.multiselect(key="district_filter").set_value([] if scope == "*" else [scope]).run()
+            at.switch_page("pages/balans.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        if not at.tabs:
+            assert scope != "*"
+            assert not [df for df in at.dataframe if "Nivå" in df.value.columns]
+            continue
+        read_scopes.add(scope)
+        assert _table_one_figures(at.tabs[0], analysed(demo_dir, inside), scope, "now", shown) > 0
+        for tab in at.tabs[1:]:
+            size = int(re.search(r"\((\d+)\)", tab.label).group(1))
+            first = {p["code"] for p in everyone[:size]}
+            cohort = analysed(demo_dir, [p for p in inside if p["code"] in first])
+            _table_one_figures(tab, cohort, scope, tab.label, shown)
+    assert "*" in read_scopes
+    shown.check()
+    assert shown.n_masked > 0 or len(read_scopes) == 1

@@ -14,6 +14,7 @@ from dashboard.contract import vocab
 ctx = ui.page("balans")
 config = ctx.config
 count = ui.counter(ctx)
+rule = privacy.policy(ctx.viewer, config)
 threshold = config.balance.smd_threshold
 expected_women = config.balance.expected_share_women
 
@@ -171,9 +172,24 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     st.dataframe(wide, hide_index=True, width="stretch")
     ui.downloads(wide, f"{topic} åldersgrupper", f"{key}_bands")
 
+    table = tables["table"]
+    count_columns = [c for c in table.columns if c.endswith("· n")]
+    # Each characteristic's levels add up to the group's size: one block per characteristic; the
+    # per-cent beside a hidden count is hidden with it.
+    table = ui.suppress_table(
+        ctx,
+        table,
+        count_columns,
+        group_by="Egenskap",
+        shares={c[:-1] + "%": c for c in count_columns if c[:-1] + "%" in table.columns},
+    )
     if len(arms) >= 2:
         st.markdown(f"**Standardiserad medelvärdesskillnad (SMD) mellan {arms[0]} och {arms[1]}**")
         smd = tables["smd"]
+        if rule is not None:
+            # With the group sizes and the total shown, a characteristic's SMD gives its masked counts
+            # back (two arms, two levels: two equations): hidden wherever a count of it is masked.
+            smd = balance.smd_masked(smd, table, count_columns, rule.text)
         flagged = smd[smd["Bedömning"].str.startswith("⚠")]
         if len(flagged):
             st.warning(
@@ -188,9 +204,12 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
             "Flaggan är en signal att titta närmare, inget test: med några tiotal per grupp ger slumpen "
             "ofta |SMD| över gränsen, särskilt för egenskaper med många svarsalternativ."
         )
-        ui.chart(ctx, "balance_smd", lambda: balance.smd_chart(smd, threshold), key)
+        ui.chart(ctx, "balance_smd", lambda: balance.smd_chart(smd, threshold), key, rule is not None)
         st.dataframe(
-            smd,
+            # A hidden SMD is "–" (the grid would write "None"): the column as text with three decimals.
+            smd.assign(SMD=["–" if pd.isna(v) else formats.number_text(v, 3) for v in smd["SMD"]])
+            if smd["SMD"].isna().any()
+            else smd,
             hide_index=True,
             width="stretch",
             height=38 + 35 * len(smd),
@@ -198,17 +217,6 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
         ui.downloads(smd, f"{topic} SMD", f"{key}_smd")
 
     st.markdown("**Bakgrundsfaktorer per grupp (som Tabell 1 i delrapporten)**")
-    table = tables["table"]
-    count_columns = [c for c in table.columns if c.endswith("· n")]
-    # Each characteristic's levels add up to the group's size: one block per characteristic; the
-    # per-cent beside a hidden count is hidden with it.
-    table = ui.suppress_table(
-        ctx,
-        table,
-        count_columns,
-        group_by="Egenskap",
-        shares={c[:-1] + "%": c for c in count_columns if c[:-1] + "%" in table.columns},
-    )
     # The arms side by side under short headers ("IPS+TAU n", "%"; the full name as help), the total
     # column pair in the download only: eight columns do not fit a laptop's width beside the sidebar
     # with the characteristics' and levels' names whole.
@@ -240,6 +248,19 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
     )
     ui.downloads(table, f"{topic} bakgrundsfaktorer", f"{key}_table1")
 
+
+# --- a suppressed role in one district: the baseline only for all districts -------------------------
+if rule is not None and len(ctx.gate.districts) > 1 and ui.scope(ctx) != privacy.SCOPE_ALL:
+    # All districts minus the others gives one district's figures back: every scope's tables are
+    # suppressed on their own, so a district's masked count could be worked out from the others'
+    # (docs/access.md, baseline family).
+    st.info(
+        "Bakgrundsfaktorer per grupp visas för din roll bara för alla stadsdelar tillsammans: i en enskild "
+        "stadsdel kunde små antal räknas fram ur helheten och de andra stadsdelarna. Välj alla stadsdelar i "
+        "sidomenyn.",
+        icon="🔒",
+    )
+    st.stop()
 
 # --- tabs: current state first, then each checkpoint -------------------------------------------------
 labels = ["Nuläge"] + [f"Kontrollpunkt {k} ({size})" for k, size in enumerate(sizes, start=1)]
