@@ -299,3 +299,19 @@ def test_balans_imbalance_alert_for_styrgrupp_only_for_all_districts(demo_db, ro
     finally:
         con.close()
     assert any(page == "balans" for _, page, _ in got) is fires
+
+
+def test_balans_steering_group_counts_everyone_randomised(demo_db, demo_dir, everyone):
+    """styrgrupp's Balans is over everyone randomised (intention to treat): over the analysed, its group
+    sizes (which any complete block of Table 1 adds up to) would give back the count excluded after
+    randomisation per arm, a figure the attrition family may hide. The project group keeps Table 1's N."""
+    assert len(analysed(demo_dir, everyone)) < len(everyone)  # the demo has an exclusion after randomisation
+    at = render(demo_db, "balans", role="styrgrupp")
+    assert not at.exception, [e.value for e in at.exception]
+    table = table_one(at.tabs[0])
+    assert f"Totalt (n={len(everyone)}) · n" in table.columns
+    for arm in ("IPS+TAU", "TVR+TAU"):
+        assert f"{arm} (n={sum(p['arm'] == arm for p in everyone)}) · n" in table.columns
+    text = page_text(at)
+    assert "exkluderats efter randomiseringen räknas inte" not in text
+    assert "intention att behandla" in text

@@ -1256,7 +1256,7 @@ def test_joint_styrgrupp_balans_no_masked_count_recoverable_across_scopes(demo_d
     Enheten för hemlösa's "Andrahandskontrakt" (4) back as the study's total minus the other districts'."""
     import csv as _csv
 
-    from tests.test_page_balans import analysed, source_people
+    from tests.test_page_balans import source_people
 
     with open(demo_dir / "baslinje.csv", encoding="utf-8-sig", newline="") as fh:
         base = {r["Studiekod"]: r for r in _csv.DictReader(fh, delimiter=";")}
@@ -1280,11 +1280,13 @@ def test_joint_styrgrupp_balans_no_masked_count_recoverable_across_scopes(demo_d
             assert not [df for df in at.dataframe if "Nivå" in df.value.columns]
             continue
         read_scopes.add(scope)
-        assert _table_one_figures(at.tabs[0], analysed(demo_dir, inside), scope, "now", shown) > 0
+        # styrgrupp's population is everyone randomised (intention to treat, docs/access.md).
+        assert "intention att behandla" in " ".join(c.value for c in at.caption)
+        assert _table_one_figures(at.tabs[0], inside, scope, "now", shown) > 0
         for tab in at.tabs[1:]:
             size = int(re.search(r"\((\d+)\)", tab.label).group(1))
             first = {p["code"] for p in everyone[:size]}
-            cohort = analysed(demo_dir, [p for p in inside if p["code"] in first])
+            cohort = [p for p in inside if p["code"] in first]
             _table_one_figures(tab, cohort, scope, tab.label, shown)
     assert "*" in read_scopes
     shown.check()

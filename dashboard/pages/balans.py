@@ -265,11 +265,26 @@ if rule is not None and len(ctx.gate.districts) > 1 and ui.scope(ctx) != privacy
 # --- tabs: current state first, then each checkpoint -------------------------------------------------
 labels = ["Nuläge"] + [f"Kontrollpunkt {k} ({size})" for k, size in enumerate(sizes, start=1)]
 tabs = st.tabs(labels)
+# A suppressed role gets everyone randomised (intention to treat): with the analysed population, the
+# group sizes (any complete block of Table 1 adds up to them) would give back the count excluded after
+# randomisation per arm, which the attrition family may hide (privacy.attrition_hidden_scopes).
+everyone_randomised = rule is not None
+ITT_NOTE = " Alla randomiserade räknas (intention att behandla), även de som exkluderats efter randomiseringen."
+
+
+def population(rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows the balance is computed over, and how many randomised are left out."""
+    if everyone_randomised:
+        return rows, 0
+    return balance.analysed_rows(rows, people)
+
+
 with tabs[0]:
-    analysed = people[people["is_analysed"].astype(bool)] if "is_analysed" in people else people
-    excluded_after = len(people) - len(analysed)
+    analysed, excluded_after = population(people)
     note = (
-        f" {excluded_after} som exkluderats efter randomiseringen räknas inte (studiekonfigurationen, [analysis])."
+        ITT_NOTE
+        if everyone_randomised
+        else f" {excluded_after} som exkluderats efter randomiseringen räknas inte (studiekonfigurationen, [analysis])."
         if excluded_after
         else ""
     )
@@ -296,14 +311,16 @@ for k, size in enumerate(sizes, start=1):
                 )
             continue
         # The same analysis population as the live tab and Table 1 (issue 12).
-        rows_k, excluded_k = balance.analysed_rows(frozen_rows[frozen_rows["checkpoint"] == k], people)
+        rows_k, excluded_k = population(frozen_rows[frozen_rows["checkpoint"] == k])
         st.caption(
             f"Fryst bild: de första {frozen_size.get(k) or size} randomiserade i studien. Kontrollpunkten nåddes "
             f"{formats.sv_date(pd.Timestamp(frozen_on[k]).date())}; bilden frystes ur {frozen_source(k)}, "
             "med baslinjeuppgifterna som de var i det uttaget. "
             f"I valda stadsdelar: {count(len(rows_k))} deltagare."
             + (
-                f" {count(excluded_k)} som exkluderats efter randomiseringen räknas inte (studiekonfigurationen, "
+                ITT_NOTE
+                if everyone_randomised
+                else f" {count(excluded_k)} som exkluderats efter randomiseringen räknas inte (studiekonfigurationen, "
                 "[analysis])."
                 if excluded_k
                 else ""
