@@ -157,11 +157,15 @@ def checkpoint_summary(
     threshold: float,
     as_of,
     count=str,
+    *,
+    everyone_randomised: bool = False,
 ) -> pd.DataFrame:
     """One row per frozen checkpoint and one for now, as the reports show them: when the checkpoint
     was reached, which extract (cut-off and load time) the snapshot froze, how many it holds (the
     analysis population, as in Table 1), SMD for gender and age and the verdict. `count` formats a
-    count for the viewer (small-cell suppression)."""
+    count for the viewer (small-cell suppression). `everyone_randomised` (a suppressed role): every
+    randomised person counts (intention to treat) and no excluded count is given, since the
+    analysed number beside the checkpoint's size would give the excluded back (docs/access.md)."""
 
     excluded_codes = (
         set(participants.loc[participants["is_excluded_after_randomisation"].astype(bool), "study_code"])
@@ -179,12 +183,16 @@ def checkpoint_summary(
         smd_text = {
             v: ("–" if by.get(v) is None else rounding.decimal_text(float(by[v]), 2)) for v in ("gender", "age")
         }
+        excluded_column = (
+            {} if everyone_randomised else {"Exkluderade efter randomisering": count(excluded) if excluded else "0"}
+        )
         return {
             "Tidpunkt": label,
             "Nådd": "–" if reached is None else reached.isoformat(),
             "Fryst ur": source,
-            "Randomiserade": count(len(frame)),
-            "Exkluderade efter randomisering": count(excluded) if excluded else "0",
+            # Everyone randomised is a plain randomisation count (public by rule); the analysed is not.
+            "Randomiserade": str(len(frame)) if everyone_randomised else count(len(frame)),
+            **excluded_column,
             "SMD kön": smd_text["gender"],
             "SMD ålder": smd_text["age"],
             "Bedömning": ("Obalans: " + ", ".join("kön" if v == "gender" else "ålder" for v in flagged))
@@ -197,11 +205,11 @@ def checkpoint_summary(
         number = int(cp["checkpoint"])
         payload = json.loads(cp["payload"]) if isinstance(cp["payload"], str) else dict(cp["payload"] or {})
         snapshot = frozen_rows[frozen_rows["checkpoint"] == number]
-        part, _ = analysed_rows(snapshot, participants)
+        part = snapshot if everyone_randomised else analysed_rows(snapshot, participants)[0]
         reached = pd.Timestamp(cp["reached_on"]).date() if pd.notna(cp["reached_on"]) else None
         source = frozen_source_text(payload, cp["frozen_at"])
         rows.append(row(f"Kontrollpunkt {number} (fryst)", reached, source, part, snapshot))
-    now, _ = analysed_rows(participants, participants)
+    now = participants if everyone_randomised else analysed_rows(participants, participants)[0]
     rows.append(row("Nu (alla randomiserade)", as_of, "aktuella data", now, participants))
     return pd.DataFrame(rows)
 

@@ -52,6 +52,7 @@ def _checkpoints(gate, districts, people, arms, config, cutoff, fmt) -> pd.DataF
         config.balance.smd_threshold,
         cutoff,
         fmt,
+        everyone_randomised=gate.viewer.suppress_small_cells,
     )
 
 
@@ -609,17 +610,23 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
         "(efter varje tredjedel av målet) och nu. SMD över tröskeln tyder på obalans.",
         9,
     )
+    itt = "Exkluderade efter randomisering" not in figures["balance"].columns  # a suppressed role's copy
     para(
         "Fryst ur: det datauttag (och den inläsning) som den frysta bilden togs från; kontrollpunkten kan "
-        "ha nåtts långt tidigare. Antal: i analysen enligt studiekonfigurationen; Exkl. efter rand.: "
-        "exkluderade efter randomisering bland dem.",
+        "ha nåtts långt tidigare. "
+        + (
+            "Antal: alla randomiserade (intention att behandla)."
+            if itt
+            else "Antal: i analysen enligt studiekonfigurationen; Exkl. efter rand.: exkluderade efter "
+            "randomisering bland dem."
+        ),
         8,
     )
     table(
         figures["balance"].rename(
             columns={"Randomiserade": "Antal", "Exkluderade efter randomisering": "Exkl. efter rand."}
         ),
-        widths=(34, 21, 44, 14, 16, 12, 12, 27),
+        widths=(34, 21, 60, 14, 12, 12, 27) if itt else (34, 21, 44, 14, 16, 12, 12, 27),
         size=7.5,
     )
 

@@ -138,6 +138,11 @@ def test_reports_state_reached_date_and_the_extract_each_snapshot_froze(study, t
     assert "Fryst ur" in flat
     assert f"Kontrollpunkt 1 (fryst) {want['reached'].isoformat()}" in flat
     assert want["extract"].isoformat() in flat and f"{_loaded_at(db)} UTC" in flat
+    # styrgrupp's copy counts everyone randomised (intention to treat): the analysed number beside the
+    # checkpoint's size would give the excluded (1) back, which is a small count (docs/access.md).
+    assert "Exkl. efter rand." not in flat and "intention att behandla" in flat
+    row = flat.split(f"Kontrollpunkt 1 (fryst) {want['reached'].isoformat()}")[1].split("UTC)")[1].split()
+    assert row[0] == str(want["size"]), row[:3]  # a plain randomisation count, shown whatever its size
 
 
 def test_checkpoint_rows_of_a_study_without_exclusions_are_untouched():
