@@ -653,7 +653,8 @@ def ind_short(short: str, name: str) -> bool:
     return name.lower().startswith(short.lower().rstrip("."))
 
 
-def _steering_caseload(db, people: dict, shown: Displays) -> None:
+def _steering_figures(db) -> dict:
+    """The steering report's figures as styrgrupp's copy has them (read-only on the store)."""
     import duckdb
 
     from dashboard import reports
@@ -665,6 +666,11 @@ def _steering_caseload(db, people: dict, shown: Displays) -> None:
         figures = reports.steering_figures(Gate(cur, Viewer("styrgrupp", user="test")), read_config(cur))
     finally:
         con.close()
+    return figures
+
+
+def _steering_caseload(db, people: dict, shown: Displays) -> None:
+    figures = _steering_figures(db)
     for s, text in zip(figures["caseload"]["Arbetsspecialist"], figures["caseload"]["Aktiva deltagare"], strict=True):
         mine = [p for k, p in people.items() if k[0] == s]
         shown.add(("*", "active", s), text, set().union(*mine) if mine else set())
@@ -938,17 +944,7 @@ def _consort_boxes(at) -> dict[str, list[str]]:
 
 
 def _steering(db, who, shown: ScopedDisplays) -> None:
-    import duckdb
-
-    from dashboard import reports
-    from dashboard.access import Gate, Viewer, read_config
-
-    con = duckdb.connect(str(db.resolve()), read_only=True)
-    try:
-        cur = con.cursor()
-        figures = reports.steering_figures(Gate(cur, Viewer("styrgrupp", user="test")), read_config(cur))
-    finally:
-        con.close()
+    figures = _steering_figures(db)
     for _, row in figures["attrition_arms"].iterrows():
         g = row["Grupp"]
         if g == "Totalt":
