@@ -321,13 +321,13 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
 
     # Caseloads at the cut-off.
     roster = q.specialist_roster.uncached(gate, districts)
-    now = caseload.caseload_at(q.caseload_by_district_on.uncached(gate, districts, cutoff))
+    split = q.caseload_by_district_on.uncached(gate, districts, cutoff)
+    now = caseload.caseload_at(split)
     active_ids = sorted(set(roster.loc[roster["is_active_at_cutoff"].astype(bool), "specialist_id"]) | set(now.index))
     cl = pd.DataFrame({"Arbetsspecialist": active_ids, "Aktiva deltagare": [int(now.get(s, 0)) for s in active_ids]})
     cl["Över taket"] = ["ja" if n > config.caseload.cap else "nej" for n in cl["Aktiva deltagare"]]
     caseload_table = cl
     if rule is not None:  # the same joint decision as Belastning (active per specialist with the split)
-        split = q.caseload_by_district_on.uncached(gate, districts, cutoff)
         joint = privacy.caseload_hidden_scopes(split, rule, districts)[privacy.SCOPE_ALL]
         caseload_table = privacy.mask_rows(
             cl.assign(**{"Aktiva deltagare": cl["Aktiva deltagare"].astype(str)}),

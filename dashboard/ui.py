@@ -348,17 +348,24 @@ def intervention_label(ctx: RunContext) -> str | None:
     return next((a.label for a in ctx.config.arms if a.key == "ips"), None)
 
 
+def _hidden_in_scope(ctx: RunContext, name: str, decide, *params):
+    """The figures a family's decision (`decide(rule, gate)`: scope → hidden, every scope the viewer
+    can choose decided together) hides in this run's scope, computed once per store version and
+    viewer's scope (`memo_whole`); an empty set for a role without suppression."""
+    rule = privacy.policy(ctx.viewer, ctx.config)
+    if rule is None or ctx.gate is None or ctx.config is None:
+        return frozenset()
+    gate = ctx.gate
+    return memo_whole(ctx, name, lambda: decide(rule, gate), *params)[scope(ctx)]
+
+
 def attrition_hidden(ctx: RunContext):
-    """The attrition figures hidden in this run's scope (`privacy.attrition_hidden_scopes`: every
-    scope the viewer can choose decided together, once per store version), or an empty set."""
+    """The attrition figures hidden in this run's scope (`privacy.attrition_hidden_scopes`)."""
     from dashboard import attrition, balance
 
-    rule = privacy.policy(ctx.viewer, ctx.config)
-    if rule is None or ctx.gate is None:
-        return frozenset()
-    config, gate = ctx.config, ctx.gate
+    config = ctx.config
 
-    def compute() -> dict:
+    def decide(rule, gate) -> dict:
         reached = q.balance_checkpoints_frozen(gate)
         return attrition.hidden_by_scope(
             q.participants(gate, gate.districts),
@@ -370,38 +377,31 @@ def attrition_hidden(ctx: RunContext):
             intervention_arm=intervention_label(ctx),
         )
 
-    return memo_whole(ctx, "attrition_hidden", compute)[scope(ctx)]
+    return _hidden_in_scope(ctx, "attrition_hidden", decide)
 
 
 def recruitment_hidden(ctx: RunContext):
-    """The recruitment figures hidden in this run's scope (`privacy.recruitment_hidden_scopes`, every
-    scope decided together, once per store version), or an empty set."""
-    rule = privacy.policy(ctx.viewer, ctx.config)
-    if rule is None or ctx.gate is None:
-        return frozenset()
-    gate = ctx.gate
-    return memo_whole(
+    """The recruitment figures hidden in this run's scope (`privacy.recruitment_hidden_scopes`)."""
+    return _hidden_in_scope(
         ctx,
         "recruitment_hidden",
-        lambda: privacy.recruitment_hidden_scopes(q.referral_funnel(gate, gate.districts), rule, gate.districts),
-    )[scope(ctx)]
+        lambda rule, gate: privacy.recruitment_hidden_scopes(
+            q.referral_funnel(gate, gate.districts), rule, gate.districts
+        ),
+    )
 
 
 def caseload_hidden(ctx: RunContext):
-    """The caseload figures hidden in this run's scope (`privacy.caseload_hidden_scopes`: every scope
-    the viewer can choose decided together, once per store version), or an empty set."""
-    rule = privacy.policy(ctx.viewer, ctx.config)
-    if rule is None or ctx.gate is None or ctx.config is None:
-        return frozenset()
-    gate, cutoff = ctx.gate, ctx.config.data_cutoff
-    return memo_whole(
+    """The caseload figures hidden in this run's scope (`privacy.caseload_hidden_scopes`)."""
+    cutoff = ctx.config.data_cutoff if ctx.config is not None else None
+    return _hidden_in_scope(
         ctx,
         "caseload_hidden",
-        lambda: privacy.caseload_hidden_scopes(
+        lambda rule, gate: privacy.caseload_hidden_scopes(
             q.caseload_by_district_on(gate, gate.districts, cutoff), rule, gate.districts
         ),
         str(cutoff),
-    )[scope(ctx)]
+    )
 
 
 def memo(ctx: RunContext, name: str, compute, *params):

@@ -250,7 +250,7 @@ def balance_view(frame: pd.DataFrame, key: str, topic: str) -> None:
 
 
 # --- a suppressed role in one district: the baseline only for all districts -------------------------
-if rule is not None and len(ctx.gate.districts) > 1 and ui.scope(ctx) != privacy.SCOPE_ALL:
+if rule is not None and ui.scope(ctx) != privacy.SCOPE_ALL:  # (a one-district study is all districts)
     # All districts minus the others gives one district's figures back: every scope's tables are
     # suppressed on their own, so a district's masked count could be worked out from the others'
     # (docs/access.md, baseline family).
