@@ -231,14 +231,38 @@ def hidden_by_scope(
     reached_on: dict[int, date],
     cutoff: date | None,
     intervention_arm: str | None,
+    frozen: pd.DataFrame | None = None,
 ) -> dict:
     """`privacy.attrition_hidden_scopes` for every participant of `districts` (all the viewer may
-    see), with the Bortfall page's cohorts: the one decision the pages and the steering report use."""
+    see), with the Bortfall page's cohorts: the one decision the pages and the steering report use.
+    `frozen`: the Balans checkpoints' frozen rows (`checkpoint`, `study_code`, `arm`) of these
+    districts, whose group sizes per arm the role sees on Balans (`frozen_groups`)."""
     from dashboard import privacy
 
     people = people.reset_index(drop=True)
     cohorts = cohorts_of(people, sizes, reached_on, cutoff) if cutoff is not None else []
-    return privacy.attrition_hidden_scopes(people, rule, districts, intervention_arm=intervention_arm, cohorts=cohorts)
+    return privacy.attrition_hidden_scopes(
+        people,
+        rule,
+        districts,
+        intervention_arm=intervention_arm,
+        cohorts=cohorts,
+        public=frozen_groups(people, frozen),
+    )
+
+
+def frozen_groups(people: pd.DataFrame, frozen: pd.DataFrame | None) -> dict:
+    """Balans's group sizes at each frozen checkpoint as masks over `people`'s rows: key
+    (checkpoint, arm) → the participants counted in that tab's arm column. Balans shows them to every
+    role (plain counts of randomisations), so the attrition decision takes them as known: with the
+    cohorts' "left" and the arms' figures they could otherwise be differenced into a hidden count."""
+    if frozen is None or frozen.empty or people.empty:
+        return {}
+    codes = people["study_code"].astype(str).to_numpy()
+    out = {}
+    for (k, arm), rows in frozen.groupby(["checkpoint", "arm"], sort=True):
+        out[(int(k), str(arm))] = np.isin(codes, rows["study_code"].astype(str).to_numpy())
+    return out
 
 
 def _months_before(day: date, months: int) -> date:

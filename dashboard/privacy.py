@@ -14,7 +14,7 @@ import hashlib
 import heapq
 import json
 import os
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -908,6 +908,7 @@ def attrition_masks(
     intervention_arm: str | None = None,
     cohorts: Sequence[Cohort] = (),
     per_district: bool = True,
+    public: Mapping[Hashable, np.ndarray] | None = None,
 ) -> tuple[dict, set]:
     """Every attrition figure a role can see in each of `scopes`, as the participants it counts
     (keys (scope, figure...)); returns (masks, fixed keys). Fixed (plain randomisation counts):
@@ -918,7 +919,9 @@ def attrition_masks(
     left), its reasons (in all and still in), stopped and still in per district, and not received
     IPS; left per cohort. Without `per_district` the figures per district (left, stopped and
     still in) are left out (hidden without a decision, see `attrition_hidden_scopes`), and so is the
-    randomised per district. Still in the study per arm (Översikt) is a figure too. Masks run over `people`'s rows: there are no rows for kinds of person
+    randomised per district. Still in the study per arm (Översikt) is a figure too. `public`: plain
+    counts another family shows in the all-districts scope (key → who they count; Balans's group sizes
+    per arm at each frozen checkpoint), fixed figures here. Masks run over `people`'s rows: there are no rows for kinds of person
     nobody is, so a reader is taken to know every empty kind (more than a reader can: safe)."""
     from schema import vocab
 
@@ -987,6 +990,9 @@ def attrition_masks(
             members = np.asarray(c.members, dtype=bool)
             add(("cohort_n", c.key), members, True)
             add(("cohort_left", c.key), members & left)
+        if scope == SCOPE_ALL:
+            for key, members in (public or {}).items():
+                add(("public", key), np.asarray(members, dtype=bool), True)
     return masks, fixed
 
 
@@ -1043,12 +1049,16 @@ def attrition_hidden_scopes(
     *,
     intervention_arm: str | None = None,
     cohorts: Sequence[Cohort] = (),
+    public: Mapping[Hashable, np.ndarray] | None = None,
 ) -> dict:
     """scope → the attrition figures (`attrition_masks` keys without the scope) hidden in it, for
     `SCOPE_ALL` and each of `districts` (a suppressed role may choose all or one), decided together
     with `joint_hidden`; nested cohorts also keep their "left" counts apart by more than the
     threshold (`_increments_hidden`, repeated with the joint decision until both hold). `people`:
-    every participant of `districts`. Pages, downloads and the steering report mask exactly these."""
+    every participant of `districts`. `public`: plain counts over these participants that another
+    family shows in the all-districts scope (`attrition_masks`), known to the reader; without them the
+    Balans tabs' group sizes per arm and checkpoint gave back, on some random studies, a hidden "left"
+    per arm. Pages, downloads and the steering report mask exactly these."""
     districts = tuple(sorted(districts))
     scopes = [SCOPE_ALL, *(districts if len(districts) > 1 else [])]
     if rule is None or people.empty:
@@ -1056,10 +1066,18 @@ def attrition_hidden_scopes(
     decided = _decided_scopes(districts)
     per_district = len(districts) <= MAX_JOINT_DISTRICTS
     masks, fixed = attrition_masks(
-        people, districts, decided, intervention_arm=intervention_arm, cohorts=cohorts, per_district=per_district
+        people,
+        districts,
+        decided,
+        intervention_arm=intervention_arm,
+        cohorts=cohorts,
+        per_district=per_district,
+        public=public,
     )
     if not per_district and not _districts_linked(people, masks):
-        masks, fixed = attrition_masks(people, districts, decided, intervention_arm=intervention_arm, cohorts=cohorts)
+        masks, fixed = attrition_masks(
+            people, districts, decided, intervention_arm=intervention_arm, cohorts=cohorts, public=public
+        )
         masks = {k: m for k, m in masks.items() if k[1] not in ("left_d", "still_in_d")}
     values = {k: int(np.count_nonzero(m)) for k, m in masks.items()}
     chains: dict = {}

@@ -179,6 +179,7 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
             reached_on={int(r["checkpoint"]): pd.Timestamp(r["reached_on"]).date() for _, r in reached.iterrows()},
             cutoff=cutoff,
             intervention_arm=_intervention_label(config, gate),
+            frozen=q.balance_checkpoint_rows.uncached(gate, tuple(districts)),
         )[privacy.SCOPE_ALL]
     masked_key = {"left": ("left",), "share_left": ("left",), "stopped_ips": ("stopped_still_in",)}
 

@@ -375,6 +375,7 @@ def attrition_hidden(ctx: RunContext):
             reached_on={int(r["checkpoint"]): pd.Timestamp(r["reached_on"]).date() for _, r in reached.iterrows()},
             cutoff=ctx.cutoff,
             intervention_arm=intervention_label(ctx),
+            frozen=q.balance_checkpoint_rows(gate, tuple(gate.districts)),
         )
 
     return _hidden_in_scope(ctx, "attrition_hidden", decide)
