@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard import attrition, balance, caseload, formats, privacy
+from dashboard import attrition, balance, caseload, formats
 from dashboard import queries as q
 from dashboard.access import Gate
 from schema import rounding
@@ -84,10 +84,16 @@ def collect(
             )
     overdue = int((followups["status"] == "overdue").sum()) if len(followups) else 0
     if overdue:
-        shown = privacy.counter(gate.viewer, config)(overdue)
+        # For a suppressed role the count is a figure of the follow-up family, which may be hidden as a
+        # complement (privacy.followup_hidden): the alert says only that there are some.
+        what = (
+            "Det finns försenade uppföljningar"
+            if gate.viewer.suppress_small_cells
+            else f"{overdue} uppföljningar är försenade"
+        )
         out.append(
             (
-                f"{shown} uppföljningar är försenade (fönstret har stängt utan genomförd uppföljning).",
+                f"{what} (fönstret har stängt utan genomförd uppföljning).",
                 "uppfoljning",
                 "📋",
             )

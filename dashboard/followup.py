@@ -94,6 +94,35 @@ def status_long(followups: pd.DataFrame, x: str) -> pd.DataFrame:
     return long[[x, "Status", "Antal", "order"]]
 
 
+STATUS_KEY = {label: key for key, label in STATUS_LABEL.items()} | {"Totalt": "total"}
+
+
+def masked_status(table: pd.DataFrame, by: str, key_of, hidden, text: str) -> pd.DataFrame:
+    """A status table (`status_table`) with the follow-up family's joint decision applied: the cell of
+    group `by` and a status column is the figure (*key_of(group value)*, status key or "total")."""
+    from dashboard import privacy
+
+    columns = [c for c in table.columns if c in STATUS_KEY]
+    return privacy.mask_cells(table, columns, lambda r, c: (*key_of(r[by]), STATUS_KEY[c]), hidden, text)
+
+
+def masked_long(long: pd.DataFrame, x: str, key_of, hidden) -> pd.DataFrame:
+    """A stacked chart's dataset (`status_long`) with hidden figures empty (no bar, no tooltip count)."""
+    keep = [(*key_of(v), STATUS_KEY[s]) not in hidden for v, s in zip(long[x], long["Status"], strict=True)]
+    return long.assign(Antal=long["Antal"].where(keep))
+
+
+def masked_quarters(frame: pd.DataFrame, hidden, text: str) -> pd.DataFrame:
+    """`completion_by_quarter` with the joint decision applied: "Genomförda" and "Stängda fönster" are
+    the figures ("q", quarter, "done" / "closed"); the share is hidden with either."""
+    from dashboard import privacy
+
+    keys = {"Genomförda": "done", "Stängda fönster": "closed"}
+    out = privacy.mask_cells(frame, list(keys), lambda r, c: ("q", r["Kvartal"], keys[c]), hidden, text)
+    either = (out["Genomförda"] == text) | (out["Stängda fönster"] == text)
+    return out.assign(**{"Andel genomförda": out["Andel genomförda"].astype(object).where(~either, text)})
+
+
 def completion_by_quarter(followups: pd.DataFrame) -> pd.DataFrame:
     """completion per quarter of the due date; quarters without a closed window
     are left out."""
@@ -183,8 +212,10 @@ def completion_chart(frame: pd.DataFrame) -> alt.Chart:
     """Share done per quarter of due date (`Kvartal`, `Andel genomförda`, counts in the tooltip)."""
     frame = frame.assign(
         **{
+            # A count suppressed for the role is empty in the chart's dataset: no share text either.
             "Andel (text)": [
-                formats.pct(d, c) for d, c in zip(frame["Genomförda"], frame["Stängda fönster"], strict=True)
+                "–" if pd.isna(d) or pd.isna(c) else formats.pct(d, c)
+                for d, c in zip(frame["Genomförda"], frame["Stängda fönster"], strict=True)
             ]
         }
     )

@@ -270,6 +270,16 @@ def chart_frame(
     return declare_counts(out, count_columns)
 
 
+def numeric_counts(frame: pd.DataFrame, columns: list[str], rule: Policy | None) -> pd.DataFrame:
+    """A masked table as a chart's dataset: the masked cells empty (no bar, no point), the rest numbers."""
+    if rule is None:
+        return frame
+    out = frame.copy()
+    for column in columns:
+        out[column] = pd.to_numeric(out[column].where(out[column] != rule.text), errors="coerce")
+    return declare_counts(out, [c for c in columns if c in count_columns_declared(frame)])
+
+
 def mask_increments(values: list[int], threshold: int, start: int = 0) -> list[bool]:
     """For a cumulative series (nested cohorts, a running total), which values to hide so that no
     shown value differs from the previous shown one (or from `start`, e.g. 0 or a total that is
@@ -702,6 +712,20 @@ def mask_rows(frame: pd.DataFrame, keys: Sequence[Hashable], hidden: frozenset |
     return out
 
 
+def mask_cells(frame: pd.DataFrame, columns: list[str], key: Callable[[dict, str], Hashable], hidden, text: str):
+    """`frame` with each cell of the count `columns` shown as `text` where `key(row, column)` (the row
+    as a dict) is a hidden figure, and as its number in text otherwise (as `suppress_frame`): a family's
+    joint decision applied to one of its tables. The count columns are declared."""
+    records = frame.to_dict("records")
+    out = frame.copy()
+    for column in columns:
+        out[column] = [
+            text if key(r, column) in hidden else (v if v is None or pd.isna(v) else str(int(v)))
+            for r, v in zip(records, frame[column], strict=True)
+        ]
+    return declare_counts(out, columns)
+
+
 def funnel_masked(frame: pd.DataFrame, reached: str, parts: list[str], rule: Policy | None, hidden: frozenset):
     """The funnel table (one row per stage, with its `stage` key) masked as `recruitment_hidden`
     decided: `reached`, then `parts` = (excluded at the stage, waiting at it)."""
@@ -1106,3 +1130,95 @@ def attrition_hidden_scopes(
             shown = {("randomised",), ("randomised_d", d), *(("randomised", a) for a in arms)}
             out[d] = ShownOnly(frozenset(shown | {("cohort_n", c.key) for c in cohorts}))
     return out
+
+
+# --- the follow-up family: Uppföljning, Översikt's completion, the steering report ------------------
+
+FOLLOWUP_DONE = ("done_on_time", "done_late")
+FOLLOWUP_CLOSED = ("done_on_time", "done_late", "overdue", "missed")
+
+
+def due_quarter(due_on: pd.Series) -> np.ndarray:
+    """The completion table's quarter of a due date, as its row label ("2024 K3")."""
+    days = pd.to_datetime(due_on)
+    return np.array([f"{d.year} K{d.quarter}" for d in days], dtype=object)
+
+
+def followup_masks(rows: pd.DataFrame, districts: Sequence[str], statuses: Sequence[str], *, per_unit: bool = True):
+    """Every follow-up figure a suppressed role sees (all districts), as the follow-up rows (one per
+    participant and timepoint) it counts; returns (masks, fixed). Keys: ("tp", months, status or
+    "total") for the table per timepoint; ("unit", unit, status or "total") for the table per unit
+    (over all timepoints: per unit and timepoint, with the randomisations per district and month
+    known, most cells of a small study had to be hidden); ("done",), ("closed",), ("due",), ("overdue",), ("missed",), ("actions",) for the metrics and
+    the overview; ("q", quarter, "done" or "closed") for the completion per quarter of the due date;
+    ("district", d, "done" / "closed" / "overdue") for the completion per district (the overview in
+    one district, the steering report). Fixed (plain randomisation counts): every timepoint's total
+    (everyone randomised has one row per timepoint), and the rows per district, timepoint and month of
+    the due date (randomisations per month and district are shown on Rekrytering). A table lists only
+    the groups that occur, so a group it does not list is a fixed 0 (quarters without a closed
+    window). Without `per_unit` the unit and district figures are left out."""
+    r = rows.reset_index(drop=True)
+    status = r["status"].astype(str).to_numpy()
+    months = r["timepoint_months"].astype(int).to_numpy()
+    unit = r["unit"].astype("string").fillna("").to_numpy()
+    district = r["district_id"].astype(str).to_numpy()
+    quarter = due_quarter(r["due_on"])
+    due_month = pd.to_datetime(r["due_on"]).dt.strftime("%Y-%m").to_numpy()
+    done = np.isin(status, FOLLOWUP_DONE)
+    closed = np.isin(status, FOLLOWUP_CLOSED)
+    masks: dict[Hashable, np.ndarray] = {}
+    fixed: set = set()
+
+    def add(key, mask, is_fixed=False):
+        masks[key] = np.asarray(mask, dtype=bool)
+        if is_fixed:
+            fixed.add(key)
+
+    timepoints = sorted(set(months))
+    for t in timepoints:
+        add(("tp", t, "total"), months == t, True)
+        for s in statuses:
+            add(("tp", t, s), (months == t) & (status == s))
+    add(("done",), done)
+    add(("closed",), closed)
+    for s in ("due", "overdue", "missed"):
+        add((s,), status == s)
+    if "is_on_action_list" in r:
+        add(("actions",), r["is_on_action_list"].astype(bool).to_numpy())
+    for q in sorted(set(quarter)):
+        in_q = quarter == q
+        listed = bool((in_q & closed).any())
+        add(("q", q, "closed"), in_q & closed, not listed)
+        if listed:
+            add(("q", q, "done"), in_q & done)
+    for d, t, m in sorted(set(zip(district, months, due_month, strict=True))):
+        add(("month", d, t, m), (district == d) & (months == t) & (due_month == m), True)
+    if per_unit:
+        for u in sorted(set(unit)):
+            here = unit == u
+            add(("unit", u, "total"), here)
+            for s in statuses:
+                add(("unit", u, s), here & (status == s))
+        for d in sorted(set(districts)):
+            mine = district == d
+            add(("district", d, "done"), mine & done)
+            add(("district", d, "closed"), mine & closed)
+            add(("district", d, "overdue"), mine & (status == "overdue"))
+    return masks, fixed
+
+
+def followup_hidden(rows: pd.DataFrame, rule: Policy | None, districts: Sequence[str], statuses: Sequence[str]):
+    """The follow-up figures (`followup_masks` keys) hidden from a suppressed role, decided jointly
+    (`joint_hidden`) over everything it sees of the family in the all-districts scope, the only scope
+    in which Uppföljning shows it figures (per district the overview's completion and the steering
+    report's table are figures of the same decision). Beyond `MAX_JOINT_DISTRICTS` districts the
+    figures per unit and per district are hidden instead of decided (the system grows with units)."""
+    if rule is None or rows.empty:
+        return frozenset()
+    per_unit = len(set(districts)) <= MAX_JOINT_DISTRICTS
+    masks, fixed = followup_masks(rows, districts, statuses, per_unit=per_unit)
+    hidden = joint_hidden(masks, rule.threshold, fixed=fixed)
+    if not per_unit:
+        everything, _ = followup_masks(rows, districts, statuses)
+        hidden |= {k for k in everything if k[0] in ("unit", "district") and k not in masks}
+    return frozenset(hidden)

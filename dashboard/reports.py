@@ -200,9 +200,14 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     }
     prev = previous_snapshot(gate, STEERING)
     before = (prev or {}).get("payload", {}).get("key_figures", {}) if prev else {}
+    # The follow-up figures hidden for this viewer: the same joint decision as Uppföljning and Översikt.
+    fu_hidden = (
+        privacy.followup_hidden(followups, rule, districts, list(followup.STATUS_LABEL)) if rule else frozenset()
+    )
+    fu_keys = {"followup_rate": {("done",), ("closed",)}, "followup_overdue": {("overdue",)}}
     key_rows = []
     for key, label, kind in KEY_FIGURES:
-        now_hidden = key in masked_key and masked_key[key] in hidden
+        now_hidden = (key in masked_key and masked_key[key] in hidden) or bool(fu_keys.get(key, set()) & fu_hidden)
         key_rows.append(
             {
                 "Nyckeltal": label,
@@ -305,7 +310,16 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
             }
         )
     fu = pd.DataFrame(fu_rows)
-    fu_shown = _suppress(gate, config, fu, ["Genomförda", "Stängda fönster", "Försenade"])
+    fu_shown = fu
+    if rule is not None:  # the joint decision (privacy.followup_hidden), not this table on its own
+        fu_key = {"Genomförda": "done", "Stängda fönster": "closed", "Försenade": "overdue"}
+        fu_shown = privacy.mask_cells(
+            fu.assign(_d=list(districts)),
+            list(fu_key),
+            lambda r, c: ("district", r["_d"], fu_key[c]),
+            fu_hidden,
+            rule.text,
+        ).drop(columns=["_d"])
     fu_shown["Andel genomförda"] = [
         "–"
         if (

@@ -381,6 +381,25 @@ def attrition_hidden(ctx: RunContext):
     return _hidden_in_scope(ctx, "attrition_hidden", decide)
 
 
+def followup_hidden(ctx: RunContext) -> frozenset:
+    """The follow-up figures hidden from this viewer (`privacy.followup_hidden`): one decision over
+    every district the viewer may see, computed once per store version and viewer scope; empty for a
+    role without suppression."""
+    from dashboard import followup
+
+    rule = privacy.policy(ctx.viewer, ctx.config)
+    if rule is None or ctx.gate is None or ctx.config is None:
+        return frozenset()
+    gate = ctx.gate
+    return memo_whole(
+        ctx,
+        "followup_hidden",
+        lambda: privacy.followup_hidden(
+            q.followup_status(gate, tuple(gate.districts)), rule, gate.districts, list(followup.STATUS_LABEL)
+        ),
+    )
+
+
 def recruitment_hidden(ctx: RunContext):
     """The recruitment figures hidden in this run's scope (`privacy.recruitment_hidden_scopes`)."""
     return _hidden_in_scope(

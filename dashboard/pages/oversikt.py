@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import attrition, fidelity, followup, formats, recruitment, reports, ui
+from dashboard import attrition, fidelity, followup, formats, privacy, recruitment, reports, ui
 from dashboard import queries as q
 
 ctx = ui.page("oversikt")
@@ -50,9 +50,18 @@ c3.metric(
     delta_color="off",
     delta_arrow="off",
 )
+# The share gives its two counts back: hidden with either (the follow-up family's joint decision).
+fu_scope = ui.scope(ctx)
+fu_keys = (
+    {("done",), ("closed",)}
+    if fu_scope == privacy.SCOPE_ALL
+    else {("district", fu_scope, k) for k in ("done", "closed")}
+)
 c4.metric(
     "Uppföljning genomförd",
-    formats.pct(completion["done"], completion["eligible"]) if completion["eligible"] else "–",
+    formats.pct(completion["done"], completion["eligible"])
+    if completion["eligible"] and not fu_keys & ui.followup_hidden(ctx)
+    else "–",
     help="Andel genomförda av de uppföljningar vars fönster har stängt",
 )
 if len(fidelity):

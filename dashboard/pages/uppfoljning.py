@@ -22,15 +22,30 @@ if followups.empty:
     ui.empty("Inga uppföljningar i urvalet.")
     st.stop()
 
+# A role with small-cell suppression gets the follow-up figures of every district together, decided
+# jointly (privacy.followup_hidden): per district or per chosen units, tables suppressed on their own
+# could be differenced against each other (docs/access.md).
+rule = privacy.policy(ctx.viewer, config)
+hidden = ui.followup_hidden(ctx)
+if rule is not None and ui.scope(ctx) != privacy.SCOPE_ALL:
+    st.info(
+        "Uppföljningen visas för din roll för alla stadsdelar tillsammans, med varje enhet i tabellen per "
+        "enhet. Välj alla stadsdelar i filtret.",
+        icon="🔒",
+    )
+    st.stop()
 units = sorted(followups["unit"].dropna().unique())
-chosen = st.multiselect(
-    "Enheter",
-    units,
-    default=units,
-    key="followup_units",
-    placeholder="Välj enheter",
-    help="Enheten som gör uppföljningen (den som registrerat den, annars stadsdelens enhet).",
-)
+if rule is None:
+    chosen = st.multiselect(
+        "Enheter",
+        units,
+        default=units,
+        key="followup_units",
+        placeholder="Välj enheter",
+        help="Enheten som gör uppföljningen (den som registrerat den, annars stadsdelens enhet).",
+    )
+else:
+    chosen = units
 if not chosen:
     ui.empty("Ingen enhet vald.")
     st.stop()
@@ -46,8 +61,11 @@ def _computed() -> dict:
     by_timepoint = followup.status_table(rows.sort_values("timepoint_months"), ["Tidpunkt"])
     by_timepoint = by_timepoint.set_index("Tidpunkt").reindex(order).reset_index()
     rows["Enhet"] = rows["unit"]
-    by_unit = followup.status_table(rows, ["Enhet", "timepoint_months"])
-    by_unit.insert(1, "Tidpunkt", by_unit.pop("timepoint_months").map(followup.timepoint_label))
+    if rule is None:
+        by_unit = followup.status_table(rows, ["Enhet", "timepoint_months"])
+        by_unit.insert(1, "Tidpunkt", by_unit.pop("timepoint_months").map(followup.timepoint_label))
+    else:  # over all timepoints (privacy.followup_masks says why)
+        by_unit = followup.status_table(rows, ["Enhet"])
     return {
         "completion": followup.completion(rows),
         "missed": int((rows["status"] == "missed").sum()),
@@ -61,15 +79,31 @@ def _computed() -> dict:
     }
 
 
+MONTHS_OF = {followup.timepoint_label(m): m for m in fu.timepoints_months}
+
+
+def key_of(x: str):
+    """A table's or chart's group value → the start of its figure's key (privacy.followup_masks)."""
+    return (lambda v: ("tp", MONTHS_OF[v])) if x == "Tidpunkt" else (lambda v: ("unit", v))
+
+
 def status_chart_data(rows, x: str):
-    """The stacked chart's dataset, suppressed like the tables (per bar and per status)."""
+    """The stacked chart's dataset, with the counts hidden in the tables empty."""
     long = followup.status_long(rows, x)
-    if not ctx.viewer.suppress_small_cells or long.empty:
+    if rule is None or long.empty:
         return long
-    wide = long.pivot_table(index=x, columns="Status", values="Antal", aggfunc="sum", fill_value=0)
-    shown = privacy.chart_frame(ctx.viewer, ctx.config, wide.reset_index(), list(wide.columns))
-    back = shown.melt(id_vars=[x], var_name="Status", value_name="Antal")
-    return back.merge(long[[x, "Status", "order"]], on=[x, "Status"], how="inner")
+    return followup.masked_long(long, x, key_of(x), hidden)
+
+
+def masked(table, x: str):
+    """A status table as this viewer may see it (the joint decision for a suppressed role)."""
+    if rule is None:
+        return table
+    return followup.masked_status(table, x, key_of(x), hidden, rule.text)
+
+
+def metric_count(key: tuple, value: int) -> str:
+    return rule.text if rule is not None and key in hidden else count(value)
 
 
 computed = ui.memo(ctx, "followup_page", _computed, chosen_key, followup.MAX_UNITS_CHARTED)
@@ -80,20 +114,26 @@ if note := followup.as_of_note(ctx.cutoff, ctx.extract):
 completion = computed["completion"]
 actions = computed["actions"]
 c1, c2, c3, c4, c5 = st.columns(5)
+share_hidden = rule is not None and bool({("done",), ("closed",)} & hidden)
 c1.metric(
     "Andel genomförda",
-    formats.pct(completion["done"], completion["eligible"]) if completion["eligible"] else "–",
-    help=f"{count(completion['done'])} genomförda av {count(completion['eligible'])} med stängt fönster",
+    formats.pct(completion["done"], completion["eligible"]) if completion["eligible"] and not share_hidden else "–",
+    help=f"{metric_count(('done',), completion['done'])} genomförda av "
+    f"{metric_count(('closed',), completion['eligible'])} med stängt fönster",
 )
-c2.metric("Aktuella", count(completion["due"]), help="Fönstret är öppet och uppföljningen är inte gjord")
+c2.metric(
+    "Aktuella", metric_count(("due",), completion["due"]), help="Fönstret är öppet och uppföljningen är inte gjord"
+)
 c3.metric(
     "Försenade",
-    count(completion["overdue"]),
+    metric_count(("overdue",), completion["overdue"]),
     help=f"Fönstret har stängt, inte gjord, ännu inte {fu.missed_after_days} dagar efter fönstret",
 )
-c4.metric("Missade", count(computed["missed"]))
+c4.metric("Missade", metric_count(("missed",), computed["missed"]))
 c5.metric(
-    "Att göra nu", count(len(actions)), help=f"Aktuella, försenade och de som förfaller inom {fu.due_soon_days} dagar"
+    "Att göra nu",
+    metric_count(("actions",), len(actions)),
+    help=f"Aktuella, försenade och de som förfaller inom {fu.due_soon_days} dagar",
 )
 st.caption(
     "**Andel genomförda** = genomförda (i tid eller sent) / uppföljningar vars fönster har stängt "
@@ -104,7 +144,6 @@ st.caption(
 # --- status per timepoint and unit ------------------------------------------------------------------
 st.subheader("Status per tidpunkt")
 by_timepoint = computed["by_timepoint"]
-count_columns = [c for c in by_timepoint.columns if c != "Tidpunkt"]
 order = computed["order"]
 ui.chart(
     ctx,
@@ -126,7 +165,7 @@ status_headers = ui.short_headers(
     }
 )
 st.dataframe(
-    ui.suppress_table(ctx, by_timepoint, count_columns),
+    masked(by_timepoint, "Tidpunkt"),
     hide_index=True,
     width="stretch",
     column_config=status_headers,
@@ -136,7 +175,7 @@ st.caption(
     "uppföljningen gjordes – uppföljning görs bara medan deltagaren är kvar i studien. Visas i "
     "tabellen men inte i diagrammet."
 )
-ui.downloads(ui.suppress_table(ctx, by_timepoint, count_columns), "Uppföljning per tidpunkt", "dl_fu_timepoint")
+ui.downloads(masked(by_timepoint, "Tidpunkt"), "Uppföljning per tidpunkt", "dl_fu_timepoint")
 
 st.subheader("Status per enhet")
 by_unit = computed["by_unit"]
@@ -152,8 +191,10 @@ else:
         lambda: followup.stacked_status_chart(computed["long_unit"], "Enhet", "Enhet", sorted(chosen)),
         chosen_key,
     )
-ui.table(ui.suppress_table(ctx, by_unit, count_columns), "followup_units", column_config=status_headers)
-ui.downloads(ui.suppress_table(ctx, by_unit, count_columns), "Uppföljning per enhet", "dl_fu_unit")
+if rule is not None:
+    st.caption("Per enhet över alla tidpunkter tillsammans för din roll.")
+ui.table(masked(by_unit, "Enhet"), "followup_units", column_config=status_headers)
+ui.downloads(masked(by_unit, "Enhet"), "Uppföljning per enhet", "dl_fu_unit")
 
 # --- completion over time -----------------------------------------------------------------------------
 st.subheader("Andel genomförda över tid")
@@ -162,17 +203,15 @@ over_time = computed["over_time"]
 if over_time.empty:
     ui.empty("Inga uppföljningar med stängt fönster än.")
 else:
-    chart_data = privacy.chart_frame(
-        ctx.viewer, ctx.config, over_time, ["Genomförda", "Stängda fönster"], shares=["Andel genomförda"]
-    )
+    shown = over_time if rule is None else followup.masked_quarters(over_time, hidden, rule.text)
+    chart_data = privacy.numeric_counts(shown, ["Genomförda", "Stängda fönster", "Andel genomförda"], rule)
     ui.chart(ctx, "followup_completion", lambda: followup.completion_chart(chart_data), chosen_key)
-    shown = ui.suppress_table(ctx, over_time, ["Genomförda", "Stängda fönster"])
     # Half up from the counts, on the server (never a client-side percent format); hidden with a
     # masked count.
     shown = shown.assign(
         **{
             "Andel genomförda": [
-                formats.percent(int(d), int(c))
+                (formats.percent(int(d), int(c)) if rule is None else formats.pct(int(d), int(c)))
                 if str(d).isdigit() and str(c).isdigit()
                 else ctx.config.privacy.small_cell_text
                 for d, c in zip(shown["Genomförda"], shown["Stängda fönster"], strict=True)
