@@ -175,3 +175,38 @@ def test_followup_project_group_keeps_units_and_timepoints(demo_db):
     assert not at.exception
     assert [w for w in at.multiselect if w.key == "followup_units"]
     assert any(list(df.value.columns[:2]) == ["Enhet", "Tidpunkt"] for df in at.dataframe)
+
+
+def test_followup_beyond_eight_districts_hides_units_and_districts():
+    """Beyond `MAX_JOINT_DISTRICTS` the figures per unit and per district are hidden, not decided; the
+    rest is decided, every small figure among them hidden."""
+    import random
+    from datetime import date, timedelta
+
+    from dashboard import followup, privacy
+
+    rng = random.Random(3)
+    statuses = list(followup.STATUS_LABEL)
+    rows = pd.DataFrame(
+        [
+            {
+                "district_id": f"d{i % 10}",
+                "unit": f"Enhet {i % 10}",
+                "timepoint_months": t,
+                "status": rng.choices(statuses, weights=[1, 1, 1, 1, 1, 0.01, 1])[0],  # a few "missed"
+                "due_on": date(2024, 1, 1) + timedelta(days=rng.randint(0, 700)),
+            }
+            for i in range(300)
+            for t in (6, 12)
+        ]
+    )
+    districts = sorted(set(rows["district_id"]))
+    assert len(districts) > privacy.MAX_JOINT_DISTRICTS
+    hidden = privacy.followup_hidden(rows, privacy.Policy(4, "<5"), districts, statuses)
+    for u in set(rows["unit"]):
+        assert {("unit", u, s) for s in [*statuses, "total"]} <= hidden
+    for d in districts:
+        assert {("district", d, f) for f in ("done", "closed", "overdue")} <= hidden
+    masks, fixed = privacy.followup_masks(rows, districts, statuses, per_unit=False)
+    small = {k for k, m in masks.items() if k not in fixed and 0 < int(m.sum()) <= 4}
+    assert small and small <= hidden
