@@ -217,7 +217,49 @@ def by_timepoint(people: pd.DataFrame, employment: pd.DataFrame) -> pd.DataFrame
     return frame
 
 
+# A statistic over the people a count counts describes them: hidden with that count (a median of one
+# person's days is that person's days).
+STATISTIC_OF = {
+    "contact_median_days": "contact_n",
+    "job_median_days": "job_n",
+    "hours_mean": "reported_n",
+    "income_mean": "reported_n",
+    "benefits_mean": "reported_n",
+    "asi_mean": "reported_n",
+}
+# Parts of one whole: a job's extent is full or part time (or not given), so with the total and one
+# part shown a hidden part could come back. Hidden together.
+JOB_COUNTS = ("jobs_total", "full_time_jobs", "part_time_jobs")
+
+
+def suppressed(frame: pd.DataFrame, counts: list[str], rule, attrition_hidden=frozenset()) -> pd.DataFrame:
+    """An outcome table (one row per arm, or per arm and timepoint) for a role with small-cell
+    suppression: counts suppressed (`privacy.suppress_frame`), the analysed "n" per arm masked where the
+    attrition family's decision hides ("analysed", arm), the job counts hidden together, and a statistic
+    hidden with the count it is computed over."""
+    from dashboard import privacy
+
+    out = privacy.suppress_frame(frame, counts, rule).astype(object)
+    text = rule.text
+    for i, arm in enumerate(frame["arm"]):
+        if "n" in out and ("analysed", str(arm)) in attrition_hidden:
+            out.iloc[i, out.columns.get_loc("n")] = text
+        jobs = [c for c in JOB_COUNTS if c in out]
+        if any(out.iloc[i][c] == text for c in jobs):
+            for c in jobs:
+                out.iloc[i, out.columns.get_loc(c)] = text
+        for statistic, base in STATISTIC_OF.items():
+            if statistic in out and base in out and out.iloc[i][base] == text:
+                out.iloc[i, out.columns.get_loc(statistic)] = text
+    return privacy.declare_counts(out, counts)
+
+
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """For display: a missing figure (no one in the arm with that outcome) as a dash, never the
-    grid's "None"/"NaN"."""
-    return frame.astype(object).where(frame.notna(), "–")
+    grid's "None"/"NaN". A column holding text (a dash, a masked count) is text throughout, so the
+    grid gets one type per column."""
+    out = frame.astype(object).where(frame.notna(), "–")
+    for column in out.columns:
+        if any(isinstance(v, str) for v in out[column]):
+            out[column] = out[column].map(str)
+    return out

@@ -219,3 +219,56 @@ def test_outcomes_match_hand_counts(closed_db, sentinel_dir):
     assert (
         summary["jobs_total"].sum() > 0 and summary.loc["TVR+TAU", "contact_n"] <= summary.loc["IPS+TAU", "contact_n"]
     )
+
+
+def test_utfall_steering_group_gets_all_districts_only(closed_demo_db):
+    """Each district's outcome table suppressed on its own could be differenced against the whole
+    study's: a suppressed role gets the outcomes for all districts only (docs/access.md)."""
+    with environment({"IPSDASH_DB": str(closed_demo_db), "IPSDASH_DEMO_ROLE": "styrgrupp"}):
+        at = render(closed_demo_db, None, role="styrgrupp")
+        at.multiselect(key="district_filter").set_value(["jarva"]).run()
+        at.switch_page("pages/utfall.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.dataframe
+    assert any("alla stadsdelar" in i.value for i in at.info)
+
+
+def test_utfall_steering_group_statistics_hidden_with_their_counts(closed_db):
+    at = render(closed_db, "utfall", "styrgrupp")
+    assert not at.exception, [e.value for e in at.exception]
+    summary = at.dataframe[0].value
+    labels = outcomes.SUMMARY_LABELS
+    for _, row in summary.iterrows():
+        for statistic, base in outcomes.STATISTIC_OF.items():
+            if statistic in labels and base in labels and row[labels[base]] == "<5":
+                assert row[labels[statistic]] == "<5", (row[labels[base]], row[labels[statistic]])
+        jobs = {str(row[labels[c]]) == "<5" for c in outcomes.JOB_COUNTS}
+        assert len(jobs) == 1  # the job counts are hidden together or not at all
+
+
+def test_outcomes_suppressed_rules():
+    """A median over few people hidden with its count; the job counts hidden together; the analysed
+    "n" masked where the attrition family hides it."""
+    import pandas as pd
+
+    from dashboard import privacy
+
+    frame = pd.DataFrame(
+        {
+            "arm": ["A", "B"],
+            "n": [40, 41],
+            "job_n": [2, 20],
+            "job_median_days": [143, 88],
+            "jobs_total": [30, 25],
+            "full_time_jobs": [27, 12],
+            "part_time_jobs": [3, 13],
+        }
+    )
+    counts = ["n", "job_n", "jobs_total", "full_time_jobs", "part_time_jobs"]
+    out = outcomes.suppressed(frame, counts, privacy.Policy(4, "<5"), attrition_hidden={("analysed", "B")})
+    # B's count is hidden too (the column's complement), and its median with it.
+    assert list(out["job_n"]) == ["<5", "<5"] and list(out["job_median_days"]) == ["<5", "<5"]
+    for _, row in out.iterrows():  # A's part time (3) is small: its total and full time go with it
+        assert len({row[c] == "<5" for c in outcomes.JOB_COUNTS}) == 1
+    assert out.iloc[0]["jobs_total"] == "<5"
+    assert list(out["n"]) == ["40", "<5"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import outcomes, ui
+from dashboard import outcomes, privacy, ui
 from dashboard.access import OUTCOME_ROLES
 
 ctx = ui.page("utfall")
@@ -48,6 +48,13 @@ st.success(
     icon="🔓",
 )
 
+# A role with small-cell suppression gets the outcomes for all districts only: each district's table
+# suppressed on its own could be differenced against the whole study's (docs/access.md).
+rule = privacy.policy(ctx.viewer, ctx.config)
+if rule is not None and ui.scope(ctx) != privacy.SCOPE_ALL:
+    st.info("Utfallen visas för din roll för alla stadsdelar tillsammans. Välj alla stadsdelar i filtret.", icon="🔒")
+    st.stop()
+
 people, activity, employment = outcomes.load(ctx.gate, ctx.selected)
 if "is_analysed" in people:  # the analysis population of the study configuration (issue 12)
     people = people[people["is_analysed"].astype(bool)]
@@ -59,15 +66,25 @@ pp = outcomes.per_participant(people, activity, employment, ctx.cutoff)
 st.subheader("Primära och sekundära utfall per grupp")
 
 
-def outcome_table(frame, counts: list[str], labels: dict[str, str], topic: str, key: str) -> None:
-    """An outcome table as this viewer may see it, with its downloads (suppressed the same way)."""
-    shown = ui.suppress_table(ctx, frame, counts).rename(columns=labels)
+def outcome_table(frame, counts: list[str], labels: dict[str, str], topic: str, key: str, fixed=()) -> None:
+    """An outcome table as this viewer may see it, with its downloads (the same cells masked)."""
+    shown = frame
+    if rule is not None:
+        shown = outcomes.suppressed(frame, counts, rule, attrition_hidden=fixed)
+    shown = shown.rename(columns=labels)
     st.dataframe(outcomes.readable(shown), hide_index=True, width="stretch")
-    ui.downloads(frame.rename(columns=labels), topic, key, count_columns=[labels[c] for c in counts])
+    ui.downloads(shown, topic, key, count_columns=[] if rule is not None else [labels[c] for c in counts])
 
 
+# The analysed per arm is a figure of the attrition family (allocated minus excluded after
+# randomisation): masked where that family's decision hides it.
 outcome_table(
-    outcomes.summary_by_arm(pp), outcomes.SUMMARY_COUNTS, outcomes.SUMMARY_LABELS, "Utfall per grupp", "dl_outcomes"
+    outcomes.summary_by_arm(pp),
+    outcomes.SUMMARY_COUNTS,
+    outcomes.SUMMARY_LABELS,
+    "Utfall per grupp",
+    "dl_outcomes",
+    fixed=ui.attrition_hidden(ctx) if rule is not None else frozenset(),
 )
 
 st.subheader("Per uppföljningstidpunkt")
