@@ -200,23 +200,29 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     }
     prev = previous_snapshot(gate, STEERING)
     before = (prev or {}).get("payload", {}).get("key_figures", {}) if prev else {}
+    # What the previous report masked stays masked here: its raw figure beside this one would give the
+    # previous report's complements, and through them its small cells, back.
+    before_hidden = set((prev or {}).get("payload", {}).get("key_figures_hidden", [])) if prev else set()
     # The follow-up figures hidden for this viewer: the same joint decision as Uppföljning and Översikt.
     fu_hidden = (
         privacy.followup_hidden(followups, rule, districts, list(followup.STATUS_LABEL)) if rule else frozenset()
     )
     fu_keys = {"followup_rate": {("done",), ("closed",)}, "followup_overdue": {("overdue",)}}
     key_rows = []
+    hidden_now = []
     for key, label, kind in KEY_FIGURES:
         now_hidden = (key in masked_key and masked_key[key] in hidden) or bool(fu_keys.get(key, set()) & fu_hidden)
+        before_masked = key in before_hidden
+        if now_hidden:
+            hidden_now.append(key)
+        mask = config.privacy.small_cell_text if kind == "count" else "–"
         key_rows.append(
             {
                 "Nyckeltal": label,
-                "Nu": (config.privacy.small_cell_text if kind == "count" else "–")
-                if now_hidden
-                else _shown(kind, raw[key], fmt),
-                "Förra rapporten": _shown(kind, before.get(key), fmt) if prev else "–",
+                "Nu": mask if now_hidden else _shown(kind, raw[key], fmt),
+                "Förra rapporten": (mask if before_masked else _shown(kind, before.get(key), fmt)) if prev else "–",
                 "Sedan förra rapporten": "–"
-                if now_hidden
+                if now_hidden or before_masked
                 else (_change(kind, raw[key], before.get(key), fmt) if prev else "–"),
             }
         )
@@ -404,6 +410,7 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
         "snapshot": {
             "data_cutoff": cutoff.isoformat(),
             "key_figures": raw,
+            "key_figures_hidden": hidden_now,
             "per_district": {d: c for d, c in zip(districts, counts, strict=True)},
         },
     }

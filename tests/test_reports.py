@@ -277,3 +277,31 @@ def test_report_download_in_app_builds_without_writing(report_db, monkeypatch):
     assert data[:2] == b"PK"
     assert sorted(p.name for p in versions_dir(report_db).iterdir()) == before
     assert current_target(report_db) == target
+
+
+def test_steering_report_keeps_the_previous_reports_masks(report_db, tmp_path):
+    """A figure the previous report masked (a complement, say) is masked in this report's "previous"
+    column too, and no change is computed from it: its raw value would give that report's small cells
+    back. The report records what it masked for the next one."""
+    db = tmp_path / "copy" / "ips.duckdb"
+    shutil.copytree(report_db.parent, db.parent, symlinks=True)
+    before = {
+        "data_cutoff": "2024-06-30",
+        "key_figures": {"randomised": 180, "left": 50, "share_left": 0.25},
+        "key_figures_hidden": ["left", "share_left"],
+    }
+    cli_report.write_snapshot(db, "styrgrupp", json.dumps(before), "2024-06-30")
+    out = tmp_path / "r.pdf"
+    assert cli_report.run_report(db, "styrgrupp", out, io.StringIO(), io.StringIO()) == 0
+    lines = _lines(pdf_text(out))
+    left = next(line for line in lines if line.startswith("Lämnat studien "))
+    assert " 50 " not in f" {left} " and "<5" in left, left
+    assert re.search(r"Randomiserade\s+\d+\s+180\s+\+\d+", "\n".join(lines))  # a figure shown then still compares
+    con = duckdb.connect(str(current_target(db)), read_only=True)
+    try:
+        payload = json.loads(
+            con.execute("select payload from meta.report_snapshots order by created_at desc limit 1").fetchone()[0]
+        )
+    finally:
+        con.close()
+    assert isinstance(payload["key_figures_hidden"], list)
