@@ -207,6 +207,15 @@ def suppress_table(
     return suppress_frame(frame, count_columns, policy(viewer, config), **options)
 
 
+def mask_legend(config: StudyConfig) -> str:
+    """What the mask text means, in words, for every page, download and report that uses it."""
+    text, threshold = config.privacy.small_cell_text, config.privacy.small_cell_threshold
+    return (
+        f"”{text}” = antal 1–{threshold}, eller ett större antal som döljs så att ett litet inte kan "
+        "räknas fram ur summor och andra tabeller."
+    )
+
+
 def counter(viewer: Viewer, config: StudyConfig | None) -> Callable[[int], str]:
     """Formats a single count (a metric) for `viewer`."""
     rule = policy(viewer, config)

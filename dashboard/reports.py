@@ -576,8 +576,9 @@ def steering_pdf(figures: dict, charts: dict[str, bytes]) -> bytes:
     notes = ["Studien pågår: utfall visas inte, varken totalt eller per grupp, förrän studien har stängts."]
     if figures["suppressed"]:
         notes.append(
-            f"Små tal (1–{figures['small_cell_threshold']}) visas som ”{figures['small_cell_text']}” "
-            "och andelar som bygger på dem som ”–”."
+            f"Små tal (1–{figures['small_cell_threshold']}) visas som ”{figures['small_cell_text']}”, liksom "
+            "större tal som döljs så att ett litet inte kan räknas fram ur summor och andra tabeller; andelar "
+            "som bygger på dem visas som ”–”."
         )
     notes.append("Alla siffror är preliminära och räknas om vid varje datauttag.")
     para("\n".join(notes), 9)

@@ -180,6 +180,10 @@ def build_context() -> RunContext:
         )
     # The filter only narrows within the viewer's scope; the gate's views enforce the scope itself.
     chosen = tuple(d for d in selected if d in options)
+    if viewer.suppress_small_cells:
+        # The mask text also stands on complements (larger figures hidden so that a small one cannot be
+        # worked out from sums): say so, or "<5" beside a hidden 33 reads as a false figure.
+        st.sidebar.caption(privacy.mask_legend(config))
     if viewer.suppress_small_cells and len(set(chosen)) > 1 and set(chosen) != set(options):
         st.sidebar.warning("Din roll kan välja en stadsdel eller alla. Alla visas.", icon="🔒")
         chosen = ()
@@ -521,7 +525,7 @@ def download_bytes(
     extract = ctx.extract if isinstance(ctx, RunContext) else None
     note = f"{topic} · data {as_of_text(cutoff, extract)}"
     if viewer.suppress_small_cells and config is not None:
-        note += f" · antal 1–{config.privacy.small_cell_threshold} visas som {config.privacy.small_cell_text}"
+        note += " · " + privacy.mask_legend(config)
     files = _file_bytes(shown, frame_digest(shown), topic, note)
     privacy.record_download(shown, files)  # the declaration of its count columns, kept on the server
     return files
