@@ -795,9 +795,11 @@ def caseload_hidden_scopes(split: pd.DataFrame, rule: Policy | None, districts: 
     change. So: hide every small figure, then, for each hidden figure that is a bridge, hide the
     cheapest path of shown figures that closes a cycle through it (small figures first, a shown 0
     last), until no hidden figure is a bridge. A figure that is a bridge of the whole table is given by
-    the known sums alone (a district's only specialist, say) and cannot be protected by hiding others:
-    it is masked when small (the sums are taken as known to decide, not shown). Linear-time per round; at
-    scale 100 (600 specialists, 400 districts) well under a second."""
+    the known sums alone (a district's only specialist, say): it is masked when small, and since no
+    display shows the sums it is also kept on a cycle of hidden figures of the table without them
+    (districts and the row sums one node of unknown sum), so the specialist's active count in all
+    districts minus their other splits does not give it back. Linear-time per round; at scale 100 (600
+    specialists, 400 districts) well under a second."""
     districts = tuple(sorted(districts))
     scopes = [SCOPE_ALL, *(districts if len(districts) > 1 else [])]
     if rule is None or split.empty:
@@ -820,12 +822,22 @@ def caseload_hidden_scopes(split: pd.DataFrame, rule: Policy | None, districts: 
     empty = {("s", s) for s, n in rows.items() if n == 0}
     fixed_bridges = _bridges(edges, edges)
     adjacent = _adjacency(edges, edges)
+    # The sums are taken as known to decide, but no display shows them: a figure they alone give away
+    # (a district's only specialist's split) must still not follow from the SHOWN figures, e.g. their
+    # active count in all districts minus their other splits. Without the sums every district and T is
+    # one node of unknown sum, and there a hidden figure is given back exactly when it is a bridge.
+    loose = {("T",): ("F",)} | {("d", d): ("F",) for _, d in cells}
+    unsummed = {e: (loose.get(u, u), loose.get(v, v)) for e, (u, v) in edges.items()}
+    adjacent_unsummed = _adjacency(unsummed, unsummed)
     hidden = {e for e, n in value.items() if 0 < n <= rule.threshold}
     while True:
         open_ = [e for e in _bridges(edges, hidden) if e not in fixed_bridges]
+        exposed = [e for e in _bridges(unsummed, hidden) if e in fixed_bridges]
         more: set = set()
         for e in sorted(open_, key=lambda e: (value[e], e)):
             more |= _cheapest_cycle(edges, adjacent, value, hidden | more, e, empty)
+        for e in sorted(exposed, key=lambda e: (value[e], e)):
+            more |= _cheapest_cycle(unsummed, adjacent_unsummed, value, hidden | more, e, empty)
         if not more:  # what is left open only the known sums give away
             break
         hidden |= more
@@ -851,7 +863,8 @@ def _adjacency(edges: dict, among: Iterable) -> dict:
 
 def _bridges(edges: dict, among: Iterable) -> set:
     """The edges of `among` that lie on no cycle of the graph they make (Tarjan's low-link, iterative;
-    no two edges join the same two nodes here)."""
+    two edges joining the same two nodes, as without the sums, make a cycle: an edge is skipped by
+    its key, not by the node it came from)."""
     adjacent = _adjacency(edges, among)
     order: dict = {}
     low: dict = {}
