@@ -256,10 +256,5 @@ def suppressed(frame: pd.DataFrame, counts: list[str], rule, attrition_hidden=fr
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """For display: a missing figure (no one in the arm with that outcome) as a dash, never the
-    grid's "None"/"NaN". A column holding text (a dash, a masked count) is text throughout, so the
-    grid gets one type per column."""
-    out = frame.astype(object).where(frame.notna(), "–")
-    for column in out.columns:
-        if any(isinstance(v, str) for v in out[column]):
-            out[column] = out[column].map(str)
-    return out
+    grid's "None"/"NaN"."""
+    return frame.astype(object).where(frame.notna(), "–")

@@ -725,8 +725,12 @@ def mask_rows(frame: pd.DataFrame, keys: Sequence[Hashable], hidden: frozenset |
     """`frame` with `columns` shown as `text` in every row whose key (`keys`, one per row) is hidden."""
     out = frame.copy()
     hide = [k in hidden for k in keys]
-    for column in columns:
-        out[column] = [text if h else v for h, v in zip(hide, out[column], strict=True)]
+    if not any(hide):
+        return out
+    for column in columns:  # text throughout (as `suppress_frame`): one type per column for the grid
+        out[column] = [
+            text if h else (None if v is None or pd.isna(v) else str(v)) for h, v in zip(hide, out[column], strict=True)
+        ]
     return out
 
 

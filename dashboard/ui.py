@@ -474,6 +474,19 @@ def date_columns(*names: str) -> dict:
     return {c: st.column_config.DateColumn(c, format="YYYY-MM-DD") for c in names}
 
 
+def grid(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` for the grid: a column holding text (a dash, a mask) beside numbers is text throughout,
+    as the grid would show it anyway (Streamlit otherwise logs a failed Arrow conversion on every run
+    and converts it itself). Downloads keep the numbers."""
+    mixed = [c for c in frame.columns if frame[c].dtype == object and any(isinstance(v, str) for v in frame[c])]
+    if not mixed:
+        return frame
+    out = frame.copy()
+    for column in mixed:
+        out[column] = [None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in out[column]]
+    return out
+
+
 def table(
     frame: pd.DataFrame,
     key: str,
@@ -493,7 +506,7 @@ def table(
     # A missing date in a column of Python dates reaches the browser as the text "None": as a date column
     # (NaT) it shows empty.
     rows = rows.assign(**{c: pd.to_datetime(rows[c]) for c in dates if rows[c].isna().any()})
-    st.dataframe(rows, hide_index=True, width="stretch", column_config=config or None, **options)
+    st.dataframe(grid(rows), hide_index=True, width="stretch", column_config=config or None, **options)
     if download is not None:
         downloads(frame, download[0], download[1], count_columns)
 

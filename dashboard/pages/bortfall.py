@@ -189,7 +189,7 @@ if suppressing:
     shown = privacy.declare_counts(readable(summary, []), ["Randomiserade", "Lämnat studien"])
 else:
     shown = readable(summary, [f"Kvar {m} mån" for m in months])
-st.dataframe(shown, hide_index=True, width="stretch")
+st.dataframe(ui.grid(shown), hide_index=True, width="stretch")
 st.caption(
     "Kvar X mån = skattad andel kvar i studien X månader efter randomisering (tomt om ingen i gruppen "
     "har följts så länge)."
@@ -265,7 +265,7 @@ if not stopped_rows.empty:
         ]
     if suppressing:
         shown = privacy.declare_counts(shown, ["Kvar i studien", "Totalt"])
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.dataframe(ui.grid(shown), hide_index=True, width="stretch")
     ui.downloads(shown, "Avslutat IPS orsaker", "dl_stopped")
 
 # --- attrition by cohort -----------------------------------------------------------------------------
@@ -321,7 +321,7 @@ cohort_headers = ui.short_headers(
         "Andel lämnat (%)": ("Andel lämnat", "Andel lämnat (%) t.o.m. datauttaget"),
     }
 )
-st.dataframe(shown, hide_index=True, width="stretch", column_config=cohort_headers)
+st.dataframe(ui.grid(shown), hide_index=True, width="stretch", column_config=cohort_headers)
 ui.downloads(shown, "Bortfall per kohort", "dl_cohorts")
 
 # --- projection ---------------------------------------------------------------------------------------

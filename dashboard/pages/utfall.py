@@ -72,7 +72,7 @@ def outcome_table(frame, counts: list[str], labels: dict[str, str], topic: str, 
     if rule is not None:
         shown = outcomes.suppressed(frame, counts, rule, attrition_hidden=fixed)
     shown = shown.rename(columns=labels)
-    st.dataframe(outcomes.readable(shown), hide_index=True, width="stretch")
+    st.dataframe(ui.grid(outcomes.readable(shown)), hide_index=True, width="stretch")
     ui.downloads(shown, topic, key, count_columns=[] if rule is not None else [labels[c] for c in counts])
 
 
