@@ -208,6 +208,10 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
         privacy.followup_hidden(followups, rule, districts, list(followup.STATUS_LABEL)) if rule else frozenset()
     )
     fu_keys = {"followup_rate": {("done",), ("closed",)}, "followup_overdue": {("overdue",)}}
+    if prev and rule is not None and "key_figures_hidden" not in prev.get("payload", {}):
+        # A snapshot from before reports recorded their masks: any figure that could have been hidden
+        # there is treated as hidden (plain counts such as the randomised still compare).
+        before_hidden = set(masked_key) | set(fu_keys)
     key_rows = []
     hidden_now = []
     for key, label, kind in KEY_FIGURES:

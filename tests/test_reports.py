@@ -305,3 +305,19 @@ def test_steering_report_keeps_the_previous_reports_masks(report_db, tmp_path):
     finally:
         con.close()
     assert isinstance(payload["key_figures_hidden"], list)
+
+
+def test_steering_report_older_snapshot_without_masks_shows_no_hideable_previous(report_db, tmp_path):
+    """A snapshot written before reports recorded their masks: a previous figure that could have been a
+    complement is not shown (it might give that report's small cells back); plain counts still compare."""
+    db = tmp_path / "copy" / "ips.duckdb"
+    shutil.copytree(report_db.parent, db.parent, symlinks=True)
+    before = {"data_cutoff": "2024-06-30", "key_figures": {"randomised": 180, "left": 50, "followup_overdue": 17}}
+    cli_report.write_snapshot(db, "styrgrupp", json.dumps(before), "2024-06-30")
+    out = tmp_path / "r.pdf"
+    assert cli_report.run_report(db, "styrgrupp", out, io.StringIO(), io.StringIO()) == 0
+    text = "\n".join(_lines(pdf_text(out)))
+    assert re.search(r"Randomiserade\s+\d+\s+180\s+\+\d+", text)
+    left = next(line for line in text.splitlines() if line.startswith("Lämnat studien "))
+    overdue = next(line for line in text.splitlines() if line.startswith("Försenade uppföljningar "))
+    assert " 50 " not in f" {left} " and " 17 " not in f" {overdue} ", (left, overdue)
