@@ -258,10 +258,10 @@ def frozen_groups(people: pd.DataFrame, frozen: pd.DataFrame | None) -> dict:
     cohorts' "left" and the arms' figures they could otherwise be differenced into a hidden count."""
     if frozen is None or frozen.empty or people.empty:
         return {}
-    codes = people["study_code"].astype(str).to_numpy()
+    codes = people["study_code"].astype(str)
     out = {}
-    for (k, arm), rows in frozen.groupby(["checkpoint", "arm"], sort=True):
-        out[(int(k), str(arm))] = np.isin(codes, rows["study_code"].astype(str).to_numpy())
+    for (k, arm), rows in frozen.groupby(["checkpoint", "arm"], sort=True):  # hashed look-ups (isin on text)
+        out[(int(k), str(arm))] = codes.isin(set(rows["study_code"].astype(str))).to_numpy()
     return out
 
 
