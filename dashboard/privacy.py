@@ -1261,7 +1261,9 @@ def followup_hidden(rows: pd.DataFrame, rule: Policy | None, districts: Sequence
     # Every figure is a function of these columns (the due date by its month): one row per distinct
     # combination, weighted by how many follow-ups it stands for (57 000 rows → a few thousand at scale 100).
     r = rows.assign(due_on=pd.to_datetime(rows["due_on"]).dt.to_period("M").dt.to_timestamp())
-    columns = [c for c in ("district_id", "unit", "timepoint_months", "status", "due_on", "is_on_action_list") if c in r]
+    columns = [
+        c for c in ("district_id", "unit", "timepoint_months", "status", "due_on", "is_on_action_list") if c in r
+    ]
     grouped = r.groupby(columns, dropna=False, sort=False).size().reset_index(name="_n")
     masks, fixed = followup_masks(grouped, districts, statuses, per_unit=per_unit)
     hidden = joint_hidden(masks, rule.threshold, fixed=fixed, weights=grouped["_n"].to_numpy())
