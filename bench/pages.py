@@ -132,6 +132,13 @@ def section(scale: int, r: dict) -> str:
     ]
     for role, mb in r["rss"].items():
         lines.append(f"| dashboard RSS after every page, {role} | {mb:.0f} MB | ≤ 600 MB | {mark(mb, 600)} |")
+    # Each role's slowest page on its first visit in a fresh session (for a suppressed role the
+    # small-cell decisions of every family run then, once per store version): no target of its own.
+    for role in r["rss"]:
+        visits = {k.split(" ", 1)[1]: v for k, v in r.get("pages", {}).items() if k.split(" ", 1)[0] == role}
+        if visits:
+            page = max(visits, key=visits.get)
+            lines.append(f"| slowest first visit, {role} ({page}) | {visits[page]:.2f} s | – | |")
     for where, state in r.get("unfinished", {}).items():
         lines.append(f"| {where} in Chromium | not finished ({state}) | ≤ 1.5 s | ❌ |")
     lines += ["", END]
