@@ -232,23 +232,36 @@ def hidden_by_scope(
     cutoff: date | None,
     intervention_arm: str | None,
     frozen: pd.DataFrame | None = None,
+    followups: pd.DataFrame | None = None,
 ) -> dict:
     """`privacy.attrition_hidden_scopes` for every participant of `districts` (all the viewer may
     see), with the Bortfall page's cohorts: the one decision the pages and the steering report use.
     `frozen`: the Balans checkpoints' frozen rows (`checkpoint`, `study_code`, `arm`) of these
-    districts, whose group sizes per arm the role sees on Balans (`frozen_groups`)."""
-    from dashboard import privacy
+    districts, whose group sizes per arm the role sees on Balans (`frozen_groups`). `followups`: the
+    follow-up rows of these districts; their figures are decided in the same system
+    (`privacy.followup_per_participant`) and their hidden keys returned under "followup"."""
+    from dashboard import followup, privacy
 
     people = people.reset_index(drop=True)
     cohorts = cohorts_of(people, sizes, reached_on, cutoff) if cutoff is not None else []
-    return privacy.attrition_hidden_scopes(
+    extra = None
+    if followups is not None and len(followups) and rule is not None:
+        extra = privacy.followup_per_participant(followups, people, districts, list(followup.STATUS_LABEL))
+    out = privacy.attrition_hidden_scopes(
         people,
         rule,
         districts,
         intervention_arm=intervention_arm,
         cohorts=cohorts,
         public=frozen_groups(people, frozen),
+        extra=extra,
     )
+    hidden_fu = out.pop("extra", frozenset())
+    if extra is not None and len(set(districts)) > privacy.MAX_JOINT_DISTRICTS:
+        # as privacy.followup_hidden: beyond this the unit and district figures are hidden, not decided
+        hidden_fu = hidden_fu | privacy.followup_hidden_beyond(followups, districts, list(followup.STATUS_LABEL))
+    out["followup"] = frozenset(hidden_fu)
+    return out
 
 
 def frozen_groups(people: pd.DataFrame, frozen: pd.DataFrame | None) -> dict:

@@ -345,7 +345,7 @@ def _atoms(masks: list[np.ndarray], weights: np.ndarray | None = None) -> tuple[
     weight 0 is a possible kind of person nobody is (so a figure shown as 0 still says something)."""
     if not masks:
         return np.zeros((0, 0)), np.zeros(0)
-    bits = np.column_stack([np.asarray(m, dtype=bool) for m in masks])
+    bits = np.column_stack([np.asarray(m).astype(np.int64) for m in masks])  # 0/1, or counts per row
     if bits.shape[0] == 0:
         return np.zeros((0, len(masks))), np.zeros(0)
     patterns, inverse = np.unique(bits, axis=0, return_inverse=True)
@@ -408,7 +408,7 @@ def _joint_hidden(masks, threshold, fixed, insensitive, weights, forced) -> set[
     if not keys:
         return set()
     patterns, sizes = _atoms(
-        [np.asarray(masks[k], dtype=bool) for k in keys], None if weights is None else np.asarray(weights)
+        [np.asarray(masks[k]) for k in keys], None if weights is None else np.asarray(weights)
     )
     if not len(sizes):
         return set()
@@ -1063,7 +1063,7 @@ def _districts_linked(people: pd.DataFrame, masks: dict) -> bool:
     coefficient of district d's total must equal the others' wherever p occurs in two districts)."""
     if not masks or people.empty:
         return True
-    bits = np.column_stack([np.asarray(m, dtype=bool) for m in masks.values()])
+    bits = np.column_stack([np.asarray(m).astype(np.int64) for m in masks.values()])
     _, kind = np.unique(bits, axis=0, return_inverse=True)
     district = people["district_id"].astype(str).to_numpy()
     parent: dict[str, str] = {d: d for d in district}
@@ -1109,6 +1109,7 @@ def attrition_hidden_scopes(
     intervention_arm: str | None = None,
     cohorts: Sequence[Cohort] = (),
     public: Mapping[Hashable, np.ndarray] | None = None,
+    extra: tuple[Mapping[Hashable, np.ndarray], set] | None = None,
 ) -> dict:
     """scope → the attrition figures (`attrition_masks` keys without the scope) hidden in it, for
     `SCOPE_ALL` and each of `districts` (a suppressed role may choose all or one), decided together
@@ -1117,7 +1118,10 @@ def attrition_hidden_scopes(
     every participant of `districts`. `public`: plain counts over these participants that another
     family shows in the all-districts scope (`attrition_masks`), known to the reader; without them the
     Balans tabs' group sizes per arm and checkpoint gave back, on some random studies, a hidden "left"
-    per arm. Pages, downloads and the steering report mask exactly these."""
+    per arm. `extra`: (figures, fixed keys) of another family over the same participants, as counts per
+    participant (the follow-up family: a participant has one follow-up per timepoint), decided in the
+    same system; their hidden keys come back under "extra". Pages, downloads and the steering report
+    mask exactly these."""
     districts = tuple(sorted(districts))
     scopes = [SCOPE_ALL, *(districts if len(districts) > 1 else [])]
     if rule is None or people.empty:
@@ -1138,7 +1142,10 @@ def attrition_hidden_scopes(
             people, districts, decided, intervention_arm=intervention_arm, cohorts=cohorts, public=public
         )
         masks = {k: m for k, m in masks.items() if k[1] not in ("left_d", "still_in_d")}
-    values = {k: int(np.count_nonzero(m)) for k, m in masks.items()}
+    if extra is not None:
+        masks.update({("extra", *k): m for k, m in extra[0].items()})
+        fixed |= {("extra", *k) for k in extra[1]}
+    values = {k: int(np.asarray(m, dtype=np.int64).sum()) for k, m in masks.items()}
     chains: dict = {}
     for scope in decided:
         for c in sorted(cohorts, key=lambda c: -int(np.count_nonzero(c.members))):
@@ -1154,7 +1161,7 @@ def attrition_hidden_scopes(
         if more <= hidden | forced:  # (a forced figure counting the same people as a fixed one stays shown)
             break
         forced |= more
-    out = _split_by_scope(hidden, scopes)
+    out = _split_by_scope(hidden, [*scopes, *(["extra"] if extra is not None else [])])
     if not per_district:
         # Beyond MAX_JOINT_DISTRICTS districts (the problem grows with districts × kinds of person) the
         # figures per district are hidden in the all-districts scope, and a district's own scope shows
@@ -1249,6 +1256,25 @@ def followup_masks(rows: pd.DataFrame, districts: Sequence[str], statuses: Seque
     return masks, fixed
 
 
+def followup_per_participant(
+    rows: pd.DataFrame, people: pd.DataFrame, districts: Sequence[str], statuses: Sequence[str]
+) -> tuple[dict, set]:
+    """The follow-up figures (`followup_masks`) as counts per participant of `people` (one follow-up per
+    timepoint each), to be decided with the attrition family over the same participants: a follow-up is
+    "not applicable" when its participant left before the window closed, so the two families share
+    "left" (docs/access.md)."""
+    per_unit = len(set(districts)) <= MAX_JOINT_DISTRICTS
+    masks, fixed = followup_masks(rows, districts, statuses, per_unit=per_unit)
+    position = pd.Series(np.arange(len(people)), index=people["study_code"].astype(str).to_numpy())
+    owner = rows["study_code"].astype(str).map(position)
+    known = owner.notna().to_numpy()
+    owner = owner.fillna(-1).astype(np.int64).to_numpy()
+    counts = {
+        k: np.bincount(owner[np.asarray(m, dtype=bool) & known], minlength=len(people)) for k, m in masks.items()
+    }
+    return counts, fixed
+
+
 def followup_hidden(rows: pd.DataFrame, rule: Policy | None, districts: Sequence[str], statuses: Sequence[str]):
     """The follow-up figures (`followup_masks` keys) hidden from a suppressed role, decided jointly
     (`joint_hidden`) over everything it sees of the family in the all-districts scope, the only scope
@@ -1268,7 +1294,13 @@ def followup_hidden(rows: pd.DataFrame, rule: Policy | None, districts: Sequence
     masks, fixed = followup_masks(grouped, districts, statuses, per_unit=per_unit)
     hidden = joint_hidden(masks, rule.threshold, fixed=fixed, weights=grouped["_n"].to_numpy())
     if not per_unit:
-        units = sorted(set(rows["unit"].astype("string").fillna("")))
-        hidden |= {("unit", u, s) for u in units for s in [*statuses, "total"]}
-        hidden |= {("district", d, f) for d in districts for f in ("done", "closed", "overdue")}
+        hidden |= followup_hidden_beyond(rows, districts, statuses)
     return frozenset(hidden)
+
+
+def followup_hidden_beyond(rows: pd.DataFrame, districts: Sequence[str], statuses: Sequence[str]) -> set:
+    """Beyond `MAX_JOINT_DISTRICTS`: every figure per unit and per district, hidden without a decision."""
+    units = sorted(set(rows["unit"].astype("string").fillna("")))
+    return {("unit", u, s) for u in units for s in [*statuses, "total"]} | {
+        ("district", d, f) for d in districts for f in ("done", "closed", "overdue")
+    }

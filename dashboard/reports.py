@@ -168,10 +168,10 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     # The attrition figures hidden for this viewer: the Översikt/Bortfall/CONSORT decision for the
     # whole scope (every scope the role can choose is decided together, privacy.attrition_hidden_scopes).
     rule = privacy.policy(gate.viewer, config)
-    hidden = frozenset()
+    hidden = fu_hidden = frozenset()
     if rule is not None:
         reached = q.balance_checkpoints_frozen.uncached(gate)
-        hidden = att.hidden_by_scope(
+        decision = att.hidden_by_scope(
             people,
             rule,
             districts,
@@ -180,7 +180,10 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
             cutoff=cutoff,
             intervention_arm=_intervention_label(config, gate),
             frozen=q.balance_checkpoint_rows.uncached(gate, tuple(districts)),
-        )[privacy.SCOPE_ALL]
+            followups=followups,
+        )
+        # The attrition and follow-up families, decided together (they share "left": docs/access.md).
+        hidden, fu_hidden = decision[privacy.SCOPE_ALL], decision["followup"]
     masked_key = {"left": ("left",), "share_left": ("left",), "stopped_ips": ("stopped_still_in",)}
 
     # Key figures.
@@ -203,10 +206,6 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
     # What the previous report masked stays masked here: its raw figure beside this one would give the
     # previous report's complements, and through them its small cells, back.
     before_hidden = set((prev or {}).get("payload", {}).get("key_figures_hidden", [])) if prev else set()
-    # The follow-up figures hidden for this viewer: the same joint decision as Uppföljning and Översikt.
-    fu_hidden = (
-        privacy.followup_hidden(followups, rule, districts, list(followup.STATUS_LABEL)) if rule else frozenset()
-    )
     fu_keys = {"followup_rate": {("done",), ("closed",)}, "followup_overdue": {("overdue",)}}
     if prev and rule is not None and "key_figures_hidden" not in prev.get("payload", {}):
         # A snapshot from before reports recorded their masks: any figure that could have been hidden

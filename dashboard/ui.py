@@ -363,8 +363,9 @@ def _hidden_in_scope(ctx: RunContext, name: str, decide, *params):
     return memo_whole(ctx, name, lambda: decide(rule, gate), *params)[scope(ctx)]
 
 
-def attrition_hidden(ctx: RunContext):
-    """The attrition figures hidden in this run's scope (`privacy.attrition_hidden_scopes`)."""
+def _attrition_decide(ctx: RunContext):
+    """`decide(rule, gate)` for the attrition family decided with the follow-up family over the same
+    participants (`attrition.hidden_by_scope`): scope → hidden, and "followup" → the follow-up keys."""
     from dashboard import attrition, balance
 
     config = ctx.config
@@ -380,28 +381,26 @@ def attrition_hidden(ctx: RunContext):
             cutoff=ctx.cutoff,
             intervention_arm=intervention_label(ctx),
             frozen=q.balance_checkpoint_rows(gate, tuple(gate.districts)),
+            followups=q.followup_status(gate, tuple(gate.districts)),
         )
 
-    return _hidden_in_scope(ctx, "attrition_hidden", decide)
+    return decide
+
+
+def attrition_hidden(ctx: RunContext):
+    """The attrition figures hidden in this run's scope (`privacy.attrition_hidden_scopes`)."""
+    return _hidden_in_scope(ctx, "attrition_hidden", _attrition_decide(ctx))
 
 
 def followup_hidden(ctx: RunContext) -> frozenset:
-    """The follow-up figures hidden from this viewer (`privacy.followup_hidden`): one decision over
-    every district the viewer may see, computed once per store version and viewer scope; empty for a
+    """The follow-up figures hidden from this viewer (`privacy.followup_masks` keys): decided with the
+    attrition family over the same participants, once per store version and viewer scope; empty for a
     role without suppression."""
-    from dashboard import followup
-
     rule = privacy.policy(ctx.viewer, ctx.config)
     if rule is None or ctx.gate is None or ctx.config is None:
         return frozenset()
     gate = ctx.gate
-    return memo_whole(
-        ctx,
-        "followup_hidden",
-        lambda: privacy.followup_hidden(
-            q.followup_status(gate, tuple(gate.districts)), rule, gate.districts, list(followup.STATUS_LABEL)
-        ),
-    )
+    return memo_whole(ctx, "attrition_hidden", lambda: _attrition_decide(ctx)(rule, gate)).get("followup", frozenset())
 
 
 def recruitment_hidden(ctx: RunContext):

@@ -210,3 +210,36 @@ def test_followup_beyond_eight_districts_hides_units_and_districts():
     masks, fixed = privacy.followup_masks(rows, districts, statuses, per_unit=False)
     small = {k for k, m in masks.items() if k not in fixed and 0 < int(m.sum()) <= 4}
     assert small and small <= hidden
+
+
+def test_joint_styrgrupp_followup_with_attrition_no_masked_count_recoverable(demo_db, demo_dir):
+    """The follow-up and attrition families share "left": a follow-up is "not applicable" when its
+    participant left before the window closed. Both families as styrgrupp gets them (attrition in every
+    scope with the steering report; follow-up as above) in ONE system over the participants, a follow-up
+    figure counting each participant's follow-ups (0 to one per timepoint); only real participants are
+    unknowns (a reader who knows every empty kind, stronger than a real one). On the code before (the
+    families decided apart) it recovers the study's "left" (55, hidden as a complement): "not applicable" at
+    18 months is 55 too."""
+    from collections import Counter
+
+    from tests.test_privacy_joint import _participants, _styrgrupp_attrition, recovered_mod_p
+
+    districts = [d["id"] for d in ind.config(demo_dir)["districts"]]
+    events = _styrgrupp_attrition(demo_db, demo_dir, ["*", *districts])
+    follow, _ = _styrgrupp_followup(demo_db, demo_dir)
+    events.check()
+    follow.check()
+    pid = {code: p["id"] for code, p in _participants(demo_dir).items()}
+    owner = {i: pid[r["code"]] for i, r in enumerate(independent_followups(demo_dir))}
+    figures, shown_text = {}, {}
+    for key, (text, people) in events.cells.items():
+        figures[("events", *key)] = frozenset(i for i in people if i >= 0)
+        shown_text[("events", *key)] = text
+    for key, (text, rows) in follow.cells.items():
+        figures[("follow-up", *key)] = Counter(owner[i] for i in rows)
+        shown_text[("follow-up", *key)] = text
+    masked = {k for k, t in shown_text.items() if t == events.mask_text and figures[k]}
+    shown = {k for k, t in shown_text.items() if t != events.mask_text}
+    zeros = {k for k in shown if not figures[k]}
+    assert masked and ("events", "*", "left") in figures
+    assert recovered_mod_p(figures, shown, masked, zeros) == []

@@ -94,9 +94,14 @@ def recovered_mod_p(figures: dict, shown: set, masked: set, zeros: set = frozens
     keys = list(figures)
     index = {k: j for j, k in enumerate(keys)}
     people = sorted(set().union(*figures.values())) if figures else []
+
+    def times(k, p) -> int:  # a figure is a set of people, or a Counter: how many of its units are p's
+        f = figures[k]
+        return int(f.get(p, 0)) if isinstance(f, dict) else int(p in f)
+
     atoms: dict[tuple, int] = {}
     for p in people:
-        atoms.setdefault(tuple(p in figures[k] for k in keys), len(atoms))
+        atoms.setdefault(tuple(times(k, p) for k in keys), len(atoms))
     matrix = np.array(list(atoms), dtype=np.int64).T.reshape(len(keys), len(atoms))  # figure × atom
     rows = [matrix[index[k]] for k in shown]
     for k in zeros:
