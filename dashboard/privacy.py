@@ -407,9 +407,7 @@ def _joint_hidden(masks, threshold, fixed, insensitive, weights, forced) -> set[
     keys = list(masks)
     if not keys:
         return set()
-    patterns, sizes = _atoms(
-        [np.asarray(masks[k]) for k in keys], None if weights is None else np.asarray(weights)
-    )
+    patterns, sizes = _atoms([np.asarray(masks[k]) for k in keys], None if weights is None else np.asarray(weights))
     if not len(sizes):
         return set()
     # One class per distinct set of atoms: the same people, the same figure, everywhere.
@@ -1269,9 +1267,7 @@ def followup_per_participant(
     owner = rows["study_code"].astype(str).map(position)
     known = owner.notna().to_numpy()
     owner = owner.fillna(-1).astype(np.int64).to_numpy()
-    counts = {
-        k: np.bincount(owner[np.asarray(m, dtype=bool) & known], minlength=len(people)) for k, m in masks.items()
-    }
+    counts = {k: np.bincount(owner[np.asarray(m, dtype=bool) & known], minlength=len(people)) for k, m in masks.items()}
     return counts, fixed
 
 
