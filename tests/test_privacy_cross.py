@@ -14,13 +14,10 @@ participant's first "Avslutat IPS", their first "Lämnat studien" and the cut-of
 
 from __future__ import annotations
 
-import random
-
 import pandas as pd
 import pytest
 
 from tests import independent as ind
-from tests.conftest import environment, render
 from tests.test_privacy_joint import (
     Displays,
     ScopedDisplays,
@@ -29,7 +26,9 @@ from tests.test_privacy_joint import (
     _people_of,
     _steering_figures,
     _styrgrupp_attrition,
-    ind_short,
+    belastning_as_sent,
+    random_caseload,
+    split_as_sent,
 )
 
 
@@ -80,12 +79,7 @@ def _belastning(db, demo_dir, scopes, shown: ScopedDisplays) -> dict:
         inside = {k: p for k, p in cell.items() if scope == "*" or k[1] == scope}
         if scope != "*":
             sums[(scope, "caseload", "total")] = set().union(*inside.values())
-        with environment({"IPSDASH_DB": str(db), "IPSDASH_DEMO_ROLE": "styrgrupp"}):
-            at = render(db, None, role="styrgrupp")
-            at.multiselect(key="district_filter").set_value([] if scope == "*" else [scope]).run()
-            at.switch_page("pages/belastning.py").run()
-        assert not at.exception, [e.value for e in at.exception]
-        table = next(df.value for df in at.dataframe if "Aktiva vid datauttaget" in df.value.columns)
+        at, table = belastning_as_sent(db, scope)
         read = 0
         for s, text in zip(table["Arbetsspecialist"], table["Aktiva vid datauttaget"], strict=True):
             mine = set().union(*(p for k, p in inside.items() if k[0] == s))
@@ -95,15 +89,8 @@ def _belastning(db, demo_dir, scopes, shown: ScopedDisplays) -> dict:
             shown.add((scope, "caseload_active", s), text, mine)
             read += 1
         assert read > 0, scope
-        frames = [df.value for df in at.dataframe if "Aktiva per stadsdel vid datauttaget" in df.value.columns]
-        for _, row in frames[0].iterrows() if frames else []:
-            for part in str(row["Aktiva per stadsdel vid datauttaget"]).split(", "):
-                if part == "–":
-                    continue
-                name, _, text = part.rpartition(" ")
-                d = next(i for n, i in names.items() if n.startswith(name) or ind_short(name, n))
-                s = row["Arbetsspecialist"]
-                shown.add((scope, "caseload_split", s, d), text, cell.get((s, d), set()))
+        for s, d, text in split_as_sent(at, names):
+            shown.add((scope, "caseload_split", s, d), text, cell.get((s, d), set()))
     figures = _steering_figures(db)
     for s, text in zip(figures["caseload"]["Arbetsspecialist"], figures["caseload"]["Aktiva deltagare"], strict=True):
         mine = set().union(*(p for k, p in cell.items() if k[0] == s))
@@ -205,15 +192,4 @@ def test_random_caseloads_as_shown_no_masked_count_recoverable_across_scopes(see
     """The caseload adversary's random caseloads (same generator), read without the sums. On the
     decision before, 23 of 360 such caseloads gave a district's only specialist's small split back
     (here seeds 17, 18, 56, 73, 119 and 129)."""
-    rng = random.Random(seed)
-    if size == "small":
-        districts = [f"d{i}" for i in range(rng.randint(2, 4))]
-        specialists = [f"S{i}" for i in range(rng.randint(1, 6))]
-    else:
-        districts = [f"d{i}" for i in range(rng.randint(4, 7))]
-        specialists = [f"S{i}" for i in range(rng.randint(10, 24))]
-    cells = {}
-    for s in specialists:
-        for d in rng.sample(districts, min(len(districts), rng.choice([1, 1, 2, 2, 3]))):
-            cells[(s, d)] = rng.choice([0, 1, 2, 3, 5, 7, 9, 12])
-    _caseload_as_shown(cells).check()
+    _caseload_as_shown(random_caseload(seed, size)).check()

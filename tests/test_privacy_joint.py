@@ -541,16 +541,34 @@ def _people_of(cells: dict) -> dict:
     return people
 
 
-@pytest.mark.parametrize(
-    "seed, size",
-    [(seed, "small") for seed in range(60)] + [(seed, "large") for seed in range(100, 115)],
-)
-def test_joint_random_caseloads_no_masked_count_recoverable_across_scopes(seed, size):
-    """Small studies, and larger ones (up to 24 specialists in 7 districts, many shared): every scope
-    styrgrupp can choose (all, each district alone) read together, where a district's scope shows a
-    shared specialist's split as their active count there."""
-    from dashboard import privacy
+def belastning_as_sent(db, scope: str):
+    """Belastning rendered for styrgrupp in `scope` ("*" or a district id): (the app, its table of active
+    caseload per specialist)."""
+    with environment({"IPSDASH_DB": str(db), "IPSDASH_DEMO_ROLE": "styrgrupp"}):
+        at = render(db, None, role="styrgrupp")
+        at.multiselect(key="district_filter").set_value([] if scope == "*" else [scope]).run()
+        at.switch_page("pages/belastning.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at, next(df.value for df in at.dataframe if "Aktiva vid datauttaget" in df.value.columns)
 
+
+def split_as_sent(at, names: dict) -> list[tuple[str, str, str]]:
+    """Belastning's shared specialists' split as sent: (specialist, district id, text shown)."""
+    out = []
+    frames = [df.value for df in at.dataframe if "Aktiva per stadsdel vid datauttaget" in df.value.columns]
+    for _, row in frames[0].iterrows() if frames else []:
+        for part in str(row["Aktiva per stadsdel vid datauttaget"]).split(", "):
+            if part == "–":
+                continue
+            name, _, text = part.rpartition(" ")
+            d = next(i for n, i in names.items() if n.startswith(name) or ind_short(name, n))
+            out.append((row["Arbetsspecialist"], d, text))
+    return out
+
+
+def random_caseload(seed: int, size: str) -> dict:
+    """A random caseload split (specialist, district) → active, small (up to 6 specialists in 4
+    districts) or large (up to 24 in 7, many shared); the same for a seed wherever it is used."""
     rng = random.Random(seed)
     if size == "small":
         districts = [f"d{i}" for i in range(rng.randint(2, 4))]
@@ -562,6 +580,21 @@ def test_joint_random_caseloads_no_masked_count_recoverable_across_scopes(seed, 
     for s in specialists:
         for d in rng.sample(districts, min(len(districts), rng.choice([1, 1, 2, 2, 3]))):
             cells[(s, d)] = rng.choice([0, 1, 2, 3, 5, 7, 9, 12])
+    return cells
+
+
+@pytest.mark.parametrize(
+    "seed, size",
+    [(seed, "small") for seed in range(60)] + [(seed, "large") for seed in range(100, 115)],
+)
+def test_joint_random_caseloads_no_masked_count_recoverable_across_scopes(seed, size):
+    """Small studies, and larger ones (up to 24 specialists in 7 districts, many shared): every scope
+    styrgrupp can choose (all, each district alone) read together, where a district's scope shows a
+    shared specialist's split as their active count there."""
+    from dashboard import privacy
+
+    cells = random_caseload(seed, size)
+    specialists = sorted({s for s, _ in cells})
     split = pd.DataFrame([{"specialist_id": s, "district_id": d, "active_n": n} for (s, d), n in cells.items()])
     shared = {s for s in specialists if sum(1 for k in cells if k[0] == s) > 1}
     rule = privacy.Policy(4, "<5")
@@ -663,12 +696,7 @@ def test_joint_styrgrupp_belastning_no_masked_count_recoverable_across_scopes(de
         inside = {k: p for k, p in people.items() if scope == "*" or k[1] == scope}
         if scope != "*":
             shown.add((scope, "total"), sum(cells[k] for k in inside), set().union(*inside.values()))
-        with environment({"IPSDASH_DB": str(demo_db), "IPSDASH_DEMO_ROLE": "styrgrupp"}):
-            at = render(demo_db, None, role="styrgrupp")
-            at.multiselect(key="district_filter").set_value([] if scope == "*" else [scope]).run()
-            at.switch_page("pages/belastning.py").run()
-        assert not at.exception, [e.value for e in at.exception]
-        table = next(df.value for df in at.dataframe if "Aktiva vid datauttaget" in df.value.columns)
+        at, table = belastning_as_sent(demo_db, scope)
         read = 0
         for s, text in zip(table["Arbetsspecialist"], table["Aktiva vid datauttaget"], strict=True):
             mine = [p for k, p in inside.items() if k[0] == s]
@@ -683,16 +711,8 @@ def test_joint_styrgrupp_belastning_no_masked_count_recoverable_across_scopes(de
             # The highest count is some shown specialist's count: it gives no masked one back.
             values = [t for k, (t, _) in shown.cells.items() if k[:2] == (scope, "active")]
             assert highest in values, (scope, highest, values)
-        frames = [df.value for df in at.dataframe if "Aktiva per stadsdel vid datauttaget" in df.value.columns]
-        for _, row in frames[0].iterrows() if frames else []:
-            for part in str(row["Aktiva per stadsdel vid datauttaget"]).split(", "):
-                if part == "–":
-                    continue
-                name, _, text = part.rpartition(" ")
-                d = next(i for n, i in names.items() if n.startswith(name) or ind_short(name, n))
-                shown.add(
-                    (scope, "split", row["Arbetsspecialist"], d), text, people.get((row["Arbetsspecialist"], d), set())
-                )
+        for s, d, text in split_as_sent(at, names):
+            shown.add((scope, "split", s, d), text, people.get((s, d), set()))
     _steering_caseload(demo_db, people, shown)
     assert {k[0] for k in shown.cells} >= {"*", *districts}
     shown.check()
