@@ -85,7 +85,7 @@ def collect(
     overdue = int((followups["status"] == "overdue").sum()) if len(followups) else 0
     if overdue:
         # For a suppressed role the count is a figure of the follow-up family, which may be hidden as a
-        # complement (privacy.followup_hidden): the alert says only that there are some.
+        # complement (ui.followup_hidden): the alert says only that there are some.
         what = (
             "Det finns försenade uppföljningar"
             if gate.viewer.suppress_small_cells

@@ -258,7 +258,7 @@ def hidden_by_scope(
     )
     hidden_fu = out.pop("extra", frozenset())
     if extra is not None and len(set(districts)) > privacy.MAX_JOINT_DISTRICTS:
-        # as privacy.followup_hidden: beyond this the unit and district figures are hidden, not decided
+        # beyond this the unit and district figures are hidden, not decided
         hidden_fu = hidden_fu | privacy.followup_hidden_beyond(followups, districts, list(followup.STATUS_LABEL))
     out["followup"] = frozenset(hidden_fu)
     return out

@@ -275,9 +275,7 @@ def chart_frame(
     else:
         out = suppress_frame(frame, count_columns, rule, shares=shares, **options)
         share_columns = list(shares or {})
-    for column in [*count_columns, *share_columns]:
-        out[column] = pd.to_numeric(out[column].where(out[column] != rule.text), errors="coerce")
-    return declare_counts(out, count_columns)
+    return numeric_counts(out, [*count_columns, *share_columns], rule)
 
 
 def numeric_counts(frame: pd.DataFrame, columns: list[str], rule: Policy | None) -> pd.DataFrame:
@@ -1271,31 +1269,9 @@ def followup_per_participant(
     return counts, fixed
 
 
-def followup_hidden(rows: pd.DataFrame, rule: Policy | None, districts: Sequence[str], statuses: Sequence[str]):
-    """The follow-up figures (`followup_masks` keys) hidden from a suppressed role, decided jointly
-    (`joint_hidden`) over everything it sees of the family in the all-districts scope, the only scope
-    in which Uppföljning shows it figures (per district the overview's completion and the steering
-    report's table are figures of the same decision). Beyond `MAX_JOINT_DISTRICTS` districts the
-    figures per unit and per district are hidden instead of decided (the system grows with units)."""
-    if rule is None or rows.empty:
-        return frozenset()
-    per_unit = len(set(districts)) <= MAX_JOINT_DISTRICTS
-    # Every figure is a function of these columns (the due date by its month): one row per distinct
-    # combination, weighted by how many follow-ups it stands for (57 000 rows → a few thousand at scale 100).
-    r = rows.assign(due_on=pd.to_datetime(rows["due_on"]).dt.to_period("M").dt.to_timestamp())
-    columns = [
-        c for c in ("district_id", "unit", "timepoint_months", "status", "due_on", "is_on_action_list") if c in r
-    ]
-    grouped = r.groupby(columns, dropna=False, sort=False).size().reset_index(name="_n")
-    masks, fixed = followup_masks(grouped, districts, statuses, per_unit=per_unit)
-    hidden = joint_hidden(masks, rule.threshold, fixed=fixed, weights=grouped["_n"].to_numpy())
-    if not per_unit:
-        hidden |= followup_hidden_beyond(rows, districts, statuses)
-    return frozenset(hidden)
-
-
 def followup_hidden_beyond(rows: pd.DataFrame, districts: Sequence[str], statuses: Sequence[str]) -> set:
-    """Beyond `MAX_JOINT_DISTRICTS`: every figure per unit and per district, hidden without a decision."""
+    """Beyond `MAX_JOINT_DISTRICTS`: every figure per unit and per district, hidden without a decision
+    (the system grows with units; `followup_per_participant` leaves them out there)."""
     units = sorted(set(rows["unit"].astype("string").fillna("")))
     return {("unit", u, s) for u in units for s in [*statuses, "total"]} | {
         ("district", d, f) for d in districts for f in ("done", "closed", "overdue")

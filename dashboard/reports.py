@@ -61,10 +61,6 @@ def _fmt(gate: Gate, config: StudyConfig):
     return privacy.counter(gate.viewer, config)
 
 
-def _suppress(gate: Gate, config: StudyConfig, frame: pd.DataFrame, columns: list[str], **options) -> pd.DataFrame:
-    return privacy.suppress_table(gate.viewer, config, frame, columns, **options)
-
-
 def _share(part: int, whole: int, masked: bool) -> str:
     return "–" if masked else formats.pct(part, whole)
 
@@ -320,7 +316,8 @@ def steering_figures(gate: Gate, config: StudyConfig) -> dict:
         )
     fu = pd.DataFrame(fu_rows)
     fu_shown = fu
-    if rule is not None:  # the joint decision (privacy.followup_hidden), not this table on its own
+    if rule is not None:
+        # The joint decision (attrition.hidden_by_scope with the follow-ups), not this table on its own.
         fu_key = {"Genomförda": "done", "Stängda fönster": "closed", "Försenade": "overdue"}
         fu_shown = privacy.mask_cells(
             fu.assign(_d=list(districts)),

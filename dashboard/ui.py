@@ -352,15 +352,16 @@ def intervention_label(ctx: RunContext) -> str | None:
     return next((a.label for a in ctx.config.arms if a.key == "ips"), None)
 
 
-def _hidden_in_scope(ctx: RunContext, name: str, decide, *params):
+def _hidden_in_scope(ctx: RunContext, name: str, decide, *params, part: str | None = None):
     """The figures a family's decision (`decide(rule, gate)`: scope → hidden, every scope the viewer
-    can choose decided together) hides in this run's scope, computed once per store version and
-    viewer's scope (`memo_whole`); an empty set for a role without suppression."""
+    can choose decided together) hides in this run's scope (or in `part` of the decision), computed
+    once per store version and viewer's scope (`memo_whole`); an empty set for a role without
+    suppression."""
     rule = privacy.policy(ctx.viewer, ctx.config)
     if rule is None or ctx.gate is None or ctx.config is None:
         return frozenset()
     gate = ctx.gate
-    return memo_whole(ctx, name, lambda: decide(rule, gate), *params)[scope(ctx)]
+    return memo_whole(ctx, name, lambda: decide(rule, gate), *params)[part or scope(ctx)]
 
 
 def _attrition_decide(ctx: RunContext):
@@ -396,11 +397,7 @@ def followup_hidden(ctx: RunContext) -> frozenset:
     """The follow-up figures hidden from this viewer (`privacy.followup_masks` keys): decided with the
     attrition family over the same participants, once per store version and viewer scope; empty for a
     role without suppression."""
-    rule = privacy.policy(ctx.viewer, ctx.config)
-    if rule is None or ctx.gate is None or ctx.config is None:
-        return frozenset()
-    gate = ctx.gate
-    return memo_whole(ctx, "attrition_hidden", lambda: _attrition_decide(ctx)(rule, gate)).get("followup", frozenset())
+    return _hidden_in_scope(ctx, "attrition_hidden", _attrition_decide(ctx), part="followup")
 
 
 def recruitment_hidden(ctx: RunContext):

@@ -23,7 +23,7 @@ if followups.empty:
     st.stop()
 
 # A role with small-cell suppression gets the follow-up figures of every district together, decided
-# jointly (privacy.followup_hidden): per district or per chosen units, tables suppressed on their own
+# jointly with the attrition family (ui.followup_hidden): per district or per chosen units, tables suppressed on their own
 # could be differenced against each other (docs/access.md).
 rule = privacy.policy(ctx.viewer, config)
 hidden = ui.followup_hidden(ctx)
@@ -164,8 +164,9 @@ status_headers = ui.short_headers(
         ]
     }
 )
+timepoint_shown = masked(by_timepoint, "Tidpunkt")
 st.dataframe(
-    masked(by_timepoint, "Tidpunkt"),
+    timepoint_shown,
     hide_index=True,
     width="stretch",
     column_config=status_headers,
@@ -175,7 +176,7 @@ st.caption(
     "uppföljningen gjordes – uppföljning görs bara medan deltagaren är kvar i studien. Visas i "
     "tabellen men inte i diagrammet."
 )
-ui.downloads(masked(by_timepoint, "Tidpunkt"), "Uppföljning per tidpunkt", "dl_fu_timepoint")
+ui.downloads(timepoint_shown, "Uppföljning per tidpunkt", "dl_fu_timepoint")
 
 st.subheader("Status per enhet")
 by_unit = computed["by_unit"]
@@ -193,8 +194,9 @@ else:
     )
 if rule is not None:
     st.caption("Per enhet över alla tidpunkter tillsammans för din roll.")
-ui.table(masked(by_unit, "Enhet"), "followup_units", column_config=status_headers)
-ui.downloads(masked(by_unit, "Enhet"), "Uppföljning per enhet", "dl_fu_unit")
+unit_shown = masked(by_unit, "Enhet")
+ui.table(unit_shown, "followup_units", column_config=status_headers)
+ui.downloads(unit_shown, "Uppföljning per enhet", "dl_fu_unit")
 
 # --- completion over time -----------------------------------------------------------------------------
 st.subheader("Andel genomförda över tid")

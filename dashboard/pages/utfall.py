@@ -66,11 +66,13 @@ pp = outcomes.per_participant(people, activity, employment, ctx.cutoff)
 st.subheader("Primära och sekundära utfall per grupp")
 
 
-def outcome_table(frame, counts: list[str], labels: dict[str, str], topic: str, key: str, fixed=()) -> None:
+def outcome_table(
+    frame, counts: list[str], labels: dict[str, str], topic: str, key: str, attrition_hidden=frozenset()
+) -> None:
     """An outcome table as this viewer may see it, with its downloads (the same cells masked)."""
     shown = frame
     if rule is not None:
-        shown = outcomes.suppressed(frame, counts, rule, attrition_hidden=fixed)
+        shown = outcomes.suppressed(frame, counts, rule, attrition_hidden=attrition_hidden)
     shown = shown.rename(columns=labels)
     st.dataframe(ui.grid(outcomes.readable(shown)), hide_index=True, width="stretch")
     ui.downloads(shown, topic, key, count_columns=[] if rule is not None else [labels[c] for c in counts])
@@ -84,7 +86,7 @@ outcome_table(
     outcomes.SUMMARY_LABELS,
     "Utfall per grupp",
     "dl_outcomes",
-    fixed=ui.attrition_hidden(ctx) if rule is not None else frozenset(),
+    attrition_hidden=ui.attrition_hidden(ctx) if rule is not None else frozenset(),
 )
 
 st.subheader("Per uppföljningstidpunkt")
